@@ -1,0 +1,35 @@
+#pragma once
+
+// Runs the body of an RPC: reads the namespace where the call is scoped to one, maps the
+// result to a grpc::Status, and logs failures once (debug; Internal and Unknown at error).
+
+#include <string>
+#include <string_view>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "grpcpp/server_context.h"
+
+namespace berth::rpc {
+
+// The gRPC metadata key that carries the namespace, as containerd's clients send it.
+inline constexpr char kNamespaceHeader[] = "containerd-namespace";
+// The gRPC metadata key that carries a lease id (resources created under it are held by it).
+inline constexpr char kLeaseHeader[] = "containerd-lease";
+
+// The namespace of the call: FailedPrecondition "namespace is required" when the header is
+// absent (as containerd), InvalidArgument when it is not a valid identifier.
+absl::StatusOr<std::string> NamespaceOf(const grpc::ServerContext& ctx);
+
+// The lease of the call, or "" when there is none.
+std::string LeaseOf(const grpc::ServerContext& ctx);
+
+// For RPCs scoped to a namespace: body gets the validated namespace.
+grpc::Status Handle(const grpc::ServerContext& ctx, std::string_view method,
+                    absl::FunctionRef<absl::Status(const std::string& ns)> body);
+
+// For RPCs that are not scoped to a namespace (namespaces, version, introspection).
+grpc::Status HandleUnscoped(std::string_view method, absl::FunctionRef<absl::Status()> body);
+
+}  // namespace berth::rpc

@@ -1,0 +1,19 @@
+#include "services/daemon/builtins.h"
+
+#include "services/events/service.h"
+#include "services/introspection/service.h"
+#include "services/metadata/plugin.h"
+#include "services/namespaces/service.h"
+#include "services/version/service.h"
+
+namespace berth::daemon {
+
+void RegisterBuiltins(plugin::Registry& registry) {
+  metadata::RegisterPlugin(registry);
+  events::RegisterPlugins(registry);
+  services::namespaces::RegisterPlugin(registry);
+  services::version::RegisterPlugin(registry);
+  services::introspection::RegisterPlugin(registry);
+}
+
+}  // namespace berth::daemon

@@ -1,0 +1,107 @@
+#pragma once
+
+// Db is berthd's metadata database: one SQLite file (WAL, synchronous=FULL, a busy timeout),
+// with a versioned schema migrated forward on open. All access goes through transactions:
+// Update() for one API call that writes (BEGIN IMMEDIATE … COMMIT, ROLLBACK on error), View()
+// for reads. Thread-safe: calls are serialized on one connection, whose prepared statements
+// are cached for the life of the Db.
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace berth::metadata {
+
+// A prepared statement borrowed from the Db's cache for the duration of one transaction.
+// Binding indexes start at 1, column indexes at 0. The statement is reset when destroyed.
+class Stmt {
+ public:
+  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
+
+  Stmt(Stmt&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+
+  Stmt(const Stmt&) = delete;
+  ~Stmt();
+
+  Stmt& Bind(int i, std::string_view text);
+  Stmt& Bind(int i, int64_t v);
+  Stmt& BindBlob(int i, std::string_view bytes);
+  Stmt& BindNull(int i);
+
+  // Advances: true when a row is ready, false when done. Errors are Internal (Unavailable
+  // when the database is busy), except constraint violations, which are FailedPrecondition.
+  absl::StatusOr<bool> Step();
+  // Steps to the end (for INSERT/UPDATE/DELETE).
+  absl::Status Run();
+
+  std::string Text(int col) const;
+  int64_t Int(int col) const;
+  bool IsNull(int col) const;
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+class Tx {
+ public:
+  // The cached prepared statement for `sql` (prepared on first use).
+  absl::StatusOr<Stmt> Query(const std::string& sql);
+  // Runs one or more statements without parameters.
+  absl::Status Exec(const std::string& sql);
+  // Rows changed by the last INSERT, UPDATE or DELETE.
+  int64_t Changes() const;
+
+ private:
+  friend class Db;
+
+  explicit Tx(class Db& db) : db_(db) {}
+  class Db& db_;
+};
+
+class Db {
+ public:
+  // Opens (creating) the database at `path` and migrates it to the current schema version.
+  // FailedPrecondition when the file was written by a newer berthd (higher schema version).
+  static absl::StatusOr<std::unique_ptr<Db>> Open(const std::string& path);
+  ~Db();
+
+  absl::Status View(absl::FunctionRef<absl::Status(Tx&)> fn);
+  absl::Status Update(absl::FunctionRef<absl::Status(Tx&)> fn);
+
+  int schema_version() const { return schema_version_; }
+
+  const std::string& path() const { return path_; }
+
+ private:
+  friend class Tx;
+
+  Db(sqlite3* conn, std::string path) : conn_(conn), path_(std::move(path)) {}
+
+  absl::Status Migrate();
+  absl::Status ExecLocked(const std::string& sql);
+  absl::Status InTx(const char* begin, absl::FunctionRef<absl::Status(Tx&)> fn);
+
+  absl::Mutex mu_;
+  sqlite3* conn_;                               // guarded by mu_
+  std::map<std::string, sqlite3_stmt*> stmts_;  // guarded by mu_
+  std::string path_;
+  int schema_version_ = 0;
+};
+
+// The current schema version, and the SQL that brings version v-1 to v (schema.cc).
+int CurrentSchemaVersion();
+const char* MigrationTo(int version);
+
+// Nanoseconds since the Unix epoch, for created_at/updated_at columns.
+int64_t NowNanos();
+
+}  // namespace berth::metadata

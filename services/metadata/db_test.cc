@@ -1,0 +1,74 @@
+#include "services/metadata/db.h"
+
+#include "gtest/gtest.h"
+
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+#include "tests/testing/matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace berth::metadata {
+namespace {
+
+using ::berth::testing::IsOk;
+using ::berth::testing::StatusIs;
+
+TEST(DbTest, OpenMigratesToCurrentVersionInWalMode) {
+  testing::TempDir dir("db");
+  auto db = Db::Open(dir / "meta.db");
+  ASSERT_THAT(db, IsOk());
+  EXPECT_EQ((*db)->schema_version(), CurrentSchemaVersion());
+  std::string mode;
+  ASSERT_THAT((*db)->View([&](Tx& tx) -> absl::Status {
+    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("PRAGMA journal_mode"));
+    BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (row)
+      mode = q.Text(0);
+    return absl::OkStatus();
+  }),
+              IsOk());
+  EXPECT_EQ(mode, "wal");
+}
+
+TEST(DbTest, FailedUpdateRollsBack) {
+  testing::TempDir dir("db");
+  auto db = Db::Open(dir / "meta.db");
+  ASSERT_THAT(db, IsOk());
+  absl::Status s = (*db)->Update([](Tx& tx) -> absl::Status {
+    BERTH_RETURN_IF_ERROR(tx.Exec(
+        "INSERT INTO namespaces (name, labels, created_at, updated_at) VALUES ('x', '{}', 1, 1)"));
+    return InvalidArgument("caller changed its mind");
+  });
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument, "changed its mind"));
+  int64_t count = -1;
+  ASSERT_THAT((*db)->View([&](Tx& tx) -> absl::Status {
+    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("SELECT COUNT(*) FROM namespaces"));
+    BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (row)
+      count = q.Int(0);
+    return absl::OkStatus();
+  }),
+              IsOk());
+  EXPECT_EQ(count, 0);
+}
+
+TEST(DbTest, RefusesADatabaseFromANewerBerthd) {
+  testing::TempDir dir("db");
+  std::string path = dir / "meta.db";
+  {
+    auto db = Db::Open(path);
+    ASSERT_THAT(db, IsOk());
+    ASSERT_THAT((*db)->Update([](Tx& tx) { return tx.Exec("PRAGMA user_version = 999"); }), IsOk());
+  }
+  EXPECT_THAT(Db::Open(path), StatusIs(absl::StatusCode::kFailedPrecondition, "999"));
+}
+
+TEST(DbTest, UnopenablePathIsAClearError) {
+  auto db = Db::Open("/nonexistent-dir/meta.db");
+  EXPECT_FALSE(db.ok());
+  EXPECT_NE(std::string(db.status().message()).find("/nonexistent-dir/meta.db"), std::string::npos)
+      << db.status();
+}
+
+}  // namespace
+}  // namespace berth::metadata

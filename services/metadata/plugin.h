@@ -1,0 +1,30 @@
+#pragma once
+
+// The metadata plugin (io.containerd.metadata.v1.sqlite): owns the database at <root>/meta.db
+// and the stores over it.
+
+#include <memory>
+
+#include "services/metadata/db.h"
+#include "services/metadata/namespace_store.h"
+#include "services/plugin/plugin.h"
+#include "services/plugin/registry.h"
+
+namespace berth::metadata {
+
+class MetadataPlugin : public plugin::Plugin {
+ public:
+  explicit MetadataPlugin(std::unique_ptr<Db> db) : db_(std::move(db)), namespaces_(*db_) {}
+
+  Db& db() { return *db_; }
+
+  NamespaceStore& namespaces() { return namespaces_; }
+
+ private:
+  std::unique_ptr<Db> db_;
+  NamespaceStore namespaces_;
+};
+
+void RegisterPlugin(plugin::Registry& registry);
+
+}  // namespace berth::metadata

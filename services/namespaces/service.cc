@@ -1,0 +1,95 @@
+#include "services/namespaces/service.h"
+
+#include "grpcpp/server_builder.h"
+
+#include "lib/base/status_macros.h"
+#include "lib/filters/filter.h"
+#include "lib/rpc/handler.h"
+
+namespace berth::services::namespaces {
+namespace {
+
+metadata::Namespace FromProto(const api::Namespace& in) {
+  metadata::Namespace out;
+  out.name = in.name();
+  out.labels.insert(in.labels().begin(), in.labels().end());
+  return out;
+}
+
+api::Namespace ToProto(const metadata::Namespace& in) {
+  api::Namespace out;
+  out.set_name(in.name);
+  out.mutable_labels()->insert(in.labels.begin(), in.labels.end());
+  return out;
+}
+
+// Fields a namespace filter can name: name, labels.<key>.
+std::optional<std::string> Field(const metadata::Namespace& ns, std::span<const std::string> path) {
+  if (path.size() == 1 && path[0] == "name")
+    return ns.name;
+  if (path.size() == 2 && path[0] == "labels") {
+    auto it = ns.labels.find(path[1]);
+    if (it != ns.labels.end())
+      return it->second;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void NamespacesService::Register(grpc::ServerBuilder& builder) {
+  builder.RegisterService(this);
+}
+
+grpc::Status NamespacesService::Get(grpc::ServerContext*, const api::GetNamespaceRequest* req,
+                                    api::GetNamespaceResponse* resp) {
+  return rpc::HandleUnscoped("namespaces.Get", [&]() -> absl::Status {
+    BERTH_ASSIGN_OR_RETURN(metadata::Namespace ns, store_.Get(req->name()));
+    *resp->mutable_namespace_() = ToProto(ns);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status NamespacesService::List(grpc::ServerContext*, const api::ListNamespacesRequest* req,
+                                     api::ListNamespacesResponse* resp) {
+  return rpc::HandleUnscoped("namespaces.List", [&]() -> absl::Status {
+    BERTH_ASSIGN_OR_RETURN(filters::Filter filter, filters::Filter::Parse(req->filter()));
+    BERTH_ASSIGN_OR_RETURN(std::vector<metadata::Namespace> all, store_.List());
+    for (const metadata::Namespace& ns : all) {
+      filters::FuncAdaptor adaptor(
+          [&](std::span<const std::string> path) { return Field(ns, path); });
+      if (filter.Match(adaptor))
+        *resp->add_namespaces() = ToProto(ns);
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status NamespacesService::Create(grpc::ServerContext*, const api::CreateNamespaceRequest* req,
+                                       api::CreateNamespaceResponse* resp) {
+  return rpc::HandleUnscoped("namespaces.Create", [&]() -> absl::Status {
+    BERTH_ASSIGN_OR_RETURN(metadata::Namespace ns, store_.Create(FromProto(req->namespace_())));
+    *resp->mutable_namespace_() = ToProto(ns);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status NamespacesService::Update(grpc::ServerContext*, const api::UpdateNamespaceRequest* req,
+                                       api::UpdateNamespaceResponse* resp) {
+  return rpc::HandleUnscoped("namespaces.Update", [&]() -> absl::Status {
+    std::vector<std::string> paths(req->update_mask().paths().begin(),
+                                   req->update_mask().paths().end());
+    BERTH_ASSIGN_OR_RETURN(metadata::Namespace ns,
+                           store_.Update(FromProto(req->namespace_()), paths));
+    *resp->mutable_namespace_() = ToProto(ns);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status NamespacesService::Delete(grpc::ServerContext*, const api::DeleteNamespaceRequest* req,
+                                       google::protobuf::Empty*) {
+  return rpc::HandleUnscoped("namespaces.Delete",
+                             [&]() -> absl::Status { return store_.Delete(req->name()); });
+}
+
+}  // namespace berth::services::namespaces

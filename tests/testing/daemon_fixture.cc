@@ -1,0 +1,120 @@
+#include "tests/testing/daemon_fixture.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <thread>
+
+extern char** environ;
+
+namespace berth::testing {
+namespace {
+
+bool SocketAnswers(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+void DaemonFixture::SetUp() {
+  ASSERT_EQ(::access(BinPath("berthd").c_str(), X_OK), 0) << BinPath("berthd") << " not built";
+}
+
+void DaemonFixture::TearDown() {
+  if (pid_ > 0) {
+    int code = StopDaemon(SIGTERM);
+    if (code != 0 && !HasFailure()) {
+      ADD_FAILURE() << "berthd exited with " << code << " on SIGTERM; log:\n" << DaemonLog();
+    }
+  }
+  if (HasFailure())
+    std::fprintf(stderr, "--- berthd log ---\n%s\n", DaemonLog().c_str());
+}
+
+bool DaemonFixture::StartDaemon(const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {BinPath("berthd"), "--root", root(),        "--state", state(),
+                                   "--address",       socket(), "--log-level", "debug"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  std::string log = (dir_ / "berthd.log").string();
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 2, 1);
+  int rc = posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    pid_ = -1;
+    ADD_FAILURE() << "cannot start " << argv[0] << ": " << std::strerror(rc);
+    return false;
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      ADD_FAILURE() << "berthd exited during start-up; log:\n" << DaemonLog();
+      return false;
+    }
+    if (SocketAnswers(socket()))
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ADD_FAILURE() << "berthd did not answer on " << socket() << " within 10 s";
+  return false;
+}
+
+int DaemonFixture::StopDaemon(int sig) {
+  if (pid_ <= 0)
+    return -1;
+  ::kill(pid_, sig);
+  int status = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (::waitpid(pid_, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ADD_FAILURE() << "berthd did not stop on signal " << sig << "; killing it";
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+CommandResult DaemonFixture::Ctr(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"ctr", "--address", socket()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv);
+}
+
+CommandResult DaemonFixture::RunBerthd(const std::vector<std::string>& args,
+                                       std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv = {BinPath("berthd")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, timeout);
+}
+
+std::string DaemonFixture::DaemonLog() const {
+  return ReadFile(dir_ / "berthd.log");
+}
+
+}  // namespace berth::testing
