@@ -17,6 +17,11 @@
 //   BERTH_ASSIGN_OR_RETURN(filters::Filter f, filters::Filter::ParseAll(inputs));
 //   if (f.Match(filters::MapAdaptor({{"id", c.id}, {"image", c.image}}, c.labels))) …
 //
+// Differences from containerd: '|' ends an unquoted value, so `name==a|b` is two alternatives and
+// a regex alternation must be quoted (`name~=/a|b/`); after == and != a '/' is an ordinary value
+// character (containerd rejects it); a bad regular expression fails Parse instead of matching
+// nothing.
+//
 // A Filter is immutable and cheap to copy; Match may be called from several threads at once.
 
 #include <span>

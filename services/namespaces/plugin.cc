@@ -10,11 +10,12 @@ void RegisterPlugin(plugin::Registry& registry) {
   registry.Add({
       .type = plugin::Type::kGrpc,
       .id = "namespaces",
-      .deps = {plugin::Type::kMetadata},
+      .deps = {plugin::Type::kMetadata, plugin::Type::kEvent},
       .init = [](plugin::InitContext& ic) -> absl::StatusOr<std::unique_ptr<plugin::Plugin>> {
         BERTH_ASSIGN_OR_RETURN(auto* md,
                                ic.GetSingle<metadata::MetadataPlugin>(plugin::Type::kMetadata));
-        return std::make_unique<NamespacesService>(md->namespaces());
+        BERTH_ASSIGN_OR_RETURN(auto* ex, ic.GetSingle<events::Exchange>(plugin::Type::kEvent));
+        return std::make_unique<NamespacesService>(md->namespaces(), *ex);
       },
   });
 }

@@ -2,6 +2,7 @@
 
 #include "grpcpp/server_builder.h"
 
+#include "containerd/events/namespace.pb.h"
 #include "lib/base/status_macros.h"
 #include "lib/filters/filter.h"
 #include "lib/rpc/handler.h"
@@ -70,7 +71,10 @@ grpc::Status NamespacesService::Create(grpc::ServerContext*, const api::CreateNa
   return rpc::HandleUnscoped("namespaces.Create", [&]() -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(metadata::Namespace ns, store_.Create(FromProto(req->namespace_())));
     *resp->mutable_namespace_() = ToProto(ns);
-    return absl::OkStatus();
+    containerd::events::NamespaceCreate ev;
+    ev.set_name(ns.name);
+    ev.mutable_labels()->insert(ns.labels.begin(), ns.labels.end());
+    return events_.Publish(ns.name, "/namespaces/create", ev);
   });
 }
 
@@ -82,14 +86,21 @@ grpc::Status NamespacesService::Update(grpc::ServerContext*, const api::UpdateNa
     BERTH_ASSIGN_OR_RETURN(metadata::Namespace ns,
                            store_.Update(FromProto(req->namespace_()), paths));
     *resp->mutable_namespace_() = ToProto(ns);
-    return absl::OkStatus();
+    containerd::events::NamespaceUpdate ev;
+    ev.set_name(ns.name);
+    ev.mutable_labels()->insert(ns.labels.begin(), ns.labels.end());
+    return events_.Publish(ns.name, "/namespaces/update", ev);
   });
 }
 
 grpc::Status NamespacesService::Delete(grpc::ServerContext*, const api::DeleteNamespaceRequest* req,
                                        google::protobuf::Empty*) {
-  return rpc::HandleUnscoped("namespaces.Delete",
-                             [&]() -> absl::Status { return store_.Delete(req->name()); });
+  return rpc::HandleUnscoped("namespaces.Delete", [&]() -> absl::Status {
+    BERTH_RETURN_IF_ERROR(store_.Delete(req->name()));
+    containerd::events::NamespaceDelete ev;
+    ev.set_name(req->name());
+    return events_.Publish(req->name(), "/namespaces/delete", ev);
+  });
 }
 
 }  // namespace berth::services::namespaces

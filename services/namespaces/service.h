@@ -1,8 +1,10 @@
 #pragma once
 
-// containerd.services.namespaces.v1.Namespaces over metadata::NamespaceStore.
+// containerd.services.namespaces.v1.Namespaces over metadata::NamespaceStore. Publishes
+// /namespaces/create, /namespaces/update and /namespaces/delete after each change.
 
 #include "containerd/services/namespaces/v1/namespace.grpc.pb.h"
+#include "services/events/exchange.h"
 #include "services/metadata/namespace_store.h"
 #include "services/plugin/plugin.h"
 
@@ -12,7 +14,8 @@ namespace api = ::containerd::services::namespaces::v1;
 
 class NamespacesService final : public api::Namespaces::Service, public plugin::GrpcService {
  public:
-  explicit NamespacesService(metadata::NamespaceStore& store) : store_(store) {}
+  NamespacesService(metadata::NamespaceStore& store, events::Exchange& events)
+      : store_(store), events_(events) {}
 
   void Register(grpc::ServerBuilder& builder) override;
 
@@ -29,6 +32,7 @@ class NamespacesService final : public api::Namespaces::Service, public plugin::
 
  private:
   metadata::NamespaceStore& store_;
+  events::Exchange& events_;
 };
 
 void RegisterPlugin(plugin::Registry& registry);

@@ -7,6 +7,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 
+#include "containerd/events/namespace.pb.h"
 #include "tests/testing/matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -22,7 +23,8 @@ class NamespacesServiceTest : public ::testing::Test {
     ASSERT_THAT(db, IsOk());
     db_ = *std::move(db);
     store_ = std::make_unique<metadata::NamespaceStore>(*db_);
-    service_ = std::make_unique<NamespacesService>(*store_);
+    service_ = std::make_unique<NamespacesService>(*store_, exchange_);
+    sub_ = exchange_.Subscribe(filters::Filter(), [] {});
     grpc::ServerBuilder b;
     service_->Register(b);
     server_ = b.BuildAndStart();
@@ -54,6 +56,8 @@ class NamespacesServiceTest : public ::testing::Test {
   testing::TempDir dir_{"nssvc"};
   std::unique_ptr<metadata::Db> db_;
   std::unique_ptr<metadata::NamespaceStore> store_;
+  events::Exchange exchange_;
+  std::shared_ptr<events::Subscription> sub_;
   std::unique_ptr<NamespacesService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<api::Namespaces::Stub> stub_;
@@ -96,6 +100,26 @@ TEST_F(NamespacesServiceTest, UpdateWithMaskAndDeleteMissing) {
   grpc::Status s = stub_->Delete(&ctx2, del, &empty);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(s.error_message(), "namespace \"nope\": not found");
+}
+
+TEST_F(NamespacesServiceTest, PublishesEventsAfterEachChange) {
+  ASSERT_TRUE(Create("alpha", {{"a", "1"}}).ok());
+  ASSERT_FALSE(Create("alpha").ok());  // a failed call publishes nothing
+  grpc::ClientContext ctx;
+  api::DeleteNamespaceRequest del;
+  del.set_name("alpha");
+  google::protobuf::Empty empty;
+  ASSERT_TRUE(stub_->Delete(&ctx, del, &empty).ok());
+  events::Envelope e;
+  ASSERT_TRUE(sub_->Pop(&e));
+  EXPECT_EQ(e.topic(), "/namespaces/create");
+  EXPECT_EQ(e.namespace_(), "alpha");
+  containerd::events::NamespaceCreate created;
+  ASSERT_TRUE(created.ParseFromString(e.event().value()));
+  EXPECT_EQ(created.labels().at("a"), "1");
+  ASSERT_TRUE(sub_->Pop(&e));
+  EXPECT_EQ(e.topic(), "/namespaces/delete");
+  EXPECT_FALSE(sub_->Pop(&e));
 }
 
 }  // namespace
