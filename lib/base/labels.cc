@@ -24,4 +24,29 @@ absl::Status ValidateLabels(const Labels& labels) {
   return absl::OkStatus();
 }
 
+absl::Status ApplyLabelPaths(const Labels& in, const std::vector<std::string>& paths,
+                             std::string_view object, Labels& cur) {
+  if (paths.empty()) {
+    cur = in;
+    return absl::OkStatus();
+  }
+  constexpr std::string_view kPrefix = "labels.";
+  for (const std::string& p : paths) {
+    if (p == "labels") {
+      cur = in;
+    } else if (p.size() > kPrefix.size() && p.compare(0, kPrefix.size(), kPrefix) == 0) {
+      std::string key = p.substr(kPrefix.size());
+      auto it = in.find(key);
+      if (it == in.end() || it->second.empty()) {
+        cur.erase(key);
+      } else {
+        cur[key] = it->second;
+      }
+    } else {
+      return InvalidArgument(fmt::format("{}: cannot update field {:?}", object, p));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace berth

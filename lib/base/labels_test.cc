@@ -25,5 +25,16 @@ TEST(LabelsTest, ValidateLabelsChecksEach) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(LabelsTest, ApplyLabelPaths) {
+  Labels cur = {{"a", "1"}, {"b", "2"}};
+  ASSERT_THAT(ApplyLabelPaths({{"c", "3"}}, {"labels.c", "labels.a"}, "x", cur), IsOk());
+  EXPECT_EQ(cur, (Labels{{"b", "2"}, {"c", "3"}}));
+  ASSERT_THAT(ApplyLabelPaths({{"z", "9"}}, {}, "x", cur), IsOk());
+  EXPECT_EQ(cur, (Labels{{"z", "9"}}));
+  EXPECT_THAT(ApplyLabelPaths({}, {"name"}, "namespace \"web\"", cur),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "namespace \"web\": cannot update field \"name\""));
+}
+
 }  // namespace
 }  // namespace berth

@@ -1,5 +1,6 @@
 #include "services/daemon/builtins.h"
 
+#include "services/content/service.h"
 #include "services/events/service.h"
 #include "services/introspection/service.h"
 #include "services/metadata/plugin.h"
@@ -11,6 +12,7 @@ namespace berth::daemon {
 void RegisterBuiltins(plugin::Registry& registry) {
   metadata::RegisterPlugin(registry);
   events::RegisterPlugins(registry);
+  content::RegisterPlugins(registry);
   services::namespaces::RegisterPlugin(registry);
   services::version::RegisterPlugin(registry);
   services::introspection::RegisterPlugin(registry);

@@ -32,9 +32,14 @@ class SubscribeReactor : public grpc::ServerWriteReactor<Envelope> {
       absl::MutexLock l(&mu_);
       writing_ = false;
       if (!ok) {
-        finished_ = true;  // the client went away; OnDone follows
-        return;
+        if (finished_)
+          return;
+        finished_ = true;  // the client went away; the call must still be finished
       }
+    }
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away"));
+      return;
     }
     Pump();
   }
@@ -51,20 +56,28 @@ class SubscribeReactor : public grpc::ServerWriteReactor<Envelope> {
 
  private:
   // Starts the next write if none is in flight, or finishes the call when the subscription
-  // has ended (overflow or cancel) and its queue is drained.
+  // has ended (overflow or cancel) and its queue is drained. Decides under the lock, acts
+  // outside it, so that a reaction run inline by gRPC never meets a held lock.
   void Pump() {
-    absl::MutexLock l(&mu_);
-    if (sub_ == nullptr || writing_ || finished_)
-      return;
-    if (sub_->Pop(&next_)) {
-      writing_ = true;
-      StartWrite(&next_);
-      return;
+    bool write = false;
+    absl::Status end;
+    {
+      absl::MutexLock l(&mu_);
+      if (sub_ == nullptr || writing_ || finished_)
+        return;
+      if (sub_->Pop(&next_)) {
+        writing_ = write = true;
+      } else {
+        end = sub_->status();
+        if (end.ok())
+          return;
+        finished_ = true;
+      }
     }
-    absl::Status s = sub_->status();
-    if (!s.ok()) {
-      finished_ = true;
-      Finish(rpc::ToGrpcStatus(s));
+    if (write) {
+      StartWrite(&next_);  // next_ is not touched again until OnWriteDone
+    } else {
+      Finish(rpc::ToGrpcStatus(end));
     }
   }
 

@@ -34,30 +34,6 @@ absl::Status StoreLabels(Tx& tx, const Namespace& ns) {
   return q.Run();
 }
 
-absl::Status ApplyPaths(const Namespace& in, const std::vector<std::string>& paths,
-                        Namespace& cur) {
-  if (paths.empty()) {
-    cur.labels = in.labels;
-    return absl::OkStatus();
-  }
-  for (const std::string& p : paths) {
-    if (p == "labels") {
-      cur.labels = in.labels;
-    } else if (p.rfind("labels.", 0) == 0 && p.size() > 7) {
-      std::string key = p.substr(7);
-      auto it = in.labels.find(key);
-      if (it == in.labels.end() || it->second.empty()) {
-        cur.labels.erase(key);
-      } else {
-        cur.labels[key] = it->second;
-      }
-    } else {
-      return InvalidArgument(fmt::format("namespace {:?}: cannot update field {:?}", in.name, p));
-    }
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::Status EnsureNamespace(Tx& tx, const std::string& name) {
@@ -121,7 +97,8 @@ absl::StatusOr<Namespace> NamespaceStore::Update(const Namespace& ns,
   Namespace cur;
   BERTH_RETURN_IF_ERROR(db_.Update([&](Tx& tx) -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(cur, Load(tx, ns.name));
-    BERTH_RETURN_IF_ERROR(ApplyPaths(ns, paths, cur));
+    BERTH_RETURN_IF_ERROR(
+        ApplyLabelPaths(ns.labels, paths, fmt::format("namespace {:?}", ns.name), cur.labels));
     return StoreLabels(tx, cur);
   }));
   return cur;

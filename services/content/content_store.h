@@ -1,0 +1,66 @@
+#pragma once
+
+// ContentStore is the namespaced content store that the API serves: blobs live once in the
+// LocalStore, and each namespace sees the digests it has a metadata row for (with its own
+// labels). Ingest refs are per namespace too. Thread-safe.
+//
+// Errors: InvalidArgument (bad digest, ref or label), NotFound (digest or ref not in this
+// namespace), AlreadyExists (writing content the namespace already has), FailedPrecondition
+// (size or digest mismatch at commit), Unavailable (ref locked by another writer),
+// OutOfRange (write at the wrong offset).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+#include "lib/base/labels.h"
+#include "services/content/local_store.h"
+#include "services/metadata/db.h"
+
+namespace berth::content {
+
+struct Info {
+  std::string digest;
+  int64_t size = 0;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  Labels labels;
+};
+
+class ContentStore {
+ public:
+  ContentStore(metadata::Db& db, LocalStore& local) : db_(db), local_(local) {}
+
+  absl::StatusOr<content::Info> Get(const std::string& ns, const std::string& digest);
+  absl::StatusOr<std::vector<content::Info>> List(const std::string& ns);
+  // Only labels can change: paths "labels" or "labels.<key>" (none: replace all labels).
+  absl::StatusOr<content::Info> Update(const std::string& ns, const content::Info& info,
+                                       const std::vector<std::string>& paths);
+  // Removes the namespace's record; the blob goes when no namespace records it any more.
+  absl::Status Delete(const std::string& ns, const std::string& digest);
+  // An open blob of this namespace, for reading.
+  absl::StatusOr<UniqueFd> Open(const std::string& ns, const std::string& digest);
+
+  // Opens or resumes the namespace's ingest `ref`. When `expected` names a blob that the
+  // store already has, records it in the namespace (if not yet) and returns AlreadyExists.
+  absl::StatusOr<std::unique_ptr<Writer>> OpenWriter(const std::string& ns, const std::string& ref,
+                                                     int64_t total, const std::string& expected);
+  // Commits a writer opened through OpenWriter and records the blob in the namespace with
+  // `labels`. Returns the digest.
+  absl::StatusOr<std::string> Commit(const std::string& ns, Writer& w, int64_t size,
+                                     const std::string& expected, const Labels& labels);
+  absl::StatusOr<IngestStatus> Status(const std::string& ns, const std::string& ref);
+  std::vector<IngestStatus> ListStatuses(const std::string& ns);
+  absl::Status Abort(const std::string& ns, const std::string& ref);
+
+ private:
+  absl::Status Record(const std::string& ns, const std::string& digest, int64_t size,
+                      const Labels& labels, bool fail_if_present);
+
+  metadata::Db& db_;
+  LocalStore& local_;
+};
+
+}  // namespace berth::content

@@ -1,0 +1,90 @@
+#include "services/content/content_store.h"
+
+#include <filesystem>
+
+#include "gtest/gtest.h"
+
+#include "tests/testing/matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace berth::content {
+namespace {
+
+using ::berth::testing::IsOk;
+using ::berth::testing::StatusIs;
+
+class ContentStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = *metadata::Db::Open(dir_ / "meta.db");
+    local_ = *LocalStore::Open(dir_ / "content");
+    store_ = std::make_unique<ContentStore>(*db_, *local_);
+  }
+
+  std::string Ingest(const std::string& ns, const std::string& ref, const std::string& data,
+                     Labels labels = {}) {
+    auto w = store_->OpenWriter(ns, ref, 0, "");
+    EXPECT_THAT(w, IsOk());
+    EXPECT_THAT((*w)->Write(0, data), IsOk());
+    auto d = store_->Commit(ns, **w, 0, "", labels);
+    EXPECT_THAT(d, IsOk());
+    return d.ok() ? *d : "";
+  }
+
+  testing::TempDir dir_{"cstore"};
+  std::unique_ptr<metadata::Db> db_;
+  std::unique_ptr<LocalStore> local_;
+  std::unique_ptr<ContentStore> store_;
+};
+
+TEST_F(ContentStoreTest, NamespacesSeeOnlyTheirOwnContent) {
+  std::string d = Ingest("a", "r", "payload", {{"k", "v"}});
+  auto info = store_->Get("a", d);
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(info->size, 7);
+  EXPECT_EQ(info->labels.at("k"), "v");
+  EXPECT_THAT(store_->Get("b", d), StatusIs(absl::StatusCode::kNotFound, "content \"sha256:"));
+  // Namespace b writing the same bytes shares the blob and sees AlreadyExists, then has it.
+  EXPECT_THAT(store_->OpenWriter("b", "r", 7, d), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(store_->Get("b", d), IsOk());
+  EXPECT_THAT(store_->OpenWriter("a", "r2", 0, d), StatusIs(absl::StatusCode::kAlreadyExists));
+}
+
+TEST_F(ContentStoreTest, DeleteRemovesTheBlobWithTheLastRecord) {
+  std::string d = Ingest("a", "r", "shared");
+  ASSERT_THAT(store_->OpenWriter("b", "r", 0, d).status(),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  ASSERT_THAT(store_->Delete("a", d), IsOk());
+  EXPECT_TRUE(std::filesystem::exists(local_->BlobPath(d)));
+  ASSERT_THAT(store_->Delete("b", d), IsOk());
+  EXPECT_FALSE(std::filesystem::exists(local_->BlobPath(d)));
+  EXPECT_THAT(store_->Delete("b", d), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(ContentStoreTest, UpdateLabelsOnly) {
+  std::string d = Ingest("a", "r", "x", {{"keep", "1"}});
+  Info in;
+  in.digest = d;
+  in.labels = {{"new", "2"}};
+  auto up = store_->Update("a", in, {"labels.new"});
+  ASSERT_THAT(up, IsOk());
+  EXPECT_EQ(up->labels, (Labels{{"keep", "1"}, {"new", "2"}}));
+  in.labels.clear();
+  EXPECT_THAT(store_->Update("a", in, {"size"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, "cannot update field \"size\""));
+}
+
+TEST_F(ContentStoreTest, IngestsArePerNamespace) {
+  auto w = store_->OpenWriter("a", "same-ref", 0, "");
+  ASSERT_THAT(w, IsOk());
+  ASSERT_THAT((*w)->Write(0, "abc"), IsOk());
+  EXPECT_THAT(store_->OpenWriter("b", "same-ref", 0, ""), IsOk());  // not locked: another ns
+  EXPECT_EQ(store_->ListStatuses("a").size(), 1u);
+  EXPECT_EQ(store_->ListStatuses("a")[0].ref, "same-ref");
+  EXPECT_THAT(store_->Status("c", "same-ref"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->OpenWriter("a", "x/../y", 0, ""),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace berth::content

@@ -1,0 +1,122 @@
+#pragma once
+
+// LocalStore is the content-addressed blob store on disk, shared by all namespaces:
+//
+//   <root>/blobs/sha256/<hex>        committed blobs, read-only, never partly visible
+//   <root>/ingest/<sha256(ref)>/     one in-progress write: data, ref, total, expected, startedat
+//
+// A write goes to ingest/, is hashed as it arrives, and on Commit is checked against the
+// expected size and digest, fsynced, renamed into blobs/ and the directory fsynced. An ingest
+// survives a crash of the writer or of berthd: opening a writer on the same ref continues at
+// the stored offset (the hash is rebuilt from the data on disk). One writer per ref at a
+// time. Thread-safe.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+#include "lib/base/unique_fd.h"
+#include "services/content/digest.h"
+
+namespace berth::content {
+
+struct IngestStatus {
+  std::string ref;
+  int64_t offset = 0;
+  int64_t total = 0;       // 0 when unknown
+  std::string expected;    // "" when unknown
+  int64_t started_at = 0;  // nanoseconds since the epoch
+  int64_t updated_at = 0;
+};
+
+class LocalStore;
+
+// An open ingest, holding the ref's lock until destroyed.
+class Writer {
+ public:
+  ~Writer();
+
+  const IngestStatus& status() const { return status_; }
+
+  int64_t offset() const { return status_.offset; }
+
+  // Appends `data`, which must start at the current offset (OutOfRange otherwise, naming
+  // both offsets; nothing is written).
+  absl::Status Write(int64_t offset, std::string_view data);
+  // Starts the ingest over from offset 0 (containerd's writers do this on a write at 0).
+  absl::Status Truncate();
+  // Checks size and digest against the arguments (0 / "" for unknown) and the ingest's own
+  // expectations, then publishes the blob. FailedPrecondition naming both values on a
+  // mismatch (the ingest is kept, so the client may abort or retry). AlreadyExists when the
+  // blob was already in the store (the ingest is removed). Returns the digest.
+  absl::StatusOr<std::string> Commit(int64_t size, const std::string& expected);
+  // Sets the expected total/digest when they were not known at open.
+  void SetExpected(int64_t total, const std::string& expected);
+
+ private:
+  friend class LocalStore;
+
+  Writer(LocalStore& store, std::filesystem::path dir, UniqueFd fd, IngestStatus st, Sha256 h)
+      : store_(store),
+        dir_(std::move(dir)),
+        fd_(std::move(fd)),
+        status_(std::move(st)),
+        hash_(std::move(h)) {}
+
+  LocalStore& store_;
+  std::filesystem::path dir_;
+  UniqueFd fd_;
+  IngestStatus status_;
+  Sha256 hash_;
+};
+
+class LocalStore {
+ public:
+  // Creates the directories under `root`.
+  static absl::StatusOr<std::unique_ptr<LocalStore>> Open(const std::filesystem::path& root);
+
+  // Size of a committed blob; NotFound when absent.
+  absl::StatusOr<int64_t> BlobSize(const std::string& digest) const;
+  absl::StatusOr<UniqueFd> OpenBlob(const std::string& digest) const;
+  absl::Status DeleteBlob(const std::string& digest);
+  std::vector<std::string> ListBlobs() const;
+  std::filesystem::path BlobPath(const std::string& digest) const;
+
+  // Opens (creating or resuming) the ingest `ref`. Unavailable "ref … locked" when another
+  // writer holds it. `total`/`expected` may be 0/"" (unknown); a conflict with what the ingest
+  // recorded earlier is FailedPrecondition.
+  absl::StatusOr<std::unique_ptr<Writer>> OpenWriter(const std::string& ref, int64_t total,
+                                                     const std::string& expected);
+  absl::StatusOr<IngestStatus> Status(const std::string& ref) const;
+  std::vector<IngestStatus> ListIngests() const;
+  // Removes the ingest; NotFound when there is none, Unavailable while a writer holds it.
+  absl::Status Abort(const std::string& ref);
+
+  const std::filesystem::path& root() const { return root_; }
+
+ private:
+  friend class Writer;
+
+  explicit LocalStore(std::filesystem::path root) : root_(std::move(root)) {}
+
+  std::filesystem::path IngestDir(const std::string& ref) const;
+  void Unlock(const std::string& ref);
+  absl::StatusOr<IngestStatus> ReadStatus(const std::filesystem::path& dir) const;
+
+  std::filesystem::path root_;
+  mutable absl::Mutex mu_;
+  std::set<std::string> locked_;  // refs with an open Writer; guarded by mu_
+};
+
+// InvalidArgument unless `ref` is 1–256 printable ASCII characters with no '/', no ".." and
+// no spaces.
+absl::Status ValidateRef(const std::string& ref);
+
+}  // namespace berth::content
