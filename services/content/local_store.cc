@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "fmt/format.h"
+#include "spdlog/spdlog.h"
 
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
@@ -267,6 +268,8 @@ absl::StatusOr<std::unique_ptr<Writer>> LocalStore::OpenWriter(const std::string
                     w->status_.total, w->status_.expected));
   }
   w->SetExpected(total, expected);
+  if (!fresh)
+    spdlog::info("resuming ingest ref={:?} offset={}", ref, w->offset());
   return w;
 }
 
@@ -295,6 +298,8 @@ absl::Status Writer::Truncate() {
 }
 
 absl::Status Writer::Write(int64_t offset, std::string_view data) {
+  if (discarded_)
+    return FailedPrecondition(fmt::format("ref {:?}: discarded", status_.ref));
   if (offset != status_.offset) {
     return absl::OutOfRangeError(fmt::format("ref {:?}: write at offset {} but the ingest is at {}",
                                              status_.ref, offset, status_.offset));
@@ -322,20 +327,29 @@ absl::Status Writer::Write(int64_t offset, std::string_view data) {
   return absl::OkStatus();
 }
 
+absl::Status Writer::Discard(absl::Status why) {
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+  discarded_ = true;
+  return why;
+}
+
 absl::StatusOr<std::string> Writer::Commit(int64_t size, const std::string& expected) {
+  if (discarded_)
+    return FailedPrecondition(fmt::format("ref {:?}: discarded", status_.ref));
   if (!expected.empty())
     BERTH_RETURN_IF_ERROR(ValidateDigest(expected));
   std::string actual = hash_.Digest();
   for (int64_t want : {size, status_.total}) {
     if (want > 0 && want != status_.offset) {
-      return FailedPrecondition(fmt::format("ref {:?}: unexpected commit size {}, expected {}",
-                                            status_.ref, status_.offset, want));
+      return Discard(FailedPrecondition(fmt::format(
+          "ref {:?}: unexpected commit size {}, expected {}", status_.ref, status_.offset, want)));
     }
   }
   for (const std::string& want : {expected, status_.expected}) {
     if (!want.empty() && want != actual) {
-      return FailedPrecondition(fmt::format("ref {:?}: unexpected commit digest {}, expected {}",
-                                            status_.ref, actual, want));
+      return Discard(FailedPrecondition(fmt::format(
+          "ref {:?}: unexpected commit digest {}, expected {}", status_.ref, actual, want)));
     }
   }
   if (::fsync(fd_.get()) != 0)

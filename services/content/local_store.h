@@ -54,7 +54,7 @@ class Writer {
   absl::Status Truncate();
   // Checks size and digest against the arguments (0 / "" for unknown) and the ingest's own
   // expectations, then publishes the blob. FailedPrecondition naming both values on a
-  // mismatch (the ingest is kept, so the client may abort or retry). AlreadyExists when the
+  // mismatch (the ingest is discarded: its data is known bad). AlreadyExists when the
   // blob was already in the store (the ingest is removed). Returns the digest.
   absl::StatusOr<std::string> Commit(int64_t size, const std::string& expected);
   // Sets the expected total/digest when they were not known at open.
@@ -70,7 +70,11 @@ class Writer {
         status_(std::move(st)),
         hash_(std::move(h)) {}
 
+  // Removes the ingest after a failed check and returns `why`.
+  absl::Status Discard(absl::Status why);
+
   LocalStore& store_;
+  bool discarded_ = false;
   std::filesystem::path dir_;
   UniqueFd fd_;
   IngestStatus status_;

@@ -91,17 +91,29 @@ TEST_F(LocalStoreTest, BadInputLeavesNothingBehind) {
   ASSERT_THAT(w, IsOk());
   ASSERT_THAT((*w)->Write(0, "abc"), IsOk());
   EXPECT_THAT((*w)->Write(7, "zzz"), StatusIs(absl::StatusCode::kOutOfRange, "offset 7"));
+  EXPECT_THAT(store_->OpenWriter("bad", 0, ""), StatusIs(absl::StatusCode::kUnavailable, "locked"));
   EXPECT_THAT((*w)->Commit(99, ""),
               StatusIs(absl::StatusCode::kFailedPrecondition, "unexpected commit size 3"));
+  EXPECT_EQ(IngestCount(), 0);  // a failed check discards the ingest
+  EXPECT_THAT((*w)->Write(3, "x"), StatusIs(absl::StatusCode::kFailedPrecondition, "discarded"));
+  w->reset();
+
+  auto w2 = store_->OpenWriter("bad2", 0, "");
+  ASSERT_THAT(w2, IsOk());
+  ASSERT_THAT((*w2)->Write(0, "abc"), IsOk());
   std::string wrong = DigestOf("not abc");
-  EXPECT_THAT((*w)->Commit(3, wrong),
+  EXPECT_THAT((*w2)->Commit(3, wrong),
               StatusIs(absl::StatusCode::kFailedPrecondition, "expected " + wrong));
   EXPECT_TRUE(store_->ListBlobs().empty());
-  EXPECT_THAT(store_->OpenWriter("bad", 0, ""), StatusIs(absl::StatusCode::kUnavailable, "locked"));
-  w->reset();
-  EXPECT_THAT(store_->Abort("bad"), IsOk());
   EXPECT_EQ(IngestCount(), 0);
-  EXPECT_THAT(store_->Abort("bad"), StatusIs(absl::StatusCode::kNotFound));
+  w2->reset();
+
+  auto w3 = store_->OpenWriter("bad3", 0, "");
+  ASSERT_THAT(w3, IsOk());
+  w3->reset();
+  EXPECT_THAT(store_->Abort("bad3"), IsOk());
+  EXPECT_EQ(IngestCount(), 0);
+  EXPECT_THAT(store_->Abort("bad3"), StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(LocalStoreTest, CommitOfExistingBlobIsAlreadyExists) {
