@@ -82,7 +82,7 @@ TEST_F(ContentStoreTest, IngestsArePerNamespace) {
   EXPECT_EQ(store_->ListStatuses("a").size(), 1u);
   EXPECT_EQ(store_->ListStatuses("a")[0].ref, "same-ref");
   EXPECT_THAT(store_->Status("c", "same-ref"), StatusIs(absl::StatusCode::kNotFound));
-  EXPECT_THAT(store_->OpenWriter("a", "x/../y", 0, ""),
+  EXPECT_THAT(store_->OpenWriter("a", "/x/../y", 0, ""),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 

@@ -87,12 +87,16 @@ absl::Status CheckBackendRef(const std::string& ref) {
 absl::Status ValidateRef(const std::string& ref) {
   if (ref.empty())
     return InvalidArgument("ref must not be empty");
-  bool ok = ref.size() <= 256 && ref.find("..") == std::string::npos;
-  for (char c : ref) ok = ok && c > ' ' && c < 127 && c != '/';
+  // containerd's clients use refs such as "tar-<hash>/VERSION" or "layer-sha256:<hex>"; refs
+  // are hashed into directory names, so none can escape, but anything that reads as a path
+  // traversal is refused outright.
+  bool ok = ref.size() <= 256 && ref[0] != '/' && ref.find("..") == std::string::npos;
+  for (char c : ref) ok = ok && c > ' ' && c < 127;
   if (!ok) {
-    return InvalidArgument(
-        fmt::format("ref {:?}: must be 1 to 256 printable characters without '/', '..' or spaces",
-                    ref.substr(0, 300)));
+    return InvalidArgument(fmt::format(
+        "ref {:?}: must be 1 to 256 printable characters, not starting with '/' and without "
+        "'..' or spaces",
+        ref.substr(0, 300)));
   }
   return absl::OkStatus();
 }

@@ -119,8 +119,8 @@ class LocalStore {
   std::set<std::string> locked_;  // refs with an open Writer; guarded by mu_
 };
 
-// InvalidArgument unless `ref` is 1–256 printable ASCII characters with no '/', no ".." and
-// no spaces.
+// InvalidArgument unless `ref` is 1–256 printable ASCII characters, not starting with '/',
+// with no ".." and no spaces.
 absl::Status ValidateRef(const std::string& ref);
 
 }  // namespace berth::content

@@ -2,7 +2,9 @@
 
 #include "services/content/service.h"
 #include "services/events/service.h"
+#include "services/images/service.h"
 #include "services/introspection/service.h"
+#include "services/leases/service.h"
 #include "services/metadata/plugin.h"
 #include "services/namespaces/service.h"
 #include "services/version/service.h"
@@ -14,6 +16,8 @@ void RegisterBuiltins(plugin::Registry& registry) {
   events::RegisterPlugins(registry);
   content::RegisterPlugins(registry);
   services::namespaces::RegisterPlugin(registry);
+  services::images::RegisterPlugin(registry);
+  services::leases::RegisterPlugin(registry);
   services::version::RegisterPlugin(registry);
   services::introspection::RegisterPlugin(registry);
 }

@@ -1,0 +1,115 @@
+// Images and leases through containerd's own client: ctr images import --no-unpack of a
+// docker-archive and an OCI archive built by tests/fixtures/make-images.sh, images ls/rm,
+// leases create/ls/rm, and the image events.
+
+#include <filesystem>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "tests/testing/daemon_fixture.h"
+
+namespace berth {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class ImagesTest : public testing::DaemonFixture {
+ protected:
+  // Builds the fixture images once per test (under a second, no network).
+  std::string Images() {
+    std::string out = (dir().path() / "images").string();
+    testing::CommandResult r =
+        testing::RunCommand({"bash", testing::SourceDir() + "/tests/fixtures/make-images.sh", out});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return out;
+  }
+
+  testing::CommandResult C(std::vector<std::string> args) {
+    args.insert(args.begin(), {"-n", "default"});
+    return Ctr(args);
+  }
+};
+
+TEST_F(ImagesTest, ImportDockerAndOciArchivesWithoutUnpack) {
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  std::string images = Images();
+  testing::CommandResult r = C({"images", "import", "--no-unpack", images + "/busybox.docker.tar"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = C({"images", "import", "--no-unpack", "--base-name", "localhost/layered",
+         images + "/layered.oci.tar"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  r = C({"images", "ls"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("docker.io/library/busybox:latest"));
+  EXPECT_THAT(r.out, HasSubstr("application/vnd.docker.distribution.manifest.v2+json"));
+  EXPECT_THAT(r.out, HasSubstr("localhost/layered:latest"));
+  EXPECT_THAT(r.out, HasSubstr("application/vnd.oci.image.manifest.v1+json"));
+  EXPECT_THAT(r.out, HasSubstr("linux/amd64"));  // ctr read the config blob back from berthd
+
+  r = C({"images", "ls", "-q", "name~=layered"});
+  EXPECT_EQ(r.out, "localhost/layered:latest\n");
+  // The manifests carry containerd's gc.ref labels, set by ctr through content Update.
+  EXPECT_THAT(C({"content", "ls"}).out, HasSubstr("containerd.io/gc.ref.content.l.0="));
+  // The import ran under a lease, which ctr removes when it is done.
+  EXPECT_EQ(C({"leases", "ls", "-q"}).out, "");
+
+  r = C({"images", "rm", "docker.io/library/busybox:latest"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(C({"images", "ls", "-q"}).out, Not(HasSubstr("busybox")));
+  r = C({"images", "rm", "docker.io/library/nope:latest"});  // ctr warns, as with containerd
+  EXPECT_THAT(r.err, HasSubstr("docker.io/library/nope:latest: image not found"));
+}
+
+TEST_F(ImagesTest, ImportOfACorruptArchiveFailsCleanly) {
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  std::string bad = (dir().path() / "bad.tar").string();
+  testing::WriteFile(bad, "this is not a tar archive");
+  testing::CommandResult r = C({"images", "import", "--no-unpack", bad});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(C({"images", "ls", "-q"}).out, "");
+}
+
+TEST_F(ImagesTest, LeasesCreateListRemove) {
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  testing::CommandResult r = C({"leases", "create", "--id", "my-lease", "--expires", "1h"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("my-lease"));
+  r = C({"leases", "create"});  // ctr makes up an id such as "315932019-_bzt"
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = C({"leases", "ls"});
+  EXPECT_THAT(r.out, HasSubstr("my-lease"));
+  EXPECT_THAT(r.out, HasSubstr("containerd.io/gc.expire="));
+  EXPECT_EQ(C({"leases", "create", "--id", "my-lease"}).exit_code != 0, true);
+  ASSERT_EQ(C({"leases", "rm", "my-lease"}).exit_code, 0);
+  EXPECT_THAT(C({"leases", "ls", "-q"}).out, Not(HasSubstr("my-lease")));
+  r = C({"leases", "rm", "my-lease"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("lease \"my-lease\": not found"));
+}
+
+TEST_F(ImagesTest, ImageEventsReachSubscribers) {
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  std::string images = Images();
+  std::string log = (dir().path() / "events.txt").string();
+  std::thread sub([&] {
+    testing::RunCommand({"sh", "-c", "timeout 4 ctr --address " + socket() + " events > " + log});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_EQ(C({"images", "import", "--no-unpack", images + "/busybox.docker.tar"}).exit_code, 0);
+  ASSERT_EQ(C({"images", "rm", "docker.io/library/busybox:latest"}).exit_code, 0);
+  sub.join();
+  std::string got = testing::ReadFile(log);
+  EXPECT_THAT(got, HasSubstr("/images/create {\"name\":\"docker.io/library/busybox:latest\""));
+  EXPECT_THAT(got, HasSubstr("/images/delete {\"name\":\"docker.io/library/busybox:latest\"}"));
+}
+
+}  // namespace
+}  // namespace berth
