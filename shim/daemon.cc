@@ -1,0 +1,181 @@
+#include "shim/daemon.h"
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "fmt/format.h"
+#include "google/protobuf/util/time_util.h"
+#include "grpcpp/grpcpp.h"
+#include "spdlog/spdlog.h"
+
+#include "berth/shim/v1/shim.pb.h"
+#include "lib/base/log.h"
+#include "lib/oci/spec_json.h"
+#include "shim/event_queue.h"
+#include "shim/linux/cgroups/cgroup.h"
+#include "shim/linux/process.h"
+#include "shim/linux/syscalls.h"
+#include "shim/reaper.h"
+#include "shim/shim_service.h"
+#include "shim/task/task.h"
+
+namespace berth::shim {
+namespace {
+
+volatile std::sig_atomic_t g_terminate = 0;
+
+void OnTerminate(int) {
+  g_terminate = 1;
+}
+
+void Tell(int fd, const std::string& msg) {
+  (void)!::write(fd, msg.data(), msg.size());
+}
+
+// The daemon's own setup, before any thread: subreaper, cwd, stdio, signals, log, pid file.
+bool Prepare(const ShimOptions& opts, int ready) {
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  if (::chdir(opts.bundle.c_str()) != 0) {
+    Tell(ready, fmt::format("chdir {}: {}", opts.bundle, std::strerror(errno)));
+    return false;
+  }
+  linux::CloseRangeCloexec(3);  // nothing the caller leaked reaches a container
+  int null_fd = ::open("/dev/null", O_RDWR);
+  for (int fd = 0; fd < 3; ++fd) ::dup2(null_fd, fd);
+  if (null_fd > 2)
+    ::close(null_fd);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGTERM, OnTerminate);
+  std::signal(SIGINT, OnTerminate);
+  Reaper::BlockSigchld();
+  absl::StatusOr<spdlog::level::level_enum> level = ParseLogLevel(opts.log_level);
+  absl::Status s = SetupFileLogging("berth-shim", opts.bundle + "/shim.log",
+                                    level.ok() ? *level : spdlog::level::info);
+  if (!s.ok()) {
+    Tell(ready, s.ToString());
+    return false;
+  }
+  std::ofstream(opts.bundle + "/shim.pid") << ::getpid();
+  return true;
+}
+
+int Serve(const ShimOptions& opts, int ready) {
+  if (!Prepare(opts, ready))
+    return 1;
+  EventQueue events(opts.ns);
+  Task task(opts.ns, opts.id, events);
+  std::atomic<bool> gone = false;
+  absl::StatusOr<std::unique_ptr<Reaper>> reaper =
+      Reaper::Start([&task](pid_t pid, int status) { task.OnExit(pid, status); });
+  if (!reaper.ok()) {
+    Tell(ready, reaper.status().ToString());
+    return 1;
+  }
+  ShimService service(task, events, [&gone] { gone = true; });
+  ::unlink(opts.socket.c_str());
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + opts.socket, grpc::InsecureServerCredentials());
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr) {
+    Tell(ready, fmt::format("serve on unix:{}: failed", opts.socket));
+    return 1;
+  }
+  ::chmod(opts.socket.c_str(), 0600);
+  spdlog::info("serving id={} namespace={} socket={}", opts.id, opts.ns, opts.socket);
+  Tell(ready, "unix://" + opts.socket);
+  ::close(ready);
+  while (!gone && g_terminate == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  spdlog::info("shutting down id={} reason={}", opts.id, gone ? "task deleted" : "signal");
+  events.Close();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  reaper->reset();
+  ::unlink(opts.socket.c_str());
+  return 0;
+}
+
+std::string Absolute(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::absolute(path, ec);
+  return ec ? path : p.lexically_normal().string();
+}
+
+}  // namespace
+
+int StartShim(ShimOptions opts) {
+  opts.bundle = Absolute(opts.bundle);
+  if (opts.socket.empty())
+    opts.socket = opts.bundle + "/shim.sock";
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) {
+    std::cerr << "berth-shim: pipe: " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    std::cerr << "berth-shim: fork: " << std::strerror(errno) << "\n";
+    return 1;
+  }
+  if (pid == 0) {
+    ::close(ready[0]);
+    ::setsid();
+    if (::fork() != 0)
+      ::_exit(0);  // the daemon is re-parented to the nearest subreaper or init
+    std::exit(Serve(opts, ready[1]));
+  }
+  ::close(ready[1]);
+  std::string answer;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(ready[0], buf, sizeof(buf))) > 0) answer.append(buf, static_cast<size_t>(n));
+  ::close(ready[0]);
+  ::waitpid(pid, nullptr, 0);
+  if (answer.rfind("unix://", 0) != 0) {
+    std::cerr << "berth-shim: " << (answer.empty() ? "the daemon exited" : answer) << "\n";
+    return 1;
+  }
+  std::cout << answer << std::endl;
+  return 0;
+}
+
+int DeleteBundle(const ShimOptions& opts) {
+  std::string bundle = Absolute(opts.bundle);
+  std::string cgroups_path = "/berth/" + opts.id;
+  if (absl::StatusOr<oci::Spec> spec = oci::LoadSpec(bundle);
+      spec.ok() && !spec->linux.cgroups_path.empty())
+    cgroups_path = spec->linux.cgroups_path;
+  std::unique_ptr<linux::Cgroup> cg = linux::Cgroup::Open(cgroups_path);
+  for (int i = 0; i < 100; ++i) {
+    absl::StatusOr<std::vector<pid_t>> pids = cg->Pids();
+    if (!pids.ok() || pids->empty())
+      break;
+    for (pid_t p : *pids) (void)linux::SignalPid(p, SIGKILL);
+    (void)cg->Thaw();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (absl::Status s = cg->Destroy(); !s.ok()) {
+    std::cerr << "berth-shim delete: " << s << "\n";
+    return 1;
+  }
+  ::unlink((bundle + "/shim.sock").c_str());
+  v1::DeleteResponse resp;
+  int pid = 0;
+  std::ifstream(bundle + "/init.pid") >> pid;
+  resp.set_pid(static_cast<uint32_t>(pid));
+  resp.set_exit_status(128 + SIGKILL);
+  *resp.mutable_exited_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  resp.SerializeToOstream(&std::cout);
+  return 0;
+}
+
+}  // namespace berth::shim

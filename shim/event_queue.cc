@@ -1,0 +1,44 @@
+#include "shim/event_queue.h"
+
+#include "google/protobuf/util/time_util.h"
+
+namespace berth::shim {
+
+void EventQueue::Publish(const std::string& topic, const google::protobuf::Message& event) {
+  v1::Event e;
+  *e.mutable_timestamp() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  e.set_namespace_(namespace_);
+  e.set_topic(topic);
+  e.mutable_event()->PackFrom(event);
+  absl::MutexLock lock(&mu_);
+  events_.push_back(std::move(e));
+  if (events_.size() > kMaxEvents) {
+    events_.pop_front();
+    ++first_seq_;
+  }
+}
+
+std::optional<v1::Event> EventQueue::Next(uint64_t* next, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return closed_ || *next < first_seq_ + events_.size();
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  if (closed_ || *next >= first_seq_ + events_.size())
+    return std::nullopt;
+  if (*next < first_seq_)
+    *next = first_seq_;
+  return events_[(*next)++ - first_seq_];
+}
+
+bool EventQueue::Closed() {
+  absl::MutexLock lock(&mu_);
+  return closed_;
+}
+
+void EventQueue::Close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+}
+
+}  // namespace berth::shim

@@ -1,0 +1,211 @@
+#include "shim/io/process_io.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+
+#include "fmt/format.h"
+
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+
+namespace berth::shim {
+namespace {
+
+absl::Status MakePipe(UniqueFd& read_end, UniqueFd& write_end) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0)
+    return ErrnoError(errno, "pipe");
+  read_end.reset(p[0]);
+  write_end.reset(p[1]);
+  return absl::OkStatus();
+}
+
+bool WriteAll(int fd, const char* buf, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, buf, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return false;
+    buf += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+// Waits until `fd` is readable or one of the stop eventfds fires. Returns false on stop.
+bool WaitReadable(int fd, int stop, int stop2 = -1) {
+  struct pollfd fds[3] = {{fd, POLLIN, 0}, {stop, POLLIN, 0}, {stop2, POLLIN, 0}};
+  for (;;) {
+    int r = ::poll(fds, stop2 >= 0 ? 3 : 2, -1);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0)
+      return false;
+    if (fds[0].revents != 0)
+      return true;
+    if (fds[1].revents != 0 || (stop2 >= 0 && fds[2].revents != 0))
+      return false;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ProcessIo>> ProcessIo::Open(const IoConfig& config) {
+  std::unique_ptr<ProcessIo> io(new ProcessIo());
+  io->stop_.reset(::eventfd(0, EFD_CLOEXEC));
+  io->close_in_.reset(::eventfd(0, EFD_CLOEXEC));
+  if (!io->stop_.valid() || !io->close_in_.valid())
+    return ErrnoError(errno, "eventfd");
+  io->terminal_ = config.terminal;
+  if (config.terminal) {
+    BERTH_RETURN_IF_ERROR(io->OpenTerminal(config));
+  } else {
+    BERTH_RETURN_IF_ERROR(
+        io->OpenOutput(config.stderr_path, io->stderr_child_, io->stderr_pipe_, io->stderr_fifo_));
+  }
+  BERTH_RETURN_IF_ERROR(
+      io->OpenOutput(config.stdout_path, io->stdout_child_, io->stdout_pipe_, io->stdout_fifo_));
+  BERTH_RETURN_IF_ERROR(io->OpenInput(config.stdin_path));
+  return io;
+}
+
+absl::Status ProcessIo::OpenTerminal(const IoConfig& config) {
+  int master = -1, slave = -1;
+  struct winsize ws = {static_cast<unsigned short>(config.height),
+                       static_cast<unsigned short>(config.width), 0, 0};
+  if (::openpty(&master, &slave, nullptr, nullptr, &ws) != 0)
+    return ErrnoError(errno, "openpty");
+  console_master_.reset(master);
+  console_slave_.reset(slave);
+  ::fcntl(master, F_SETFD, FD_CLOEXEC);
+  ::fcntl(slave, F_SETFD, FD_CLOEXEC);
+  return absl::OkStatus();
+}
+
+absl::Status ProcessIo::OpenOutput(const std::string& path, UniqueFd& child_end, UniqueFd& pipe_end,
+                                   UniqueFd& fifo) {
+  if (path.empty())
+    return absl::OkStatus();
+  if (path.rfind("file://", 0) == 0) {
+    std::string file = path.substr(7);
+    child_end.reset(::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+    if (!child_end.valid())
+      return ErrnoError(errno, fmt::format("open log {}", file));
+    return absl::OkStatus();
+  }
+  if (path.find("://") != std::string::npos)
+    return InvalidArgument(fmt::format("stdio {:?}: unsupported scheme", path));
+  fifo.reset(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fifo.valid())
+    return ErrnoError(errno, fmt::format("open {}", path));
+  if (terminal_)
+    return absl::OkStatus();  // the pty master feeds it
+  return MakePipe(pipe_end, child_end);
+}
+
+absl::Status ProcessIo::OpenInput(const std::string& path) {
+  if (path.empty())
+    return absl::OkStatus();
+  stdin_fifo_.reset(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!stdin_fifo_.valid())
+    return ErrnoError(errno, fmt::format("open {}", path));
+  int flags = ::fcntl(stdin_fifo_.get(), F_GETFL);
+  ::fcntl(stdin_fifo_.get(), F_SETFL, flags & ~O_NONBLOCK);
+  if (terminal_)
+    return absl::OkStatus();
+  return MakePipe(stdin_child_, stdin_pipe_);
+}
+
+ProcessIo::~ProcessIo() {
+  uint64_t one = 1;
+  (void)!::write(stop_.get(), &one, sizeof(one));
+  for (std::thread& t : threads_) t.join();
+}
+
+linux::Stdio ProcessIo::stdio() const {
+  return {.in = stdin_child_.get(),
+          .out = stdout_child_.get(),
+          .err = stderr_child_.get(),
+          .console = console_slave_.get()};
+}
+
+void ProcessIo::Started() {
+  stdin_child_.reset();
+  stdout_child_.reset();
+  stderr_child_.reset();
+  console_slave_.reset();
+  int out_from = terminal_ ? console_master_.get() : stdout_pipe_.get();
+  if (out_from >= 0 && stdout_fifo_.valid()) {
+    ++outputs_running_;
+    threads_.emplace_back([this, out_from] { CopyOut(out_from, std::move(stdout_fifo_)); });
+  }
+  if (stderr_pipe_.valid() && stderr_fifo_.valid()) {
+    ++outputs_running_;
+    threads_.emplace_back([this] { CopyOut(stderr_pipe_.get(), std::move(stderr_fifo_)); });
+  }
+  int in_to = terminal_ ? console_master_.get() : stdin_pipe_.get();
+  if (stdin_fifo_.valid() && in_to >= 0)
+    threads_.emplace_back([this, in_to] { CopyIn(in_to); });
+}
+
+void ProcessIo::CopyOut(int from, UniqueFd to) {
+  char buf[32768];
+  while (WaitReadable(from, stop_.get())) {
+    ssize_t n = ::read(from, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0 || !WriteAll(to.get(), buf, static_cast<size_t>(n)))
+      break;  // EOF, or EIO once a pty's last slave is closed
+  }
+  to.reset();
+  --outputs_running_;
+}
+
+void ProcessIo::CopyIn(int to_fd) {
+  char buf[32768];
+  // Readable data first; the close request only ends the copy once nothing is pending.
+  while (WaitReadable(stdin_fifo_.get(), stop_.get(), close_in_.get())) {
+    ssize_t n = ::read(stdin_fifo_.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0 || !WriteAll(to_fd, buf, static_cast<size_t>(n)))
+      break;
+  }
+  if (!terminal_)
+    stdin_pipe_.reset();
+}
+
+absl::Status ProcessIo::Resize(uint32_t width, uint32_t height) {
+  if (!console_master_.valid())
+    return FailedPrecondition("resize: the process has no terminal");
+  struct winsize ws = {static_cast<unsigned short>(height), static_cast<unsigned short>(width), 0,
+                       0};
+  if (::ioctl(console_master_.get(), TIOCSWINSZ, &ws) != 0)
+    return ErrnoError(errno, "ioctl TIOCSWINSZ");
+  return absl::OkStatus();
+}
+
+void ProcessIo::CloseStdin() {
+  if (!stdin_fifo_.valid() || threads_.empty()) {
+    stdin_pipe_.reset();
+    return;
+  }
+  uint64_t one = 1;
+  (void)!::write(close_in_.get(), &one, sizeof(one));
+}
+
+void ProcessIo::WaitOutput() {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (outputs_running_ > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+}  // namespace berth::shim

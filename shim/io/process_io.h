@@ -1,0 +1,77 @@
+#pragma once
+
+// The stdio of one container process, owned by the shim (containerd's runc shim semantics):
+//  - fifo paths (as ctr creates them): stdout/stderr are opened O_RDWR so that opening never
+//    blocks and writes never fail while the client is late or gone; the process writes into a
+//    pipe and a thread copies it to the fifo, closing the fifo at EOF. stdin is opened
+//    O_RDONLY|O_NONBLOCK, then made blocking; a thread waits for the client (poll) and copies
+//    into the process's stdin pipe until EOF or CloseStdin.
+//  - "file:///path" (or "binary://" is rejected): the file is opened for append and handed to
+//    the process directly.
+//  - terminal: a pty; the master stays in the shim (copied to the stdout fifo and from the
+//    stdin fifo), the slave becomes the process's controlling terminal; Resize sets its size.
+// Thread-safe: Resize and CloseStdin may race with the copy threads.
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+#include "lib/base/unique_fd.h"
+#include "shim/linux/process_plan.h"
+
+namespace berth::shim {
+
+struct IoConfig {
+  std::string stdin_path;
+  std::string stdout_path;
+  std::string stderr_path;
+  bool terminal = false;
+  uint32_t width = 0;
+  uint32_t height = 0;
+};
+
+class ProcessIo {
+ public:
+  // Opens everything. Errors name the path.
+  static absl::StatusOr<std::unique_ptr<ProcessIo>> Open(const IoConfig& config);
+  ~ProcessIo();  // stops the copies and joins the threads
+
+  // The fds for the child (valid until Started()).
+  linux::Stdio stdio() const;
+
+  // Call once the process runs: closes the shim's copies of the child's ends, starts copying.
+  void Started();
+
+  absl::Status Resize(uint32_t width, uint32_t height);
+
+  // Closes the process's stdin once the pending input is copied.
+  void CloseStdin();
+
+  // Waits (up to 2 s) for the output copies to reach EOF, after the process exited.
+  void WaitOutput();
+
+ private:
+  ProcessIo() = default;
+  absl::Status OpenOutput(const std::string& path, UniqueFd& child_end, UniqueFd& pipe_end,
+                          UniqueFd& fifo);
+  absl::Status OpenInput(const std::string& path);
+  absl::Status OpenTerminal(const IoConfig& config);
+  void CopyOut(int from, UniqueFd to);
+  void CopyIn(int to_fd);
+
+  bool terminal_ = false;
+  UniqueFd stop_;      // eventfd: stops every copy (destructor)
+  UniqueFd close_in_;  // eventfd: CloseStdin
+  UniqueFd console_master_, console_slave_;
+  UniqueFd stdin_fifo_, stdin_child_, stdin_pipe_;
+  UniqueFd stdout_child_, stdout_pipe_, stdout_fifo_;
+  UniqueFd stderr_child_, stderr_pipe_, stderr_fifo_;
+  std::atomic<int> outputs_running_ = 0;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace berth::shim

@@ -1,0 +1,101 @@
+#include "shim/linux/cgroups/cgroup.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "fmt/format.h"
+
+#include "lib/base/status.h"
+#include "shim/linux/cgroups/v1.h"
+#include "shim/linux/cgroups/v2.h"
+
+namespace berth::shim::linux {
+
+bool Cgroup::IsV2Host() {
+  return ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
+}
+
+absl::StatusOr<std::unique_ptr<Cgroup>> Cgroup::Create(const std::string& path) {
+  if (path.empty() || path[0] != '/')
+    return InvalidArgument(fmt::format("linux.cgroupsPath: {:?} is not an absolute path", path));
+  if (IsV2Host())
+    return CgroupV2::Create(path);
+  return CgroupV1::Create(path);
+}
+
+std::unique_ptr<Cgroup> Cgroup::Open(const std::string& path) {
+  if (IsV2Host())
+    return std::make_unique<CgroupV2>(path);
+  return std::make_unique<CgroupV1>(path);
+}
+
+absl::Status WriteCgroupFile(const std::string& file, const std::string& value) {
+  std::ofstream out(file);
+  if (!out)
+    return ErrnoError(errno, fmt::format("open {}", file));
+  out << value;
+  out.flush();
+  if (!out)
+    return ErrnoError(errno, fmt::format("write {:?} to {}", value, file));
+  out.close();
+  if (!out)
+    return ErrnoError(errno, fmt::format("write {:?} to {}", value, file));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadCgroupFile(const std::string& file) {
+  std::ifstream in(file);
+  if (!in)
+    return ErrnoError(errno, fmt::format("open {}", file));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+uint64_t ReadCgroupUint(const std::string& file) {
+  std::ifstream in(file);
+  std::string word;
+  in >> word;
+  if (word.empty() || word == "max")
+    return 0;
+  return std::strtoull(word.c_str(), nullptr, 10);
+}
+
+uint64_t ReadKeyed(const std::string& file, const std::string& key) {
+  std::ifstream in(file);
+  std::string k;
+  uint64_t v;
+  while (in >> k >> v) {
+    if (k == key)
+      return v;
+  }
+  return 0;
+}
+
+absl::StatusOr<std::vector<pid_t>> ReadProcs(const std::string& file) {
+  std::ifstream in(file);
+  if (!in)
+    return ErrnoError(errno, fmt::format("open {}", file));
+  std::vector<pid_t> pids;
+  pid_t p;
+  while (in >> p) pids.push_back(p);
+  return pids;
+}
+
+absl::Status RemoveCgroupDir(const std::string& dir) {
+  for (int i = 0; i < 50; ++i) {
+    if (::rmdir(dir.c_str()) == 0 || errno == ENOENT)
+      return absl::OkStatus();
+    if (errno != EBUSY)
+      return ErrnoError(errno, fmt::format("rmdir {}", dir));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return ErrnoError(EBUSY, fmt::format("rmdir {}", dir));
+}
+
+}  // namespace berth::shim::linux

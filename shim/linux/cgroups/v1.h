@@ -1,0 +1,50 @@
+#pragma once
+
+// cgroup v1: one directory per controller under /sys/fs/cgroup/<controller><path>.
+// Supports memory (limit, reservation, swap, swappiness, oom killer), cpu (shares, quota,
+// period), cpuset, pids, blkio weight, devices and the freezer.
+
+#include <string>
+
+#include "shim/linux/cgroups/cgroup.h"
+
+namespace berth::shim::linux {
+
+class CgroupV1 : public Cgroup {
+ public:
+  // Does not touch the filesystem; see Create.
+  explicit CgroupV1(std::string path, std::string root = "/sys/fs/cgroup");
+  static absl::StatusOr<std::unique_ptr<Cgroup>> Create(const std::string& path);
+
+  bool v2() const override { return false; }
+
+  const std::string& path() const override { return path_; }
+
+  absl::Status Apply(const oci::Resources& r) override;
+  absl::Status AddProcess(pid_t pid) override;
+  absl::StatusOr<std::vector<UniqueFd>> OpenProcsFiles() override;
+  absl::Status Freeze() override;
+  absl::Status Thaw() override;
+  absl::StatusOr<std::vector<pid_t>> Pids() override;
+  absl::StatusOr<CgroupStats> Stats() override;
+  absl::StatusOr<UniqueFd> OomEventFd() override;
+  uint64_t OomKillCount() override;
+  std::vector<CgroupBind> Binds() const override;
+  absl::Status Destroy() override;
+
+  // <root>/<controller><path>/<file>
+  std::string File(const std::string& controller, const std::string& file) const;
+
+ private:
+  absl::Status Make();
+  absl::Status InitCpuset();
+  absl::Status ApplyMemory(const oci::MemoryResources& m);
+  absl::Status ApplyCpu(const oci::CpuResources& c);
+  absl::Status ApplyDevices(const std::vector<oci::DeviceRule>& rules);
+  absl::Status SetFreezer(const std::string& state);
+
+  std::string path_;
+  std::string root_;
+};
+
+}  // namespace berth::shim::linux

@@ -1,0 +1,166 @@
+#include "shim/linux/cgroups/v2.h"
+
+#include <fcntl.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "fmt/format.h"
+
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+
+namespace berth::shim::linux {
+
+CgroupV2::CgroupV2(std::string path, std::string root)
+    : path_(std::move(path)), root_(std::move(root)), dir_(root_ + path_) {}
+
+absl::StatusOr<std::unique_ptr<Cgroup>> CgroupV2::Create(const std::string& path) {
+  auto cg = std::make_unique<CgroupV2>(path);
+  std::string dir = cg->root_;
+  std::filesystem::path rel(path);
+  for (const auto& part : rel.relative_path()) {
+    // Enable what the parent has, so limits can be written in the child (best effort: a
+    // controller busy with processes in the parent cannot be enabled).
+    absl::StatusOr<std::string> have = ReadCgroupFile(dir + "/cgroup.controllers");
+    if (have.ok()) {
+      for (const char* c : {"memory", "pids", "cpu", "cpuset", "io"}) {
+        if (have->find(c) != std::string::npos)
+          (void)WriteCgroupFile(dir + "/cgroup.subtree_control", fmt::format("+{}", c));
+      }
+    }
+    dir += "/" + part.string();
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+      return ErrnoError(errno, fmt::format("cgroup: mkdir {}", dir));
+  }
+  return std::unique_ptr<Cgroup>(std::move(cg));
+}
+
+absl::Status CgroupV2::Apply(const oci::Resources& r) {
+  if (r.memory) {
+    if (r.memory->limit)
+      BERTH_RETURN_IF_ERROR(WriteCgroupFile(
+          File("memory.max"), *r.memory->limit > 0 ? std::to_string(*r.memory->limit) : "max"));
+    if (r.memory->reservation)
+      BERTH_RETURN_IF_ERROR(
+          WriteCgroupFile(File("memory.low"), std::to_string(*r.memory->reservation)));
+    if (r.memory->swap && r.memory->limit && *r.memory->swap > 0)
+      BERTH_RETURN_IF_ERROR(WriteCgroupFile(File("memory.swap.max"),
+                                            std::to_string(*r.memory->swap - *r.memory->limit)));
+  }
+  if (r.cpu) {
+    if (r.cpu->shares) {
+      uint64_t weight = 1 + ((*r.cpu->shares - 2) * 9999) / 262142;
+      BERTH_RETURN_IF_ERROR(WriteCgroupFile(File("cpu.weight"), std::to_string(weight)));
+    }
+    if (r.cpu->quota || r.cpu->period) {
+      std::string quota = r.cpu->quota && *r.cpu->quota > 0 ? std::to_string(*r.cpu->quota) : "max";
+      BERTH_RETURN_IF_ERROR(WriteCgroupFile(
+          File("cpu.max"), fmt::format("{} {}", quota, r.cpu->period.value_or(100000))));
+    }
+    if (!r.cpu->cpus.empty())
+      BERTH_RETURN_IF_ERROR(WriteCgroupFile(File("cpuset.cpus"), r.cpu->cpus));
+    if (!r.cpu->mems.empty())
+      BERTH_RETURN_IF_ERROR(WriteCgroupFile(File("cpuset.mems"), r.cpu->mems));
+  }
+  if (r.pids)
+    BERTH_RETURN_IF_ERROR(WriteCgroupFile(
+        File("pids.max"), r.pids->limit > 0 ? std::to_string(r.pids->limit) : "max"));
+  if (r.block_io && r.block_io->weight) {
+    uint64_t w = 1 + (static_cast<uint64_t>(*r.block_io->weight) - 10) * 9999 / 990;
+    BERTH_RETURN_IF_ERROR(WriteCgroupFile(File("io.weight"), fmt::format("default {}", w)));
+  }
+  for (const auto& [file, value] : r.unified) {
+    if (file.find('/') != std::string::npos)
+      return InvalidArgument(fmt::format("linux.resources.unified: bad file name {:?}", file));
+    BERTH_RETURN_IF_ERROR(WriteCgroupFile(File(file), value));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CgroupV2::AddProcess(pid_t pid) {
+  return WriteCgroupFile(File("cgroup.procs"), std::to_string(pid));
+}
+
+absl::StatusOr<std::vector<UniqueFd>> CgroupV2::OpenProcsFiles() {
+  std::string f = File("cgroup.procs");
+  UniqueFd fd(::open(f.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid())
+    return ErrnoError(errno, fmt::format("open {}", f));
+  std::vector<UniqueFd> fds;
+  fds.push_back(std::move(fd));
+  return fds;
+}
+
+absl::Status CgroupV2::SetFrozen(bool frozen) {
+  BERTH_RETURN_IF_ERROR(WriteCgroupFile(File("cgroup.freeze"), frozen ? "1" : "0"));
+  for (int i = 0; i < 500; ++i) {
+    if (ReadKeyed(File("cgroup.events"), "frozen") == (frozen ? 1u : 0u))
+      return absl::OkStatus();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return absl::DeadlineExceededError(
+      fmt::format("cgroup {}: freeze={} did not settle", path_, frozen));
+}
+
+absl::Status CgroupV2::Freeze() {
+  return SetFrozen(true);
+}
+
+absl::Status CgroupV2::Thaw() {
+  return SetFrozen(false);
+}
+
+absl::StatusOr<std::vector<pid_t>> CgroupV2::Pids() {
+  return ReadProcs(File("cgroup.procs"));
+}
+
+absl::StatusOr<CgroupStats> CgroupV2::Stats() {
+  if (::access(dir_.c_str(), F_OK) != 0)
+    return NotFoundError("cgroup", path_);
+  CgroupStats s;
+  s.memory_usage = ReadCgroupUint(File("memory.current"));
+  s.memory_max_usage = ReadCgroupUint(File("memory.peak"));
+  s.memory_limit = ReadCgroupUint(File("memory.max"));
+  s.oom_kills = ReadKeyed(File("memory.events"), "oom_kill");
+  s.memory_failcnt = ReadKeyed(File("memory.events"), "max");
+  s.rss = ReadKeyed(File("memory.stat"), "anon");
+  s.cache = ReadKeyed(File("memory.stat"), "file");
+  s.pids_current = ReadCgroupUint(File("pids.current"));
+  s.pids_limit = ReadCgroupUint(File("pids.max"));
+  s.cpu_usage_ns = ReadKeyed(File("cpu.stat"), "usage_usec") * 1000;
+  s.cpu_user_ns = ReadKeyed(File("cpu.stat"), "user_usec") * 1000;
+  s.cpu_system_ns = ReadKeyed(File("cpu.stat"), "system_usec") * 1000;
+  s.cpu_periods = ReadKeyed(File("cpu.stat"), "nr_periods");
+  s.cpu_throttled_periods = ReadKeyed(File("cpu.stat"), "nr_throttled");
+  s.cpu_throttled_ns = ReadKeyed(File("cpu.stat"), "throttled_usec") * 1000;
+  return s;
+}
+
+absl::StatusOr<UniqueFd> CgroupV2::OomEventFd() {
+  UniqueFd fd(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  if (!fd.valid())
+    return ErrnoError(errno, "inotify_init1");
+  std::string f = File("memory.events");
+  if (::inotify_add_watch(fd.get(), f.c_str(), IN_MODIFY) < 0)
+    return ErrnoError(errno, fmt::format("inotify_add_watch {}", f));
+  return fd;
+}
+
+uint64_t CgroupV2::OomKillCount() {
+  return ReadKeyed(File("memory.events"), "oom_kill");
+}
+
+std::vector<CgroupBind> CgroupV2::Binds() const {
+  return {{dir_, ""}};
+}
+
+absl::Status CgroupV2::Destroy() {
+  return RemoveCgroupDir(dir_);
+}
+
+}  // namespace berth::shim::linux

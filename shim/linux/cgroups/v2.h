@@ -1,0 +1,44 @@
+#pragma once
+
+// cgroup v2: one directory under /sys/fs/cgroup<path>. Enables the memory, pids, cpu, cpuset
+// and io controllers in the parents' cgroup.subtree_control. Device rules need an eBPF program
+// on v2 and are not applied (Apply logs nothing and ignores them).
+
+#include <string>
+
+#include "shim/linux/cgroups/cgroup.h"
+
+namespace berth::shim::linux {
+
+class CgroupV2 : public Cgroup {
+ public:
+  explicit CgroupV2(std::string path, std::string root = "/sys/fs/cgroup");
+  static absl::StatusOr<std::unique_ptr<Cgroup>> Create(const std::string& path);
+
+  bool v2() const override { return true; }
+
+  const std::string& path() const override { return path_; }
+
+  absl::Status Apply(const oci::Resources& r) override;
+  absl::Status AddProcess(pid_t pid) override;
+  absl::StatusOr<std::vector<UniqueFd>> OpenProcsFiles() override;
+  absl::Status Freeze() override;
+  absl::Status Thaw() override;
+  absl::StatusOr<std::vector<pid_t>> Pids() override;
+  absl::StatusOr<CgroupStats> Stats() override;
+  absl::StatusOr<UniqueFd> OomEventFd() override;
+  uint64_t OomKillCount() override;
+  std::vector<CgroupBind> Binds() const override;
+  absl::Status Destroy() override;
+
+ private:
+  std::string File(const std::string& file) const { return dir_ + "/" + file; }
+
+  absl::Status SetFrozen(bool frozen);
+
+  std::string path_;
+  std::string root_;
+  std::string dir_;
+};
+
+}  // namespace berth::shim::linux

@@ -1,0 +1,235 @@
+#include "shim/linux/container.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+#include "absl/cleanup/cleanup.h"
+#include "fmt/format.h"
+
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+#include "shim/linux/exec.h"
+#include "shim/linux/hooks.h"
+#include "shim/linux/init.h"
+#include "shim/linux/namespaces.h"
+#include "shim/linux/rootfs.h"
+#include "shim/linux/sync.h"
+#include "shim/linux/syscalls.h"
+
+namespace berth::shim::linux {
+namespace {
+
+constexpr int kSetupTimeoutMs = 30000;
+
+absl::Status Validate(const oci::Spec& spec) {
+  if (!spec.process)
+    return InvalidArgument("config.json: process: required");
+  if (!spec.hooks.create_container.empty() || !spec.hooks.start_container.empty())
+    return Unimplemented(
+        "hooks.createContainer/startContainer: not supported by the embedded "
+        "runtime; use runc or crun");
+  if ((!spec.hostname.empty() || !spec.domainname.empty()) &&
+      (spec.linux.FindNamespace("uts") == nullptr ||
+       !spec.linux.FindNamespace("uts")->path.empty()))
+    return InvalidArgument("hostname: setting it needs a new uts namespace");
+  return absl::OkStatus();
+}
+
+std::vector<std::pair<std::string, std::string>> Sysctls(const oci::Spec& spec) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [key, value] : spec.linux.sysctl) {
+    std::string path = "/proc/sys/" + key;
+    for (size_t i = 10; i < path.size(); ++i) path[i] = path[i] == '.' ? '/' : path[i];
+    out.emplace_back(path, value);
+  }
+  return out;
+}
+
+absl::Status WriteOomScoreAdj(pid_t pid, int adj) {
+  std::string file = fmt::format("/proc/{}/oom_score_adj", pid);
+  absl::Status s = WriteCgroupFile(file, std::to_string(adj));
+  if (s.ok())
+    return s;
+  return Annotate(s, fmt::format("process.oomScoreAdj {}", adj));
+}
+
+}  // namespace
+
+Container::Container(std::string id, std::string bundle, oci::Spec spec)
+    : id_(std::move(id)), bundle_(std::move(bundle)), spec_(std::move(spec)) {}
+
+Container::~Container() {
+  (void)Destroy();
+}
+
+absl::StatusOr<std::unique_ptr<Container>> Container::Create(const ContainerConfig& config,
+                                                             oci::Spec spec) {
+  BERTH_RETURN_IF_ERROR(Validate(spec));
+  if (spec.linux.cgroups_path.empty())
+    spec.linux.cgroups_path = "/berth/" + config.id;
+  std::unique_ptr<Container> c(new Container(config.id, config.bundle, std::move(spec)));
+  absl::Status s = c->Setup(config.stdio);
+  if (!s.ok()) {
+    (void)c->Destroy();
+    return s;
+  }
+  return c;
+}
+
+absl::Status Container::Setup(const Stdio& stdio) {
+  BERTH_ASSIGN_OR_RETURN(cgroup_, Cgroup::Create(spec_.linux.cgroups_path));
+  if (spec_.linux.resources)
+    BERTH_RETURN_IF_ERROR(cgroup_->Apply(*spec_.linux.resources));
+  BERTH_ASSIGN_OR_RETURN(NamespacePlan ns, PlanNamespaces(spec_.linux));
+  BERTH_ASSIGN_OR_RETURN(RootfsPlan rootfs, PlanRootfs(spec_, bundle_, cgroup_->Binds()));
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<ProcessPlan> process,
+                         PlanProcess(*spec_.process, spec_.linux.seccomp, stdio));
+  BERTH_ASSIGN_OR_RETURN(SyncPair sync, MakeSyncPair());
+  InitPlan plan{.namespaces = &ns,
+                .rootfs = &rootfs,
+                .process = process.get(),
+                .hostname = spec_.hostname,
+                .domainname = spec_.domainname,
+                .sysctls = Sysctls(spec_),
+                .new_user = ns.new_user,
+                .run_hooks = !spec_.hooks.create_runtime.empty() || !spec_.hooks.prestart.empty(),
+                .parent_end = sync.parent.get()};
+  int pidfd = -1;
+  pid_t pid = Clone3(ns.clone_flags | CLONE_PIDFD, SIGCHLD, &pidfd);
+  if (pid < 0)
+    return ErrnoError(errno, fmt::format("container {:?}: clone3", id_));
+  if (pid == 0)
+    RunInit(plan, sync.child.get());
+  init_ = ChildProcess(pid, UniqueFd(pidfd));
+  pid_ = pid;
+  sync.child.reset();
+  sync_ = std::move(sync.parent);
+  return Annotate(RunCreateHandshake(sync_.get()), "init");
+}
+
+HookState Container::State(const char* status) const {
+  return HookState{.id = id_,
+                   .status = status,
+                   .pid = pid_,
+                   .bundle = bundle_,
+                   .annotations = spec_.annotations};
+}
+
+absl::Status Container::RunCreateHandshake(int sync) {
+  const oci::Namespace* user = spec_.linux.FindNamespace("user");
+  if (user != nullptr && user->path.empty())
+    BERTH_RETURN_IF_ERROR(WriteIdMappings(pid_, spec_.linux));
+  BERTH_RETURN_IF_ERROR(cgroup_->AddProcess(pid_));
+  if (spec_.process->oom_score_adj)
+    BERTH_RETURN_IF_ERROR(WriteOomScoreAdj(pid_, *spec_.process->oom_score_adj));
+  BERTH_RETURN_IF_ERROR(SendToChild(sync, SyncType::kGo, "init"));
+  for (;;) {
+    BERTH_ASSIGN_OR_RETURN(SyncMsg msg, ReceiveSync(sync, "init", kSetupTimeoutMs));
+    switch (msg.type) {
+      case SyncType::kRunHooks:
+        BERTH_RETURN_IF_ERROR(RunHooks(spec_.hooks.prestart, State("creating"), "prestart"));
+        BERTH_RETURN_IF_ERROR(
+            RunHooks(spec_.hooks.create_runtime, State("creating"), "createRuntime"));
+        BERTH_RETURN_IF_ERROR(SendToChild(sync, SyncType::kHooksDone, "init"));
+        break;
+      case SyncType::kReady:
+        return absl::OkStatus();
+      case SyncType::kEof:
+        return Internal("init: exited during setup");
+      default:
+        return Internal(fmt::format("init: unexpected message {}", static_cast<int>(msg.type)));
+    }
+  }
+}
+
+absl::Status Container::Start() {
+  if (started_ || !sync_.valid())
+    return FailedPrecondition(fmt::format("container {:?}: already started", id_));
+  started_ = true;
+  UniqueFd sync = std::move(sync_);
+  BERTH_RETURN_IF_ERROR(SendToChild(sync.get(), SyncType::kStart, "init"));
+  BERTH_ASSIGN_OR_RETURN(SyncMsg msg, ReceiveSync(sync.get(), "start", kSetupTimeoutMs));
+  if (msg.type != SyncType::kEof)
+    return Internal(fmt::format("start: unexpected message {}", static_cast<int>(msg.type)));
+  // Poststart failures must not stop the container (runtime-spec): they are dropped here.
+  (void)RunHooks(spec_.hooks.poststart, State("running"), "poststart");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ChildProcess> Container::Exec(const oci::Process& process, const Stdio& stdio) {
+  if (!init_.valid())
+    return FailedPrecondition(fmt::format("container {:?}: init is gone", id_));
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<ProcessPlan> pp,
+                         PlanProcess(process, spec_.linux.seccomp, stdio));
+  BERTH_ASSIGN_OR_RETURN(SyncPair sync, MakeSyncPair());
+  ExecPlan plan{.init_pidfd = init_.pidfd(),
+                .ns_flags = ExecNamespaceFlags(spec_.linux),
+                .cgroup_procs = {},
+                .process = pp.get(),
+                .parent_end = sync.parent.get()};
+  BERTH_ASSIGN_OR_RETURN(plan.cgroup_procs, cgroup_->OpenProcsFiles());
+  int pidfd = -1;
+  pid_t pid = Clone3(CLONE_PIDFD, 0, &pidfd);
+  if (pid < 0)
+    return ErrnoError(errno, fmt::format("container {:?}: exec: clone3", id_));
+  if (pid == 0)
+    RunExecIntermediate(plan, sync.child.get());
+  ChildProcess intermediate(pid, UniqueFd(pidfd));
+  sync.child.reset();
+  UniqueFd proc_fd;
+  BERTH_ASSIGN_OR_RETURN(SyncMsg msg,
+                         ReceiveSync(sync.parent.get(), "exec", kSetupTimeoutMs, &proc_fd));
+  if (msg.type != SyncType::kPid || !proc_fd.valid())
+    return Internal("exec: the intermediate process exited without a pid");
+  ChildProcess proc(static_cast<pid_t>(msg.value), std::move(proc_fd));
+  (void)intermediate.Wait();
+  BERTH_ASSIGN_OR_RETURN(msg, ReceiveSync(sync.parent.get(), "exec", kSetupTimeoutMs));
+  if (msg.type != SyncType::kEof)
+    return Internal("exec: unexpected message");
+  return proc;
+}
+
+absl::Status Container::KillAll(int sig) {
+  if (!cgroup_)
+    return absl::OkStatus();
+  BERTH_ASSIGN_OR_RETURN(std::vector<pid_t> pids, cgroup_->Pids());
+  for (pid_t p : pids) {
+    absl::Status s = SignalPid(p, sig);
+    if (!s.ok() && !absl::IsNotFound(s))
+      return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Container::Destroy() {
+  if (destroyed_)
+    return absl::OkStatus();
+  destroyed_ = true;
+  sync_.reset();
+  init_ = ChildProcess();  // SIGKILL and reap the init, if still ours
+  absl::Status result;
+  if (cgroup_) {
+    (void)KillAll(SIGKILL);
+    (void)cgroup_->Thaw();  // frozen processes die only once thawed
+    for (int i = 0; i < 200; ++i) {
+      absl::StatusOr<std::vector<pid_t>> left = cgroup_->Pids();
+      if (!left.ok() || left->empty())
+        break;
+      (void)KillAll(SIGKILL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    result = cgroup_->Destroy();
+  }
+  if (started_) {
+    absl::Status hooks = RunHooks(spec_.hooks.poststop, State("stopped"), "poststop");
+    if (result.ok())
+      result = hooks;
+  }
+  return result;
+}
+
+}  // namespace berth::shim::linux

@@ -1,0 +1,87 @@
+#pragma once
+
+// The embedded OCI runtime's container: created from a parsed spec, its init set up and
+// waiting (Create), then released to exec its process (Start). Owns the init process and the
+// cgroup: the destructor kills what is left and removes the cgroup (Destroy does the same and
+// reports errors). Not thread-safe: the shim serializes calls.
+//
+// Create plans everything in the parent (mounts, devices, seccomp, argv/envp, capabilities),
+// then clones the init with the namespace flags; a failure in the child comes back as an error
+// naming the step, path and errno ("init: mount /x/rootfs/proc: No such device"), never a hang.
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+#include "lib/oci/spec.h"
+#include "shim/linux/cgroups/cgroup.h"
+#include "shim/linux/hooks.h"
+#include "shim/linux/process.h"
+#include "shim/linux/process_plan.h"
+
+namespace berth::shim::linux {
+
+struct ContainerConfig {
+  std::string id;
+  std::string bundle;  // absolute; relative root.path and bind sources resolve against it
+  Stdio stdio;         // borrowed; only needed until Create returns
+};
+
+class Container {
+ public:
+  // Errors: InvalidArgument (bad spec: mount type, seccomp, namespaces), NotFound (rootfs),
+  // Unimplemented (createContainer/startContainer hooks, joining a pid namespace), or the
+  // child's failing step. On error nothing is left behind: no process, no cgroup.
+  static absl::StatusOr<std::unique_ptr<Container>> Create(const ContainerConfig& config,
+                                                           oci::Spec spec);
+  ~Container();
+  Container(const Container&) = delete;
+  Container& operator=(const Container&) = delete;
+
+  // Lets the init exec its process; returns the exec error if it fails (e.g. NotFound for a
+  // missing program). Then runs poststart hooks. FailedPrecondition when already started.
+  absl::Status Start();
+
+  // Starts `process` inside the running container. The returned child has SIGCHLD as exit
+  // signal and is re-parented to the caller, which must be a child subreaper.
+  absl::StatusOr<ChildProcess> Exec(const oci::Process& process, const Stdio& stdio);
+
+  // Sends `sig` to every process in the container's cgroup.
+  absl::Status KillAll(int sig);
+
+  // Kills every process, reaps the init if still owned, removes the cgroup, runs poststop
+  // hooks. Idempotent.
+  absl::Status Destroy();
+
+  pid_t pid() const { return pid_; }
+
+  // The init; invalid after Release (the shim's reaper takes over reaping).
+  ChildProcess& init() { return init_; }
+
+  Cgroup& cgroup() { return *cgroup_; }
+
+  const oci::Spec& spec() const { return spec_; }
+
+  const std::string& id() const { return id_; }
+
+ private:
+  Container(std::string id, std::string bundle, oci::Spec spec);
+  absl::Status Setup(const Stdio& stdio);
+  absl::Status RunCreateHandshake(int sync);
+  HookState State(const char* status) const;
+
+  std::string id_;
+  std::string bundle_;
+  oci::Spec spec_;
+  std::unique_ptr<Cgroup> cgroup_;
+  ChildProcess init_;
+  pid_t pid_ = 0;
+  UniqueFd sync_;
+  bool started_ = false;
+  bool destroyed_ = false;
+};
+
+}  // namespace berth::shim::linux

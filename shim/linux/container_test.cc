@@ -1,0 +1,265 @@
+// Root tests of the embedded runtime on a busybox rootfs: each test creates a container from a
+// spec, runs a script that prints what it sees into a file, and checks it. The Container owns
+// its init and cgroup, so a failing test still kills and removes them.
+
+#include "shim/linux/container.h"
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "lib/base/unique_fd.h"
+#include "lib/oci/default_spec.h"
+#include "shim/testing/bundle.h"
+#include "tests/testing/matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace berth::shim::linux {
+namespace {
+
+using ::berth::testing::IsOk;
+using ::berth::testing::ReadFile;
+using ::berth::testing::StatusIs;
+using ::testing::HasSubstr;
+
+std::string Readlink(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::read_symlink(path, ec).string();
+}
+
+class ContainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    BERTH_REQUIRE_ROOT();
+    ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+    ASSERT_TRUE(shim::testing::MakeBusyboxRootfs(dir_.path()));
+    out_ = UniqueFd(::open((dir_ / "out").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+    ASSERT_TRUE(out_.valid());
+  }
+
+  static void TearDownTestSuite() { shim::testing::RemoveTestCgroupParents(); }
+
+  absl::StatusOr<std::unique_ptr<Container>> Create(const oci::Spec& spec) {
+    return Container::Create(
+        {.id = "t",
+         .bundle = dir_.path(),
+         .stdio = {.in = -1, .out = out_.get(), .err = out_.get(), .console = -1}},
+        spec);
+  }
+
+  // Creates, starts and waits; returns the exit status (-1 on error) and the output.
+  int Run(const oci::Spec& spec, std::string* output) {
+    absl::StatusOr<std::unique_ptr<Container>> c = Create(spec);
+    EXPECT_THAT(c, IsOk());
+    if (!c.ok())
+      return -1;
+    EXPECT_THAT((*c)->Start(), IsOk());
+    absl::StatusOr<int> st = (*c)->init().Wait(std::chrono::seconds(30));
+    EXPECT_THAT(st, IsOk());
+    EXPECT_THAT((*c)->Destroy(), IsOk());
+    EXPECT_FALSE(shim::testing::CgroupExists(spec.linux.cgroups_path));
+    *output = ReadFile(dir_ / "out");
+    return st.ok() ? *st : -1;
+  }
+
+  berth::testing::TempDir dir_{"ctr"};
+  UniqueFd out_;
+};
+
+TEST_F(ContainerTest, RunsAsPid1InNewNamespaces) {
+  oci::Spec spec = shim::testing::BusyboxSpec(
+      "ns",
+      "echo pid=$$; readlink /proc/self/ns/net /proc/self/ns/mnt /proc/self/ns/uts; "
+      "hostname; echo FOO=$FOO; pwd; id -u; id -G");
+  spec.hostname = "berthbox";
+  spec.process->env.push_back("FOO=bar");
+  spec.process->cwd = "/tmp";
+  spec.process->user = {
+      .uid = 1000, .gid = 1000, .umask = {}, .additional_gids = {10, 20}, .username = ""};
+  std::string out;
+  ASSERT_EQ(Run(spec, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("pid=1\n"));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr(Readlink("/proc/self/ns/net"))));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr(Readlink("/proc/self/ns/mnt"))));
+  EXPECT_THAT(out, HasSubstr("berthbox\nFOO=bar\n/tmp\n1000\n1000 10 20\n"));
+}
+
+TEST_F(ContainerTest, SecurityAndReadOnlySettingsApply) {
+  oci::Spec spec = shim::testing::BusyboxSpec(
+      "sec",
+      "grep -E 'CapEff|NoNewPrivs' /proc/self/status; mkdir /tmp/x 2>&1; echo mk=$?; "
+      "touch /f 2>&1; echo ro=$?; echo masked=$(cat /etc/passwd; ls /root); "
+      "echo x 2>&1 >/proc/sys/kernel/domainname; ls /sys/fs/cgroup");
+  spec.root.readonly = true;
+  spec.mounts.push_back({"/tmp", "tmpfs", "tmpfs", {"nosuid"}});
+  spec.linux.masked_paths.push_back("/etc/passwd");
+  std::filesystem::create_directories(dir_ / "rootfs/root/secret");
+  spec.linux.masked_paths.push_back("/root");
+  spec.process->capabilities->effective = {"CAP_KILL", "CAP_CHOWN"};
+  spec.process->capabilities->permitted = {"CAP_KILL", "CAP_CHOWN"};
+  oci::Seccomp sc;
+  sc.default_action = "SCMP_ACT_ALLOW";
+  sc.syscalls.push_back(
+      {.names = {"mkdir", "mkdirat"}, .action = "SCMP_ACT_ERRNO", .errno_ret = 13, .args = {}});
+  spec.linux.seccomp = sc;
+  std::string out;
+  ASSERT_EQ(Run(spec, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("CapEff:\t0000000000000021\n"));  // CAP_CHOWN | CAP_KILL
+  EXPECT_THAT(out, HasSubstr("NoNewPrivs:\t1\n"));
+  EXPECT_THAT(out, HasSubstr("Permission denied\nmk=1\n"));  // errno 13 from the filter
+  EXPECT_THAT(out, HasSubstr("Read-only file system\nro=1\n"));
+  EXPECT_THAT(out, HasSubstr("\nmasked=\n"));  // a masked file and a masked directory
+  EXPECT_THAT(out, HasSubstr("domainname: Read-only file system"));  // /proc/sys is read-only
+  EXPECT_THAT(out, HasSubstr("memory"));
+}
+
+TEST_F(ContainerTest, PidsLimitStopsAForkBomb) {
+  oci::Spec spec = shim::testing::BusyboxSpec(
+      "pids", "(for i in $(seq 1 40); do sleep 30 & done); echo spawned; exec sleep 30");
+  spec.linux.resources->pids = oci::PidsResources{.limit = 16};
+  absl::StatusOr<std::unique_ptr<Container>> c = Create(spec);
+  ASSERT_THAT(c, IsOk());
+  ASSERT_THAT((*c)->Start(), IsOk());
+  for (int i = 0; i < 500 && ReadFile(dir_ / "out").find("spawned") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_THAT(ReadFile(dir_ / "out"), HasSubstr("spawned"));
+  absl::StatusOr<CgroupStats> st = (*c)->cgroup().Stats();
+  ASSERT_THAT(st, IsOk());
+  // The subshell died on the 16th fork; what it started lives on (15 with the exec'd sleep).
+  EXPECT_THAT(ReadFile(dir_ / "out"), HasSubstr("can't fork"));
+  EXPECT_GE(st->pids_current, 14u);
+  EXPECT_LE(st->pids_current, 16u);
+  EXPECT_EQ(st->pids_limit, 16u);
+  EXPECT_THAT((*c)->Destroy(), IsOk());
+  EXPECT_FALSE(shim::testing::CgroupExists(spec.linux.cgroups_path));
+}
+
+TEST_F(ContainerTest, MemoryLimitIsWrittenAndEnforced) {
+  oci::Spec spec = shim::testing::BusyboxSpec(
+      "mem",
+      "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; x=$(head -c 100000000 /dev/zero "
+      "| tr '\\0' a); echo survived");
+  spec.linux.resources->memory = oci::MemoryResources{};
+  spec.linux.resources->memory->limit = 32 << 20;
+  spec.linux.resources->memory->swap = 32 << 20;
+  absl::StatusOr<std::unique_ptr<Container>> c = Create(spec);
+  ASSERT_THAT(c, IsOk());
+  absl::StatusOr<UniqueFd> oom = (*c)->cgroup().OomEventFd();
+  ASSERT_THAT(oom, IsOk());
+  ASSERT_THAT((*c)->Start(), IsOk());
+  absl::StatusOr<int> st = (*c)->init().Wait(std::chrono::seconds(30));
+  ASSERT_THAT(st, IsOk());
+  EXPECT_EQ(*st, 137);
+  EXPECT_GE((*c)->cgroup().OomKillCount(), 1u);
+  uint64_t events = 0;
+  EXPECT_EQ(::read(oom->get(), &events, sizeof(events)), 8);
+  EXPECT_THAT(ReadFile(dir_ / "out"), HasSubstr("33554432\n"));
+  EXPECT_THAT(ReadFile(dir_ / "out"), ::testing::Not(HasSubstr("survived")));
+}
+
+TEST_F(ContainerTest, ExecJoinsTheRunningContainer) {
+  oci::Spec spec = shim::testing::BusyboxSpec("exec", "echo ready; sleep 60");
+  spec.hostname = "execbox";
+  absl::StatusOr<std::unique_ptr<Container>> c = Create(spec);
+  ASSERT_THAT(c, IsOk());
+  ASSERT_THAT((*c)->Start(), IsOk());
+  oci::Process p = *spec.process;
+  p.args = {"sh", "-c", "hostname; tr '\\0' ' ' </proc/1/cmdline; echo; exit 3"};
+  absl::StatusOr<ChildProcess> e =
+      (*c)->Exec(p, {.in = -1, .out = out_.get(), .err = -1, .console = -1});
+  ASSERT_THAT(e, IsOk());
+  absl::StatusOr<int> st = e->Wait(std::chrono::seconds(10));
+  ASSERT_THAT(st, IsOk());
+  EXPECT_EQ(*st, 3);
+  EXPECT_THAT(ReadFile(dir_ / "out"), HasSubstr("execbox\nsleep 60 \n"));
+  ASSERT_THAT((*c)->KillAll(SIGKILL), IsOk());
+  st = (*c)->init().Wait(std::chrono::seconds(10));
+  ASSERT_THAT(st, IsOk());
+  EXPECT_EQ(*st, 137);
+}
+
+TEST_F(ContainerTest, PauseAndResumeWithTheFreezer) {
+  oci::Spec spec = shim::testing::BusyboxSpec("frz", "sleep 60");
+  absl::StatusOr<std::unique_ptr<Container>> c = Create(spec);
+  ASSERT_THAT(c, IsOk());
+  ASSERT_THAT((*c)->Start(), IsOk());
+  ASSERT_THAT((*c)->cgroup().Freeze(), IsOk());
+  std::string state = ReadFile("/proc/" + std::to_string((*c)->pid()) + "/status");
+  ASSERT_THAT((*c)->cgroup().Thaw(), IsOk());
+  absl::StatusOr<std::vector<pid_t>> pids = (*c)->cgroup().Pids();
+  ASSERT_THAT(pids, IsOk());
+  EXPECT_THAT(*pids, ::testing::ElementsAre((*c)->pid()));
+  std::string path = spec.linux.cgroups_path;
+  (*c).reset();  // the destructor kills and removes everything
+  EXPECT_FALSE(shim::testing::CgroupExists(path));
+}
+
+struct BadSpec {
+  std::string name;
+  std::function<void(oci::Spec&)> edit;
+  absl::StatusCode code;
+  std::string message;
+};
+
+class BadSpecTest : public ContainerTest, public ::testing::WithParamInterface<BadSpec> {};
+
+TEST_P(BadSpecTest, FailsClearlyAndLeavesNothing) {
+  oci::Spec spec = shim::testing::BusyboxSpec("bad", "true");
+  GetParam().edit(spec);
+  EXPECT_THAT(Create(spec), StatusIs(GetParam().code, GetParam().message));
+  EXPECT_FALSE(shim::testing::CgroupExists(spec.linux.cgroups_path));
+  EXPECT_FALSE(shim::testing::MountedUnder(dir_.path()));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, BadSpecTest,
+    ::testing::Values(BadSpec{"MissingRootfs", [](oci::Spec& s) { s.root.path = "nope"; },
+                              absl::StatusCode::kNotFound, "root.path"},
+                      BadSpec{"BadMountType",
+                              [](oci::Spec& s) {
+                                s.mounts.push_back({"/x", "nosuchfs", "x", {}});
+                              },
+                              absl::StatusCode::kInvalidArgument,
+                              "unknown filesystem type \"nosuchfs\""},
+                      BadSpec{"UnknownSyscall",
+                              [](oci::Spec& s) {
+                                s.linux.seccomp = oci::DefaultSeccompProfile();
+                                s.linux.seccomp->syscalls[0].names.push_back("frobnicate");
+                              },
+                              absl::StatusCode::kInvalidArgument, "unknown syscall \"frobnicate\""},
+                      BadSpec{"MountFailsInTheChild",
+                              [](oci::Spec& s) {
+                                s.mounts.push_back({"/t", "tmpfs", "t", {"size=abc"}});
+                              },
+                              absl::StatusCode::kInvalidArgument, "init: mount "}),
+    [](const ::testing::TestParamInfo<BadSpec>& i) { return i.param.name; });
+
+TEST_F(ContainerTest, ExecFailureOnStartIsAClearError) {
+  oci::Spec spec = shim::testing::BusyboxSpec("noexe", "");
+  spec.process->args = {"/no/such/program"};
+  absl::StatusOr<std::unique_ptr<Container>> c = Create(spec);
+  ASSERT_THAT(c, IsOk());
+  EXPECT_THAT((*c)->Start(), StatusIs(absl::StatusCode::kNotFound, "exec /no/such/program"));
+}
+
+TEST_F(ContainerTest, NegativeOomScoreAdjNeedsCapSysResource) {
+  oci::Spec spec = shim::testing::BusyboxSpec("oom", "true");
+  spec.process->oom_score_adj = -500;
+  absl::StatusOr<std::unique_ptr<Container>> c = Create(spec);
+  if (c.ok())
+    GTEST_SKIP() << "this machine allows negative oom_score_adj";
+  EXPECT_THAT(c, StatusIs(absl::StatusCode::kPermissionDenied, "process.oomScoreAdj -500"));
+  EXPECT_FALSE(shim::testing::CgroupExists(spec.linux.cgroups_path));
+}
+
+}  // namespace
+}  // namespace berth::shim::linux

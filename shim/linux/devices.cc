@@ -1,0 +1,100 @@
+#include "shim/linux/devices.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "shim/linux/mount.h"
+#include "shim/linux/sync.h"
+
+namespace berth::shim::linux {
+
+std::vector<DeviceOp> PlanDevices(const oci::Spec& spec, const std::string& rootfs) {
+  struct Default {
+    const char* path;
+    unsigned major, minor;
+  };
+
+  constexpr Default kDefaults[] = {{"/dev/null", 1, 3},    {"/dev/zero", 1, 5},
+                                   {"/dev/full", 1, 7},    {"/dev/random", 1, 8},
+                                   {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0}};
+  std::vector<DeviceOp> out;
+  auto add = [&](DeviceOp op) {
+    for (DeviceOp& d : out) {
+      if (d.target == op.target) {
+        d = std::move(op);
+        return;
+      }
+    }
+    out.push_back(std::move(op));
+  };
+  for (const Default& d : kDefaults) {
+    add({.target = JoinUnder(rootfs, d.path),
+         .host_path = d.path,
+         .mode = S_IFCHR | 0666,
+         .dev = makedev(d.major, d.minor),
+         .uid = 0,
+         .gid = 0});
+  }
+  for (const oci::Device& d : spec.linux.devices) {
+    mode_t type = d.type == "b" ? S_IFBLK : d.type == "p" ? S_IFIFO : S_IFCHR;
+    add({.target = JoinUnder(rootfs, d.path),
+         .host_path = d.path,
+         .mode = type | (d.file_mode.value_or(0666) & 07777),
+         .dev = makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor)),
+         .uid = d.uid.value_or(0),
+         .gid = d.gid.value_or(0)});
+  }
+  return out;
+}
+
+std::vector<SymlinkOp> PlanDevSymlinks(const std::string& rootfs) {
+  return {{"/proc/self/fd", JoinUnder(rootfs, "/dev/fd")},
+          {"/proc/self/fd/0", JoinUnder(rootfs, "/dev/stdin")},
+          {"/proc/self/fd/1", JoinUnder(rootfs, "/dev/stdout")},
+          {"/proc/self/fd/2", JoinUnder(rootfs, "/dev/stderr")},
+          {"pts/ptmx", JoinUnder(rootfs, "/dev/ptmx")},
+          {"/proc/kcore", JoinUnder(rootfs, "/dev/core")}};
+}
+
+namespace {
+
+void BindHostDevice(const DeviceOp& d, int sync) {
+  int fd = ::open(d.target.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0)
+    ChildFail(sync, errno, "create device mount point", d.target.c_str());
+  ::close(fd);
+  if (::mount(d.host_path.c_str(), d.target.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    ChildFail(sync, errno, "bind device", d.target.c_str());
+}
+
+}  // namespace
+
+void CreateDevices(const std::vector<DeviceOp>& devices, int sync) {
+  for (const DeviceOp& d : devices) {
+    ::unlink(d.target.c_str());
+    if (::mknod(d.target.c_str(), d.mode, d.dev) != 0) {
+      if (errno != EPERM)
+        ChildFail(sync, errno, "mknod", d.target.c_str());
+      BindHostDevice(d, sync);
+      continue;
+    }
+    if (::chmod(d.target.c_str(), d.mode & 07777) != 0)
+      ChildFail(sync, errno, "chmod device", d.target.c_str());
+    if (::chown(d.target.c_str(), d.uid, d.gid) != 0)
+      ChildFail(sync, errno, "chown device", d.target.c_str());
+  }
+}
+
+void CreateSymlinks(const std::vector<SymlinkOp>& links, int sync) {
+  for (const SymlinkOp& l : links) {
+    if (::symlink(l.target.c_str(), l.linkpath.c_str()) != 0 && errno != EEXIST)
+      ChildFail(sync, errno, "symlink", l.linkpath.c_str());
+  }
+}
+
+}  // namespace berth::shim::linux

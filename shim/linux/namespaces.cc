@@ -1,0 +1,106 @@
+#include "shim/linux/namespaces.h"
+
+#include <fcntl.h>
+#include <sched.h>
+
+#include <cerrno>
+#include <fstream>
+
+#include "fmt/format.h"
+
+#include "lib/base/status.h"
+#include "shim/linux/sync.h"
+
+namespace berth::shim::linux {
+
+int NamespaceFlag(const std::string& type) {
+  if (type == "pid")
+    return CLONE_NEWPID;
+  if (type == "network")
+    return CLONE_NEWNET;
+  if (type == "mount")
+    return CLONE_NEWNS;
+  if (type == "ipc")
+    return CLONE_NEWIPC;
+  if (type == "uts")
+    return CLONE_NEWUTS;
+  if (type == "user")
+    return CLONE_NEWUSER;
+  if (type == "cgroup")
+    return CLONE_NEWCGROUP;
+  if (type == "time")
+    return CLONE_NEWTIME;
+  return 0;
+}
+
+absl::StatusOr<NamespacePlan> PlanNamespaces(const oci::Linux& linux_spec) {
+  NamespacePlan plan;
+  bool has_mount = false;
+  for (size_t i = 0; i < linux_spec.namespaces.size(); ++i) {
+    const oci::Namespace& ns = linux_spec.namespaces[i];
+    int flag = NamespaceFlag(ns.type);
+    has_mount = has_mount || flag == CLONE_NEWNS;
+    if (ns.path.empty()) {
+      plan.clone_flags |= static_cast<uint64_t>(flag);
+      plan.new_user = plan.new_user || flag == CLONE_NEWUSER;
+      plan.new_uts = plan.new_uts || flag == CLONE_NEWUTS;
+      continue;
+    }
+    if (flag == CLONE_NEWPID)
+      return Unimplemented(
+          fmt::format("linux.namespaces[{}]: joining a pid namespace ({}) is "
+                      "not supported by the embedded runtime",
+                      i, ns.path));
+    int fd = ::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return ErrnoError(errno, fmt::format("linux.namespaces[{}]: open {}", i, ns.path));
+    NamespaceJoin join{.flag = flag, .path = ns.path, .fd = UniqueFd(fd)};
+    if (flag == CLONE_NEWUSER)
+      plan.joins.insert(plan.joins.begin(), std::move(join));
+    else
+      plan.joins.push_back(std::move(join));
+  }
+  if (!has_mount)
+    return InvalidArgument("linux.namespaces: a mount namespace is required");
+  return plan;
+}
+
+int ExecNamespaceFlags(const oci::Linux& linux_spec) {
+  int flags = 0;
+  for (const oci::Namespace& ns : linux_spec.namespaces) flags |= NamespaceFlag(ns.type);
+  return flags;
+}
+
+void JoinNamespaces(const NamespacePlan& plan, int sync) {
+  for (const NamespaceJoin& j : plan.joins) {
+    if (::setns(j.fd.get(), j.flag) != 0)
+      ChildFail(sync, errno, "setns", j.path.c_str());
+  }
+}
+
+namespace {
+
+absl::Status WriteMap(pid_t pid, const char* file, const std::vector<oci::IdMapping>& maps) {
+  if (maps.empty())
+    return absl::OkStatus();
+  std::string text;
+  for (const oci::IdMapping& m : maps)
+    text += fmt::format("{} {} {}\n", m.container_id, m.host_id, m.size);
+  std::string path = fmt::format("/proc/{}/{}", pid, file);
+  std::ofstream out(path);
+  out << text;
+  out.close();
+  if (!out)
+    return ErrnoError(errno, fmt::format("write {} ({})", path, text));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status WriteIdMappings(pid_t pid, const oci::Linux& linux_spec) {
+  if (absl::Status s = WriteMap(pid, "uid_map", linux_spec.uid_mappings); !s.ok())
+    return s;
+  return WriteMap(pid, "gid_map", linux_spec.gid_mappings);
+}
+
+}  // namespace berth::shim::linux

@@ -1,0 +1,63 @@
+#pragma once
+
+// Everything a container process needs between clone and exec, prepared in the parent: argv,
+// envp, the candidate paths of the program (PATH from the process's env), user and groups,
+// rlimits, capabilities, no_new_privs, the compiled seccomp filter and its stdio. The child
+// side (SetupStdio, FinalizeAndExec) only makes syscalls over this data.
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+#include "lib/oci/spec.h"
+#include "shim/linux/capabilities.h"
+#include "shim/linux/seccomp.h"
+
+namespace berth::shim::linux {
+
+// Borrowed fds for the process's stdin, stdout, stderr (-1: /dev/null from the container) or,
+// for a terminal, the pty slave as `console` (then in/out/err are ignored).
+struct Stdio {
+  int in = -1;
+  int out = -1;
+  int err = -1;
+  int console = -1;
+};
+
+struct ProcessPlan {
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  std::vector<char*> argv;              // into args, NULL-terminated
+  std::vector<char*> envp;              // into env, NULL-terminated
+  std::vector<std::string> candidates;  // absolute paths to try with execve, in order
+  std::string cwd;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  bool set_groups = true;
+  std::optional<mode_t> umask;
+  std::vector<oci::Rlimit> rlimits;
+  CapabilityPlan caps;
+  bool no_new_privs = false;
+  std::optional<SeccompProgram> seccomp;
+  Stdio stdio;
+};
+
+// Errors: InvalidArgument from the seccomp compiler.
+absl::StatusOr<std::unique_ptr<ProcessPlan>> PlanProcess(const oci::Process& process,
+                                                         const std::optional<oci::Seccomp>& seccomp,
+                                                         const Stdio& stdio);
+
+// Child side: new session, stdio (or the console as controlling terminal) on 0, 1, 2.
+void SetupStdio(const ProcessPlan& plan, int sync);
+
+// Child side: rlimits, cwd, user, capabilities, no_new_privs, seccomp, then execve. Returns
+// only through ChildFail.
+[[noreturn]] void FinalizeAndExec(const ProcessPlan& plan, int sync);
+
+}  // namespace berth::shim::linux

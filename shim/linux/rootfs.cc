@@ -1,0 +1,131 @@
+#include "shim/linux/rootfs.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "fmt/format.h"
+
+#include "lib/base/status.h"
+#include "shim/linux/sync.h"
+#include "shim/linux/syscalls.h"
+
+namespace berth::shim::linux {
+namespace {
+
+absl::StatusOr<unsigned long> RootPropagation(const std::string& name) {
+  if (name.empty())
+    return MS_SLAVE | MS_REC;
+  MountOptions o = ParseMountOptions({name});
+  if (o.propagation == 0)
+    return InvalidArgument(fmt::format("linux.rootfsPropagation: unknown propagation {:?}", name));
+  return o.propagation;
+}
+
+}  // namespace
+
+absl::StatusOr<RootfsPlan> PlanRootfs(const oci::Spec& spec, const std::string& bundle,
+                                      const std::vector<CgroupBind>& cgroup_binds) {
+  RootfsPlan plan;
+  std::filesystem::path root(spec.root.path);
+  if (root.is_relative())
+    root = std::filesystem::path(bundle) / root;
+  std::error_code ec;
+  std::filesystem::path canon = std::filesystem::canonical(root, ec);
+  if (ec || !std::filesystem::is_directory(canon, ec))
+    return NotFoundError("root.path", root.string());
+  plan.rootfs = canon.string();
+  absl::StatusOr<unsigned long> prop = RootPropagation(spec.linux.rootfs_propagation);
+  if (!prop.ok())
+    return prop.status();
+  plan.root_propagation = *prop;
+  absl::StatusOr<std::vector<MountOp>> mounts = PlanMounts(spec, bundle, plan.rootfs, cgroup_binds);
+  if (!mounts.ok())
+    return mounts.status();
+  plan.mounts = std::move(*mounts);
+  for (const oci::Mount& m : spec.mounts)
+    plan.setup_dev = plan.setup_dev || m.destination == "/dev";
+  plan.devices = PlanDevices(spec, plan.rootfs);
+  if (plan.setup_dev)
+    plan.symlinks = PlanDevSymlinks(plan.rootfs);
+  plan.masked_paths = spec.linux.masked_paths;
+  plan.readonly_paths = spec.linux.readonly_paths;
+  plan.readonly_root = spec.root.readonly;
+  return plan;
+}
+
+void PrepareRootfs(const RootfsPlan& plan, int sync) {
+  if (::mount(nullptr, "/", nullptr, plan.root_propagation, nullptr) != 0)
+    ChildFail(sync, errno, "set root propagation", "/");
+  const char* rootfs = plan.rootfs.c_str();
+  if (::mount(rootfs, rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0)
+    ChildFail(sync, errno, "bind rootfs", rootfs);
+  for (const MountOp& op : plan.mounts) ApplyMount(op, sync);
+  CreateDevices(plan.devices, sync);
+  CreateSymlinks(plan.symlinks, sync);
+}
+
+namespace {
+
+void PivotRootfs(const char* rootfs, int sync) {
+  int old_root = ::open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+  if (old_root < 0)
+    ChildFail(sync, errno, "open", "/");
+  if (::chdir(rootfs) != 0)
+    ChildFail(sync, errno, "chdir", rootfs);
+  if (PivotRoot(".", ".") != 0)
+    ChildFail(sync, errno, "pivot_root", rootfs);
+  // The old root is now mounted on top of "."; make it private and detach it.
+  if (::fchdir(old_root) != 0)
+    ChildFail(sync, errno, "fchdir", "old root");
+  if (::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0)
+    ChildFail(sync, errno, "make old root slave", "/");
+  if (::umount2(".", MNT_DETACH) != 0)
+    ChildFail(sync, errno, "detach old root", "/");
+  ::close(old_root);
+  if (::chdir("/") != 0)
+    ChildFail(sync, errno, "chdir", "/");
+}
+
+void MaskPath(const char* path, int sync) {
+  struct stat st;
+  if (::stat(path, &st) != 0) {
+    if (errno == ENOENT)
+      return;
+    ChildFail(sync, errno, "stat masked path", path);
+  }
+  int r = S_ISDIR(st.st_mode) ? ::mount("tmpfs", path, "tmpfs", MS_RDONLY, nullptr)
+                              : ::mount("/dev/null", path, nullptr, MS_BIND, nullptr);
+  if (r != 0)
+    ChildFail(sync, errno, "mask", path);
+}
+
+void ReadonlyPath(const char* path, int sync) {
+  if (::mount(path, path, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    if (errno == ENOENT)
+      return;
+    ChildFail(sync, errno, "bind read-only path", path);
+  }
+  unsigned long keep = MountFlagsOf(path);
+  if (::mount(nullptr, path, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, nullptr) != 0)
+    ChildFail(sync, errno, "remount read-only", path);
+}
+
+}  // namespace
+
+void EnterRootfs(const RootfsPlan& plan, int sync) {
+  PivotRootfs(plan.rootfs.c_str(), sync);
+  for (const std::string& p : plan.masked_paths) MaskPath(p.c_str(), sync);
+  for (const std::string& p : plan.readonly_paths) ReadonlyPath(p.c_str(), sync);
+  if (plan.readonly_root) {
+    unsigned long keep = MountFlagsOf("/");
+    if (::mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, nullptr) != 0)
+      ChildFail(sync, errno, "remount read-only", "/");
+  }
+}
+
+}  // namespace berth::shim::linux

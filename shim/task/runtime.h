@@ -1,0 +1,51 @@
+#pragma once
+
+// The seam between a task and the OCI runtime that makes its processes: the embedded runtime
+// (shim/linux) or an external binary driven through the OCI CLI (runc, crun). Calls are
+// serialized by the Task. Processes are reaped by the shim's reaper, never by the runtime.
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+#include "lib/oci/spec.h"
+#include "shim/linux/cgroups/cgroup.h"
+#include "shim/linux/process_plan.h"
+
+namespace berth::shim {
+
+class Runtime {
+ public:
+  virtual ~Runtime() = default;
+
+  // Creates the init, set up and waiting for Start. Returns its pid.
+  virtual absl::StatusOr<pid_t> Create(const linux::Stdio& stdio) = 0;
+  virtual absl::Status Start() = 0;
+  // Creates and starts a process in the running container. `process_json` is the OCI Process
+  // object that `process` was parsed from. Returns its pid (a child of the shim).
+  virtual absl::StatusOr<pid_t> Exec(const std::string& exec_id, const oci::Process& process,
+                                     const std::string& process_json,
+                                     const linux::Stdio& stdio) = 0;
+  // Sends `sig` to every process of the container.
+  virtual absl::Status KillAll(int sig) = 0;
+  virtual absl::Status Pause() = 0;
+  virtual absl::Status Resume() = 0;
+  virtual absl::Status Update(const oci::Resources& resources, const std::string& json) = 0;
+  // The container's cgroup (pids, stats, OOM events); null before Create.
+  virtual linux::Cgroup* cgroup() = 0;
+  // Kills what is left and removes the container (cgroup, runtime state). Idempotent.
+  virtual absl::Status Delete() = 0;
+};
+
+// The embedded runtime over the parsed spec of `bundle`.
+std::unique_ptr<Runtime> MakeEmbeddedRuntime(std::string id, std::string bundle, oci::Spec spec);
+
+// An external OCI runtime binary (runc, crun) with its state under `root`.
+std::unique_ptr<Runtime> MakeCliRuntime(std::string binary, std::string root, std::string id,
+                                        std::string bundle, oci::Spec spec);
+
+}  // namespace berth::shim

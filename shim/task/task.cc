@@ -1,0 +1,266 @@
+#include "shim/task/task.h"
+
+#include <csignal>
+#include <fstream>
+
+#include "fmt/format.h"
+#include "google/protobuf/util/time_util.h"
+#include "spdlog/spdlog.h"
+
+#include "containerd/events/task.pb.h"
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+#include "lib/oci/spec_json.h"
+
+namespace berth::shim {
+namespace {
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+
+}  // namespace
+
+Task::Task(std::string ns, std::string id, EventQueue& events)
+    : ns_(std::move(ns)), id_(std::move(id)), events_(events) {}
+
+Task::~Task() {
+  StopOomMonitor();
+  absl::MutexLock lock(&mu_);
+  processes_.clear();
+  if (runtime_)
+    (void)runtime_->Delete();
+}
+
+Task::Process* Task::Find(const std::string& exec_id) {
+  auto it = processes_.find(exec_id);
+  return it == processes_.end() ? nullptr : &it->second;
+}
+
+absl::StatusOr<Task::Process*> Task::Get(const std::string& exec_id) {
+  Process* p = Find(exec_id);
+  if (p == nullptr)
+    return exec_id.empty() ? NotFoundError("task", id_) : NotFoundError("process", exec_id);
+  return p;
+}
+
+absl::Status Task::Precondition(const Process& p, bool ok, std::string_view action) {
+  if (ok)
+    return absl::OkStatus();
+  if (p.exec_id.empty())
+    return FailedPrecondition(
+        fmt::format("task {:?} is {}: cannot {}", id_, Name(p.state), action));
+  return FailedPrecondition(
+      fmt::format("process {:?} is {}: cannot {}", p.exec_id, Name(p.state), action));
+}
+
+ProcessStatus Task::ToStatus(const Process& p) {
+  return {.exec_id = p.exec_id,
+          .pid = p.pid,
+          .state = p.state,
+          .io = p.io_config,
+          .exit_status = p.exit_status,
+          .exited_at = p.exited_at};
+}
+
+absl::StatusOr<pid_t> Task::Create(const CreateConfig& config) {
+  absl::MutexLock lock(&mu_);
+  if (Find("") != nullptr || init_deleted_)
+    return AlreadyExistsError("task", id_);
+  BERTH_ASSIGN_OR_RETURN(oci::Spec spec, oci::LoadSpec(config.bundle));
+  bundle_ = config.bundle;
+  if (spec.process) {
+    spec.process->terminal = config.io.terminal;
+  }
+  IoConfig io = config.io;
+  if (spec.process && spec.process->console_size) {
+    io.width = spec.process->console_size->width;
+    io.height = spec.process->console_size->height;
+  }
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<ProcessIo> pio, ProcessIo::Open(io));
+  runtime_ = config.runtime_binary.empty()
+                 ? MakeEmbeddedRuntime(id_, config.bundle, std::move(spec))
+                 : MakeCliRuntime(config.runtime_binary, config.runtime_root, id_, config.bundle,
+                                  std::move(spec));
+  absl::StatusOr<pid_t> pid = runtime_->Create(pio->stdio());
+  if (!pid.ok()) {
+    (void)runtime_->Delete();
+    runtime_.reset();
+    return pid.status();
+  }
+  pio->Started();
+  Process& p = processes_[""];
+  p.io_config = config.io;
+  p.io = std::move(pio);
+  p.pid = *pid;
+  std::ofstream(bundle_ + "/init.pid") << *pid;
+  StartOomMonitor();
+  containerd::events::TaskCreate ev;
+  ev.set_container_id(id_);
+  ev.set_bundle(bundle_);
+  ev.mutable_io()->set_stdin(io.stdin_path);
+  ev.mutable_io()->set_stdout(io.stdout_path);
+  ev.mutable_io()->set_stderr(io.stderr_path);
+  ev.mutable_io()->set_terminal(io.terminal);
+  ev.set_pid(static_cast<uint32_t>(*pid));
+  events_.Publish("/tasks/create", ev);
+  return *pid;
+}
+
+absl::StatusOr<pid_t> Task::Start(const std::string& exec_id) {
+  absl::MutexLock lock(&mu_);
+  BERTH_ASSIGN_OR_RETURN(Process * p, Get(exec_id));
+  BERTH_RETURN_IF_ERROR(Precondition(*p, CanStart(p->state), "start"));
+  if (!exec_id.empty())
+    return StartExec(*p);
+  BERTH_RETURN_IF_ERROR(runtime_->Start());
+  if (p->state == State::kCreated)  // it may already have exited (and been reaped)
+    p->state = State::kRunning;
+  containerd::events::TaskStart ev;
+  ev.set_container_id(id_);
+  ev.set_pid(static_cast<uint32_t>(p->pid));
+  events_.Publish("/tasks/start", ev);
+  return p->pid;
+}
+
+absl::StatusOr<pid_t> Task::StartExec(Process& p) {
+  Process* init = Find("");
+  if (init == nullptr || !CanExecInto(init->state))
+    return FailedPrecondition(fmt::format("task {:?} is not running: cannot exec", id_));
+  BERTH_ASSIGN_OR_RETURN(oci::Process spec, oci::ParseProcess(p.spec_json));
+  spec.terminal = p.io_config.terminal;
+  BERTH_ASSIGN_OR_RETURN(p.io, ProcessIo::Open(p.io_config));
+  BERTH_ASSIGN_OR_RETURN(pid_t pid, runtime_->Exec(p.exec_id, spec, p.spec_json, p.io->stdio()));
+  p.io->Started();
+  p.pid = pid;
+  p.state = State::kRunning;
+  if (auto it = unclaimed_exits_.find(pid); it != unclaimed_exits_.end()) {
+    MarkExited(p, it->second);
+    unclaimed_exits_.erase(it);
+  }
+  containerd::events::TaskExecStarted ev;
+  ev.set_container_id(id_);
+  ev.set_exec_id(p.exec_id);
+  ev.set_pid(static_cast<uint32_t>(pid));
+  events_.Publish("/tasks/exec-started", ev);
+  return pid;
+}
+
+absl::Status Task::AddExec(const std::string& exec_id, const IoConfig& io,
+                           const std::string& process_json) {
+  absl::MutexLock lock(&mu_);
+  if (exec_id.empty())
+    return InvalidArgument("exec: exec_id is required");
+  if (Find(exec_id) != nullptr)
+    return AlreadyExistsError("process", exec_id);
+  Process* init = Find("");
+  if (init == nullptr || !CanExecInto(init->state))
+    return FailedPrecondition(fmt::format("task {:?} is not running: cannot exec", id_));
+  BERTH_RETURN_IF_ERROR(oci::ParseProcess(process_json).status());
+  Process& p = processes_[exec_id];
+  p.exec_id = exec_id;
+  p.io_config = io;
+  p.spec_json = process_json;
+  containerd::events::TaskExecAdded ev;
+  ev.set_container_id(id_);
+  ev.set_exec_id(exec_id);
+  events_.Publish("/tasks/exec-added", ev);
+  return absl::OkStatus();
+}
+
+void Task::MarkExited(Process& p, int status) {
+  p.state = State::kStopped;
+  p.exit_status = status;
+  p.exited_at = absl::Now();
+  containerd::events::TaskExit ev;
+  ev.set_container_id(id_);
+  ev.set_id(p.exec_id.empty() ? id_ : p.exec_id);
+  ev.set_pid(static_cast<uint32_t>(p.pid));
+  ev.set_exit_status(static_cast<uint32_t>(status));
+  *ev.mutable_exited_at() = ToProto(p.exited_at);
+  events_.Publish("/tasks/exit", ev);
+}
+
+void Task::OnExit(pid_t pid, int status) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [exec_id, p] : processes_) {
+    if (p.pid == pid && p.state != State::kStopped) {
+      MarkExited(p, status);
+      spdlog::info("process exited id={} exec_id={} pid={} status={}", id_, exec_id, pid, status);
+      return;
+    }
+  }
+  if (unclaimed_exits_.size() < 1024)
+    unclaimed_exits_[pid] = status;
+}
+
+absl::StatusOr<ProcessStatus> Task::Wait(const std::string& exec_id) {
+  Process* p = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    BERTH_ASSIGN_OR_RETURN(p, Get(exec_id));
+    auto stopped = [p]() { return p->state == State::kStopped; };
+    mu_.Await(absl::Condition(&stopped));
+  }
+  // The map node is stable until Delete, which needs the process stopped and is not racing
+  // with its own Wait in practice (containerd waits, then deletes).
+  if (p->io)
+    p->io->WaitOutput();
+  absl::MutexLock lock(&mu_);
+  return ToStatus(*p);
+}
+
+absl::StatusOr<ProcessStatus> Task::DeleteInit(Process& p) {
+  for (auto& [exec_id, e] : processes_) {
+    if (!exec_id.empty() && e.state != State::kStopped && e.state != State::kCreated)
+      return FailedPrecondition(
+          fmt::format("task {:?}: exec process {:?} is still running", id_, exec_id));
+  }
+  StopOomMonitor();  // the monitor thread never takes mu_
+  absl::Status s = runtime_->Delete();
+  if (!s.ok())
+    spdlog::warn("delete task id={}: {}", id_, s.ToString());
+  if (p.state != State::kStopped)
+    MarkExited(p, 128 + SIGKILL);
+  ProcessStatus out = ToStatus(p);
+  processes_.clear();
+  init_deleted_ = true;
+  containerd::events::TaskDelete ev;
+  ev.set_container_id(id_);
+  ev.set_id(id_);
+  ev.set_pid(static_cast<uint32_t>(out.pid));
+  ev.set_exit_status(static_cast<uint32_t>(out.exit_status));
+  *ev.mutable_exited_at() = ToProto(out.exited_at);
+  events_.Publish("/tasks/delete", ev);
+  return out;
+}
+
+absl::StatusOr<ProcessStatus> Task::Delete(const std::string& exec_id) {
+  absl::MutexLock lock(&mu_);
+  BERTH_ASSIGN_OR_RETURN(Process * p, Get(exec_id));
+  BERTH_RETURN_IF_ERROR(Precondition(*p, CanDelete(p->state), "delete"));
+  if (exec_id.empty())
+    return DeleteInit(*p);
+  ProcessStatus out = ToStatus(*p);
+  processes_.erase(exec_id);
+  return out;
+}
+
+absl::StatusOr<ProcessStatus> Task::Status(const std::string& exec_id) {
+  absl::MutexLock lock(&mu_);
+  BERTH_ASSIGN_OR_RETURN(Process * p, Get(exec_id));
+  return ToStatus(*p);
+}
+
+bool Task::Gone() {
+  absl::MutexLock lock(&mu_);
+  return init_deleted_;
+}
+
+pid_t Task::InitPid() {
+  absl::MutexLock lock(&mu_);
+  Process* p = Find("");
+  return p == nullptr ? 0 : p->pid;
+}
+
+}  // namespace berth::shim
