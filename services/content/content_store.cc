@@ -29,6 +29,20 @@ absl::StatusOr<content::Info> Load(Tx& tx, const std::string& ns, const std::str
   return content::Info{digest, q.Int(0), q.Int(2), q.Int(3), std::move(labels)};
 }
 
+// Makes `lease` hold the blob; NotFound when the namespace has no such lease.
+absl::Status HoldByLease(Tx& tx, const std::string& ns, const std::string& lease,
+                         const std::string& digest) {
+  BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("SELECT 1 FROM leases WHERE namespace = ? AND id = ?"));
+  q.Bind(1, ns).Bind(2, lease);
+  BERTH_ASSIGN_OR_RETURN(bool found, q.Step());
+  if (!found)
+    return NotFoundError("lease", lease);
+  BERTH_ASSIGN_OR_RETURN(Stmt hold, tx.Query("INSERT OR IGNORE INTO lease_resources (namespace, "
+                                             "lease, type, id) VALUES (?, ?, 'content', ?)"));
+  hold.Bind(1, ns).Bind(2, lease).Bind(3, digest);
+  return hold.Run();
+}
+
 }  // namespace
 
 absl::StatusOr<Info> ContentStore::Get(const std::string& ns, const std::string& digest) {
@@ -79,28 +93,15 @@ absl::StatusOr<Info> ContentStore::Update(const std::string& ns, const content::
 
 absl::Status ContentStore::Delete(const std::string& ns, const std::string& digest) {
   BERTH_RETURN_IF_ERROR(ValidateDigest(digest));
-  bool last = false;
-  BERTH_RETURN_IF_ERROR(db_.Update([&](Tx& tx) -> absl::Status {
+  return db_.Update([&](Tx& tx) -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(Stmt del,
                            tx.Query("DELETE FROM content WHERE namespace = ? AND digest = ?"));
     del.Bind(1, ns).Bind(2, digest);
     BERTH_RETURN_IF_ERROR(del.Run());
     if (tx.Changes() == 0)
       return NotFoundError("content", digest);
-    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("SELECT 1 FROM content WHERE digest = ? LIMIT 1"));
-    q.Bind(1, digest);
-    BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-    last = !row;
     return absl::OkStatus();
-  }));
-  // No namespace records the blob any more. (The garbage collector will take this over, with
-  // leases and references, when it lands.)
-  if (last) {
-    absl::Status s = local_.DeleteBlob(digest);
-    if (!s.ok() && !absl::IsNotFound(s))
-      return s;
-  }
-  return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<UniqueFd> ContentStore::Open(const std::string& ns, const std::string& digest) {
@@ -109,9 +110,12 @@ absl::StatusOr<UniqueFd> ContentStore::Open(const std::string& ns, const std::st
 }
 
 absl::Status ContentStore::Record(const std::string& ns, const std::string& digest, int64_t size,
-                                  const Labels& labels, bool fail_if_present) {
+                                  const Labels& labels, bool fail_if_present,
+                                  const std::string& lease) {
   return db_.Update([&](Tx& tx) -> absl::Status {
     BERTH_RETURN_IF_ERROR(metadata::EnsureNamespace(tx, ns));
+    if (!lease.empty())
+      BERTH_RETURN_IF_ERROR(HoldByLease(tx, ns, lease, digest));
     BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("INSERT OR IGNORE INTO content (namespace, digest, "
                                             "size, labels, created_at, updated_at) "
                                             "VALUES (?, ?, ?, ?, ?, ?)"));
@@ -137,7 +141,7 @@ absl::StatusOr<std::unique_ptr<Writer>> ContentStore::OpenWriter(const std::stri
     absl::StatusOr<int64_t> size = local_.BlobSize(expected);
     if (size.ok() && (total == 0 || total == *size)) {
       // Another namespace has the blob already: share it instead of writing it again.
-      BERTH_RETURN_IF_ERROR(Record(ns, expected, *size, {}, false));
+      BERTH_RETURN_IF_ERROR(Record(ns, expected, *size, {}, false, ""));
       return AlreadyExistsError("content", expected);
     }
   }
@@ -145,9 +149,10 @@ absl::StatusOr<std::unique_ptr<Writer>> ContentStore::OpenWriter(const std::stri
 }
 
 absl::StatusOr<std::string> ContentStore::Commit(const std::string& ns, Writer& w, int64_t size,
-                                                 const std::string& expected,
-                                                 const Labels& labels) {
+                                                 const std::string& expected, const Labels& labels,
+                                                 const std::string& lease) {
   BERTH_RETURN_IF_ERROR(Annotate(ValidateLabels(labels), "commit"));
+  absl::ReaderMutexLock l(&commit_lock_);
   int64_t written = w.offset();
   absl::StatusOr<std::string> digest = w.Commit(size, expected);
   if (!digest.ok() && !absl::IsAlreadyExists(digest.status()))
@@ -156,7 +161,7 @@ absl::StatusOr<std::string> ContentStore::Commit(const std::string& ns, Writer& 
   std::string d = digest.ok() ? *digest : expected;
   if (d.empty())
     return digest.status();
-  BERTH_RETURN_IF_ERROR(Record(ns, d, written, labels, /*fail_if_present=*/true));
+  BERTH_RETURN_IF_ERROR(Record(ns, d, written, labels, /*fail_if_present=*/true, lease));
   return d;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 
 #include "lib/base/labels.h"
 #include "services/content/local_store.h"
@@ -38,7 +39,8 @@ class ContentStore {
   // Only labels can change: paths "labels" or "labels.<key>" (none: replace all labels).
   absl::StatusOr<content::Info> Update(const std::string& ns, const content::Info& info,
                                        const std::vector<std::string>& paths);
-  // Removes the namespace's record; the blob goes when no namespace records it any more.
+  // Removes the namespace's record; the garbage collector removes the blob once nothing
+  // refers to it.
   absl::Status Delete(const std::string& ns, const std::string& digest);
   // An open blob of this namespace, for reading.
   absl::StatusOr<UniqueFd> Open(const std::string& ns, const std::string& digest);
@@ -48,17 +50,25 @@ class ContentStore {
   absl::StatusOr<std::unique_ptr<Writer>> OpenWriter(const std::string& ns, const std::string& ref,
                                                      int64_t total, const std::string& expected);
   // Commits a writer opened through OpenWriter and records the blob in the namespace with
-  // `labels`. Returns the digest.
+  // `labels`; when `lease` is not empty the lease holds the blob (NotFound if there is no such
+  // lease), in the same transaction. Returns the digest.
   absl::StatusOr<std::string> Commit(const std::string& ns, Writer& w, int64_t size,
-                                     const std::string& expected, const Labels& labels);
+                                     const std::string& expected, const Labels& labels,
+                                     const std::string& lease = "");
   absl::StatusOr<IngestStatus> Status(const std::string& ns, const std::string& ref);
   std::vector<IngestStatus> ListStatuses(const std::string& ns);
   absl::Status Abort(const std::string& ns, const std::string& ref);
 
+  // Held shared while a commit moves a blob into the store and records it, and exclusively by
+  // the garbage collector while it removes blobs, so that it never sees a committed blob
+  // before its record.
+  absl::Mutex& commit_lock() { return commit_lock_; }
+
  private:
   absl::Status Record(const std::string& ns, const std::string& digest, int64_t size,
-                      const Labels& labels, bool fail_if_present);
+                      const Labels& labels, bool fail_if_present, const std::string& lease);
 
+  absl::Mutex commit_lock_;
   metadata::Db& db_;
   LocalStore& local_;
 };

@@ -50,15 +50,41 @@ TEST_F(ContentStoreTest, NamespacesSeeOnlyTheirOwnContent) {
   EXPECT_THAT(store_->OpenWriter("a", "r2", 0, d), StatusIs(absl::StatusCode::kAlreadyExists));
 }
 
-TEST_F(ContentStoreTest, DeleteRemovesTheBlobWithTheLastRecord) {
+TEST_F(ContentStoreTest, DeleteRemovesOnlyTheRecord) {
   std::string d = Ingest("a", "r", "shared");
-  ASSERT_THAT(store_->OpenWriter("b", "r", 0, d).status(),
-              StatusIs(absl::StatusCode::kAlreadyExists));
   ASSERT_THAT(store_->Delete("a", d), IsOk());
-  EXPECT_TRUE(std::filesystem::exists(local_->BlobPath(d)));
-  ASSERT_THAT(store_->Delete("b", d), IsOk());
-  EXPECT_FALSE(std::filesystem::exists(local_->BlobPath(d)));
-  EXPECT_THAT(store_->Delete("b", d), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_TRUE(std::filesystem::exists(local_->BlobPath(d)));  // the collector's job
+  EXPECT_THAT(store_->Get("a", d), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->Delete("a", d), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(ContentStoreTest, CommitUnderALeaseIsHeldByIt) {
+  ASSERT_THAT(db_->Update([](metadata::Tx& tx) {
+    return tx.Exec(
+        "INSERT INTO namespaces VALUES ('a', '{}', 1, 1);"
+        "INSERT INTO leases (namespace, id, created_at) VALUES ('a', 'l1', 1);");
+  }),
+              IsOk());
+  auto w = store_->OpenWriter("a", "r", 0, "");
+  ASSERT_THAT(w, IsOk());
+  ASSERT_THAT((*w)->Write(0, "leased"), IsOk());
+  auto d = store_->Commit("a", **w, 0, "", {}, "l1");
+  ASSERT_THAT(d, IsOk());
+  int64_t held = 0;
+  ASSERT_THAT(db_->View([&](metadata::Tx& tx) -> absl::Status {
+    auto q = tx.Query("SELECT COUNT(*) FROM lease_resources WHERE lease = 'l1'");
+    if (!q.ok())
+      return q.status();
+    (void)q->Step();
+    held = q->Int(0);
+    return absl::OkStatus();
+  }),
+              IsOk());
+  EXPECT_EQ(held, 1);
+  auto w2 = store_->OpenWriter("a", "r2", 0, "");
+  ASSERT_THAT((*w2)->Write(0, "other"), IsOk());
+  EXPECT_THAT(store_->Commit("a", **w2, 0, "", {}, "no-such-lease"),
+              StatusIs(absl::StatusCode::kNotFound, "lease \"no-such-lease\""));
 }
 
 TEST_F(ContentStoreTest, UpdateLabelsOnly) {

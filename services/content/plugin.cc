@@ -21,11 +21,12 @@ void RegisterPlugins(plugin::Registry& registry) {
   registry.Add({
       .type = plugin::Type::kGrpc,
       .id = "content",
-      .deps = {plugin::Type::kContent, plugin::Type::kEvent},
+      .deps = {plugin::Type::kContent, plugin::Type::kEvent, plugin::Type::kGc},
       .init = [](plugin::InitContext& ic) -> absl::StatusOr<std::unique_ptr<plugin::Plugin>> {
         BERTH_ASSIGN_OR_RETURN(auto* cp, ic.GetSingle<ContentPlugin>(plugin::Type::kContent));
         BERTH_ASSIGN_OR_RETURN(auto* ex, ic.GetSingle<events::Exchange>(plugin::Type::kEvent));
-        return std::make_unique<ContentService>(cp->store(), *ex);
+        BERTH_ASSIGN_OR_RETURN(auto* gc, ic.GetSingle<metadata::GcScheduler>(plugin::Type::kGc));
+        return std::make_unique<ContentService>(cp->store(), *ex, *gc);
       },
   });
 }

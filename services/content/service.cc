@@ -140,6 +140,7 @@ grpc::Status ContentService::Delete(grpc::ServerContext* ctx, const api::DeleteC
                                     google::protobuf::Empty*) {
   return rpc::Handle(*ctx, "content.Delete", [&](const std::string& ns) -> absl::Status {
     BERTH_RETURN_IF_ERROR(store_.Delete(ns, req->digest()));
+    gc_.Trigger();
     containerd::events::ContentDelete ev;
     ev.set_digest(req->digest());
     return events_.Publish(ns, "/content/delete", ev);

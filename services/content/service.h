@@ -5,6 +5,7 @@
 #include "containerd/services/content/v1/content.grpc.pb.h"
 #include "services/content/content_store.h"
 #include "services/events/exchange.h"
+#include "services/metadata/gc.h"
 #include "services/plugin/plugin.h"
 #include "services/plugin/registry.h"
 
@@ -14,7 +15,8 @@ namespace api = ::containerd::services::content::v1;
 
 class ContentService final : public api::Content::Service, public plugin::GrpcService {
  public:
-  ContentService(ContentStore& store, events::Exchange& events) : store_(store), events_(events) {}
+  ContentService(ContentStore& store, events::Exchange& events, metadata::GcScheduler& gc)
+      : store_(store), events_(events), gc_(gc) {}
 
   void Register(grpc::ServerBuilder& builder) override;
 
@@ -41,6 +43,7 @@ class ContentService final : public api::Content::Service, public plugin::GrpcSe
  private:
   ContentStore& store_;
   events::Exchange& events_;
+  metadata::GcScheduler& gc_;
 };
 
 // The content plugins: io.containerd.content.v1.content (the local store) and

@@ -64,8 +64,9 @@ grpc::Status ContentService::Write(
         case api::COMMIT: {
           BERTH_RETURN_IF_ERROR(WriteData(*w, req));
           Labels labels(req.labels().begin(), req.labels().end());
-          BERTH_ASSIGN_OR_RETURN(std::string digest,
-                                 store_.Commit(ns, *w, req.total(), req.expected(), labels));
+          BERTH_ASSIGN_OR_RETURN(
+              std::string digest,
+              store_.Commit(ns, *w, req.total(), req.expected(), labels, rpc::LeaseOf(*ctx)));
           resp.set_digest(digest);
           break;
         }

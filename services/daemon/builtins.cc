@@ -2,6 +2,7 @@
 
 #include "services/content/service.h"
 #include "services/events/service.h"
+#include "services/gc/collector.h"
 #include "services/images/service.h"
 #include "services/introspection/service.h"
 #include "services/leases/service.h"
@@ -15,6 +16,7 @@ void RegisterBuiltins(plugin::Registry& registry) {
   metadata::RegisterPlugin(registry);
   events::RegisterPlugins(registry);
   content::RegisterPlugins(registry);
+  gc::RegisterPlugin(registry);
   services::namespaces::RegisterPlugin(registry);
   services::images::RegisterPlugin(registry);
   services::leases::RegisterPlugin(registry);

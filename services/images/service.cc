@@ -119,7 +119,11 @@ grpc::Status ImagesService::Delete(grpc::ServerContext* ctx, const api::DeleteIm
     BERTH_RETURN_IF_ERROR(store_.Delete(ns, req->name()));
     api::ImageDelete ev;
     ev.set_name(req->name());
-    return events_.Publish(ns, "/images/delete", ev);
+    BERTH_RETURN_IF_ERROR(events_.Publish(ns, "/images/delete", ev));
+    if (req->sync())
+      return gc_.CollectNow();
+    gc_.Trigger();
+    return absl::OkStatus();
   });
 }
 
@@ -127,12 +131,13 @@ void RegisterPlugin(plugin::Registry& registry) {
   registry.Add({
       .type = plugin::Type::kGrpc,
       .id = "images",
-      .deps = {plugin::Type::kMetadata, plugin::Type::kEvent},
+      .deps = {plugin::Type::kMetadata, plugin::Type::kEvent, plugin::Type::kGc},
       .init = [](plugin::InitContext& ic) -> absl::StatusOr<std::unique_ptr<plugin::Plugin>> {
         BERTH_ASSIGN_OR_RETURN(auto* md,
                                ic.GetSingle<metadata::MetadataPlugin>(plugin::Type::kMetadata));
         BERTH_ASSIGN_OR_RETURN(auto* ex, ic.GetSingle<events::Exchange>(plugin::Type::kEvent));
-        return std::make_unique<ImagesService>(md->images(), *ex);
+        BERTH_ASSIGN_OR_RETURN(auto* gc, ic.GetSingle<metadata::GcScheduler>(plugin::Type::kGc));
+        return std::make_unique<ImagesService>(md->images(), *ex, *gc);
       },
   });
 }

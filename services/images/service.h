@@ -6,6 +6,7 @@
 
 #include "containerd/services/images/v1/images.grpc.pb.h"
 #include "services/events/exchange.h"
+#include "services/metadata/gc.h"
 #include "services/metadata/image_store.h"
 #include "services/plugin/plugin.h"
 #include "services/plugin/registry.h"
@@ -16,8 +17,8 @@ namespace api = ::containerd::services::images::v1;
 
 class ImagesService final : public api::Images::Service, public plugin::GrpcService {
  public:
-  ImagesService(metadata::ImageStore& store, events::Exchange& events)
-      : store_(store), events_(events) {}
+  ImagesService(metadata::ImageStore& store, events::Exchange& events, metadata::GcScheduler& gc)
+      : store_(store), events_(events), gc_(gc) {}
 
   void Register(grpc::ServerBuilder& builder) override;
   grpc::Status Get(grpc::ServerContext* ctx, const api::GetImageRequest* req,
@@ -34,6 +35,7 @@ class ImagesService final : public api::Images::Service, public plugin::GrpcServ
  private:
   metadata::ImageStore& store_;
   events::Exchange& events_;
+  metadata::GcScheduler& gc_;
 };
 
 void RegisterPlugin(plugin::Registry& registry);

@@ -53,8 +53,13 @@ grpc::Status LeasesService::Create(grpc::ServerContext* ctx, const api::CreateRe
 
 grpc::Status LeasesService::Delete(grpc::ServerContext* ctx, const api::DeleteRequest* req,
                                    google::protobuf::Empty*) {
-  return rpc::Handle(*ctx, "leases.Delete",
-                     [&](const std::string& ns) { return store_.Delete(ns, req->id()); });
+  return rpc::Handle(*ctx, "leases.Delete", [&](const std::string& ns) -> absl::Status {
+    BERTH_RETURN_IF_ERROR(store_.Delete(ns, req->id()));
+    if (req->sync())
+      return gc_.CollectNow();
+    gc_.Trigger();
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status LeasesService::List(grpc::ServerContext* ctx, const api::ListRequest* req,
@@ -106,11 +111,12 @@ void RegisterPlugin(plugin::Registry& registry) {
   registry.Add({
       .type = plugin::Type::kGrpc,
       .id = "leases",
-      .deps = {plugin::Type::kMetadata},
+      .deps = {plugin::Type::kMetadata, plugin::Type::kGc},
       .init = [](plugin::InitContext& ic) -> absl::StatusOr<std::unique_ptr<plugin::Plugin>> {
         BERTH_ASSIGN_OR_RETURN(auto* md,
                                ic.GetSingle<metadata::MetadataPlugin>(plugin::Type::kMetadata));
-        return std::make_unique<LeasesService>(md->leases());
+        BERTH_ASSIGN_OR_RETURN(auto* gc, ic.GetSingle<metadata::GcScheduler>(plugin::Type::kGc));
+        return std::make_unique<LeasesService>(md->leases(), *gc);
       },
   });
 }

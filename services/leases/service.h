@@ -3,6 +3,7 @@
 // containerd.services.leases.v1.Leases over metadata::LeaseStore.
 
 #include "containerd/services/leases/v1/leases.grpc.pb.h"
+#include "services/metadata/gc.h"
 #include "services/metadata/lease_store.h"
 #include "services/plugin/plugin.h"
 #include "services/plugin/registry.h"
@@ -13,7 +14,7 @@ namespace api = ::containerd::services::leases::v1;
 
 class LeasesService final : public api::Leases::Service, public plugin::GrpcService {
  public:
-  explicit LeasesService(metadata::LeaseStore& store) : store_(store) {}
+  LeasesService(metadata::LeaseStore& store, metadata::GcScheduler& gc) : store_(store), gc_(gc) {}
 
   void Register(grpc::ServerBuilder& builder) override;
   grpc::Status Create(grpc::ServerContext* ctx, const api::CreateRequest* req,
@@ -31,6 +32,7 @@ class LeasesService final : public api::Leases::Service, public plugin::GrpcServ
 
  private:
   metadata::LeaseStore& store_;
+  metadata::GcScheduler& gc_;
 };
 
 void RegisterPlugin(plugin::Registry& registry);

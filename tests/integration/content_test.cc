@@ -80,6 +80,10 @@ TEST_F(ContentTest, IngestListGetLabelRemove) {
 
   ASSERT_EQ(Ctr({"-n", "default", "content", "rm", digest}).exit_code, 0);
   EXPECT_THAT(Ctr({"-n", "default", "content", "ls", "-q"}).out, Not(HasSubstr(digest)));
+  // The blob goes with the garbage collection that the removal triggers.
+  for (int i = 0; i < 300 && Count(ContentRoot() / "blobs" / "sha256") > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_EQ(Count(ContentRoot() / "blobs" / "sha256"), 0);
   EXPECT_EQ(Count(ContentRoot() / "ingest"), 0);
 }

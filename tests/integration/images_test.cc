@@ -111,5 +111,38 @@ TEST_F(ImagesTest, ImageEventsReachSubscribers) {
   EXPECT_THAT(got, HasSubstr("/images/delete {\"name\":\"docker.io/library/busybox:latest\"}"));
 }
 
+TEST_F(ImagesTest, GarbageCollectionAfterImageRemovalRespectsLeases) {
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  std::string images = Images();
+  auto blobs = [&] {
+    std::error_code ec;
+    auto dir = std::filesystem::path(root()) / "io.containerd.content.v1.content/blobs/sha256";
+    return std::distance(std::filesystem::directory_iterator(dir, ec),
+                         std::filesystem::directory_iterator());
+  };
+  ASSERT_EQ(C({"images", "import", "--no-unpack", images + "/busybox.docker.tar"}).exit_code, 0);
+  const auto imported = blobs();
+  ASSERT_GE(imported, 3);  // manifest, config, layer (docker-archive also keeps its index)
+
+  // A lease that holds the manifest keeps it (and, through its gc.ref labels, the rest).
+  std::string manifest = C({"images", "ls"}).out;
+  size_t at = manifest.find("sha256:");
+  ASSERT_NE(at, std::string::npos);
+  manifest = manifest.substr(at, 71);
+  ASSERT_EQ(C({"leases", "create", "--id", "keep"}).exit_code, 0);
+  testing::CommandResult r =
+      testing::RunCommand({"sh", "-c",
+                           "ctr --address " + socket() + " -n default content label " + manifest +
+                               " containerd.io/gc.root=test"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(C({"images", "rm", "--sync", "docker.io/library/busybox:latest"}).exit_code, 0);
+  EXPECT_GE(blobs(), 3) << "a gc.root manifest keeps its config and layers";
+  ASSERT_EQ(C({"content", "label", manifest, "containerd.io/gc.root="}).exit_code, 0);
+  ASSERT_EQ(C({"leases", "rm", "--sync", "keep"}).exit_code, 0);
+  EXPECT_EQ(blobs(), 0) << "nothing refers to the image's blobs any more";
+  EXPECT_EQ(C({"content", "ls", "-q"}).out, "");
+}
+
 }  // namespace
 }  // namespace berth
