@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Content ingest of 1 GiB through Debian's `ctr content ingest`, berthd against containerd
+# (Debian's package, a private instance on private dirs), in one run, interleaved, with
+# `openssl dgst -sha256` of the same file as the limit. Prints medians and ratios.
+#
+#   bench/ingest.sh [RUNS]        (default 5; run as root after scripts/build.sh)
+#
+# Each run starts cold: the blob is removed and a synchronous garbage collection forced
+# (`ctr leases rm --sync` of a fresh lease) on both daemons, so no shared-content fast path.
+# Only processes this script started are stopped, by pid; nothing under /run/containerd or
+# /var/lib/containerd is touched (containerd gets --root/--state/--address in $DIR).
+set -euo pipefail
+RUNS=${1:-5}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BERTH_BIN:-$SRC/build/bin}
+DIR=${BENCH_DIR:-/tmp/berth-bench-ingest}
+SIZE=$((1 << 30))
+command -v containerd >/dev/null || { echo "containerd not installed (scripts/install-deps.sh)" >&2; exit 1; }
+[ -x "$BIN/berthd" ] || { echo "$BIN/berthd not built (scripts/build.sh)" >&2; exit 1; }
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+rm -rf "$DIR" && mkdir -p "$DIR"
+
+cat > "$DIR/containerd.toml" <<TOML
+version = 2
+root = "$DIR/ctrd/root"
+state = "$DIR/ctrd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$DIR/ctrd.sock"
+[ttrpc]
+  address = "$DIR/ctrd.sock.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$DIR/ctrd/opt"
+TOML
+containerd --config "$DIR/containerd.toml" > "$DIR/containerd.log" 2>&1 &
+pids+=($!)
+"$BIN/berthd" --root "$DIR/berth/root" --state "$DIR/berth/state" --address "$DIR/berth.sock" \
+  > "$DIR/berthd.log" 2>&1 &
+pids+=($!)
+for s in ctrd berth; do
+  for _ in $(seq 1 200); do ctr -a "$DIR/$s.sock" version >/dev/null 2>&1 && break; sleep 0.05; done
+done
+
+head -c $SIZE /dev/urandom > "$DIR/blob"
+DIGEST=sha256:$(openssl dgst -sha256 -r "$DIR/blob" | cut -c1-64)
+cat "$DIR/blob" > /dev/null
+
+now() { echo "$EPOCHREALTIME"; }
+ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+cold() {  # $1: socket
+  ctr -a "$1" -n bench content rm "$DIGEST" >/dev/null 2>&1 || true
+  ctr -a "$1" -n bench leases rm --sync "$(ctr -a "$1" -n bench leases create)" >/dev/null
+}
+ingest() {  # $1: socket, $2: run → prints ms
+  cold "$1"
+  local t0 t1
+  t0=$(now)
+  ctr -a "$1" -n bench content ingest --expected-size $SIZE --expected-digest "$DIGEST" \
+    "bench-$2" < "$DIR/blob"
+  t1=$(now)
+  ctr -a "$1" -n bench content ls -q | grep -q "$DIGEST" || { echo "ingest into $1 left no blob" >&2; exit 1; }
+  ms "$t0" "$t1"
+}
+
+: > "$DIR/berth.ms"; : > "$DIR/ctrd.ms"; : > "$DIR/openssl.ms"
+for i in $(seq 1 "$RUNS"); do
+  ingest "$DIR/berth.sock" "$i" >> "$DIR/berth.ms"
+  ingest "$DIR/ctrd.sock" "$i" >> "$DIR/ctrd.ms"
+  t0=$(now); openssl dgst -sha256 "$DIR/blob" > /dev/null; t1=$(now); ms "$t0" "$t1" >> "$DIR/openssl.ms"
+done
+
+b=$(median < "$DIR/berth.ms"); c=$(median < "$DIR/ctrd.ms"); o=$(median < "$DIR/openssl.ms")
+awk -v b="$b" -v c="$c" -v o="$o" -v runs="$RUNS" 'BEGIN {
+  mib = 1024
+  printf "ingest 1 GiB, median of %d runs\n", runs
+  printf "  berth       %8.1f ms  %6.0f MiB/s\n", b, mib / (b / 1000)
+  printf "  containerd  %8.1f ms  %6.0f MiB/s\n", c, mib / (c / 1000)
+  printf "  openssl     %8.1f ms  %6.0f MiB/s  (hash limit)\n", o, mib / (o / 1000)
+  printf "ratio berth/containerd time: %.2f (%.2fx faster)\n", b / c, c / b
+  printf "berth throughput as share of the hash limit: %.0f%% (target >= 70%%)\n", 100 * o / b
+  printf "containerd throughput as share of the hash limit: %.0f%%\n", 100 * o / c
+}'
