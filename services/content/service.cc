@@ -41,19 +41,6 @@ api::Status ToProto(const IngestStatus& in) {
   return out;
 }
 
-std::optional<std::string> InfoField(const content::Info& i, std::span<const std::string> p) {
-  if (p.size() == 1 && p[0] == "digest")
-    return i.digest;
-  if (p.size() == 1 && p[0] == "size")
-    return std::to_string(i.size);
-  if (p.size() == 2 && p[0] == "labels") {
-    auto it = i.labels.find(p[1]);
-    if (it != i.labels.end())
-      return it->second;
-  }
-  return std::nullopt;
-}
-
 absl::StatusOr<filters::Filter> ParseFilters(
     const google::protobuf::RepeatedPtrField<std::string>& f) {
   std::vector<std::string> exprs(f.begin(), f.end());
@@ -119,9 +106,11 @@ grpc::Status ContentService::List(grpc::ServerContext* ctx, const api::ListConte
     BERTH_ASSIGN_OR_RETURN(std::vector<content::Info> all, store_.List(ns));
     api::ListContentResponse batch;
     for (const content::Info& i : all) {
-      filters::FuncAdaptor a([&](std::span<const std::string> p) { return InfoField(i, p); });
-      if (!filter.Match(a))
+      std::map<std::string, std::string> fields = {{"digest", i.digest},
+                                                   {"size", std::to_string(i.size)}};
+      if (!filter.Match(filters::MapAdaptor(std::move(fields), i.labels))) {
         continue;
+      }
       *batch.add_info() = ToProto(i);
       if (batch.info_size() == kListBatch) {
         if (!writer->Write(batch))

@@ -24,17 +24,6 @@ metadata::LeaseResource FromProto(const api::Resource& r) {
   return {r.id(), r.type()};
 }
 
-std::optional<std::string> Field(const metadata::Lease& l, std::span<const std::string> p) {
-  if (p.size() == 1 && p[0] == "id")
-    return l.id;
-  if (p.size() == 2 && p[0] == "labels") {
-    auto it = l.labels.find(p[1]);
-    if (it != l.labels.end())
-      return it->second;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 void LeasesService::Register(grpc::ServerBuilder& builder) {
@@ -69,9 +58,9 @@ grpc::Status LeasesService::List(grpc::ServerContext* ctx, const api::ListReques
     BERTH_ASSIGN_OR_RETURN(filters::Filter filter, filters::Filter::ParseAll(exprs));
     BERTH_ASSIGN_OR_RETURN(std::vector<metadata::Lease> all, store_.List(ns));
     for (const metadata::Lease& l : all) {
-      filters::FuncAdaptor a([&](std::span<const std::string> p) { return Field(l, p); });
-      if (filter.Match(a))
+      if (filter.Match(filters::MapAdaptor({{"id", l.id}}, l.labels))) {
         *resp->add_leases() = ToProto(l);
+      }
     }
     return absl::OkStatus();
   });

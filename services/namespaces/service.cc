@@ -24,18 +24,6 @@ api::Namespace ToProto(const metadata::Namespace& in) {
   return out;
 }
 
-// Fields a namespace filter can name: name, labels.<key>.
-std::optional<std::string> Field(const metadata::Namespace& ns, std::span<const std::string> path) {
-  if (path.size() == 1 && path[0] == "name")
-    return ns.name;
-  if (path.size() == 2 && path[0] == "labels") {
-    auto it = ns.labels.find(path[1]);
-    if (it != ns.labels.end())
-      return it->second;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 void NamespacesService::Register(grpc::ServerBuilder& builder) {
@@ -57,10 +45,9 @@ grpc::Status NamespacesService::List(grpc::ServerContext*, const api::ListNamesp
     BERTH_ASSIGN_OR_RETURN(filters::Filter filter, filters::Filter::Parse(req->filter()));
     BERTH_ASSIGN_OR_RETURN(std::vector<metadata::Namespace> all, store_.List());
     for (const metadata::Namespace& ns : all) {
-      filters::FuncAdaptor adaptor(
-          [&](std::span<const std::string> path) { return Field(ns, path); });
-      if (filter.Match(adaptor))
+      if (filter.Match(filters::MapAdaptor({{"name", ns.name}}, ns.labels))) {
         *resp->add_namespaces() = ToProto(ns);
+      }
     }
     return absl::OkStatus();
   });
