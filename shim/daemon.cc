@@ -27,6 +27,7 @@
 #include "shim/linux/syscalls.h"
 #include "shim/reaper.h"
 #include "shim/shim_service.h"
+#include "shim/task/oci_command.h"
 #include "shim/task/task.h"
 
 namespace berth::shim {
@@ -75,8 +76,11 @@ int Serve(const ShimOptions& opts, int ready) {
   EventQueue events(opts.ns);
   Task task(opts.ns, opts.id, events);
   std::atomic<bool> gone = false;
-  absl::StatusOr<std::unique_ptr<Reaper>> reaper =
-      Reaper::Start([&task](pid_t pid, int status) { task.OnExit(pid, status); });
+  EnableRuntimeExitClaims();
+  absl::StatusOr<std::unique_ptr<Reaper>> reaper = Reaper::Start([&task](pid_t pid, int status) {
+    if (!ClaimRuntimeExit(pid, status))  // an external runtime's command, not the task's
+      task.OnExit(pid, status);
+  });
   if (!reaper.ok()) {
     Tell(ready, reaper.status().ToString());
     return 1;
@@ -154,6 +158,8 @@ int DeleteBundle(const ShimOptions& opts) {
   if (absl::StatusOr<oci::Spec> spec = oci::LoadSpec(bundle);
       spec.ok() && !spec->linux.cgroups_path.empty())
     cgroups_path = spec->linux.cgroups_path;
+  if (absl::Status s = DeleteCliContainer(bundle, opts.id); !s.ok())
+    std::cerr << "berth-shim delete: " << s << "\n";  // the cgroup is still cleaned below
   std::unique_ptr<linux::Cgroup> cg = linux::Cgroup::Open(cgroups_path);
   for (int i = 0; i < 100; ++i) {
     absl::StatusOr<std::vector<pid_t>> pids = cg->Pids();

@@ -134,7 +134,8 @@ linux::Stdio ProcessIo::stdio() const {
   return {.in = stdin_child_.get(),
           .out = stdout_child_.get(),
           .err = stderr_child_.get(),
-          .console = console_slave_.get()};
+          .console = console_slave_.get(),
+          .console_master = console_master_.get()};
 }
 
 void ProcessIo::Started() {

@@ -27,6 +27,10 @@ struct Stdio {
   int out = -1;
   int err = -1;
   int console = -1;
+  // The shim's end of that pty, for an external runtime that makes its own pty and sends
+  // the master back (--console-socket): it dup3()s the received master over this fd number,
+  // so the shim's copies and resizes use the runtime's pty. Ignored by the embedded runtime.
+  int console_master = -1;
 };
 
 struct ProcessPlan {

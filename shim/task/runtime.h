@@ -48,4 +48,9 @@ std::unique_ptr<Runtime> MakeEmbeddedRuntime(std::string id, std::string bundle,
 std::unique_ptr<Runtime> MakeCliRuntime(std::string binary, std::string root, std::string id,
                                         std::string bundle, oci::Spec spec);
 
+// Removes the container an external runtime left in `bundle` (recorded in
+// <bundle>/runtime.json at Create) after its shim died: `delete --force`, then its state.
+// OK when there is no record (the embedded runtime) or nothing is left. Errors: the runtime's.
+absl::Status DeleteCliContainer(const std::string& bundle, const std::string& id);
+
 }  // namespace berth::shim

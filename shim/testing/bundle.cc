@@ -46,7 +46,8 @@ oci::Spec BusyboxSpec(const std::string& id, const std::string& script) {
 bool CgroupExists(const std::string& cgroups_path) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  for (const char* c : {"memory", "pids", "cpu", "freezer", "devices", ""}) {
+  // unified and systemd: runc also makes the cgroup there on a v1 hybrid host.
+  for (const char* c : {"memory", "pids", "cpu", "freezer", "devices", "unified", "systemd", ""}) {
     fs::path p = fs::path("/sys/fs/cgroup") / c;
     if (fs::exists(p.string() + cgroups_path, ec))
       return true;
@@ -55,8 +56,8 @@ bool CgroupExists(const std::string& cgroups_path) {
 }
 
 void RemoveTestCgroupParents() {
-  for (const char* c :
-       {"memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "devices", "freezer", ""}) {
+  for (const char* c : {"memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "devices", "freezer",
+                        "unified", "systemd", ""}) {
     std::string dir = fmt::format("/sys/fs/cgroup/{}/berth-test", c);
     ::rmdir(dir.c_str());
   }
