@@ -61,13 +61,11 @@ absl::StatusOr<std::vector<Info>> ContentStore::List(const std::string& ns) {
     BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("SELECT digest, size, labels, created_at, updated_at "
                                             "FROM content WHERE namespace = ? ORDER BY digest"));
     q.Bind(1, ns);
-    while (true) {
-      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row)
-        return absl::OkStatus();
-      BERTH_ASSIGN_OR_RETURN(Labels labels, metadata::DecodeLabels(q.Text(2)));
-      out.push_back({q.Text(0), q.Int(1), q.Int(3), q.Int(4), std::move(labels)});
-    }
+    return metadata::ForEachRow(q, [&](Stmt& r) -> absl::Status {
+      BERTH_ASSIGN_OR_RETURN(Labels labels, metadata::DecodeLabels(r.Text(2)));
+      out.push_back({r.Text(0), r.Int(1), r.Int(3), r.Int(4), std::move(labels)});
+      return absl::OkStatus();
+    });
   }));
   return out;
 }

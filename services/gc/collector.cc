@@ -26,12 +26,7 @@ constexpr auto kDebounce = std::chrono::milliseconds(100);
 template <typename Fn>
 absl::Status ForEach(Tx& tx, const char* sql, Fn fn) {
   BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query(sql));
-  while (true) {
-    BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row)
-      return absl::OkStatus();
-    BERTH_RETURN_IF_ERROR(fn(q));
-  }
+  return metadata::ForEachRow(q, fn);
 }
 
 // Reads every object and reference into a graph; `expired` gets the leases past their time.

@@ -97,6 +97,21 @@ class Db {
   int schema_version_ = 0;
 };
 
+// Steps `q` to the end, calling fn(q) for each row; stops at the first error (fn's or the
+// query's).
+template <typename Fn>
+absl::Status ForEachRow(Stmt& q, Fn fn) {
+  while (true) {
+    absl::StatusOr<bool> row = q.Step();
+    if (!row.ok())
+      return row.status();
+    if (!*row)
+      return absl::OkStatus();
+    if (absl::Status s = fn(q); !s.ok())
+      return s;
+  }
+}
+
 // The current schema version, and the SQL that brings version v-1 to v (schema.cc).
 int CurrentSchemaVersion();
 const char* MigrationTo(int version);

@@ -109,14 +109,12 @@ absl::StatusOr<std::vector<Image>> ImageStore::List(const std::string& ns) {
     BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("SELECT name, labels, target, created_at, updated_at "
                                             "FROM images WHERE namespace = ? ORDER BY name"));
     q.Bind(1, ns);
-    while (true) {
-      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row)
-        return absl::OkStatus();
-      BERTH_ASSIGN_OR_RETURN(Labels labels, DecodeLabels(q.Text(1)));
-      BERTH_ASSIGN_OR_RETURN(Descriptor target, DecodeTarget(q.Text(2)));
-      out.push_back({q.Text(0), std::move(labels), std::move(target), q.Int(3), q.Int(4)});
-    }
+    return ForEachRow(q, [&](Stmt& r) -> absl::Status {
+      BERTH_ASSIGN_OR_RETURN(Labels labels, DecodeLabels(r.Text(1)));
+      BERTH_ASSIGN_OR_RETURN(Descriptor target, DecodeTarget(r.Text(2)));
+      out.push_back({r.Text(0), std::move(labels), std::move(target), r.Int(3), r.Int(4)});
+      return absl::OkStatus();
+    });
   }));
   return out;
 }

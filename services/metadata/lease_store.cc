@@ -98,13 +98,11 @@ absl::StatusOr<std::vector<Lease>> LeaseStore::List(const std::string& ns) {
     BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("SELECT id, labels, created_at FROM leases "
                                             "WHERE namespace = ? ORDER BY created_at, id"));
     q.Bind(1, ns);
-    while (true) {
-      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row)
-        return absl::OkStatus();
-      BERTH_ASSIGN_OR_RETURN(Labels labels, DecodeLabels(q.Text(1)));
-      out.push_back({q.Text(0), std::move(labels), q.Int(2)});
-    }
+    return ForEachRow(q, [&](Stmt& r) -> absl::Status {
+      BERTH_ASSIGN_OR_RETURN(Labels labels, DecodeLabels(r.Text(1)));
+      out.push_back({r.Text(0), std::move(labels), r.Int(2)});
+      return absl::OkStatus();
+    });
   }));
   return out;
 }
@@ -140,12 +138,10 @@ absl::StatusOr<std::vector<LeaseResource>> LeaseStore::ListResources(const std::
     BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("SELECT id, type FROM lease_resources WHERE "
                                             "namespace = ? AND lease = ? ORDER BY type, id"));
     q.Bind(1, ns).Bind(2, id);
-    while (true) {
-      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row)
-        return absl::OkStatus();
-      out.push_back({q.Text(0), q.Text(1)});
-    }
+    return ForEachRow(q, [&](Stmt& r) -> absl::Status {
+      out.push_back({r.Text(0), r.Text(1)});
+      return absl::OkStatus();
+    });
   }));
   return out;
 }

@@ -60,13 +60,11 @@ absl::StatusOr<std::vector<Namespace>> NamespaceStore::List() {
   std::vector<Namespace> out;
   BERTH_RETURN_IF_ERROR(db_.View([&](Tx& tx) -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("SELECT name, labels FROM namespaces ORDER BY name"));
-    while (true) {
-      BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row)
-        return absl::OkStatus();
-      BERTH_ASSIGN_OR_RETURN(Labels labels, DecodeLabels(q.Text(1)));
-      out.push_back(Namespace{q.Text(0), std::move(labels)});
-    }
+    return ForEachRow(q, [&](Stmt& r) -> absl::Status {
+      BERTH_ASSIGN_OR_RETURN(Labels labels, DecodeLabels(r.Text(1)));
+      out.push_back(Namespace{r.Text(0), std::move(labels)});
+      return absl::OkStatus();
+    });
   }));
   return out;
 }
