@@ -204,7 +204,11 @@ void RegisterPlugin(plugin::Registry& registry) {
         BERTH_ASSIGN_OR_RETURN(auto* cp,
                                ic.GetSingle<content::ContentPlugin>(plugin::Type::kContent));
         auto c = std::make_unique<Collector>(md->db(), cp->store(), cp->local());
-        c->Trigger();  // collect what a previous run left behind
+        // Collect what a previous run left behind before the API is served, so that a
+        // collection never races the first clients' writes.
+        if (absl::StatusOr<CollectStats> s = c->Run(); !s.ok()) {
+          spdlog::warn("start-up garbage collection failed error={}", s.status().ToString());
+        }
         return c;
       },
   });
