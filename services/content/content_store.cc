@@ -5,6 +5,7 @@
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "services/metadata/labels_json.h"
+#include "services/metadata/lease_store.h"
 #include "services/metadata/namespace_store.h"
 
 namespace berth::content {
@@ -27,20 +28,6 @@ absl::StatusOr<content::Info> Load(Tx& tx, const std::string& ns, const std::str
     return NotFoundError("content", digest);
   BERTH_ASSIGN_OR_RETURN(Labels labels, metadata::DecodeLabels(q.Text(1)));
   return content::Info{digest, q.Int(0), q.Int(2), q.Int(3), std::move(labels)};
-}
-
-// Makes `lease` hold the blob; NotFound when the namespace has no such lease.
-absl::Status HoldByLease(Tx& tx, const std::string& ns, const std::string& lease,
-                         const std::string& digest) {
-  BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("SELECT 1 FROM leases WHERE namespace = ? AND id = ?"));
-  q.Bind(1, ns).Bind(2, lease);
-  BERTH_ASSIGN_OR_RETURN(bool found, q.Step());
-  if (!found)
-    return NotFoundError("lease", lease);
-  BERTH_ASSIGN_OR_RETURN(Stmt hold, tx.Query("INSERT OR IGNORE INTO lease_resources (namespace, "
-                                             "lease, type, id) VALUES (?, ?, 'content', ?)"));
-  hold.Bind(1, ns).Bind(2, lease).Bind(3, digest);
-  return hold.Run();
 }
 
 }  // namespace
@@ -113,7 +100,7 @@ absl::Status ContentStore::Record(const std::string& ns, const std::string& dige
   return db_.Update([&](Tx& tx) -> absl::Status {
     BERTH_RETURN_IF_ERROR(metadata::EnsureNamespace(tx, ns));
     if (!lease.empty())
-      BERTH_RETURN_IF_ERROR(HoldByLease(tx, ns, lease, digest));
+      BERTH_RETURN_IF_ERROR(metadata::HoldByLease(tx, ns, lease, {digest, "content"}));
     BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("INSERT OR IGNORE INTO content (namespace, digest, "
                                             "size, labels, created_at, updated_at) "
                                             "VALUES (?, ?, ?, ?, ?, ?)"));

@@ -107,16 +107,19 @@ absl::StatusOr<std::vector<Lease>> LeaseStore::List(const std::string& ns) {
   return out;
 }
 
+absl::Status HoldByLease(Tx& tx, const std::string& ns, const std::string& lease,
+                         const LeaseResource& r) {
+  BERTH_RETURN_IF_ERROR(CheckExists(tx, ns, lease));
+  BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("INSERT OR IGNORE INTO lease_resources (namespace, "
+                                          "lease, type, id) VALUES (?, ?, ?, ?)"));
+  q.Bind(1, ns).Bind(2, lease).Bind(3, r.type).Bind(4, r.id);
+  return q.Run();
+}
+
 absl::Status LeaseStore::AddResource(const std::string& ns, const std::string& id,
                                      const LeaseResource& r) {
   BERTH_RETURN_IF_ERROR(ValidateLeaseResource(r));
-  return db_.Update([&](Tx& tx) -> absl::Status {
-    BERTH_RETURN_IF_ERROR(CheckExists(tx, ns, id));
-    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("INSERT OR IGNORE INTO lease_resources (namespace, "
-                                            "lease, type, id) VALUES (?, ?, ?, ?)"));
-    q.Bind(1, ns).Bind(2, id).Bind(3, r.type).Bind(4, r.id);
-    return q.Run();
-  });
+  return db_.Update([&](Tx& tx) { return HoldByLease(tx, ns, id, r); });
 }
 
 absl::Status LeaseStore::DeleteResource(const std::string& ns, const std::string& id,

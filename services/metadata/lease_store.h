@@ -45,6 +45,11 @@ class LeaseStore {
   Db& db_;
 };
 
+// Makes `lease` hold `r`, in the caller's transaction: what an object created under the
+// containerd-lease header gets. NotFound when the namespace has no such lease.
+absl::Status HoldByLease(Tx& tx, const std::string& ns, const std::string& lease,
+                         const LeaseResource& r);
+
 // InvalidArgument unless the id is 1–256 printable characters without '/' or spaces.
 absl::Status ValidateLeaseId(const std::string& id);
 
