@@ -1,0 +1,118 @@
+#include "tests/testing/registry.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "tests/testing/command.h"
+#include "tests/testing/temp_dir.h"
+
+extern char** environ;
+
+namespace berth::testing {
+namespace {
+
+// A port the kernel says is free now (the registry binds it right after).
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  int port = -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  ::close(fd);
+  return port;
+}
+
+bool Answers(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+bool HaveRegistryTools() {
+  return HaveProgram("docker-registry") && HaveProgram("skopeo");
+}
+
+LocalRegistry::~LocalRegistry() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+std::string LocalRegistry::Start(const std::filesystem::path& dir) {
+  int port = FreePort();
+  if (port <= 0)
+    return "no free port on 127.0.0.1";
+  host_ = "127.0.0.1:" + std::to_string(port);
+  std::filesystem::path config = dir / "registry.yml";
+  log_ = dir / "registry.log";
+  WriteFile(config,
+            "version: 0.1\n"
+            "log:\n  level: warn\n"
+            "storage:\n  filesystem:\n    rootdirectory: " +
+                (dir / "storage").string() +
+                "\n  delete:\n    enabled: true\n"
+                "http:\n  addr: " +
+                host_ + "\n");
+  std::vector<std::string> argv = {"docker-registry", "serve", config.string()};
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  int rc = posix_spawnp(&pid_, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    pid_ = -1;
+    return std::string("cannot start docker-registry: ") + std::strerror(rc);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return "docker-registry exited during start-up; log:\n" + ReadFile(log_);
+    }
+    if (Answers(port))
+      return "";
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return "docker-registry did not answer on " + host_ + " within 10 s; log:\n" + ReadFile(log_);
+}
+
+std::string LocalRegistry::Push(const std::filesystem::path& layout,
+                                const std::string& name) const {
+  CommandResult r =
+      RunCommand({"skopeo", "--insecure-policy", "copy", "-q", "--dest-tls-verify=false",
+                  "oci:" + layout.string() + ":latest", "docker://" + host_ + "/" + name});
+  if (r.exit_code != 0)
+    return "skopeo copy to " + host_ + "/" + name + " failed: " + r.err;
+  return "";
+}
+
+}  // namespace berth::testing

@@ -1,0 +1,41 @@
+#pragma once
+
+// LocalRegistry runs Debian's docker-registry for one test: on 127.0.0.1 at a free port, with
+// its storage in a directory the test owns. Images get there with skopeo (Push). The
+// destructor kills only the pid it started.
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+
+namespace berth::testing {
+
+class LocalRegistry {
+ public:
+  LocalRegistry() = default;
+  ~LocalRegistry();
+  LocalRegistry(const LocalRegistry&) = delete;
+  LocalRegistry& operator=(const LocalRegistry&) = delete;
+
+  // Starts the registry with config and storage under `dir`; "" on success, else what went
+  // wrong (with the registry's log).
+  std::string Start(const std::filesystem::path& dir);
+
+  // "127.0.0.1:PORT"
+  const std::string& host() const { return host_; }
+
+  // Copies the OCI layout `layout` (tag "latest") to <host>/<name> over plain HTTP; "" on
+  // success, else skopeo's error.
+  std::string Push(const std::filesystem::path& layout, const std::string& name) const;
+
+ private:
+  pid_t pid_ = -1;
+  std::string host_;
+  std::filesystem::path log_;
+};
+
+// True when docker-registry and skopeo are installed.
+bool HaveRegistryTools();
+
+}  // namespace berth::testing
