@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "services/metadata/container_store.h"
 #include "services/metadata/db.h"
 #include "services/metadata/image_store.h"
 #include "services/metadata/lease_store.h"
@@ -17,7 +18,7 @@ namespace berth::metadata {
 class MetadataPlugin : public plugin::Plugin {
  public:
   explicit MetadataPlugin(std::unique_ptr<Db> db)
-      : db_(std::move(db)), namespaces_(*db_), images_(*db_), leases_(*db_) {}
+      : db_(std::move(db)), namespaces_(*db_), images_(*db_), leases_(*db_), containers_(*db_) {}
 
   Db& db() { return *db_; }
 
@@ -27,11 +28,14 @@ class MetadataPlugin : public plugin::Plugin {
 
   LeaseStore& leases() { return leases_; }
 
+  ContainerStore& containers() { return containers_; }
+
  private:
   std::unique_ptr<Db> db_;
   NamespaceStore namespaces_;
   ImageStore images_;
   LeaseStore leases_;
+  ContainerStore containers_;
 };
 
 void RegisterPlugin(plugin::Registry& registry);
