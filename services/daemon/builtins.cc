@@ -1,5 +1,6 @@
 #include "services/daemon/builtins.h"
 
+#include "services/containers/service.h"
 #include "services/content/service.h"
 #include "services/events/service.h"
 #include "services/gc/collector.h"
@@ -19,6 +20,7 @@ void RegisterBuiltins(plugin::Registry& registry) {
   gc::RegisterPlugin(registry);
   services::namespaces::RegisterPlugin(registry);
   services::images::RegisterPlugin(registry);
+  services::containers::RegisterPlugin(registry);
   services::leases::RegisterPlugin(registry);
   services::version::RegisterPlugin(registry);
   services::introspection::RegisterPlugin(registry);
