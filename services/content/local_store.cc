@@ -20,8 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr size_t kHashChunk = 1 << 20;
-
 absl::Status WriteSmallFile(const fs::path& path, const std::string& content) {
   std::ofstream out(path, std::ios::trunc | std::ios::binary);
   out << content;
@@ -54,23 +52,6 @@ absl::Status FsyncDir(const fs::path& dir) {
     return ErrnoError(errno, fmt::format("fsync directory {:?}", dir.string()));
   }
   return absl::OkStatus();
-}
-
-// Rebuilds the hash of an ingest's data, for a resumed write.
-absl::StatusOr<Sha256> HashFile(int fd, int64_t size) {
-  Sha256 h;
-  std::string buf(kHashChunk, '\0');
-  int64_t off = 0;
-  while (off < size) {
-    ssize_t n = ::pread(fd, buf.data(), buf.size(), off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return ErrnoError(n < 0 ? errno : EIO, "re-read ingest data");
-    h.Update(buf.data(), static_cast<size_t>(n));
-    off += n;
-  }
-  return h;
 }
 
 // Backend refs are hashed into directory names, so any text is safe on disk; it must only fit
@@ -258,13 +239,11 @@ absl::StatusOr<std::unique_ptr<Writer>> LocalStore::OpenWriter(const std::string
   UniqueFd fd(::open((dir / "data").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   absl::StatusOr<IngestStatus> st =
       fd.valid() ? ReadStatus(dir) : ErrnoError(errno, fmt::format("open ingest {:?}", ref));
-  absl::StatusOr<Sha256> hash = st.ok() ? HashFile(fd.get(), st->offset) : st.status();
-  if (!hash.ok()) {
+  if (!st.ok()) {
     unlock();
-    return hash.status();
+    return st.status();
   }
-  auto w = std::unique_ptr<Writer>(
-      new Writer(*this, dir, std::move(fd), *std::move(st), *std::move(hash)));
+  auto w = std::unique_ptr<Writer>(new Writer(*this, dir, std::move(fd), *std::move(st)));
   if ((total > 0 && w->status_.total > 0 && total != w->status_.total) ||
       (!expected.empty() && !w->status_.expected.empty() && expected != w->status_.expected)) {
     return FailedPrecondition(
@@ -296,7 +275,7 @@ absl::Status Writer::Truncate() {
   if (::ftruncate(fd_.get(), 0) != 0) {
     return ErrnoError(errno, fmt::format("truncate ingest {:?}", status_.ref));
   }
-  hash_ = Sha256();
+  hasher_.Reset();
   status_.offset = 0;
   return absl::OkStatus();
 }
@@ -325,8 +304,8 @@ absl::Status Writer::Write(int64_t offset, std::string_view data) {
     }
     done += static_cast<size_t>(n);
   }
-  hash_.Update(data.data(), data.size());
   status_.offset += static_cast<int64_t>(data.size());
+  hasher_.Advance(status_.offset);
   status_.updated_at = metadata::NowNanos();
   return absl::OkStatus();
 }
@@ -343,7 +322,7 @@ absl::StatusOr<std::string> Writer::Commit(int64_t size, const std::string& expe
     return FailedPrecondition(fmt::format("ref {:?}: discarded", status_.ref));
   if (!expected.empty())
     BERTH_RETURN_IF_ERROR(ValidateDigest(expected));
-  std::string actual = hash_.Digest();
+  BERTH_ASSIGN_OR_RETURN(std::string actual, hasher_.Digest());
   for (int64_t want : {size, status_.total}) {
     if (want > 0 && want != status_.offset) {
       return Discard(FailedPrecondition(fmt::format(

@@ -24,6 +24,7 @@
 
 #include "lib/base/unique_fd.h"
 #include "services/content/digest.h"
+#include "services/content/file_hasher.h"
 
 namespace berth::content {
 
@@ -63,12 +64,14 @@ class Writer {
  private:
   friend class LocalStore;
 
-  Writer(LocalStore& store, std::filesystem::path dir, UniqueFd fd, IngestStatus st, Sha256 h)
+  Writer(LocalStore& store, std::filesystem::path dir, UniqueFd fd, IngestStatus st)
       : store_(store),
         dir_(std::move(dir)),
         fd_(std::move(fd)),
         status_(std::move(st)),
-        hash_(std::move(h)) {}
+        hasher_(fd_.get()) {
+    hasher_.Advance(status_.offset);  // a resumed ingest is re-hashed in the background
+  }
 
   // Removes the ingest after a failed check and returns `why`.
   absl::Status Discard(absl::Status why);
@@ -78,7 +81,7 @@ class Writer {
   std::filesystem::path dir_;
   UniqueFd fd_;
   IngestStatus status_;
-  Sha256 hash_;
+  FileHasher hasher_;  // after fd_: stops before the descriptor closes
 };
 
 class LocalStore {
