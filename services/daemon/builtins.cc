@@ -9,6 +9,8 @@
 #include "services/leases/service.h"
 #include "services/metadata/plugin.h"
 #include "services/namespaces/service.h"
+#include "services/runtime/task_manager.h"
+#include "services/tasks/service.h"
 #include "services/version/service.h"
 
 namespace berth::daemon {
@@ -21,6 +23,8 @@ void RegisterBuiltins(plugin::Registry& registry) {
   services::namespaces::RegisterPlugin(registry);
   services::images::RegisterPlugin(registry);
   services::containers::RegisterPlugin(registry);
+  runtime::RegisterPlugin(registry);
+  services::tasks::RegisterPlugin(registry);
   services::leases::RegisterPlugin(registry);
   services::version::RegisterPlugin(registry);
   services::introspection::RegisterPlugin(registry);

@@ -1,0 +1,108 @@
+#include "services/runtime/bundle.h"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "fmt/format.h"
+#include "spdlog/spdlog.h"
+
+#include "lib/base/status.h"
+
+namespace berth::runtime {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Undoes the octal escapes of mountinfo (\040 for a space …).
+std::string Unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8)));
+      i += 3;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+absl::Status WriteFile(const fs::path& path, const std::string& content) {
+  std::ofstream f(path, std::ios::trunc);
+  f << content;
+  f.close();
+  if (!f)
+    return Internal(fmt::format("write {}: failed", path.string()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool IsMountPoint(const fs::path& path) {
+  std::ifstream f("/proc/self/mountinfo");
+  std::string line;
+  const std::string want = path.lexically_normal().string();
+  while (std::getline(f, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, mount_point;
+    fields >> id >> parent >> dev >> root >> mount_point;
+    if (Unescape(mount_point) == want)
+      return true;
+  }
+  return false;
+}
+
+absl::Status Bundle::Create(const std::string& spec_json) const {
+  std::error_code ec;
+  fs::create_directories(path_.parent_path(), ec);
+  if (ec)
+    return ErrnoError(ec.value(), fmt::format("create {}", path_.parent_path().string()));
+  if (::mkdir(path_.c_str(), 0711) != 0) {
+    if (errno == EEXIST)
+      return AlreadyExistsError("task", id_);
+    return ErrnoError(errno, fmt::format("create bundle {}", path_.string()));
+  }
+  if (::mkdir(rootfs().c_str(), 0711) != 0)
+    return ErrnoError(errno, fmt::format("create {}", rootfs().string()));
+  return WriteFile(path_ / "config.json", spec_json);
+}
+
+bool Bundle::RootfsMounted() const {
+  return IsMountPoint(rootfs());
+}
+
+absl::Status Bundle::Remove() const {
+  std::error_code ec;
+  if (!fs::exists(path_, ec))
+    return absl::OkStatus();
+  for (int i = 0; i < 8 && RootfsMounted(); ++i) {
+    if (::umount2(rootfs().c_str(), 0) != 0 && errno == EBUSY)
+      ::umount2(rootfs().c_str(), MNT_DETACH);
+  }
+  if (RootfsMounted())
+    return FailedPrecondition(
+        fmt::format("task {:?}: {} is still mounted", id_, rootfs().string()));
+  fs::remove_all(path_, ec);
+  if (ec)
+    return ErrnoError(ec.value(), fmt::format("remove bundle {}", path_.string()));
+  return absl::OkStatus();
+}
+
+int64_t Bundle::EventsSeen() const {
+  int64_t count = 0;
+  std::ifstream(path_ / "events.seen") >> count;
+  return count;
+}
+
+void Bundle::SetEventsSeen(int64_t count) const {
+  fs::path tmp = path_ / "events.seen.tmp";
+  if (WriteFile(tmp, std::to_string(count)).ok()) {
+    std::error_code ec;
+    fs::rename(tmp, path_ / "events.seen", ec);
+  }
+}
+
+}  // namespace berth::runtime

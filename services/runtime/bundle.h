@@ -1,0 +1,57 @@
+#pragma once
+
+// A task's bundle directory, <state>/<namespace>/<id>/ (the TaskManager's state is
+// <berthd state>/tasks): config.json (the OCI spec as the container holds it), rootfs/ (where
+// the rootfs mounts go, when the task has any), and what berth-shim adds: shim.sock,
+// shim.pid, init.pid, shim.log. The bundle also keeps events.seen, the number of shim events
+// berthd has forwarded: a shim replays its events (its last 1024) to each subscriber, so a
+// berthd that restarts skips that many and publishes no event twice.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace berth::runtime {
+
+class Bundle {
+ public:
+  Bundle(std::filesystem::path root, std::string ns, std::string id)
+      : ns_(std::move(ns)), id_(std::move(id)), path_(root / ns_ / id_) {}
+
+  // Makes the directory (AlreadyExists when it exists: a task with that id is live or being
+  // cleaned up), rootfs/ and config.json.
+  absl::Status Create(const std::string& spec_json) const;
+
+  // Unmounts rootfs/ when something is mounted there (lazily when busy), then removes the
+  // directory; never follows into a mount it could not unmount. OK when it is already gone.
+  absl::Status Remove() const;
+
+  // True when something is mounted on rootfs/.
+  bool RootfsMounted() const;
+
+  // The number of shim events forwarded so far (0 when none).
+  int64_t EventsSeen() const;
+  void SetEventsSeen(int64_t count) const;
+
+  const std::string& ns() const { return ns_; }
+
+  const std::string& id() const { return id_; }
+
+  const std::filesystem::path& path() const { return path_; }
+
+  std::filesystem::path rootfs() const { return path_ / "rootfs"; }
+
+  std::filesystem::path socket() const { return path_ / "shim.sock"; }
+
+ private:
+  std::string ns_;
+  std::string id_;
+  std::filesystem::path path_;
+};
+
+// True when `path` is a mount point (listed in /proc/self/mountinfo).
+bool IsMountPoint(const std::filesystem::path& path);
+
+}  // namespace berth::runtime

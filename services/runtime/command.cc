@@ -1,0 +1,114 @@
+#include "services/runtime/command.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "absl/cleanup/cleanup.h"
+#include "fmt/format.h"
+
+#include "lib/base/status.h"
+#include "lib/base/unique_fd.h"
+
+extern char** environ;
+
+namespace berth::runtime {
+namespace {
+
+absl::Status MakePipe(UniqueFd& read_end, UniqueFd& write_end) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0)
+    return ErrnoError(errno, "pipe");
+  read_end.reset(p[0]);
+  write_end.reset(p[1]);
+  return absl::OkStatus();
+}
+
+// Reads both pipes until both are at EOF or the deadline passes. False on timeout.
+bool Drain(UniqueFd& out_fd, UniqueFd& err_fd, CommandOutput& result,
+           std::chrono::steady_clock::time_point deadline) {
+  while (out_fd.get() >= 0 || err_fd.get() >= 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      return false;
+    pollfd fds[2] = {{out_fd.get(), POLLIN, 0}, {err_fd.get(), POLLIN, 0}};
+    int n = ::poll(fds, 2, static_cast<int>(left.count()));
+    if (n < 0 && errno != EINTR)
+      return false;
+    for (int i = 0; i < 2 && n > 0; ++i) {
+      if (fds[i].revents == 0)
+        continue;
+      char buf[4096];
+      ssize_t r = ::read(fds[i].fd, buf, sizeof(buf));
+      if (r > 0) {
+        (i == 0 ? result.out : result.err).append(buf, static_cast<size_t>(r));
+      } else if (r == 0 || errno != EINTR) {
+        (i == 0 ? out_fd : err_fd).reset();
+      }
+    }
+  }
+  return true;
+}
+
+int WaitExit(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status))
+    return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+}  // namespace
+
+absl::StatusOr<CommandOutput> RunProgram(const std::vector<std::string>& argv,
+                                         std::chrono::milliseconds timeout) {
+  if (argv.empty())
+    return InvalidArgument("run program: no arguments");
+  UniqueFd out_r, out_w, err_r, err_w;
+  if (absl::Status s = MakePipe(out_r, out_w); !s.ok())
+    return s;
+  if (absl::Status s = MakePipe(err_r, err_w); !s.ok())
+    return s;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  absl::Cleanup destroy = [&] {
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+  };
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
+  posix_spawn_file_actions_adddup2(&actions, err_w.get(), 2);
+  sigset_t empty, all;
+  sigemptyset(&empty);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &empty);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  int err = ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
+  if (err != 0)
+    return ErrnoError(err, fmt::format("start {}", argv[0]));
+  out_w.reset();
+  err_w.reset();
+  CommandOutput result;
+  if (!Drain(out_r, err_r, result, std::chrono::steady_clock::now() + timeout)) {
+    ::kill(pid, SIGKILL);  // our own child, not yet reaped: the pid cannot have been reused
+    WaitExit(pid);
+    return absl::DeadlineExceededError(
+        fmt::format("{}: no answer within {} ms", argv[0], timeout.count()));
+  }
+  result.exit_code = WaitExit(pid);
+  return result;
+}
+
+}  // namespace berth::runtime

@@ -1,0 +1,120 @@
+#pragma once
+
+// ShimTask is berthd's side of one running berth-shim: a gRPC client on <bundle>/shim.sock,
+// a pidfd on the shim process, and a thread that forwards the shim's task events to berthd's
+// exchange with containerd's topics. The calls map one to one to berth.shim.v1 and return the
+// shim's errors (its messages name the task or process); a shim that does not answer gives
+// Unavailable `task "<id>": shim: ...`. Thread-safe.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/any.pb.h"
+#include "grpcpp/client_context.h"
+
+#include "berth/shim/v1/shim.grpc.pb.h"
+#include "lib/base/unique_fd.h"
+#include "services/events/exchange.h"
+#include "services/runtime/bundle.h"
+
+namespace berth::runtime {
+
+namespace shimapi = ::berth::shim::v1;
+
+// The stdio of a process: fifo paths that the client created ("" for none) and whether it
+// runs under a pty.
+struct TaskIo {
+  std::string stdin_path;
+  std::string stdout_path;
+  std::string stderr_path;
+  bool terminal = false;
+};
+
+class ShimTask {
+ public:
+  // Connects to the shim serving on bundle.socket() and asks for its pid. Unavailable when it
+  // does not answer within `timeout`.
+  static absl::StatusOr<std::unique_ptr<ShimTask>> Connect(Bundle bundle, std::string runtime,
+                                                           std::chrono::milliseconds timeout);
+  // Stops forwarding events (cancels the stream and joins the thread).
+  ~ShimTask();
+
+  // Starts forwarding the shim's events to `exchange`, skipping the ones the bundle records as
+  // already forwarded (a shim replays its events to each new subscriber).
+  void ForwardEvents(events::Exchange& exchange);
+  // Waits up to `timeout` for the event stream to end (it ends when the shim exits), then
+  // stops forwarding.
+  void StopEvents(std::chrono::milliseconds timeout);
+  // Waits up to `timeout` for the shim process to exit; true when it has.
+  bool WaitShimExit(std::chrono::milliseconds timeout);
+  // SIGKILLs the shim process (through its pidfd, so never another process).
+  void KillShim();
+
+  const Bundle& bundle() const { return bundle_; }
+
+  const std::string& runtime() const { return runtime_; }
+
+  pid_t shim_pid() const { return shim_pid_; }
+
+  // Creates the init process; `options` (containerd.runc.v1.Options) may be null.
+  absl::StatusOr<uint32_t> Create(const TaskIo& io, const google::protobuf::Any* options);
+  absl::StatusOr<shimapi::StateResponse> State(const std::string& exec_id);
+  absl::StatusOr<uint32_t> Start(const std::string& exec_id);
+  absl::StatusOr<shimapi::DeleteResponse> Delete(const std::string& exec_id);
+  absl::Status Kill(const std::string& exec_id, uint32_t signal, bool all);
+  absl::Status Exec(const std::string& exec_id, const TaskIo& io,
+                    const google::protobuf::Any& spec);
+  absl::Status ResizePty(const std::string& exec_id, uint32_t width, uint32_t height);
+  absl::Status CloseIO(const std::string& exec_id, bool stdin_too);
+  absl::Status Pause();
+  absl::Status Resume();
+  absl::StatusOr<std::vector<uint32_t>> Pids();
+  absl::Status Update(const google::protobuf::Any& resources,
+                      const std::map<std::string, std::string>& annotations);
+  // io.containerd.cgroups.v1.Metrics or .v2.Metrics, type URL as containerd's typeurl has it.
+  absl::StatusOr<google::protobuf::Any> Stats();
+  // Blocks until the process exits, or until `cancelled` returns true (polled every 200 ms):
+  // then Cancelled.
+  absl::StatusOr<shimapi::WaitResponse> Wait(const std::string& exec_id,
+                                             absl::FunctionRef<bool()> cancelled);
+  // Asks the shim to exit (now: even with a task left).
+  absl::Status Shutdown(bool now);
+
+ private:
+  ShimTask(Bundle bundle, std::string runtime, std::unique_ptr<shimapi::Shim::Stub> stub)
+      : bundle_(std::move(bundle)), runtime_(std::move(runtime)), stub_(std::move(stub)) {}
+
+  // A ClientContext with the default deadline.
+  static std::unique_ptr<grpc::ClientContext> Context();
+  absl::Status Check(const grpc::Status& s, std::string_view method) const;
+  void EventLoop(events::Exchange& exchange, int64_t skip);
+
+  const Bundle bundle_;
+  const std::string runtime_;
+  std::unique_ptr<shimapi::Shim::Stub> stub_;
+  pid_t shim_pid_ = 0;
+  UniqueFd shim_pidfd_;
+
+  absl::Mutex events_mu_;
+  grpc::ClientContext* events_ctx_ = nullptr;  // guarded by events_mu_; live while streaming
+  bool events_done_ = false;                   // guarded by events_mu_
+  bool events_stop_ = false;                   // guarded by events_mu_
+  std::thread events_thread_;
+};
+
+// "type.googleapis.com/a.B" → "a.B": containerd's typeurl names types without a prefix.
+std::string ContainerdTypeUrl(const std::string& type_url);
+// "a.B" → "type.googleapis.com/a.B": protobuf's Any::UnpackTo needs a '/'.
+std::string ProtobufTypeUrl(const std::string& type_url);
+
+}  // namespace berth::runtime

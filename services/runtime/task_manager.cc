@@ -1,0 +1,222 @@
+#include "services/runtime/task_manager.h"
+
+#include <unistd.h>
+
+#include "absl/cleanup/cleanup.h"
+#include "fmt/format.h"
+#include "spdlog/spdlog.h"
+
+#include "containerd/events/task.pb.h"
+#include "lib/base/identifiers.h"
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+#include "services/runtime/command.h"
+
+namespace berth::runtime {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr auto kShimStartTimeout = std::chrono::seconds(30);
+constexpr auto kConnectTimeout = std::chrono::seconds(5);
+constexpr auto kShimExitTimeout = std::chrono::seconds(5);
+
+}  // namespace
+
+bool IsShimRuntime(const std::string& name) {
+  return name == "io.containerd.runc.v2" || name == "io.containerd.runc.v1" ||
+         name == "io.containerd.berth.v1";
+}
+
+absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::StartShim(const Bundle& bundle,
+                                                                 const std::string& runtime) {
+  BERTH_ASSIGN_OR_RETURN(
+      CommandOutput out,
+      RunProgram({config_.shim_binary, "start", "--id", bundle.id(), "--namespace", bundle.ns(),
+                  "--bundle", bundle.path().string(), "--address", config_.daemon_address},
+                 kShimStartTimeout));
+  if (out.exit_code != 0 || out.out.rfind("unix://", 0) != 0) {
+    std::string why = out.err.empty() ? out.out : out.err;
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    return Unavailable(
+        fmt::format("task {:?}: start shim (exit {}): {}", bundle.id(), out.exit_code, why));
+  }
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<ShimTask> task,
+                         ShimTask::Connect(bundle, runtime, kConnectTimeout));
+  return std::shared_ptr<ShimTask>(std::move(task));
+}
+
+void TaskManager::StopShim(ShimTask& task, bool now) {
+  if (absl::Status s = task.Shutdown(now); !s.ok())
+    spdlog::warn("shim shutdown failed id={} error={}", task.bundle().id(), s.ToString());
+  if (!task.WaitShimExit(kShimExitTimeout)) {
+    spdlog::warn("shim did not exit, killing it id={} pid={}", task.bundle().id(), task.shim_pid());
+    task.KillShim();
+    (void)task.WaitShimExit(kShimExitTimeout);
+  }
+  task.StopEvents(std::chrono::seconds(2));
+}
+
+absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Create(CreateTaskOptions opts) {
+  BERTH_RETURN_IF_ERROR(ValidateIdentifier("task", opts.id));
+  if (!IsShimRuntime(opts.runtime_name)) {
+    return absl::NotFoundError(
+        fmt::format("task {:?}: runtime {:?} is not supported (berth serves "
+                    "io.containerd.runc.v2, io.containerd.runc.v1 and io.containerd.berth.v1)",
+                    opts.id, opts.runtime_name));
+  }
+  if (!opts.rootfs.empty()) {
+    return Unimplemented(fmt::format(
+        "task {:?}: rootfs mounts are not supported yet; use a root path (ctr run --rootfs)",
+        opts.id));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (tasks_.count({opts.ns, opts.id}) != 0)
+      return AlreadyExistsError("task", opts.id);
+  }
+  Bundle bundle = MakeBundle(opts.ns, opts.id);
+  BERTH_RETURN_IF_ERROR(bundle.Create(opts.spec_json));
+  std::shared_ptr<ShimTask> task;
+  absl::Cleanup undo = [&] {
+    if (task != nullptr)
+      StopShim(*task, /*now=*/true);
+    if (absl::Status s = bundle.Remove(); !s.ok())
+      spdlog::error("remove bundle after a failed create id={} error={}", opts.id, s.ToString());
+  };
+  BERTH_ASSIGN_OR_RETURN(task, StartShim(bundle, opts.runtime_name));
+  task->ForwardEvents(exchange_);
+  BERTH_RETURN_IF_ERROR(
+      task->Create(opts.io, opts.options.has_value() ? &*opts.options : nullptr).status());
+  {
+    absl::MutexLock lock(&mu_);
+    tasks_[{opts.ns, opts.id}] = task;
+  }
+  std::move(undo).Cancel();
+  return task;
+}
+
+absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Get(const std::string& ns,
+                                                           const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find({ns, id});
+  if (it == tasks_.end())
+    return NotFoundError("task", id);
+  return it->second;
+}
+
+std::vector<std::shared_ptr<ShimTask>> TaskManager::List(const std::string& ns) {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<ShimTask>> out;
+  for (auto it = tasks_.lower_bound({ns, ""}); it != tasks_.end() && it->first.first == ns; ++it)
+    out.push_back(it->second);
+  return out;
+}
+
+absl::StatusOr<shimapi::DeleteResponse> TaskManager::Delete(const std::string& ns,
+                                                            const std::string& id) {
+  BERTH_ASSIGN_OR_RETURN(std::shared_ptr<ShimTask> task, Get(ns, id));
+  absl::StatusOr<shimapi::DeleteResponse> exit = task->Delete("");
+  bool shim_gone = !exit.ok() && absl::IsUnavailable(exit.status());
+  if (!exit.ok() && !shim_gone)
+    return exit.status();
+  if (shim_gone) {
+    spdlog::warn("shim is gone, cleaning up id={} error={}", id, exit.status().ToString());
+    task->StopEvents(std::chrono::milliseconds(0));
+  } else {
+    StopShim(*task, /*now=*/false);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    tasks_.erase({ns, id});
+  }
+  if (shim_gone)
+    return CleanupDeadShim(task->bundle());
+  BERTH_RETURN_IF_ERROR(task->bundle().Remove());
+  return exit;
+}
+
+absl::StatusOr<shimapi::DeleteResponse> TaskManager::CleanupDeadShim(const Bundle& bundle) {
+  BERTH_ASSIGN_OR_RETURN(CommandOutput out, RunProgram({config_.shim_binary, "delete", "--id",
+                                                        bundle.id(), "--namespace", bundle.ns(),
+                                                        "--bundle", bundle.path().string()},
+                                                       kShimStartTimeout));
+  shimapi::DeleteResponse resp;
+  if (out.exit_code != 0 || !resp.ParseFromString(out.out)) {
+    return Internal(fmt::format("task {:?}: berth-shim delete failed (exit {}): {}", bundle.id(),
+                                out.exit_code, out.err));
+  }
+  ::containerd::events::TaskExit exit_ev;
+  exit_ev.set_container_id(bundle.id());
+  exit_ev.set_id(bundle.id());
+  exit_ev.set_pid(resp.pid());
+  exit_ev.set_exit_status(resp.exit_status());
+  *exit_ev.mutable_exited_at() = resp.exited_at();
+  (void)exchange_.Publish(bundle.ns(), "/tasks/exit", exit_ev);
+  ::containerd::events::TaskDelete delete_ev;
+  delete_ev.set_container_id(bundle.id());
+  delete_ev.set_pid(resp.pid());
+  delete_ev.set_exit_status(resp.exit_status());
+  *delete_ev.mutable_exited_at() = resp.exited_at();
+  (void)exchange_.Publish(bundle.ns(), "/tasks/delete", delete_ev);
+  BERTH_RETURN_IF_ERROR(bundle.Remove());
+  return resp;
+}
+
+absl::StatusOr<int> TaskManager::Restore() {
+  std::error_code ec;
+  if (!fs::exists(config_.state, ec))
+    return 0;
+  int live = 0;
+  for (const fs::directory_entry& ns_dir : fs::directory_iterator(config_.state, ec)) {
+    if (!ns_dir.is_directory())
+      continue;
+    for (const fs::directory_entry& dir : fs::directory_iterator(ns_dir.path(), ec)) {
+      Bundle bundle = MakeBundle(ns_dir.path().filename(), dir.path().filename());
+      absl::StatusOr<std::unique_ptr<ShimTask>> task =
+          ShimTask::Connect(bundle, "", std::chrono::seconds(2));
+      if (!task.ok()) {
+        spdlog::info("shim of task is gone, cleaning up namespace={} id={}", bundle.ns(),
+                     bundle.id());
+        if (absl::StatusOr<shimapi::DeleteResponse> r = CleanupDeadShim(bundle); !r.ok())
+          spdlog::error("clean up task failed id={} error={}", bundle.id(), r.status().ToString());
+        continue;
+      }
+      spdlog::info("reconnected to task namespace={} id={} shim_pid={}", bundle.ns(), bundle.id(),
+                   (*task)->shim_pid());
+      (*task)->ForwardEvents(exchange_);
+      absl::MutexLock lock(&mu_);
+      tasks_[{bundle.ns(), bundle.id()}] = std::move(*task);
+      ++live;
+    }
+  }
+  return live;
+}
+
+void RegisterPlugin(plugin::Registry& registry) {
+  registry.Add({
+      .type = plugin::Type::kRuntime,
+      .id = "task",
+      .deps = {plugin::Type::kEvent},
+      .init = [](plugin::InitContext& ic) -> absl::StatusOr<std::unique_ptr<plugin::Plugin>> {
+        BERTH_ASSIGN_OR_RETURN(auto* ex, ic.GetSingle<events::Exchange>(plugin::Type::kEvent));
+        std::error_code ec;
+        fs::path self = fs::read_symlink("/proc/self/exe", ec);
+        if (ec)
+          return ErrnoError(ec.value(), "read /proc/self/exe");
+        TaskManager::Config config{.state = ic.daemon().state / "tasks",
+                                   .shim_binary = (self.parent_path() / "berth-shim").string(),
+                                   .daemon_address = ic.daemon().address};
+        if (::access(config.shim_binary.c_str(), X_OK) != 0)
+          return ErrnoError(errno, fmt::format("shim binary {}", config.shim_binary));
+        ic.Export("state", config.state.string());
+        ic.Export("shim", config.shim_binary);
+        auto manager = std::make_unique<TaskManager>(config, *ex);
+        BERTH_ASSIGN_OR_RETURN(int live, manager->Restore());
+        spdlog::info("task manager ready tasks={}", live);
+        return manager;
+      },
+  });
+}
+
+}  // namespace berth::runtime

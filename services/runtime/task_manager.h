@@ -1,0 +1,109 @@
+#pragma once
+
+// TaskManager is berthd's runtime (containerd's io.containerd.runtime.v2.task): it owns the
+// task bundles under <berthd state>/tasks/<namespace>/<id>/, starts one berth-shim per task
+// and keeps a ShimTask (client + event forwarding) for each. berthd is not the shims'
+// parent: tasks outlive berthd, and Restore() reconnects to them when berthd starts again.
+//
+// Runtime names io.containerd.runc.v2, io.containerd.runc.v1 and io.containerd.berth.v1 are
+// all berth-shim; the runc options' binary_name (ctr run --runc-binary) makes the shim drive
+// that OCI runtime instead of its embedded one. Thread-safe.
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/any.pb.h"
+
+#include "services/events/exchange.h"
+#include "services/plugin/plugin.h"
+#include "services/plugin/registry.h"
+#include "services/runtime/bundle.h"
+#include "services/runtime/shim_task.h"
+
+namespace berth::runtime {
+
+struct RootfsMount {
+  std::string type;
+  std::string source;
+  std::vector<std::string> options;
+};
+
+struct CreateTaskOptions {
+  std::string ns;
+  std::string id;
+  std::string runtime_name;
+  std::string spec_json;            // the container's OCI spec, written as config.json
+  std::vector<RootfsMount> rootfs;  // mounted on <bundle>/rootfs; empty when the spec's root
+                                    // path is a ready directory (ctr run --rootfs)
+  TaskIo io;
+  std::optional<google::protobuf::Any> options;  // containerd.runc.v1.Options
+};
+
+class TaskManager : public plugin::Plugin {
+ public:
+  struct Config {
+    std::filesystem::path state;  // bundles go to <state>/<namespace>/<id>
+    std::string shim_binary;      // berth-shim
+    std::string daemon_address;   // berthd's socket, passed to the shims
+  };
+
+  TaskManager(Config config, events::Exchange& exchange)
+      : config_(std::move(config)), exchange_(exchange) {}
+
+  // Stops forwarding events; the shims and their tasks keep running.
+  ~TaskManager() override = default;
+
+  // Scans the state directory: reconnects to every shim that answers and cleans up each
+  // bundle whose shim is gone (`berth-shim delete`, then /tasks/exit with the status it
+  // reports, and /tasks/delete). Returns the number of tasks reconnected.
+  absl::StatusOr<int> Restore();
+
+  // Writes the bundle, mounts the rootfs, starts the shim and creates the init process
+  // (stopped until Start). Errors: AlreadyExists (a task with that id is there),
+  // InvalidArgument/NotFound (an unknown runtime, a bad spec: the shim's message),
+  // Unimplemented (rootfs mounts, until lib/mount lands), Unavailable (the shim did not
+  // start). On error nothing is left behind: no shim, mount, cgroup or bundle.
+  absl::StatusOr<std::shared_ptr<ShimTask>> Create(CreateTaskOptions opts);
+
+  // NotFound `task "<id>": not found`.
+  absl::StatusOr<std::shared_ptr<ShimTask>> Get(const std::string& ns, const std::string& id);
+  // The tasks of `ns`, by id.
+  std::vector<std::shared_ptr<ShimTask>> List(const std::string& ns);
+
+  // Deletes the (stopped) init process, lets the shim exit and removes the bundle; returns
+  // the init's exit. A shim that is gone is cleaned up with `berth-shim delete`. Errors:
+  // NotFound, FailedPrecondition (still running: the shim's message).
+  absl::StatusOr<shimapi::DeleteResponse> Delete(const std::string& ns, const std::string& id);
+
+ private:
+  absl::StatusOr<std::shared_ptr<ShimTask>> StartShim(const Bundle& bundle,
+                                                      const std::string& runtime);
+  // `berth-shim delete` on a bundle whose shim is gone, the exit and delete events, and the
+  // bundle's removal.
+  absl::StatusOr<shimapi::DeleteResponse> CleanupDeadShim(const Bundle& bundle);
+  // Shutdown, wait for the shim to exit (SIGKILL if it does not), stop its events.
+  void StopShim(ShimTask& task, bool now);
+
+  Bundle MakeBundle(const std::string& ns, const std::string& id) const {
+    return Bundle(config_.state, ns, id);
+  }
+
+  const Config config_;
+  events::Exchange& exchange_;
+  absl::Mutex mu_;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<ShimTask>> tasks_;  // by ns, id
+};
+
+// True for the runtime names berth-shim serves.
+bool IsShimRuntime(const std::string& name);
+
+void RegisterPlugin(plugin::Registry& registry);
+
+}  // namespace berth::runtime
