@@ -1,0 +1,109 @@
+#pragma once
+
+// The byte side of layers: SHA-256 (OpenSSL EVP), decompression by magic bytes (gzip with
+// ISA-L's igzip, zstd with libzstd) and compression (gzip with zlib, zstd with libzstd), with
+// the compressed and uncompressed digests counted on the way. Internal to lib/archive.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+#include "lib/archive/layer.h"
+
+namespace berth::archive {
+
+// Incremental SHA-256. Not thread-safe.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
+  void Update(const void* data, size_t n);
+  // "sha256:<64 hex>"; call once.
+  std::string Finish();
+
+ private:
+  struct Ctx;
+  std::unique_ptr<Ctx> ctx_;
+};
+
+// Size of the buffers used on both sides of the codecs.
+inline constexpr size_t kStreamBufferSize = 1 << 20;
+
+// Pulls a layer from `in`, detects its compression, and serves the uncompressed tar bytes.
+// Errors from Read: DataLoss for corrupt, truncated or trailing data; whatever `in` returned.
+// Keeps `in` (a FunctionRef): the callable must outlive the reader.
+class LayerReader {
+ public:
+  explicit LayerReader(ReadFn in);
+  ~LayerReader();
+  LayerReader(const LayerReader&) = delete;
+  LayerReader& operator=(const LayerReader&) = delete;
+
+  // Reads the magic bytes; call once before Read.
+  absl::Status Start();
+
+  Compression compression() const { return compression_; }
+
+  // Up to `len` uncompressed bytes into `buf`; 0 at the end of the stream.
+  absl::StatusOr<size_t> Read(char* buf, size_t len);
+
+  // Reads (and hashes, and checks) whatever is left, so that the digests cover every byte.
+  absl::Status Drain();
+
+  // Digests and sizes; valid after Read returned 0 (e.g. after Drain).
+  ApplyResult Finish();
+
+ private:
+  struct Codec;
+  absl::Status Fill();  // more compressed bytes into in_, if any
+  absl::StatusOr<size_t> ReadPlain(char* buf, size_t len);
+  absl::StatusOr<size_t> ReadGzip(char* buf, size_t len);
+  absl::StatusOr<size_t> ReadZstd(char* buf, size_t len);
+
+  ReadFn src_;
+  Compression compression_ = Compression::kNone;
+  std::vector<char> in_;
+  size_t in_pos_ = 0, in_len_ = 0;
+  bool in_eof_ = false;
+  bool out_eof_ = false;
+  std::unique_ptr<Codec> codec_;
+  Sha256 compressed_, uncompressed_;
+  int64_t compressed_size_ = 0, uncompressed_size_ = 0;
+};
+
+// Takes uncompressed tar bytes, compresses them and hands the result to `out`. Keeps `out`
+// (a FunctionRef): the callable must outlive the writer.
+class LayerWriter {
+ public:
+  LayerWriter(Compression c, WriteFn out);
+  ~LayerWriter();
+  LayerWriter(const LayerWriter&) = delete;
+  LayerWriter& operator=(const LayerWriter&) = delete;
+
+  absl::Status Write(std::string_view bytes);
+  // Ends the compressed stream; call once, after the last Write.
+  absl::StatusOr<DiffResult> Finish();
+
+ private:
+  struct Codec;
+  absl::Status Emit(const char* data, size_t n);
+  absl::Status Compress(std::string_view bytes, bool end);
+
+  Compression compression_;
+  WriteFn out_;
+  std::unique_ptr<Codec> codec_;
+  std::vector<char> buf_;
+  Sha256 compressed_, uncompressed_;
+  int64_t compressed_size_ = 0, uncompressed_size_ = 0;
+};
+
+}  // namespace berth::archive
