@@ -9,7 +9,7 @@ BUILD_PKGS=(
   libabsl-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   libsqlite3-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libarchive-dev libcurl4-openssl-dev libssl-dev libseccomp-dev libcap-dev
-  libzstd-dev zlib1g-dev
+  libzstd-dev zlib1g-dev libisal-dev
 )
 # Real parts the tests drive: containerd's ctr client (never its daemon in tests),
 # the registry, image tooling, external runtimes, a terminal for -t tests.
