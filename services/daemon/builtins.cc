@@ -2,6 +2,7 @@
 
 #include "services/containers/service.h"
 #include "services/content/service.h"
+#include "services/diff/service.h"
 #include "services/events/service.h"
 #include "services/gc/collector.h"
 #include "services/images/service.h"
@@ -19,6 +20,7 @@ void RegisterBuiltins(plugin::Registry& registry) {
   metadata::RegisterPlugin(registry);
   events::RegisterPlugins(registry);
   content::RegisterPlugins(registry);
+  diff::RegisterPlugins(registry);
   gc::RegisterPlugin(registry);
   services::namespaces::RegisterPlugin(registry);
   services::images::RegisterPlugin(registry);
