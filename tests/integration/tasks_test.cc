@@ -1,0 +1,546 @@
+// Tasks through containerd's own client: Debian's ctr runs containers through a private berthd
+// and berth-shim, on a busybox root directory (ctr run --rootfs DIR: no image, no rootfs
+// mounts). Each test has its own namespace (so its cgroups are /<ns>/<id>), fifo dir and state
+// dir, and kills and deletes whatever it started even when it fails.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "tests/testing/daemon_fixture.h"
+#include "tests/testing/matchers.h"
+
+namespace berth {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::vector<std::string> Lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty())
+      out.push_back(line);
+  }
+  return out;
+}
+
+// True while `pid` runs: a zombie (exited, waiting for its reaper, which for a daemonized
+// shim is this machine's pid 1) counts as gone.
+bool ProcessAlive(int pid) {
+  if (pid <= 0)
+    return false;
+  std::string stat = testing::ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z' &&
+         stat[paren + 2] != 'X';
+}
+
+bool IsCgroupV2() {
+  return fs::exists("/sys/fs/cgroup/cgroup.controllers");
+}
+
+class TasksTest : public testing::DaemonFixture {
+ protected:
+  void SetUp() override {
+    DaemonFixture::SetUp();
+    static int counter = 0;
+    ns_ = "berth-it-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+    fs::create_directories(fifo_dir());
+  }
+
+  void TearDown() override {
+    if (DaemonRunning())
+      RemoveAllTasks();
+    CleanUpLeftoverShims();
+    DaemonFixture::TearDown();
+  }
+
+  std::string fifo_dir() const { return (dir().path() / "fifo").string(); }
+
+  std::string bundles() const { return state() + "/tasks/" + ns_; }
+
+  // A busybox root directory: /bin/busybox and its applet links, /etc/passwd.
+  std::string Rootfs() {
+    fs::path root = dir().path() / "rootfs";
+    if (fs::exists(root / "bin/sh"))
+      return root.string();
+    for (const char* d : {"bin", "sbin", "usr/bin", "usr/sbin", "etc", "tmp", "root", "proc", "sys",
+                          "dev", "mnt", "var"}) {
+      fs::create_directories(root / d);
+    }
+    fs::copy_file("/bin/busybox", root / "bin/busybox");
+    testing::CommandResult r =
+        testing::RunCommand({"chroot", root.string(), "/bin/busybox", "--install", "-s"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    testing::WriteFile(root / "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+    return root.string();
+  }
+
+  testing::CommandResult C(std::vector<std::string> args,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+    std::vector<std::string> argv = {"ctr", "--address", socket(), "-n", ns_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testing::RunCommand(argv, timeout);
+  }
+
+  // ctr run [flags] --rootfs ROOTFS id args...
+  testing::CommandResult Run(const std::vector<std::string>& flags, const std::string& id,
+                             const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"run", "--fifo-dir", fifo_dir()};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    argv.insert(argv.end(), {"--rootfs", Rootfs(), id});
+    argv.insert(argv.end(), args.begin(), args.end());
+    return C(argv);
+  }
+
+  // `ctr tasks ls` as id → {pid, status}.
+  std::map<std::string, std::pair<int, std::string>> Tasks() {
+    std::map<std::string, std::pair<int, std::string>> out;
+    std::vector<std::string> lines = Lines(C({"tasks", "ls"}).out);
+    for (size_t i = 1; i < lines.size(); ++i) {
+      std::istringstream in(lines[i]);
+      std::string id, status;
+      int pid = 0;
+      in >> id >> pid >> status;
+      out[id] = {pid, status};
+    }
+    return out;
+  }
+
+  // Polls `ctr tasks ls` until `id` has `status` (up to 10 s).
+  bool WaitStatus(const std::string& id, const std::string& status) {
+    for (int i = 0; i < 200; ++i) {
+      auto tasks = Tasks();
+      if (tasks.count(id) != 0 && tasks[id].second == status)
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  // The cgroup directory of a task (memory controller on v1).
+  std::string CgroupDir(const std::string& id, const std::string& controller = "memory") const {
+    if (IsCgroupV2())
+      return "/sys/fs/cgroup/" + ns_ + "/" + id;
+    return "/sys/fs/cgroup/" + controller + "/" + ns_ + "/" + id;
+  }
+
+  // The pid in <bundle>/shim.pid.
+  int ShimPid(const std::string& id) {
+    int pid = 0;
+    std::ifstream(bundles() + "/" + id + "/shim.pid") >> pid;
+    return pid;
+  }
+
+  // Kills and deletes every task and container of the test's namespace through ctr.
+  void RemoveAllTasks() {
+    for (const std::string& id : Lines(C({"tasks", "ls", "-q"}).out)) {
+      (void)C({"tasks", "resume", id});
+      (void)C({"tasks", "kill", "--all", "-s", "SIGKILL", id});
+    }
+    for (const std::string& id : Lines(C({"tasks", "ls", "-q"}).out)) {
+      (void)WaitStatus(id, "STOPPED");
+      (void)C({"tasks", "delete", id});
+    }
+    for (const std::string& id : Lines(C({"containers", "ls", "-q"}).out))
+      (void)C({"containers", "rm", id});
+  }
+
+  // What the daemon could not clean (a failed test, a killed berthd): `berth-shim delete`
+  // kills the container's processes and removes its cgroup; the shim itself (whose pid the
+  // bundle records, and which we started through berthd) gets SIGKILL.
+  void CleanUpLeftoverShims() {
+    std::error_code ec;
+    if (!fs::exists(bundles(), ec))
+      return;
+    for (const fs::directory_entry& e : fs::directory_iterator(bundles(), ec)) {
+      std::string id = e.path().filename();
+      int pid = ShimPid(id);
+      std::string cmdline = testing::ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+      if (pid > 0 && cmdline.find("berth-shim") != std::string::npos)
+        ::kill(pid, SIGKILL);
+      (void)testing::RunCommand({testing::BinPath("berth-shim"), "delete", "--id", id,
+                                 "--namespace", ns_, "--bundle", e.path().string()});
+    }
+  }
+
+  // Asserts that nothing of the namespace is left: no bundle, no mount under the state dir,
+  // no cgroup.
+  void ExpectNothingLeft(const std::vector<std::string>& ids) {
+    std::error_code ec;
+    EXPECT_TRUE(!fs::exists(bundles(), ec) || fs::is_empty(bundles(), ec))
+        << "bundles left in " << bundles();
+    EXPECT_THAT(testing::ReadFile("/proc/self/mountinfo"), Not(HasSubstr(state() + "/")));
+    for (const std::string& id : ids)
+      EXPECT_FALSE(fs::exists(CgroupDir(id))) << CgroupDir(id) << " is left";
+  }
+
+  std::string ns_;
+};
+
+TEST_F(TasksTest, RunRmPrintsOutputAndPassesTheExitCode) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  testing::CommandResult r = Run({"--rm"}, "hello", {"echo", "hello"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello\n");
+  r = Run({"--rm"}, "three", {"sh", "-c", "echo out; echo err >&2; exit 3"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_THAT(r.err, HasSubstr("err\n"));
+  EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
+  EXPECT_EQ(C({"containers", "ls", "-q"}).out, "");
+  ExpectNothingLeft({"hello", "three"});
+}
+
+TEST_F(TasksTest, DetachedTaskLifecycleWithEvents) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  testing::CommandResult events;
+  std::thread watcher([&] {
+    events = testing::RunCommand({"ctr", "--address", socket(), "events"},
+                                 std::chrono::milliseconds(6000));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  testing::CommandResult r =
+      Run({"-d"}, "web", {"sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto tasks = Tasks();
+  ASSERT_EQ(tasks.count("web"), 1u);
+  int pid = tasks["web"].first;
+  EXPECT_EQ(tasks["web"].second, "RUNNING");
+  EXPECT_TRUE(ProcessAlive(pid));
+
+  r = C({"tasks", "ps", "web"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(std::to_string(pid)));
+
+  r = C({"tasks", "exec", "--fifo-dir", fifo_dir(), "--exec-id", "e1", "web", "sh", "-c",
+         "echo in-exec; exit 5"});
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_EQ(r.out, "in-exec\n");
+
+  ASSERT_EQ(C({"tasks", "pause", "web"}).exit_code, 0);
+  EXPECT_EQ(Tasks()["web"].second, "PAUSED");
+  ASSERT_EQ(C({"tasks", "resume", "web"}).exit_code, 0);
+  EXPECT_EQ(Tasks()["web"].second, "RUNNING");
+
+  r = C({"tasks", "metrics", "web"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("pids.current"));
+  r = C({"tasks", "metrics", "--format", "json", "web"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"pids\""));
+
+  // A running task is neither deleted nor its container removed.
+  r = C({"tasks", "delete", "web"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("must be stopped"));
+  EXPECT_NE(C({"containers", "rm", "web"}).exit_code, 0);
+
+  ASSERT_EQ(C({"tasks", "kill", "-s", "SIGTERM", "web"}).exit_code, 0);
+  ASSERT_TRUE(WaitStatus("web", "STOPPED"));
+  EXPECT_FALSE(ProcessAlive(pid));
+  r = C({"tasks", "delete", "web"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("task web exit with non-zero exit code 7"));
+  EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
+  EXPECT_EQ(C({"containers", "rm", "web"}).exit_code, 0);
+  watcher.join();
+  for (const char* topic : {"/tasks/create", "/tasks/start", "/tasks/exec-added",
+                            "/tasks/exec-started", "/tasks/paused", "/tasks/resumed"}) {
+    EXPECT_THAT(events.out, HasSubstr(ns_ + " " + topic + " {\"container_id\":\"web\"")) << topic;
+  }
+  EXPECT_THAT(events.out, HasSubstr("/tasks/exit {\"container_id\":\"web\",\"id\":\"e1\""));
+  EXPECT_THAT(events.out,
+              HasSubstr("\"id\":\"web\",\"pid\":" + std::to_string(pid) + ",\"exit_status\":7"));
+  EXPECT_THAT(events.out, HasSubstr("/tasks/delete {\"container_id\":\"web\""));
+  ExpectNothingLeft({"web"});
+}
+
+TEST_F(TasksTest, ErrorsNameTheTask) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  testing::CommandResult r = C({"tasks", "start", "nope"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("not found"));
+  r = C({"tasks", "kill", "nope"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("not found"));
+  r = Run({"--rm", "--runtime", "io.containerd.nope.v1"}, "bad", {"true"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("runtime \"io.containerd.nope.v1\" is not supported"));
+  // A command that does not exist fails Create with the shim's message; nothing is left.
+  r = Run({"--rm"}, "missing", {"/bin/does-not-exist"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("does-not-exist"));
+  EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
+
+  ASSERT_EQ(Run({"-d"}, "cp", {"sleep", "100"}).exit_code, 0);
+  r = C({"tasks", "checkpoint", "cp"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("checkpoint task \"cp\": not supported"));
+  r = Run({"-d"}, "cp", {"sleep", "100"});  // the container is taken
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("already exists"));
+  r = C({"tasks", "exec", "--fifo-dir", fifo_dir(), "--exec-id", "bad/id", "cp", "true"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("bad/id"));
+  RemoveAllTasks();
+  ExpectNothingLeft({"bad", "missing", "cp"});
+}
+
+TEST_F(TasksTest, SpecFlagsTakeEffect) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  fs::path shared = dir().path() / "shared";
+  fs::create_directories(shared);
+  testing::WriteFile(shared / "note", "from-host\n");
+  testing::CommandResult r =
+      Run({"--rm", "--env", "FOO=bar", "--cwd", "/tmp", "--read-only", "--net-host", "--mount",
+           "type=bind,src=" + shared.string() + ",dst=/mnt,options=rbind:ro"},
+          "flags",
+          {"sh", "-c",
+           "echo foo=$FOO; echo cwd=$(pwd); cat /mnt/note; touch /x 2>/dev/null || echo ro-root; "
+           "touch /mnt/y 2>/dev/null || echo ro-mount; echo net=$(hostname)"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("foo=bar\n"));
+  EXPECT_THAT(r.out, HasSubstr("cwd=/tmp\n"));
+  EXPECT_THAT(r.out, HasSubstr("from-host\n"));
+  EXPECT_THAT(r.out, HasSubstr("ro-root\n"));
+  EXPECT_THAT(r.out, HasSubstr("ro-mount\n"));
+  EXPECT_FALSE(fs::exists(shared / "y"));
+
+  // --net-host: the container sees the host's interfaces; without it, only lo.
+  std::set<std::string> host_ifaces;
+  for (const auto& e : fs::directory_iterator("/sys/class/net"))
+    host_ifaces.insert(e.path().filename());
+  r = Run({"--rm", "--net-host"}, "net1", {"ls", "/sys/class/net"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Lines(r.out).size(), host_ifaces.size()) << r.out;
+  r = Run({"--rm"}, "net2", {"ls", "/sys/class/net"});
+  EXPECT_EQ(r.out, "lo\n");
+
+  // --memory-limit lands in the task's cgroup.
+  ASSERT_EQ(Run({"-d", "--memory-limit", "67108864"}, "mem", {"sleep", "100"}).exit_code, 0);
+  std::string limit = IsCgroupV2() ? testing::ReadFile(CgroupDir("mem") + "/memory.max")
+                                   : testing::ReadFile(CgroupDir("mem") + "/memory.limit_in_bytes");
+  EXPECT_EQ(limit, "67108864\n");
+  RemoveAllTasks();
+  ExpectNothingLeft({"flags", "net1", "net2", "mem"});
+}
+
+TEST_F(TasksTest, RuncBinaryRunsTheContainerThroughRunc) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  if (!fs::exists("/usr/sbin/runc"))
+    GTEST_SKIP() << "runc (Debian package runc) is not installed";
+  ASSERT_TRUE(StartDaemon());
+  // No image config, so no PATH: name the program.
+  testing::CommandResult r = Run({"--rm", "--runc-binary", "/usr/sbin/runc"}, "viarunc",
+                                 {"/bin/sh", "-c", "echo via-runc; exit 4"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_EQ(r.out, "via-runc\n");
+  ASSERT_EQ(Run({"-d", "--runc-binary", "/usr/sbin/runc"}, "rd", {"/bin/sleep", "100"}).exit_code,
+            0);
+  // runc keeps its state under the shim's runtime root; the container is runc's.
+  std::string runtime_json = testing::ReadFile(bundles() + "/rd/runtime.json");
+  EXPECT_THAT(runtime_json, HasSubstr("/usr/sbin/runc"));
+  EXPECT_EQ(Tasks()["rd"].second, "RUNNING");
+  r = C({"tasks", "exec", "--fifo-dir", fifo_dir(), "--exec-id", "e1", "rd", "/bin/sh", "-c",
+         "echo exec-in-runc"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "exec-in-runc\n");
+  RemoveAllTasks();
+  ExpectNothingLeft({"viarunc", "rd"});
+}
+
+// Runs `command` under a private tmux server and returns it; the caller types with SendKeys.
+class Tmux {
+ public:
+  Tmux(const std::string& name, const std::string& command) : name_(name) {
+    testing::RunCommand({"tmux", "-L", name_, "new-session", "-d", "-s", "t", "-x", "100", "-y",
+                         "30", command + "; echo CTR-EXIT=$?; sleep 60"});
+  }
+
+  ~Tmux() { testing::RunCommand({"tmux", "-L", name_, "kill-server"}); }
+
+  void SendKeys(const std::string& keys) {
+    testing::RunCommand({"tmux", "-L", name_, "send-keys", "-t", "t", keys, "Enter"});
+  }
+
+  void Resize(int width, int height) {
+    testing::RunCommand({"tmux", "-L", name_, "resize-window", "-t", "t", "-x",
+                         std::to_string(width), "-y", std::to_string(height)});
+  }
+
+  std::string Screen() {
+    return testing::RunCommand({"tmux", "-L", name_, "capture-pane", "-p", "-t", "t"}).out;
+  }
+
+  // Polls the screen until it contains `text` (up to 10 s).
+  bool WaitFor(const std::string& text) {
+    for (int i = 0; i < 100; ++i) {
+      if (Screen().find(text) != std::string::npos)
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+ private:
+  std::string name_;
+};
+
+TEST_F(TasksTest, TerminalRunAndExecUnderTmux) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  if (!testing::HaveProgram("tmux"))
+    GTEST_SKIP() << "tmux is not installed";
+  ASSERT_TRUE(StartDaemon());
+  std::string ctr = "ctr --address " + socket() + " -n " + ns_;
+  {
+    Tmux tmux(ns_ + "-run",
+              ctr + " run -t --rm --fifo-dir " + fifo_dir() + " --rootfs " + Rootfs() + " tty1 sh");
+    ASSERT_TRUE(tmux.WaitFor("/ #")) << tmux.Screen();
+    tmux.SendKeys("echo answer=$((6*7)); stty size");
+    EXPECT_TRUE(tmux.WaitFor("answer=42")) << tmux.Screen();
+    EXPECT_TRUE(tmux.WaitFor("30 100")) << tmux.Screen();
+    tmux.SendKeys("exit 9");
+    EXPECT_TRUE(tmux.WaitFor("CTR-EXIT=9")) << tmux.Screen();
+  }
+  ASSERT_EQ(Run({"-d"}, "box", {"sleep", "1000"}).exit_code, 0);
+  {
+    Tmux tmux(ns_ + "-exec",
+              ctr + " tasks exec -t --fifo-dir " + fifo_dir() + " --exec-id sh1 box sh");
+    ASSERT_TRUE(tmux.WaitFor("/ #")) << tmux.Screen();
+    tmux.SendKeys("echo exec=$((6*7)); stty size");
+    EXPECT_TRUE(tmux.WaitFor("exec=42")) << tmux.Screen();
+    EXPECT_TRUE(tmux.WaitFor("30 100")) << tmux.Screen();
+    tmux.Resize(70, 20);  // ctr forwards SIGWINCH as ResizePty
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    tmux.SendKeys("stty size; exit 2");
+    EXPECT_TRUE(tmux.WaitFor("20 70")) << tmux.Screen();
+    EXPECT_TRUE(tmux.WaitFor("CTR-EXIT=2")) << tmux.Screen();
+  }
+  RemoveAllTasks();
+  ExpectNothingLeft({"tty1", "box"});
+}
+
+TEST_F(TasksTest, FiftyTasksAtOnceLeaveNothingBehind) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  constexpr int kTasks = 50;
+  std::vector<std::string> ids;
+  std::vector<int> shims;
+  for (int i = 0; i < kTasks; ++i) {
+    ids.push_back("t" + std::to_string(i));
+    testing::CommandResult r = Run({"-d"}, ids.back(), {"sleep", "1000"});
+    ASSERT_EQ(r.exit_code, 0) << ids.back() << ": " << r.err;
+    shims.push_back(ShimPid(ids.back()));
+  }
+  auto tasks = Tasks();
+  ASSERT_EQ(tasks.size(), static_cast<size_t>(kTasks));
+  std::vector<int> pids;
+  for (const auto& [id, t] : tasks) {
+    EXPECT_EQ(t.second, "RUNNING") << id;
+    pids.push_back(t.first);
+  }
+  for (const std::string& id : ids)
+    EXPECT_EQ(C({"tasks", "kill", "-s", "SIGKILL", id}).exit_code, 0) << id;
+  for (const std::string& id : ids) {
+    ASSERT_TRUE(WaitStatus(id, "STOPPED")) << id;
+    testing::CommandResult r = C({"tasks", "delete", id});
+    EXPECT_EQ(r.exit_code, 0) << id << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("exit code 137")) << id;
+    EXPECT_EQ(C({"containers", "rm", id}).exit_code, 0) << id;
+  }
+  EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
+  for (int pid : pids) EXPECT_FALSE(ProcessAlive(pid)) << "task pid " << pid;
+  for (int pid : shims) EXPECT_FALSE(ProcessAlive(pid)) << "shim pid " << pid;
+  ExpectNothingLeft(ids);
+}
+
+TEST_F(TasksTest, TasksSurviveABerthdKillAndAreRestored) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 9; ++i) {
+    ids.push_back("live" + std::to_string(i));
+    ASSERT_EQ(Run({"-d"}, ids.back(), {"sleep", "1000"}).exit_code, 0);
+  }
+  // Exits while berthd is down, its shim keeping the status.
+  ASSERT_EQ(Run({"-d"}, "quits", {"sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 6"})
+                .exit_code,
+            0);
+  // Its shim dies while berthd is down.
+  ASSERT_EQ(Run({"-d"}, "orphan", {"sleep", "1000"}).exit_code, 0);
+  auto before = Tasks();
+  ASSERT_EQ(before.size(), 11u);
+  int orphan_pid = before["orphan"].first;
+
+  ASSERT_EQ(StopDaemon(SIGKILL), 128 + SIGKILL);
+  testing::WriteFile(Rootfs() + "/tmp/go", "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_FALSE(ProcessAlive(before["quits"].first));
+  for (const std::string& id : ids) EXPECT_TRUE(ProcessAlive(before[id].first)) << id;
+  int orphan_shim = ShimPid("orphan");
+  ASSERT_GT(orphan_shim, 0);
+  ASSERT_NE(
+      testing::ReadFile("/proc/" + std::to_string(orphan_shim) + "/cmdline").find("berth-shim"),
+      std::string::npos);
+  ::kill(orphan_shim, SIGKILL);
+
+  ASSERT_TRUE(StartDaemon());
+  EXPECT_THAT(DaemonLog(), HasSubstr("task manager ready tasks=10"));
+  auto after = Tasks();
+  for (const std::string& id : ids) {
+    ASSERT_EQ(after.count(id), 1u) << id;
+    EXPECT_EQ(after[id].second, "RUNNING") << id;
+    EXPECT_EQ(after[id].first, before[id].first) << id;  // the same process
+  }
+  ASSERT_EQ(after.count("quits"), 1u);
+  EXPECT_EQ(after["quits"].second, "STOPPED");
+  testing::CommandResult r = C({"tasks", "delete", "quits"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("task quits exit with non-zero exit code 6"));  // kept by the shim
+  // The orphan was cleaned up at start: its processes killed, its bundle gone.
+  EXPECT_EQ(after.count("orphan"), 0u);
+  EXPECT_FALSE(ProcessAlive(orphan_pid));
+  EXPECT_FALSE(fs::exists(bundles() + "/orphan"));
+  EXPECT_THAT(DaemonLog(),
+              HasSubstr("shim of task is gone, cleaning up namespace=" + ns_ + " id=orphan"));
+
+  // The restored tasks are fully usable.
+  r = C({"tasks", "exec", "--fifo-dir", fifo_dir(), "--exec-id", "after", "live0", "echo",
+         "still-here"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "still-here\n");
+  RemoveAllTasks();
+  EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
+  for (const std::string& id : ids) EXPECT_FALSE(ProcessAlive(before[id].first)) << id;
+  ids.insert(ids.end(), {"quits", "orphan"});
+  ExpectNothingLeft(ids);
+}
+
+}  // namespace
+}  // namespace berth
