@@ -1,0 +1,261 @@
+#include "snapshotter/local.h"
+
+#include <stdlib.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <set>
+#include <system_error>
+#include <utility>
+
+#include "fmt/format.h"
+#include "spdlog/spdlog.h"
+
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+#include "snapshotter/fs_util.h"
+
+namespace berth::snapshot {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Object(const std::string& key) {
+  return fmt::format("snapshot {:?}", key);
+}
+
+absl::Status CreateDir(const fs::path& p) {
+  std::error_code ec;
+  fs::create_directories(p, ec);
+  if (ec)
+    return ErrnoError(ec.value(), fmt::format("create directory {:?}", p.string()));
+  return absl::OkStatus();
+}
+
+absl::Status Rename(const fs::path& from, const fs::path& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0)
+    return ErrnoError(errno, fmt::format("rename {:?} to {:?}", from.string(), to.string()));
+  return absl::OkStatus();
+}
+
+// Removes `dir`, logging (not returning) a failure: Cleanup() gets it later.
+void RemoveLater(const fs::path& dir) {
+  if (absl::Status s = RemoveTree(dir); !s.ok())
+    spdlog::warn("snapshot directory left for cleanup path={} error={}", dir.string(),
+                 s.ToString());
+}
+
+}  // namespace
+
+int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+absl::StatusOr<std::unique_ptr<LocalSnapshotter>> LocalSnapshotter::Open(
+    const fs::path& root, std::unique_ptr<Driver> driver) {
+  BERTH_RETURN_IF_ERROR(CreateDir(root / "snapshots"));
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<MetaStore> store, MetaStore::Open(root / "metadata.db"));
+  return std::unique_ptr<LocalSnapshotter>(
+      new LocalSnapshotter(root, std::move(store), std::move(driver)));
+}
+
+fs::path LocalSnapshotter::SnapshotDir(int64_t id) const {
+  return root_ / "snapshots" / std::to_string(id);
+}
+
+absl::StatusOr<std::vector<fs::path>> LocalSnapshotter::ParentDirs(int64_t parent_id) {
+  std::vector<fs::path> dirs;
+  if (parent_id == 0)
+    return dirs;
+  BERTH_ASSIGN_OR_RETURN(std::vector<int64_t> chain, store_->Chain(parent_id));
+  for (int64_t id : chain) dirs.push_back(SnapshotDir(id) / "fs");
+  return dirs;
+}
+
+absl::StatusOr<Info> LocalSnapshotter::Stat(const std::string& key) {
+  absl::MutexLock lock(&mu_);
+  BERTH_ASSIGN_OR_RETURN(Record r, store_->Get(key));
+  return r.ToInfo();
+}
+
+absl::StatusOr<Info> LocalSnapshotter::Update(const Info& info,
+                                              const std::vector<std::string>& paths) {
+  if (info.name.empty())
+    return InvalidArgument("snapshot update: no name given");
+  absl::MutexLock lock(&mu_);
+  BERTH_ASSIGN_OR_RETURN(MetaStore::Transaction tx, store_->Begin());
+  BERTH_ASSIGN_OR_RETURN(Record r, store_->Get(info.name));
+  BERTH_RETURN_IF_ERROR(ApplyLabelPaths(info.labels, paths, Object(info.name), r.labels));
+  BERTH_RETURN_IF_ERROR(Annotate(ValidateLabels(r.labels), Object(info.name)));
+  r.updated_at = NowNanos();
+  BERTH_RETURN_IF_ERROR(store_->SetLabels(r.id, r.labels, r.updated_at));
+  BERTH_RETURN_IF_ERROR(tx.Commit());
+  return r.ToInfo();
+}
+
+absl::StatusOr<Usage> LocalSnapshotter::GetUsage(const std::string& key) {
+  absl::MutexLock lock(&mu_);
+  BERTH_ASSIGN_OR_RETURN(Record r, store_->Get(key));
+  if (r.kind == Kind::kCommitted)
+    return r.usage;
+  absl::StatusOr<Usage> u = DiskUsage(SnapshotDir(r.id) / "fs");
+  if (!u.ok())
+    return Annotate(u.status(), Object(key));
+  return u;
+}
+
+absl::StatusOr<std::vector<mount::Mount>> LocalSnapshotter::Mounts(const std::string& key) {
+  absl::MutexLock lock(&mu_);
+  BERTH_ASSIGN_OR_RETURN(Record r, store_->Get(key));
+  if (r.kind != Kind::kActive && r.kind != Kind::kView)
+    return FailedPrecondition(fmt::format("{}: is {}, not active or a view: it has no mounts",
+                                          Object(key), KindName(r.kind)));
+  BERTH_ASSIGN_OR_RETURN(std::vector<fs::path> parents, ParentDirs(r.parent_id));
+  return driver_->Mounts(SnapshotDir(r.id), r.kind, parents);
+}
+
+absl::StatusOr<std::vector<mount::Mount>> LocalSnapshotter::Prepare(const std::string& key,
+                                                                    const std::string& parent,
+                                                                    const Labels& labels) {
+  return Create(Kind::kActive, key, parent, labels);
+}
+
+absl::StatusOr<std::vector<mount::Mount>> LocalSnapshotter::View(const std::string& key,
+                                                                 const std::string& parent,
+                                                                 const Labels& labels) {
+  return Create(Kind::kView, key, parent, labels);
+}
+
+absl::StatusOr<fs::path> LocalSnapshotter::BuildDir(Kind kind,
+                                                    const std::vector<fs::path>& parents) {
+  std::string tmpl = (root_ / "snapshots" / "new-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    return ErrnoError(errno,
+                      fmt::format("create directory in {:?}", (root_ / "snapshots").string()));
+  fs::path dir = tmpl;
+  if (absl::Status s = driver_->Populate(dir, kind, parents); !s.ok()) {
+    RemoveLater(dir);
+    return s;
+  }
+  return dir;
+}
+
+absl::StatusOr<std::vector<mount::Mount>> LocalSnapshotter::Create(Kind kind,
+                                                                   const std::string& key,
+                                                                   const std::string& parent,
+                                                                   const Labels& labels) {
+  if (key.empty())
+    return InvalidArgument("snapshot key must not be empty");
+  BERTH_RETURN_IF_ERROR(Annotate(ValidateLabels(labels), Object(key)));
+  absl::MutexLock lock(&mu_);
+  BERTH_ASSIGN_OR_RETURN(MetaStore::Transaction tx, store_->Begin());
+  int64_t parent_id = 0;
+  if (!parent.empty()) {
+    absl::StatusOr<Record> p = store_->Get(parent);
+    if (!p.ok())
+      return Annotate(p.status(), fmt::format("{}: parent", Object(key)));
+    if (p->kind != Kind::kCommitted)
+      return FailedPrecondition(fmt::format("{}: parent {:?} is {}, not committed", Object(key),
+                                            parent, KindName(p->kind)));
+    parent_id = p->id;
+  }
+  BERTH_ASSIGN_OR_RETURN(int64_t id, store_->Insert(kind, key, parent_id, labels, NowNanos()));
+  BERTH_ASSIGN_OR_RETURN(std::vector<fs::path> parents, ParentDirs(parent_id));
+  BERTH_ASSIGN_OR_RETURN(fs::path tmp, BuildDir(kind, parents));
+  const fs::path dir = SnapshotDir(id);
+  // An id whose insert was rolled back can come again; its directory is an orphan.
+  absl::Status s = RemoveTree(dir);
+  if (s.ok())
+    s = Rename(tmp, dir);
+  if (!s.ok()) {
+    RemoveLater(tmp);
+    return Annotate(s, Object(key));
+  }
+  if (s = tx.Commit(); !s.ok()) {
+    RemoveLater(dir);
+    return Annotate(s, Object(key));
+  }
+  return driver_->Mounts(dir, kind, parents);
+}
+
+absl::Status LocalSnapshotter::Commit(const std::string& name, const std::string& key,
+                                      const Labels& labels) {
+  if (name.empty())
+    return InvalidArgument(fmt::format("commit of {}: name must not be empty", Object(key)));
+  if (key.empty())
+    return InvalidArgument("snapshot key must not be empty");
+  BERTH_RETURN_IF_ERROR(Annotate(ValidateLabels(labels), Object(name)));
+  absl::MutexLock lock(&mu_);
+  BERTH_ASSIGN_OR_RETURN(MetaStore::Transaction tx, store_->Begin());
+  BERTH_ASSIGN_OR_RETURN(Record r, store_->Get(key));
+  if (r.kind != Kind::kActive)
+    return FailedPrecondition(
+        fmt::format("{}: is {}, not active: cannot commit", Object(key), KindName(r.kind)));
+  absl::StatusOr<Usage> usage = DiskUsage(SnapshotDir(r.id) / "fs");
+  if (!usage.ok())
+    return Annotate(usage.status(), Object(key));
+  BERTH_RETURN_IF_ERROR(store_->MarkCommitted(r.id, name, labels, *usage, NowNanos()));
+  return Annotate(tx.Commit(), Object(name));
+}
+
+absl::Status LocalSnapshotter::Remove(const std::string& key) {
+  if (key.empty())
+    return InvalidArgument("snapshot key must not be empty");
+  absl::MutexLock lock(&mu_);
+  BERTH_ASSIGN_OR_RETURN(MetaStore::Transaction tx, store_->Begin());
+  BERTH_ASSIGN_OR_RETURN(Record r, store_->Get(key));
+  BERTH_ASSIGN_OR_RETURN(bool children, store_->HasChildren(r.id));
+  if (children)
+    return FailedPrecondition(fmt::format("{}: has children", Object(key)));
+  BERTH_RETURN_IF_ERROR(store_->Delete(r.id));
+  const fs::path dir = SnapshotDir(r.id);
+  const fs::path removed = root_ / "snapshots" / fmt::format("rm-{}", r.id);
+  bool renamed = false;
+  if (fs::exists(dir)) {
+    BERTH_RETURN_IF_ERROR(RemoveTree(removed));
+    BERTH_RETURN_IF_ERROR(Annotate(Rename(dir, removed), Object(key)));
+    renamed = true;
+  }
+  if (absl::Status s = tx.Commit(); !s.ok()) {
+    if (renamed && !Rename(removed, dir).ok())
+      spdlog::error("snapshot directory not restored key={} path={}", key, removed.string());
+    return Annotate(s, Object(key));
+  }
+  if (renamed)
+    RemoveLater(removed);
+  return absl::OkStatus();
+}
+
+absl::Status LocalSnapshotter::Walk(absl::FunctionRef<absl::Status(const Info&)> fn) {
+  std::vector<Record> all;
+  {
+    absl::MutexLock lock(&mu_);
+    BERTH_ASSIGN_OR_RETURN(all, store_->All());
+  }
+  for (const Record& r : all) BERTH_RETURN_IF_ERROR(fn(r.ToInfo()));
+  return absl::OkStatus();
+}
+
+absl::Status LocalSnapshotter::Cleanup() {
+  absl::MutexLock lock(&mu_);
+  BERTH_ASSIGN_OR_RETURN(std::set<int64_t> ids, store_->Ids());
+  std::error_code ec;
+  absl::Status result;
+  for (const fs::directory_entry& e : fs::directory_iterator(root_ / "snapshots", ec)) {
+    const std::string name = e.path().filename().string();
+    int64_t id = 0;
+    auto [end, err] = std::from_chars(name.data(), name.data() + name.size(), id);
+    if (err == std::errc() && end == name.data() + name.size() && ids.count(id))
+      continue;
+    if (absl::Status s = RemoveTree(e.path()); !s.ok() && result.ok())
+      result = s;
+  }
+  if (ec)
+    return ErrnoError(ec.value(), fmt::format("list {:?}", (root_ / "snapshots").string()));
+  return result;
+}
+
+}  // namespace berth::snapshot
