@@ -12,6 +12,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 #include <vector>
@@ -40,22 +41,51 @@ struct DirTimes {
 };
 
 // The libarchive read callback's side.
+//
+// Some tools (umoci 0.4 among them) end a layer right after the last file's data, without
+// the padding to a 512-byte block and without the end-of-archive blocks. Go's archive/tar,
+// and so containerd and Docker, read such a layer to its end; so do we: a stream that ends
+// inside a block is followed by the zeros it lacks. That is only sound when the stream ended
+// exactly where the last entry's data did, which Finish() checks (a file cut short inside
+// its last block would otherwise be completed with zeros).
 struct Source {
   LayerReader* reader;
   std::vector<char> buf = std::vector<char>(kStreamBufferSize);
   absl::Status status;
+  int64_t served = 0;       // real bytes handed to libarchive
+  int64_t zeros_left = -1;  // >= 0 once the real stream has ended inside a block
+  int64_t last_entry_size = 0;
+
+  absl::Status Finish() const {
+    if (zeros_left >= 0 && last_entry_size % 512 != served % 512) {
+      return absl::DataLossError(
+          fmt::format("layer: tar stream truncated at byte {} inside an entry", served));
+    }
+    return absl::OkStatus();
+  }
 };
 
 la_ssize_t ReadCallback(struct archive* a, void* client, const void** out) {
   auto* src = static_cast<Source*>(client);
-  absl::StatusOr<size_t> n = src->reader->Read(src->buf.data(), src->buf.size());
-  if (!n.ok()) {
-    src->status = n.status();
-    archive_set_error(a, EIO, "%s", std::string(n.status().message()).c_str());
-    return -1;
+  if (src->zeros_left < 0) {
+    absl::StatusOr<size_t> n = src->reader->Read(src->buf.data(), src->buf.size());
+    if (!n.ok()) {
+      src->status = n.status();
+      archive_set_error(a, EIO, "%s", std::string(n.status().message()).c_str());
+      return -1;
+    }
+    if (*n > 0 || src->served % 512 == 0) {
+      src->served += static_cast<int64_t>(*n);
+      *out = src->buf.data();
+      return static_cast<la_ssize_t>(*n);
+    }
+    src->zeros_left = (512 - src->served % 512) + 1024;  // the block's rest, then the end
   }
+  size_t n = static_cast<size_t>(std::min<int64_t>(src->zeros_left, 4096));
+  std::fill_n(src->buf.begin(), n, '\0');
+  src->zeros_left -= static_cast<int64_t>(n);
   *out = src->buf.data();
-  return static_cast<la_ssize_t>(*n);
+  return static_cast<la_ssize_t>(n);
 }
 
 struct ArchiveFree {
@@ -126,6 +156,7 @@ absl::Status Applier::Run() {
       raw = archive_entry_pathname_utf8(e);
     if (raw == nullptr)
       return InvalidArgument("layer: an entry has no readable name");
+    src_.last_entry_size = archive_entry_size(e);
     absl::StatusOr<std::string> path = CleanEntryPath(raw);
     if (!path.ok())
       return Annotate(path.status(), "layer");
@@ -437,6 +468,7 @@ absl::StatusOr<ApplyResult> ApplyLayer(const std::filesystem::path& root, ReadFn
   }
   Applier applier(std::move(root_fd), opts, a.get(), src);
   BERTH_RETURN_IF_ERROR(applier.Run());
+  BERTH_RETURN_IF_ERROR(src.Finish());
   BERTH_RETURN_IF_ERROR(reader.Drain());
   return reader.Finish();
 }

@@ -228,5 +228,17 @@ TEST(Apply, FifoAndModes) {
   EXPECT_EQ(Lstat(t / "sticky").st_mode & 07777, 01777u);
 }
 
+TEST(Apply, NonAsciiNamesKeepTheirBytes) {
+  TempDir t("archive");
+  std::string utf8 = "caf\xc3\xa9";     // UTF-8, stored in a PAX path record by libarchive
+  std::string latin1 = "na\xefve.txt";  // not UTF-8: raw bytes in the ustar header
+  ASSERT_THAT(ApplyBytes(t.path(), MakeTar({File(utf8, "u"), File(latin1, "l"),
+                                            Symlink("link-" + utf8, utf8)})),
+              IsOk());
+  EXPECT_EQ(ReadFile(t / utf8), "u");
+  EXPECT_EQ(ReadFile(t / latin1), "l");
+  EXPECT_EQ(fs::read_symlink(t / ("link-" + utf8)).string(), utf8);
+}
+
 }  // namespace
 }  // namespace berth::archive
