@@ -1,6 +1,8 @@
 #include "snapshotter/local.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
@@ -14,6 +16,7 @@
 
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "lib/base/unique_fd.h"
 #include "snapshotter/fs_util.h"
 
 namespace berth::snapshot {
@@ -39,6 +42,25 @@ absl::Status Rename(const fs::path& from, const fs::path& to) {
   return absl::OkStatus();
 }
 
+// fsync of a directory, so that a rename in it survives a power loss before the commit.
+absl::Status SyncDir(const fs::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid() || ::fsync(fd.get()) != 0)
+    return ErrnoError(errno, fmt::format("sync directory {:?}", dir.string()));
+  return absl::OkStatus();
+}
+
+// The id of a directory named "<prefix><digits>", or 0.
+int64_t IdOf(const std::string& name, std::string_view prefix) {
+  if (name.rfind(prefix, 0) != 0)
+    return 0;
+  int64_t id = 0;
+  const char* begin = name.data() + prefix.size();
+  const char* end = name.data() + name.size();
+  auto [ptr, err] = std::from_chars(begin, end, id);
+  return err == std::errc() && ptr == end && begin != end ? id : 0;
+}
+
 // Removes `dir`, logging (not returning) a failure: Cleanup() gets it later.
 void RemoveLater(const fs::path& dir) {
   if (absl::Status s = RemoveTree(dir); !s.ok())
@@ -58,8 +80,27 @@ absl::StatusOr<std::unique_ptr<LocalSnapshotter>> LocalSnapshotter::Open(
     const fs::path& root, std::unique_ptr<Driver> driver) {
   BERTH_RETURN_IF_ERROR(CreateDir(root / "snapshots"));
   BERTH_ASSIGN_OR_RETURN(std::unique_ptr<MetaStore> store, MetaStore::Open(root / "metadata.db"));
-  return std::unique_ptr<LocalSnapshotter>(
+  std::unique_ptr<LocalSnapshotter> sn(
       new LocalSnapshotter(root, std::move(store), std::move(driver)));
+  BERTH_RETURN_IF_ERROR(sn->Recover());
+  return sn;
+}
+
+absl::Status LocalSnapshotter::Recover() {
+  absl::MutexLock lock(&mu_);
+  BERTH_ASSIGN_OR_RETURN(std::set<int64_t> ids, store_->Ids());
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(root_ / "snapshots", ec)) {
+    const int64_t id = IdOf(e.path().filename().string(), "rm-");
+    if (id == 0 || !ids.count(id) || fs::exists(SnapshotDir(id)))
+      continue;
+    // A crash came between moving the directory away and committing the removal.
+    spdlog::warn("restoring snapshot directory of an unfinished removal id={}", id);
+    BERTH_RETURN_IF_ERROR(Rename(e.path(), SnapshotDir(id)));
+  }
+  if (ec)
+    return ErrnoError(ec.value(), fmt::format("list {:?}", (root_ / "snapshots").string()));
+  return absl::OkStatus();
 }
 
 fs::path LocalSnapshotter::SnapshotDir(int64_t id) const {
@@ -174,6 +215,10 @@ absl::StatusOr<std::vector<mount::Mount>> LocalSnapshotter::Create(Kind kind,
     RemoveLater(tmp);
     return Annotate(s, Object(key));
   }
+  if (s = SyncDir(root_ / "snapshots"); !s.ok()) {
+    RemoveLater(dir);
+    return Annotate(s, Object(key));
+  }
   if (s = tx.Commit(); !s.ok()) {
     RemoveLater(dir);
     return Annotate(s, Object(key));
@@ -218,6 +263,10 @@ absl::Status LocalSnapshotter::Remove(const std::string& key) {
     BERTH_RETURN_IF_ERROR(RemoveTree(removed));
     BERTH_RETURN_IF_ERROR(Annotate(Rename(dir, removed), Object(key)));
     renamed = true;
+    if (absl::Status s = SyncDir(root_ / "snapshots"); !s.ok()) {
+      (void)Rename(removed, dir);
+      return Annotate(s, Object(key));
+    }
   }
   if (absl::Status s = tx.Commit(); !s.ok()) {
     if (renamed && !Rename(removed, dir).ok())
@@ -245,10 +294,7 @@ absl::Status LocalSnapshotter::Cleanup() {
   std::error_code ec;
   absl::Status result;
   for (const fs::directory_entry& e : fs::directory_iterator(root_ / "snapshots", ec)) {
-    const std::string name = e.path().filename().string();
-    int64_t id = 0;
-    auto [end, err] = std::from_chars(name.data(), name.data() + name.size(), id);
-    if (err == std::errc() && end == name.data() + name.size() && ids.count(id))
+    if (ids.count(IdOf(e.path().filename().string(), "")))
       continue;
     if (absl::Status s = RemoveTree(e.path()); !s.ok() && result.ok())
       result = s;

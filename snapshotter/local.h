@@ -8,7 +8,8 @@
 // Crash safety: a new snapshot is built in <root>/snapshots/new-XXXXXX and renamed to its id
 // inside the transaction that inserts its record; a removed one is renamed to rm-<id> inside
 // the transaction that deletes its record and deleted after the commit. Whatever a crash
-// leaves in snapshots/ without a record is removed by Cleanup().
+// leaves in snapshots/ without a record is removed by Cleanup(); an rm-<id> whose record is
+// still there (the removal was not committed) is renamed back when the snapshotter opens.
 //
 // Thread-safe: one mutex serializes the calls (Walk calls its fn outside it).
 
@@ -71,6 +72,8 @@ class LocalSnapshotter : public Snapshotter {
       : root_(std::move(root)), store_(std::move(store)), driver_(std::move(driver)) {}
 
  private:
+  // Puts back the directories of removals that a crash interrupted before their commit.
+  absl::Status Recover();
   absl::StatusOr<std::vector<mount::Mount>> Create(Kind kind, const std::string& key,
                                                    const std::string& parent, const Labels& labels);
   // The fs/ dirs of the chain that starts at `parent_id`, newest first.

@@ -404,6 +404,32 @@ TEST_P(SnapshotterSuite, CleanupRemovesOrphanDirectories) {
   EXPECT_FALSE(fs::exists(snaps / "998"));
 }
 
+// The directory a crash leaves between the rename and the commit of a removal is put back on
+// open; a directory a crash leaves under the next id does not leak into a new snapshot.
+TEST_P(SnapshotterSuite, ReopenRepairsInterruptedCreateAndRemove) {
+  auto mounts = sn_->Prepare("a", "", {});
+  ASSERT_THAT(mounts, IsOk());
+  ASSERT_THAT(WithMounts(*mounts, [](const fs::path& d) { WriteFile(d / "f", "data"); }), IsOk());
+  const fs::path dir = fs::path((*mounts)[0].source).parent_path();  // <root>/snapshots/<id>
+  const int64_t id = std::stoll(dir.filename().string());
+  const fs::path snaps = root() / "snapshots";
+  sn_.reset();
+  fs::rename(dir, snaps / fmt::format("rm-{}", id));  // crash in the middle of Remove("a")
+  WriteFile(snaps / std::to_string(id + 1) / "fs/stale", "x");  // crash in the middle of a Prepare
+  Reopen();
+  auto again = sn_->Mounts("a");
+  ASSERT_THAT(again, IsOk());
+  EXPECT_THAT(WithMounts(*again, [](const fs::path& d) { EXPECT_EQ(ReadFile(d / "f"), "data"); }),
+              IsOk());
+  auto next = sn_->Prepare("b", "", {});
+  ASSERT_THAT(next, IsOk());
+  EXPECT_THAT(WithMounts(*next, [](const fs::path& d) { EXPECT_FALSE(fs::exists(d / "stale")); }),
+              IsOk());
+  EXPECT_THAT(sn_->Remove("a"), IsOk());
+  EXPECT_THAT(sn_->Remove("b"), IsOk());
+  EXPECT_THAT(Entries(snaps), IsEmpty());
+}
+
 // 128 layers: the overlay's lowerdir chain does not fit into one mount(2) page.
 TEST_P(SnapshotterSuite, ChainOf128LayersMounts) {
   constexpr int kLayers = 128;
