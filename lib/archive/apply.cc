@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "fmt/format.h"
 
 #include "lib/archive/layer.h"
@@ -111,6 +112,9 @@ class Applier {
                             const std::string& base);
   absl::Status MakeOther(struct archive_entry* e, int pfd, const std::string& base);
   absl::Status Replace(int pfd, const std::string& base, bool keep_dir);
+  // Runs `create` (0 or -1 with errno); on EEXIST replaces what is there and runs it again.
+  absl::Status CreateOrReplace(int pfd, const std::string& base, std::string_view what,
+                               absl::FunctionRef<int()> create);
   absl::Status Meta(struct archive_entry* e, int fd, int pfd, const std::string& base);
   absl::Status Xattrs(struct archive_entry* e, int fd, int pfd, const std::string& base);
   absl::Status SetDirTimes();
@@ -255,16 +259,32 @@ absl::Status Applier::Replace(int pfd, const std::string& base, bool keep_dir) {
   return absl::OkStatus();
 }
 
+absl::Status Applier::CreateOrReplace(int pfd, const std::string& base, std::string_view what,
+                                      absl::FunctionRef<int()> create) {
+  if (create() == 0)
+    return absl::OkStatus();
+  if (errno != EEXIST)
+    return ErrnoError(errno, what);
+  BERTH_RETURN_IF_ERROR(Replace(pfd, base, /*keep_dir=*/false));
+  if (create() != 0)
+    return ErrnoError(errno, what);
+  return absl::OkStatus();
+}
+
 absl::Status Applier::MakeDir(struct archive_entry* e, const std::string& path, int pfd,
                               const std::string& base) {
   UniqueFd fd;
   if (base.empty()) {
     fd = UniqueFd(::fcntl(root_.get(), F_DUPFD_CLOEXEC, 0));
   } else {
-    // Keeping the cached fd valid: Replace only drops a non-directory here.
-    BERTH_RETURN_IF_ERROR(Replace(pfd, base, /*keep_dir=*/true));
-    if (::mkdirat(pfd, base.c_str(), 0700) != 0 && errno != EEXIST)
-      return ErrnoError(errno, "mkdir");
+    // Create first, look only when something is there (one syscall in the common case).
+    if (::mkdirat(pfd, base.c_str(), 0700) != 0) {
+      if (errno != EEXIST)
+        return ErrnoError(errno, "mkdir");
+      BERTH_RETURN_IF_ERROR(Replace(pfd, base, /*keep_dir=*/true));  // drops a non-directory
+      if (::mkdirat(pfd, base.c_str(), 0700) != 0 && errno != EEXIST)
+        return ErrnoError(errno, "mkdir");
+    }
     fd = UniqueFd(::openat(pfd, base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   }
   if (!fd.valid())
@@ -280,9 +300,12 @@ absl::Status Applier::MakeDir(struct archive_entry* e, const std::string& path, 
 }
 
 absl::Status Applier::MakeFile(struct archive_entry* e, int pfd, const std::string& base) {
-  BERTH_RETURN_IF_ERROR(Replace(pfd, base, /*keep_dir=*/false));
-  UniqueFd fd(
-      ::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  constexpr int kCreate = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  UniqueFd fd(::openat(pfd, base.c_str(), kCreate, 0600));
+  if (!fd.valid() && errno == EEXIST) {
+    BERTH_RETURN_IF_ERROR(Replace(pfd, base, /*keep_dir=*/false));
+    fd = UniqueFd(::openat(pfd, base.c_str(), kCreate, 0600));
+  }
   if (!fd.valid())
     return ErrnoError(errno, "create file");
   int64_t end = 0;
@@ -371,13 +394,12 @@ absl::Status Applier::MakeOther(struct archive_entry* e, int pfd, const std::str
       return InvalidArgument("symlink has no target");
     if (std::string_view(target).size() >= PATH_MAX)
       return InvalidArgument("symlink target is longer than PATH_MAX");
-    BERTH_RETURN_IF_ERROR(Replace(pfd, base, /*keep_dir=*/false));
-    if (::symlinkat(target, pfd, base.c_str()) != 0)
-      return ErrnoError(errno, "create symlink");
+    BERTH_RETURN_IF_ERROR(CreateOrReplace(pfd, base, "create symlink",
+                                          [&] { return ::symlinkat(target, pfd, base.c_str()); }));
   } else if (type == AE_IFIFO || type == AE_IFCHR || type == AE_IFBLK) {
-    BERTH_RETURN_IF_ERROR(Replace(pfd, base, /*keep_dir=*/false));
-    if (::mknodat(pfd, base.c_str(), type | 0600, archive_entry_rdev(e)) != 0)
-      return ErrnoError(errno, "create special file");
+    BERTH_RETURN_IF_ERROR(CreateOrReplace(pfd, base, "create special file", [&] {
+      return ::mknodat(pfd, base.c_str(), type | 0600, archive_entry_rdev(e));
+    }));
   } else {
     return InvalidArgument(fmt::format("unsupported entry type {:#o}", type));
   }

@@ -149,6 +149,27 @@ TEST(Apply, GzipChecksumMismatchFails) {
   EXPECT_THAT(ApplyBytes(t.path(), layer), StatusIs(absl::StatusCode::kDataLoss, "gzip"));
 }
 
+// umoci 0.4 ends layers right after the last file's data: no padding, no end blocks. Go's
+// archive/tar (containerd, Docker) reads them; so must we, but only when the cut is exactly
+// at the end of the last entry's data.
+TEST(Apply, LayerEndingRightAfterTheLastFilesDataIsRead) {
+  TempDir t("archive");
+  std::string tar = MakeTar({File("a", "1"), File("last", "b\n")});
+  size_t data_end = tar.rfind("b\n") + 2;
+  std::string cut = tar.substr(0, data_end);
+  absl::StatusOr<ApplyResult> r = ApplyBytes(t.path(), Compress(cut, Compression::kGzip));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(ReadFile(t / "last"), "b\n");
+  EXPECT_EQ(r->uncompressed_size, static_cast<int64_t>(cut.size())) << "digests cover real bytes";
+
+  TempDir t2("archive");
+  std::string short_data = MakeTar({File("a", "1"), File("last", std::string(300, 'x'))});
+  size_t start = short_data.find(std::string(300, 'x'));
+  EXPECT_THAT(ApplyBytes(t2.path(), short_data.substr(0, start + 200)),
+              StatusIs(absl::StatusCode::kDataLoss, "truncated"))
+      << "a file cut inside its last block is not completed with zeros";
+}
+
 TEST(Apply, EmptyStreamIsAnEmptyLayer) {
   TempDir t("archive");
   absl::StatusOr<ApplyResult> r = ApplyBytes(t.path(), "");
