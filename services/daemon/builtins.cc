@@ -11,8 +11,10 @@
 #include "services/metadata/plugin.h"
 #include "services/namespaces/service.h"
 #include "services/runtime/task_manager.h"
+#include "services/snapshots/service.h"
 #include "services/tasks/service.h"
 #include "services/version/service.h"
+#include "snapshotter/snapshotter.h"
 
 namespace berth::daemon {
 
@@ -20,6 +22,8 @@ void RegisterBuiltins(plugin::Registry& registry) {
   metadata::RegisterPlugin(registry);
   events::RegisterPlugins(registry);
   content::RegisterPlugins(registry);
+  snapshot::RegisterPlugins(registry);
+  services::snapshots::RegisterPlugin(registry);
   diff::RegisterPlugins(registry);
   gc::RegisterPlugin(registry);
   services::namespaces::RegisterPlugin(registry);

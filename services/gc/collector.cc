@@ -111,13 +111,36 @@ absl::Status Sweep(Tx& tx, const std::set<ResourceKey>& live,
     BERTH_RETURN_IF_ERROR(q.Run());
     ++stats.content_records;
   }
+  // A snapshot's parent is live whenever the snapshot is, so whole chains go at once and no
+  // record is left with a missing parent.
+  dead.clear();
+  BERTH_RETURN_IF_ERROR(
+      ForEach(tx, "SELECT namespace, snapshotter, key FROM snapshots", [&](Stmt& q) {
+        ResourceKey k{q.Text(0), "snapshots/" + q.Text(1), q.Text(2)};
+        if (!live.contains(k))
+          dead.push_back(std::move(k));
+        return absl::OkStatus();
+      }));
+  for (const ResourceKey& k : dead) {
+    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("DELETE FROM snapshots WHERE namespace = ? AND "
+                                            "snapshotter = ? AND key = ?"));
+    q.Bind(1, k.ns).Bind(2, k.type.substr(sizeof("snapshots/") - 1)).Bind(3, k.id);
+    BERTH_RETURN_IF_ERROR(q.Run());
+    ++stats.snapshot_records;
+  }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-Collector::Collector(metadata::Db& db, content::ContentStore& content, content::LocalStore& local)
-    : db_(db), content_(content), local_(local), thread_([this] { Loop(); }) {}
+Collector::Collector(metadata::Db& db, content::ContentStore& content, content::LocalStore& local,
+                     snapshots::SnapshotStores* snapshots, std::chrono::seconds ingest_expiry)
+    : db_(db),
+      content_(content),
+      local_(local),
+      snapshots_(snapshots),
+      ingest_expiry_(ingest_expiry),
+      thread_([this] { Loop(); }) {}
 
 Collector::~Collector() {
   {
@@ -165,11 +188,13 @@ absl::StatusOr<CollectStats> Collector::Collect() {
   // The commit lock keeps a blob from being committed between the sweep of records and the
   // sweep of blobs (it would have no record yet and be removed).
   absl::MutexLock commits(&content_.commit_lock());
+  std::set<ResourceKey> live;
   BERTH_RETURN_IF_ERROR(db_.Update([&](Tx& tx) -> absl::Status {
     GcGraph g;
     std::vector<ResourceKey> expired;
     BERTH_RETURN_IF_ERROR(BuildGraph(tx, g, expired));
-    return Sweep(tx, metadata::Mark(g), expired, stats);
+    live = metadata::Mark(g);
+    return Sweep(tx, live, expired, stats);
   }));
   std::set<std::string> recorded;
   BERTH_RETURN_IF_ERROR(db_.View([&](Tx& tx) {
@@ -185,25 +210,62 @@ absl::StatusOr<CollectStats> Collector::Collect() {
     if (s.ok())
       ++stats.blobs;
   }
-  spdlog::info("garbage collected records={} leases={} blobs={} ms={}", stats.content_records,
-               stats.leases, stats.blobs,
-               std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::steady_clock::now() - start)
-                   .count());
+  if (snapshots_ != nullptr) {
+    for (const auto& [name, store] : snapshots_->all()) {
+      absl::StatusOr<int> n = store->SweepBackend();
+      if (!n.ok()) {
+        spdlog::warn("garbage collection: snapshotter {}: {}", name, n.status().ToString());
+      } else {
+        stats.snapshots += *n;
+      }
+    }
+  }
+  SweepIngests(live, stats);
+  spdlog::info(
+      "garbage collected records={} leases={} blobs={} snapshot_records={} snapshots={} "
+      "ingests={} ms={}",
+      stats.content_records, stats.leases, stats.blobs, stats.snapshot_records, stats.snapshots,
+      stats.ingests,
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                            start)
+          .count());
   return stats;
+}
+
+void Collector::SweepIngests(const std::set<ResourceKey>& live, CollectStats& stats) {
+  const int64_t cutoff =
+      metadata::NowNanos() -
+      std::chrono::duration_cast<std::chrono::nanoseconds>(ingest_expiry_).count();
+  for (const content::IngestStatus& in : local_.ListIngests()) {
+    // Backend refs are "<namespace>@<ref>" (content_store.cc).
+    size_t at = in.ref.find('@');
+    if (at != std::string::npos &&
+        live.contains({in.ref.substr(0, at), "ingests", in.ref.substr(at + 1)}))
+      continue;
+    if (in.updated_at > cutoff)
+      continue;
+    // Unavailable while a writer holds it: it is in use after all.
+    if (local_.Abort(in.ref).ok())
+      ++stats.ingests;
+  }
 }
 
 void RegisterPlugin(plugin::Registry& registry) {
   registry.Add({
       .type = plugin::Type::kGc,
       .id = "scheduler",
-      .deps = {plugin::Type::kMetadata, plugin::Type::kContent},
+      .deps = {plugin::Type::kMetadata, plugin::Type::kContent, plugin::Type::kService},
       .init = [](plugin::InitContext& ic) -> absl::StatusOr<std::unique_ptr<plugin::Plugin>> {
         BERTH_ASSIGN_OR_RETURN(auto* md,
                                ic.GetSingle<metadata::MetadataPlugin>(plugin::Type::kMetadata));
         BERTH_ASSIGN_OR_RETURN(auto* cp,
                                ic.GetSingle<content::ContentPlugin>(plugin::Type::kContent));
-        auto c = std::make_unique<Collector>(md->db(), cp->store(), cp->local());
+        snapshots::SnapshotStores* snaps = nullptr;
+        if (absl::StatusOr<plugin::Plugin*> p = ic.Get(plugin::Type::kService, "snapshots-service");
+            p.ok()) {
+          snaps = dynamic_cast<snapshots::SnapshotStores*>(*p);
+        }
+        auto c = std::make_unique<Collector>(md->db(), cp->store(), cp->local(), snaps);
         // Collect what a previous run left behind before the API is served, so that a
         // collection never races the first clients' writes.
         if (absl::StatusOr<CollectStats> s = c->Run(); !s.ok()) {

@@ -1,13 +1,13 @@
 #pragma once
 
-// Collector removes what nothing refers to (metadata/gc.h has the model): content records
-// that no root reaches, expired leases, and then blobs that no namespace records any more.
-// Collections run in the background after deletions (Trigger, debounced) or at once
-// (CollectNow, for deletes with sync). Thread-safe.
-//
-// Snapshot records are marked but not yet swept: the snapshotters that own their data come
-// with the snapshot work.
+// Collector removes what nothing refers to (metadata/gc.h has the model): content and
+// snapshot records that no root reaches, expired leases, then blobs that no namespace records
+// any more, backend snapshots without a record, and ingests that no lease holds and nobody
+// wrote to for `ingest_expiry` (an ingest is resumable until then). Collections run in the
+// background after deletions (Trigger, debounced) or at once (CollectNow, for deletes with
+// sync). Thread-safe.
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -20,18 +20,27 @@
 #include "services/metadata/gc.h"
 #include "services/plugin/plugin.h"
 #include "services/plugin/registry.h"
+#include "services/snapshots/stores.h"
 
 namespace berth::gc {
 
 struct CollectStats {
-  int content_records = 0;  // records removed
-  int leases = 0;           // expired leases removed
-  int blobs = 0;            // blob files removed
+  int content_records = 0;   // records removed
+  int leases = 0;            // expired leases removed
+  int blobs = 0;             // blob files removed
+  int snapshot_records = 0;  // records removed
+  int snapshots = 0;         // backend snapshots removed
+  int ingests = 0;           // stale ingests removed
 };
+
+inline constexpr std::chrono::hours kDefaultIngestExpiry{24};
 
 class Collector : public plugin::Plugin, public metadata::GcScheduler {
  public:
-  Collector(metadata::Db& db, content::ContentStore& content, content::LocalStore& local);
+  // `snapshots` may be null (no snapshotter loaded).
+  Collector(metadata::Db& db, content::ContentStore& content, content::LocalStore& local,
+            snapshots::SnapshotStores* snapshots,
+            std::chrono::seconds ingest_expiry = kDefaultIngestExpiry);
   ~Collector() override;
 
   // Schedules a collection soon; several triggers close together make one collection.
@@ -45,11 +54,14 @@ class Collector : public plugin::Plugin, public metadata::GcScheduler {
 
  private:
   absl::StatusOr<CollectStats> Collect();
+  void SweepIngests(const std::set<metadata::ResourceKey>& live, CollectStats& stats);
   void Loop();
 
   metadata::Db& db_;
   content::ContentStore& content_;
   content::LocalStore& local_;
+  snapshots::SnapshotStores* snapshots_;
+  const std::chrono::seconds ingest_expiry_;
   std::mutex collect_mu_;  // one collection at a time
   std::mutex mu_;
   std::condition_variable cv_;

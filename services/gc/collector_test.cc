@@ -22,7 +22,7 @@ class CollectorTest : public ::testing::Test {
     db_ = *metadata::Db::Open(dir_ / "meta.db");
     local_ = *content::LocalStore::Open(dir_ / "content");
     store_ = std::make_unique<content::ContentStore>(*db_, *local_);
-    collector_ = std::make_unique<Collector>(*db_, *store_, *local_);
+    collector_ = std::make_unique<Collector>(*db_, *store_, *local_, nullptr);
   }
 
   std::string Blob(const std::string& data, Labels labels = {}, const std::string& lease = "") {
@@ -102,6 +102,39 @@ TEST_F(CollectorTest, TriggerCollectsInTheBackground) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_FALSE(OnDisk(d));
+}
+
+TEST_F(CollectorTest, RemovesIngestsNobodyWroteToSinceTheExpiry) {
+  // A fresh ingest survives a collection: it can still be resumed.
+  {
+    auto w = store_->OpenWriter("default", "fresh", 0, "");
+    ASSERT_THAT(w, IsOk());
+    ASSERT_THAT((*w)->Write(0, "partial"), IsOk());
+  }
+  ASSERT_THAT(collector_->CollectNow(), IsOk());
+  ASSERT_THAT(store_->Status("default", "fresh"), IsOk());
+
+  // With an expiry of zero, it is stale at once, unless a lease holds it.
+  metadata::LeaseStore leases(*db_);
+  ASSERT_THAT(leases.Create("default", {"pull", {}}), IsOk());
+  {
+    auto w = store_->OpenWriter("default", "held", 0, "");
+    ASSERT_THAT(w, IsOk());
+    ASSERT_THAT((*w)->Write(0, "partial"), IsOk());
+  }
+  ASSERT_THAT(leases.AddResource("default", "pull", {"held", "ingests"}), IsOk());
+  Collector now(*db_, *store_, *local_, nullptr, std::chrono::seconds(0));
+  auto stats = now.Run();
+  ASSERT_THAT(stats, IsOk());
+  EXPECT_EQ(stats->ingests, 1);
+  EXPECT_FALSE(store_->Status("default", "fresh").ok());
+  EXPECT_THAT(store_->Status("default", "held"), IsOk());
+
+  // An ingest with a writer attached is never removed.
+  auto w = store_->OpenWriter("default", "busy", 0, "");
+  ASSERT_THAT(w, IsOk());
+  ASSERT_THAT(now.CollectNow(), IsOk());
+  EXPECT_THAT(store_->Status("default", "busy"), IsOk());
 }
 
 }  // namespace

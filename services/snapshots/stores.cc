@@ -1,0 +1,40 @@
+#include "services/snapshots/stores.h"
+
+#include "fmt/format.h"
+
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+#include "services/metadata/plugin.h"
+#include "snapshotter/snapshotter.h"
+
+namespace berth::snapshots {
+
+absl::StatusOr<SnapshotStore*> SnapshotStores::Get(const std::string& name) {
+  const std::string& want = name.empty() ? std::string(kDefaultSnapshotter) : name;
+  auto it = stores_.find(want);
+  if (it == stores_.end())
+    return InvalidArgument(fmt::format("snapshotter {:?} is not loaded", want));
+  return it->second.get();
+}
+
+void RegisterPlugin(plugin::Registry& registry) {
+  registry.Add({
+      .type = plugin::Type::kService,
+      .id = "snapshots-service",
+      .deps = {plugin::Type::kMetadata, plugin::Type::kSnapshotter},
+      .init = [](plugin::InitContext& ic) -> absl::StatusOr<std::unique_ptr<plugin::Plugin>> {
+        BERTH_ASSIGN_OR_RETURN(auto* md,
+                               ic.GetSingle<metadata::MetadataPlugin>(plugin::Type::kMetadata));
+        auto stores = std::make_unique<SnapshotStores>();
+        for (const auto& [id, p] : ic.GetAll(plugin::Type::kSnapshotter)) {
+          auto* backend = dynamic_cast<snapshot::Snapshotter*>(p);
+          if (backend == nullptr)
+            return Internal(fmt::format("snapshotter plugin {:?} is not a snapshotter", id));
+          stores->Add(std::make_unique<SnapshotStore>(id, md->db(), *backend));
+        }
+        return stores;
+      },
+  });
+}
+
+}  // namespace berth::snapshots
