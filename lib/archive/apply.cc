@@ -50,8 +50,8 @@ struct DirTimes {
 // exactly where the last entry's data did, which Finish() checks (a file cut short inside
 // its last block would otherwise be completed with zeros).
 struct Source {
-  LayerReader* reader;
-  std::vector<char> buf = std::vector<char>(kStreamBufferSize);
+  PrefetchReader* reader;
+  std::vector<char> buf = std::vector<char>(4096);  // the zeros
   absl::Status status;
   int64_t served = 0;       // real bytes handed to libarchive
   int64_t zeros_left = -1;  // >= 0 once the real stream has ended inside a block
@@ -69,16 +69,16 @@ struct Source {
 la_ssize_t ReadCallback(struct archive* a, void* client, const void** out) {
   auto* src = static_cast<Source*>(client);
   if (src->zeros_left < 0) {
-    absl::StatusOr<size_t> n = src->reader->Read(src->buf.data(), src->buf.size());
-    if (!n.ok()) {
-      src->status = n.status();
-      archive_set_error(a, EIO, "%s", std::string(n.status().message()).c_str());
+    absl::StatusOr<std::string_view> chunk = src->reader->Next();
+    if (!chunk.ok()) {
+      src->status = chunk.status();
+      archive_set_error(a, EIO, "%s", std::string(chunk.status().message()).c_str());
       return -1;
     }
-    if (*n > 0 || src->served % 512 == 0) {
-      src->served += static_cast<int64_t>(*n);
-      *out = src->buf.data();
-      return static_cast<la_ssize_t>(*n);
+    if (!chunk->empty() || src->served % 512 == 0) {
+      src->served += static_cast<int64_t>(chunk->size());
+      *out = chunk->data();
+      return static_cast<la_ssize_t>(chunk->size());
     }
     src->zeros_left = (512 - src->served % 512) + 1024;  // the block's rest, then the end
   }
@@ -477,7 +477,9 @@ absl::StatusOr<ApplyResult> ApplyLayer(const std::filesystem::path& root, ReadFn
   }
   LayerReader reader(in);
   BERTH_RETURN_IF_ERROR(reader.Start());
-  Source src{.reader = &reader, .status = absl::OkStatus()};
+  // Decompression and hashing run on a helper thread, a few buffers ahead of the writes.
+  auto prefetch = std::make_unique<PrefetchReader>(reader);
+  Source src{.reader = prefetch.get(), .status = absl::OkStatus()};
   std::unique_ptr<struct archive, ArchiveFree> a(archive_read_new());
   if (a == nullptr)
     return Internal("libarchive: cannot allocate a reader");
@@ -491,7 +493,13 @@ absl::StatusOr<ApplyResult> ApplyLayer(const std::filesystem::path& root, ReadFn
   Applier applier(std::move(root_fd), opts, a.get(), src);
   BERTH_RETURN_IF_ERROR(applier.Run());
   BERTH_RETURN_IF_ERROR(src.Finish());
-  BERTH_RETURN_IF_ERROR(reader.Drain());
+  // Read (hash, check) whatever follows the tar's end marker; then the thread ends.
+  for (;;) {
+    BERTH_ASSIGN_OR_RETURN(std::string_view rest, prefetch->Next());
+    if (rest.empty())
+      break;
+  }
+  prefetch.reset();
   return reader.Finish();
 }
 

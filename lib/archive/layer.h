@@ -72,10 +72,11 @@ struct ApplyResult {
 
 // Reads a layer (tar, tar+gzip or tar+zstd, detected by magic bytes) from `in` and applies it
 // onto the directory `root`, which must exist. Reads `in` to its end (so the digests cover
-// every byte). Errors: InvalidArgument (an entry the policy above rejects, a malformed tar),
-// DataLoss (truncated or corrupt compressed data), NotFound (root missing), the errno class
-// of a failed filesystem call, or whatever `in` returned. On error the tree may be
-// half-written (never outside `root`).
+// every byte). `in` is called (one call at a time) from a helper thread that decompresses
+// ahead of the filesystem writes; ApplyLayer joins it before returning. Errors: InvalidArgument (an
+// entry the policy above rejects, a malformed tar), DataLoss (truncated or corrupt compressed
+// data), NotFound (root missing), the errno class of a failed filesystem call, or whatever `in`
+// returned. On error the tree may be half-written (never outside `root`).
 absl::StatusOr<ApplyResult> ApplyLayer(const std::filesystem::path& root, ReadFn in,
                                        const ApplyOptions& opts);
 

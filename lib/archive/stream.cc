@@ -247,6 +247,70 @@ ApplyResult LayerReader::Finish() {
   return r;
 }
 
+// ---- PrefetchReader ----
+
+PrefetchReader::PrefetchReader(LayerReader& reader, size_t depth) : reader_(reader), bufs_(depth) {
+  for (auto& b : bufs_) {
+    b.resize(kStreamBufferSize);
+    free_.push_back(&b);
+  }
+  thread_ = std::thread([this] { Produce(); });
+}
+
+PrefetchReader::~PrefetchReader() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void PrefetchReader::Produce() {
+  for (;;) {
+    std::vector<char>* buf;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] { return stop_ || !free_.empty(); });
+      if (stop_)
+        return;
+      buf = free_.back();
+      free_.pop_back();
+    }
+    absl::StatusOr<size_t> n = reader_.Read(buf->data(), buf->size());
+    Chunk c{buf, n.ok() ? *n : 0, n.status()};
+    bool last = !n.ok() || *n == 0;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      ready_.push_back(std::move(c));
+    }
+    cv_.notify_all();
+    if (last)
+      return;
+  }
+}
+
+absl::StatusOr<std::string_view> PrefetchReader::Next() {
+  if (done_)
+    return std::string_view();
+  std::unique_lock<std::mutex> l(mu_);
+  if (held_ != nullptr) {
+    free_.push_back(held_);
+    held_ = nullptr;
+    cv_.notify_all();
+  }
+  cv_.wait(l, [&] { return !ready_.empty(); });
+  Chunk c = std::move(ready_.front());
+  ready_.pop_front();
+  held_ = c.buf;
+  if (!c.status.ok() || c.len == 0) {
+    done_ = true;
+    if (!c.status.ok())
+      return c.status;
+  }
+  return std::string_view(c.buf->data(), c.len);
+}
+
 // ---- LayerWriter ----
 
 struct LayerWriter::Codec {

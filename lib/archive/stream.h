@@ -4,11 +4,15 @@
 // ISA-L's igzip, zstd with libzstd) and compression (gzip with zlib, zstd with libzstd), with
 // the compressed and uncompressed digests counted on the way. Internal to lib/archive.
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -78,6 +82,40 @@ class LayerReader {
   std::unique_ptr<Codec> codec_;
   Sha256 compressed_, uncompressed_;
   int64_t compressed_size_ = 0, uncompressed_size_ = 0;
+};
+
+// Runs a started LayerReader on its own thread, up to `depth` buffers ahead of the consumer,
+// so that decompression and hashing overlap with the consumer's filesystem work. The reader
+// (and the ReadFn inside it) is used only by that thread until the PrefetchReader is gone.
+class PrefetchReader {
+ public:
+  explicit PrefetchReader(LayerReader& reader, size_t depth = 4);
+  ~PrefetchReader();  // stops the thread and joins it
+  PrefetchReader(const PrefetchReader&) = delete;
+  PrefetchReader& operator=(const PrefetchReader&) = delete;
+
+  // The next chunk of uncompressed bytes, valid until the next call; empty at the end.
+  absl::StatusOr<std::string_view> Next();
+
+ private:
+  struct Chunk {
+    std::vector<char>* buf = nullptr;
+    size_t len = 0;
+    absl::Status status;
+  };
+
+  void Produce();
+
+  LayerReader& reader_;
+  std::vector<std::vector<char>> bufs_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::vector<char>*> free_;  // guarded by mu_
+  std::deque<Chunk> ready_;               // guarded by mu_
+  bool stop_ = false;                     // guarded by mu_
+  std::vector<char>* held_ = nullptr;     // the consumer's current buffer
+  bool done_ = false;                     // the consumer saw the end or an error
+  std::thread thread_;
 };
 
 // Takes uncompressed tar bytes, compresses them and hands the result to `out`. Keeps `out`
