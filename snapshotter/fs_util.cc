@@ -257,6 +257,18 @@ absl::Status CopyFile(int sfd, int dfd, const std::string& name, const struct st
   return CopyMetaFd(in.get(), out.get(), st, what);
 }
 
+absl::Status CopySymlink(int sfd, int dfd, const std::string& name, const struct stat& st,
+                         const std::string& what) {
+  std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+  ssize_t n = ::readlinkat(sfd, name.c_str(), target.data(), target.size());
+  if (n < 0)
+    return ErrnoError(errno, fmt::format("read symlink {:?}", what));
+  target.resize(static_cast<size_t>(n));
+  if (::symlinkat(target.c_str(), dfd, name.c_str()) != 0)
+    return ErrnoError(errno, fmt::format("create symlink {:?}", what));
+  return CopyMetaAt(sfd, dfd, name, st, what);
+}
+
 absl::Status CopyDir(int sfd, int dfd, const std::string& path, CopyState& state);
 
 absl::Status CopyEntry(int sfd, int dfd, const std::string& name, const std::string& path,
@@ -287,16 +299,8 @@ absl::Status CopyEntry(int sfd, int dfd, const std::string& name, const std::str
     }
     case S_IFREG:
       return CopyFile(sfd, dfd, name, st, what);
-    case S_IFLNK: {
-      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-      ssize_t n = ::readlinkat(sfd, name.c_str(), target.data(), target.size());
-      if (n < 0)
-        return ErrnoError(errno, fmt::format("read symlink {:?}", what));
-      target.resize(static_cast<size_t>(n));
-      if (::symlinkat(target.c_str(), dfd, name.c_str()) != 0)
-        return ErrnoError(errno, fmt::format("create symlink {:?}", what));
-      return CopyMetaAt(sfd, dfd, name, st, what);
-    }
+    case S_IFLNK:
+      return CopySymlink(sfd, dfd, name, st, what);
     default:  // devices, fifos, sockets
       if (::mknodat(dfd, name.c_str(), st.st_mode, st.st_rdev) != 0)
         return ErrnoError(errno, fmt::format("create node {:?}", what));

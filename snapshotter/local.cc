@@ -52,7 +52,7 @@ absl::Status SyncDir(const fs::path& dir) {
 
 // The id of a directory named "<prefix><digits>", or 0.
 int64_t IdOf(const std::string& name, std::string_view prefix) {
-  if (name.rfind(prefix, 0) != 0)
+  if (!name.starts_with(prefix))
     return 0;
   int64_t id = 0;
   const char* begin = name.data() + prefix.size();

@@ -102,7 +102,7 @@ std::string OptionValue(std::span<const std::string> options, const std::string&
   std::string value;
   const std::string prefix = name + "=";
   for (const std::string& o : options) {
-    if (o.rfind(prefix, 0) == 0)
+    if (o.starts_with(prefix))
       value = o.substr(prefix.size());
   }
   return value;

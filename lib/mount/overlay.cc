@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "fmt/format.h"
 
 #include "lib/base/status.h"
@@ -106,7 +107,7 @@ absl::Status ConfigOption(int fd, const std::string& option, const fs::path& tar
       int err = errno;
       if (first && err == EINVAL) {
         std::string log = ContextLog(fd);
-        if (log.find("lowerdir+") != std::string::npos || log.find("nknown") != std::string::npos)
+        if (absl::StrContains(log, "lowerdir+") || absl::StrContains(log, "nknown"))
           return Unimplemented(fmt::format("{}: the kernel has no \"lowerdir+\"", Object(target)));
         return InvalidArgument(fmt::format("{}: lower layer {:?}: {}", Object(target), layer, log));
       }
@@ -138,7 +139,7 @@ fs::path RelativeData(std::vector<std::string>& data) {
   const std::string key = "lowerdir=";
   std::vector<fs::path> all;
   for (const std::string& o : data) {
-    if (o.rfind(key, 0) != 0)
+    if (!o.starts_with(key))
       continue;
     for (const std::string& p : SplitLayers(o.substr(key.size()))) {
       if (p[0] != '/')
@@ -150,7 +151,7 @@ fs::path RelativeData(std::vector<std::string>& data) {
     return {};
   fs::path common = CommonDir(all);
   for (std::string& o : data) {
-    if (o.rfind(key, 0) != 0)
+    if (!o.starts_with(key))
       continue;
     std::string out = key;
     for (const std::string& p : SplitLayers(o.substr(key.size()))) {
