@@ -164,7 +164,8 @@ absl::Status Applier::Run() {
     absl::StatusOr<std::string> path = CleanEntryPath(raw);
     if (!path.ok())
       return Annotate(path.status(), "layer");
-    BERTH_RETURN_IF_ERROR(Annotate(Entry(e, *path), fmt::format("layer entry {:?}", *path)));
+    if (absl::Status st = Entry(e, *path); !st.ok())
+      return Annotate(st, fmt::format("layer entry {:?}", *path));
   }
   return SetDirTimes();
 }
