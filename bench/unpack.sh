@@ -8,7 +8,8 @@
 #
 # The layer is built on the fly: a tar of $LAYER_SRC (default: parts of /usr with a realistic
 # mix of small and large files), gzip -6. Override with LAYER=<existing .tar.gz>.
-# Everything lives in $BENCH_DIR (default /tmp/berth-bench-unpack) and is removed at the end.
+# Everything lives in $BENCH_DIR (default /tmp/berth-bench-unpack) and is removed at the end;
+# BENCH_DIR=/dev/shm/... measures on tmpfs, without the disk filesystem's inode allocation.
 set -euo pipefail
 RUNS=${1:-5}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,4 +60,5 @@ done
 
 b=$(median < "$DIR/berth.t"); t=$(median < "$DIR/tar.t"); g=$(median < "$DIR/gzip.t")
 echo "median of $RUNS: berth ApplyLayer ${b} s, gzip -dc | tar -x ${t} s, gzip -dc >/dev/null ${g} s"
-echo "ratio: gzip|tar / berth = $(echo "scale=2; $t / $b" | bc)x; berth / gzip -dc floor = $(echo "scale=2; $b / $g" | bc)x"
+awk -v b="$b" -v t="$t" -v g="$g" \
+  'BEGIN { printf "ratio: gzip|tar / berth = %.2fx; berth / gzip -dc floor = %.2fx\n", t / b, b / g }'
