@@ -218,8 +218,10 @@ absl::Status TarOut::Marker(const std::string& rel) {
 }
 
 absl::Status TarOut::Entry(const Node& n) {
-  archive_entry_clear(e_);
   const struct stat& st = n.st;
+  if (S_ISSOCK(st.st_mode))
+    return absl::OkStatus();  // tar has no sockets; a socket is runtime state anyway
+  archive_entry_clear(e_);
   bool dir = S_ISDIR(st.st_mode);
   archive_entry_set_pathname(e_, dir ? (n.rel + "/").c_str() : n.rel.c_str());
   archive_entry_set_mode(e_, st.st_mode);
