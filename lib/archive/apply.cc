@@ -35,6 +35,7 @@ constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kWhiteoutMetaPrefix = ".wh..wh.";
 constexpr std::string_view kOpaqueWhiteout = ".wh..wh..opq";
 constexpr char kOverlayOpaqueXattr[] = "trusted.overlay.opaque";
+constexpr std::string_view kOverlayXattrPrefix = "trusted.overlay.";
 
 struct DirTimes {
   std::string path;
@@ -439,6 +440,10 @@ absl::Status Applier::Xattrs(struct archive_entry* e, int fd, int pfd, const std
   const void* value = nullptr;
   size_t size = 0;
   while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+    // overlayfs's own attributes (opaque, redirect, metacopy …) would let a layer steer the
+    // overlay mount; whiteouts come only from .wh. entries.
+    if (std::string_view(name).substr(0, kOverlayXattrPrefix.size()) == kOverlayXattrPrefix)
+      continue;
     int r;
     if (fd >= 0) {
       r = ::fsetxattr(fd, name, value, size, 0);

@@ -26,9 +26,10 @@
 //   - A truncated or corrupt gzip, zstd or tar stream is an error (DataLoss or
 //     InvalidArgument); so is data after the end of the compressed stream.
 // Modes (setuid/setgid/sticky: chmod after chown), owners, PAX SCHILY.xattr.* extended
-// attributes, hardlinks, symlinks, fifos and timestamps are kept; directory times are set
-// after all their contents. Owners are set only when running as root (otherwise EPERM from
-// chown is ignored, as rootless containerd does).
+// attributes (except trusted.overlay.*, which are skipped: a layer must not steer an overlay
+// mount; whiteouts come only from .wh. entries), hardlinks, symlinks, fifos and timestamps are
+// kept; directory times are set after all their contents. Owners are set only when running as root
+// (otherwise EPERM from chown is ignored, as rootless containerd does).
 //
 // Thread-safety: the functions are reentrant; two applies onto the same root at once are not
 // supported.

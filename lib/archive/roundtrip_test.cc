@@ -277,6 +277,19 @@ TEST(Overlay, WhiteoutsWorkInARealMount) {
   EXPECT_EQ(Describe(t / "native", /*with_dir_times=*/false), Describe(t / "merged", false));
 }
 
+TEST(Xattrs, OverlayAttributesFromALayerAreSkipped) {
+  BERTH_REQUIRE_ROOT();
+  TempDir t("xattrs");
+  TarEntry d = Dir("d");
+  d.xattrs = {
+      {"trusted.overlay.opaque", "y"}, {"trusted.overlay.redirect", "/etc"}, {"user.kept", "1"}};
+  ASSERT_THAT(ApplyBytes(t.path(), MakeTar({d}), {.whiteouts = Whiteouts::kOverlay}), IsOk());
+  EXPECT_EQ(Xattrs(t / "d"), "user.kept=1;");
+  char v[8];
+  EXPECT_LT(::getxattr((t / "d").c_str(), "trusted.overlay.opaque", v, sizeof(v)), 0);
+  EXPECT_LT(::getxattr((t / "d").c_str(), "trusted.overlay.redirect", v, sizeof(v)), 0);
+}
+
 TEST(Devices, AllowedWhenAsked) {
   BERTH_REQUIRE_ROOT();
   TempDir t("devices");
