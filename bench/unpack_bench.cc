@@ -11,9 +11,9 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include "fmt/format.h"
 
@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
   }
   berth::UniqueFd fd(::open(argv[1], O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
-    fmt::print(stderr, "open layer {:?}: {}\n", argv[1], std::strerror(errno));
+    fmt::print(stderr, "open layer {:?}: {}\n", argv[1],
+               std::error_code(errno, std::generic_category()).message());
     return 1;
   }
   auto read_fn = [&](char* buf, size_t len) -> absl::StatusOr<size_t> {

@@ -52,7 +52,7 @@ absl::StatusOr<Xattrs> ReadXattrs(const std::string& path) {
   for (size_t pos = 0; pos < names.size();) {
     std::string name(names.c_str() + pos);
     pos += name.size() + 1;
-    if (name.empty() || name.rfind(kOverlayXattrPrefix, 0) == 0)
+    if (name.empty() || name.compare(0, kOverlayXattrPrefix.size(), kOverlayXattrPrefix) == 0)
       continue;
     ssize_t vn = ::lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
     if (vn < 0) {
@@ -257,7 +257,9 @@ absl::Status TarOut::Data(const Node& n) {
     return ErrnoError(errno, fmt::format("open {:?}", n.full));
   int64_t left = n.st.st_size;
   while (left > 0) {
-    ssize_t r = ::read(fd.get(), buf_.data(), std::min<int64_t>(left, buf_.size()));
+    ssize_t r =
+        ::read(fd.get(), buf_.data(),
+               static_cast<size_t>(std::min<int64_t>(left, static_cast<int64_t>(buf_.size()))));
     if (r < 0) {
       if (errno == EINTR)
         continue;
@@ -392,7 +394,7 @@ absl::Status UpperDir(const std::string& upper, const std::string& rel, TarOut& 
   std::string dir = rel.empty() ? upper : upper + "/" + rel;
   BERTH_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
   for (const std::string& name : names) {
-    Node n{Join(rel, name), dir + "/" + name, {}};
+    Node n{Join(rel, name), Join(dir, name), {}};
     BERTH_ASSIGN_OR_RETURN(n.st, Lstat(n.full));
     if (S_ISCHR(n.st.st_mode) && n.st.st_rdev == 0) {
       BERTH_RETURN_IF_ERROR(out.Marker(Join(rel, ".wh." + name)));

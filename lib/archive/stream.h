@@ -55,7 +55,7 @@ class LayerReader {
   // Reads the magic bytes; call once before Read.
   absl::Status Start();
 
-  Compression compression() const { return compression_; }
+  Compression DetectedCompression() const { return compression_; }
 
   // Up to `len` uncompressed bytes into `buf`; 0 at the end of the stream.
   absl::StatusOr<size_t> Read(char* buf, size_t len);
