@@ -105,7 +105,9 @@ class Applier {
   absl::Status Entry(struct archive_entry* e, const std::string& path);
   absl::Status Whiteout(std::string_view parent, std::string_view base);
   absl::Status Opaque(std::string_view parent, int dir_fd);
-  absl::StatusOr<int> Parent(std::string_view parent);  // cached fd of a parent dir
+  // The fd of a parent directory (cached for runs of entries in one directory); made when
+  // missing if `create`.
+  absl::StatusOr<int> Parent(std::string_view parent, bool create = true);
   absl::Status MakeDir(struct archive_entry* e, const std::string& path, int pfd,
                        const std::string& base);
   absl::Status MakeFile(struct archive_entry* e, int pfd, const std::string& base);
@@ -139,10 +141,10 @@ absl::Status Applier::LibarchiveError(std::string_view what) {
   return InvalidArgument(fmt::format("{}: malformed tar: {}", what, msg ? msg : "unknown error"));
 }
 
-absl::StatusOr<int> Applier::Parent(std::string_view parent) {
+absl::StatusOr<int> Applier::Parent(std::string_view parent, bool create) {
   if (!cached_fd_.valid() || cached_parent_ != parent) {
     cached_fd_.reset();
-    BERTH_ASSIGN_OR_RETURN(cached_fd_, OpenDirBeneath(root_.get(), parent, /*create=*/true));
+    BERTH_ASSIGN_OR_RETURN(cached_fd_, OpenDirBeneath(root_.get(), parent, create));
     cached_parent_ = std::string(parent);
   }
   return cached_fd_.get();
@@ -180,6 +182,9 @@ absl::Status Applier::Entry(struct archive_entry* e, const std::string& path) {
   auto [parent, base] = SplitPath(path);
   if (base.substr(0, kWhiteoutPrefix.size()) == kWhiteoutPrefix)
     return Whiteout(parent, base);
+  if (parent.substr(0, kWhiteoutMetaPrefix.size()) == kWhiteoutMetaPrefix ||
+      parent.find("/" + std::string(kWhiteoutMetaPrefix)) != std::string_view::npos)
+    return absl::OkStatus();  // inside aufs metadata (.wh..wh.plnk/…): not part of the tree
   BERTH_ASSIGN_OR_RETURN(int pfd, Parent(parent));
   std::string base_str(base);
   if (opts_.whiteouts == Whiteouts::kRemove)
@@ -197,14 +202,21 @@ absl::Status Applier::Entry(struct archive_entry* e, const std::string& path) {
 }
 
 absl::Status Applier::Whiteout(std::string_view parent, std::string_view base) {
-  BERTH_ASSIGN_OR_RETURN(int pfd, Parent(parent));
-  if (base == kOpaqueWhiteout)
-    return Opaque(parent, pfd);
-  if (base.substr(0, kWhiteoutMetaPrefix.size()) == kWhiteoutMetaPrefix)
+  bool opaque = base == kOpaqueWhiteout;
+  if (!opaque && base.substr(0, kWhiteoutMetaPrefix.size()) == kWhiteoutMetaPrefix)
     return absl::OkStatus();  // other aufs metadata (.wh..wh.plnk …): nothing to do
   std::string name(base.substr(kWhiteoutPrefix.size()));
-  if (name.empty() || name == "." || name == "..")
+  if (!opaque && (name.empty() || name == "." || name == ".."))
     return InvalidArgument("whiteout names no entry");
+  // kRemove: a whiteout in a directory that does not exist has nothing to remove (and must
+  // not make the directory). kOverlay: the upperdir needs the directory to hold it.
+  bool remove = opts_.whiteouts == Whiteouts::kRemove;
+  absl::StatusOr<int> parent_fd = Parent(parent, /*create=*/!remove);
+  if (remove && absl::IsNotFound(parent_fd.status()))
+    return absl::OkStatus();
+  BERTH_ASSIGN_OR_RETURN(int pfd, std::move(parent_fd));
+  if (opaque)
+    return Opaque(parent, pfd);
   // Removals only ever take children of the cached parent, so the cached fd stays valid.
   BERTH_RETURN_IF_ERROR(RemoveAllAt(pfd, name));
   if (opts_.whiteouts == Whiteouts::kRemove)

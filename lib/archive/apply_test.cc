@@ -208,6 +208,21 @@ TEST(Apply, WhiteoutsRemoveLowerEntries) {
   EXPECT_FALSE(fs::exists(t / "opq/.wh..wh..opq"));
 }
 
+TEST(Apply, WhiteoutsInMissingDirectories) {
+  TempDir t("archive");
+  std::string layer =
+      MakeTar({File("x/y/.wh.z", ""), File("o/.wh..wh..opq", ""),
+               File(".wh..wh.plnk/123.456", "aufs hardlink store"), Dir(".wh..wh.plnk")});
+  ASSERT_THAT(ApplyBytes(t / "", layer), IsOk());
+  EXPECT_TRUE(fs::is_empty(t.path())) << "kRemove makes no directory for a whiteout";
+
+  TempDir t2("archive");
+  ASSERT_THAT(ApplyBytes(t2.path(), MakeTar({File("x/y/.wh..wh..opq", "")}),
+                         {.whiteouts = Whiteouts::kOverlay}),
+              ::testing::AnyOf(IsOk(), StatusIs(absl::StatusCode::kPermissionDenied)));
+  EXPECT_TRUE(fs::is_directory(t2 / "x/y")) << "kOverlay needs the directory in the upperdir";
+}
+
 TEST(Apply, ReplacesEntriesOfAnotherType) {
   TempDir t("archive");
   ASSERT_THAT(ApplyBytes(t.path(), MakeTar({File("f2d", "file"), Dir("d2f"), File("d2f/x", "x"),
