@@ -1,6 +1,5 @@
 #include "services/runtime/bundle.h"
 
-#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -10,6 +9,7 @@
 #include "spdlog/spdlog.h"
 
 #include "lib/base/status.h"
+#include "lib/mount/mount.h"
 
 namespace berth::runtime {
 namespace fs = std::filesystem;
@@ -78,10 +78,8 @@ absl::Status Bundle::Remove() const {
   std::error_code ec;
   if (!fs::exists(path_, ec))
     return absl::OkStatus();
-  for (int i = 0; i < 8 && RootfsMounted(); ++i) {
-    if (::umount2(rootfs().c_str(), 0) != 0 && errno == EBUSY)
-      ::umount2(rootfs().c_str(), MNT_DETACH);
-  }
+  if (absl::Status s = mount::UnmountAll(rootfs()); !s.ok())
+    return Annotate(s, fmt::format("task {:?}", id_));
   if (RootfsMounted())
     return FailedPrecondition(
         fmt::format("task {:?}: {} is still mounted", id_, rootfs().string()));

@@ -10,6 +10,7 @@
 #include "lib/base/identifiers.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "lib/mount/mount.h"
 #include "services/runtime/command.h"
 
 namespace berth::runtime {
@@ -65,16 +66,12 @@ absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Create(CreateTaskOptions 
                     "io.containerd.runc.v2, io.containerd.runc.v1 and io.containerd.berth.v1)",
                     opts.id, opts.runtime_name));
   }
-  if (!opts.rootfs.empty()) {
-    return Unimplemented(fmt::format(
-        "task {:?}: rootfs mounts are not supported yet; use a root path (ctr run --rootfs)",
-        opts.id));
-  }
   {
     absl::MutexLock lock(&mu_);
     if (tasks_.count({opts.ns, opts.id}) != 0)
       return AlreadyExistsError("task", opts.id);
   }
+  absl::Time t0 = absl::Now();
   Bundle bundle = MakeBundle(opts.ns, opts.id);
   BERTH_RETURN_IF_ERROR(bundle.Create(opts.spec_json));
   std::shared_ptr<ShimTask> task;
@@ -84,10 +81,17 @@ absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Create(CreateTaskOptions 
     if (absl::Status s = bundle.Remove(); !s.ok())
       spdlog::error("remove bundle after a failed create id={} error={}", opts.id, s.ToString());
   };
+  if (!opts.rootfs.empty()) {
+    BERTH_RETURN_IF_ERROR(Annotate(mount::MountAll(opts.rootfs, bundle.rootfs()),
+                                   fmt::format("task {:?}: mount rootfs", opts.id)));
+  }
   BERTH_ASSIGN_OR_RETURN(task, StartShim(bundle, opts.runtime_name));
+  absl::Time t1 = absl::Now();
   task->ForwardEvents(exchange_);
   BERTH_RETURN_IF_ERROR(
       task->Create(opts.io, opts.options.has_value() ? &*opts.options : nullptr).status());
+  spdlog::debug("task created id={} shim_start_ms={} create_ms={}", opts.id,
+                absl::ToDoubleMilliseconds(t1 - t0), absl::ToDoubleMilliseconds(absl::Now() - t1));
   {
     absl::MutexLock lock(&mu_);
     tasks_[{opts.ns, opts.id}] = task;
@@ -113,26 +117,48 @@ std::vector<std::shared_ptr<ShimTask>> TaskManager::List(const std::string& ns) 
   return out;
 }
 
+absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Claim(const std::string& ns,
+                                                             const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find({ns, id});
+  if (it == tasks_.end())
+    return NotFoundError("task", id);
+  if (!deleting_.insert({ns, id}).second)
+    return FailedPrecondition(fmt::format("task {:?}: is being deleted", id));
+  return it->second;
+}
+
 absl::StatusOr<shimapi::DeleteResponse> TaskManager::Delete(const std::string& ns,
                                                             const std::string& id) {
-  BERTH_ASSIGN_OR_RETURN(std::shared_ptr<ShimTask> task, Get(ns, id));
+  BERTH_ASSIGN_OR_RETURN(std::shared_ptr<ShimTask> task, Claim(ns, id));
+  absl::Cleanup unclaim = [&] {
+    absl::MutexLock lock(&mu_);
+    deleting_.erase({ns, id});
+  };
+  absl::Time t0 = absl::Now();
   absl::StatusOr<shimapi::DeleteResponse> exit = task->Delete("");
-  bool shim_gone = !exit.ok() && absl::IsUnavailable(exit.status());
-  if (!exit.ok() && !shim_gone)
-    return exit.status();
-  if (shim_gone) {
-    spdlog::warn("shim is gone, cleaning up id={} error={}", id, exit.status().ToString());
-    task->StopEvents(std::chrono::milliseconds(0));
-  } else {
-    StopShim(*task, /*now=*/false);
-  }
+  if (!exit.ok() && !absl::IsUnavailable(exit.status()))
+    return exit.status();  // e.g. still running: the task stays
+  absl::Time t1 = absl::Now();
   {
     absl::MutexLock lock(&mu_);
     tasks_.erase({ns, id});
   }
-  if (shim_gone)
+  if (!exit.ok()) {
+    spdlog::warn("shim does not answer, cleaning up id={} error={}", id, exit.status().ToString());
+    if (!task->WaitShimExit(std::chrono::milliseconds(0))) {
+      task->KillShim();
+      (void)task->WaitShimExit(kShimExitTimeout);
+    }
+    task->StopEvents(std::chrono::milliseconds(0));
     return CleanupDeadShim(task->bundle());
+  }
+  StopShim(*task, /*now=*/false);
+  absl::Time t2 = absl::Now();
   BERTH_RETURN_IF_ERROR(task->bundle().Remove());
+  spdlog::debug("task deleted id={} delete_ms={} stop_shim_ms={} remove_ms={}", id,
+                absl::ToDoubleMilliseconds(t1 - t0), absl::ToDoubleMilliseconds(t2 - t1),
+                absl::ToDoubleMilliseconds(absl::Now() - t2));
   return exit;
 }
 

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/any.pb.h"
 
+#include "lib/mount/mount.h"
 #include "services/events/exchange.h"
 #include "services/plugin/plugin.h"
 #include "services/plugin/registry.h"
@@ -29,19 +31,13 @@
 
 namespace berth::runtime {
 
-struct RootfsMount {
-  std::string type;
-  std::string source;
-  std::vector<std::string> options;
-};
-
 struct CreateTaskOptions {
   std::string ns;
   std::string id;
   std::string runtime_name;
-  std::string spec_json;            // the container's OCI spec, written as config.json
-  std::vector<RootfsMount> rootfs;  // mounted on <bundle>/rootfs; empty when the spec's root
-                                    // path is a ready directory (ctr run --rootfs)
+  std::string spec_json;             // the container's OCI spec, written as config.json
+  std::vector<mount::Mount> rootfs;  // mounted on <bundle>/rootfs; empty when the spec's root
+                                     // path is a ready directory (ctr run --rootfs)
   TaskIo io;
   std::optional<google::protobuf::Any> options;  // containerd.runc.v1.Options
 };
@@ -67,9 +63,9 @@ class TaskManager : public plugin::Plugin {
 
   // Writes the bundle, mounts the rootfs, starts the shim and creates the init process
   // (stopped until Start). Errors: AlreadyExists (a task with that id is there),
-  // InvalidArgument/NotFound (an unknown runtime, a bad spec: the shim's message),
-  // Unimplemented (rootfs mounts, until lib/mount lands), Unavailable (the shim did not
-  // start). On error nothing is left behind: no shim, mount, cgroup or bundle.
+  // InvalidArgument/NotFound (an unknown runtime, a bad spec: the shim's message; a bad
+  // mount: lib/mount's), Unavailable (the shim did not start). On error nothing is left
+  // behind: no shim, mount, cgroup or bundle.
   absl::StatusOr<std::shared_ptr<ShimTask>> Create(CreateTaskOptions opts);
 
   // NotFound `task "<id>": not found`.
@@ -83,6 +79,8 @@ class TaskManager : public plugin::Plugin {
   absl::StatusOr<shimapi::DeleteResponse> Delete(const std::string& ns, const std::string& id);
 
  private:
+  // The task, marked as being deleted: FailedPrecondition when it already is.
+  absl::StatusOr<std::shared_ptr<ShimTask>> Claim(const std::string& ns, const std::string& id);
   absl::StatusOr<std::shared_ptr<ShimTask>> StartShim(const Bundle& bundle,
                                                       const std::string& runtime);
   // `berth-shim delete` on a bundle whose shim is gone, the exit and delete events, and the
@@ -99,6 +97,7 @@ class TaskManager : public plugin::Plugin {
   events::Exchange& exchange_;
   absl::Mutex mu_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<ShimTask>> tasks_;  // by ns, id
+  std::set<std::pair<std::string, std::string>> deleting_;
 };
 
 // True for the runtime names berth-shim serves.

@@ -63,7 +63,9 @@ grpc::Status TasksService::Create(grpc::ServerContext* ctx, const api::CreateTas
     opts.ns = ns;
     opts.id = c.id;
     opts.runtime_name = c.runtime_name;
-    opts.spec_json = c.spec ? c.spec->value : "";
+    if (!c.spec || c.spec->value.empty())
+      return InvalidArgument(fmt::format("container {:?}: has no spec", c.id));
+    opts.spec_json = c.spec->value;
     for (const auto& m : req->rootfs()) {
       opts.rootfs.push_back(
           {m.type(), m.source(), std::vector<std::string>(m.options().begin(), m.options().end())});

@@ -207,6 +207,37 @@ TEST_F(TasksTest, RunRmPrintsOutputAndPassesTheExitCode) {
   ExpectNothingLeft({"hello", "three"});
 }
 
+TEST_F(TasksTest, RunAnImageMountsItsSnapshotAndCleansUp) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  std::string images = (dir().path() / "images").string();
+  testing::CommandResult r = testing::RunCommand(
+      {"bash", testing::SourceDir() + "/tests/fixtures/make-images.sh", images});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = C({"images", "import", images + "/busybox.docker.tar"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string image = "docker.io/library/busybox:latest";
+  r = C({"run", "--rm", "--fifo-dir", fifo_dir(), image, "img", "sh", "-c",
+         "echo from-image; grep ' / ' /proc/mounts; exit 4"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("from-image\n"));
+  EXPECT_THAT(r.out, HasSubstr("overlay / overlay"));  // the snapshot, mounted by berthd
+
+  r = C({"run", "-d", "--fifo-dir", fifo_dir(), image, "imgd", "sleep", "1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(testing::ReadFile("/proc/self/mountinfo"), HasSubstr(bundles() + "/imgd/rootfs"));
+  EXPECT_EQ(Tasks()["imgd"].second, "RUNNING");
+  ASSERT_EQ(C({"tasks", "kill", "-s", "SIGKILL", "imgd"}).exit_code, 0);
+  ASSERT_TRUE(WaitStatus("imgd", "STOPPED"));
+  EXPECT_EQ(C({"tasks", "delete", "imgd"}).exit_code, 0);
+  EXPECT_EQ(C({"containers", "rm", "imgd"}).exit_code, 0);
+  // Only the image's committed layer is left; the containers' active snapshots are gone.
+  r = C({"snapshots", "ls"});
+  EXPECT_THAT(r.out, Not(HasSubstr("Active"))) << r.out;
+  ExpectNothingLeft({"img", "imgd"});
+}
+
 TEST_F(TasksTest, DetachedTaskLifecycleWithEvents) {
   BERTH_REQUIRE_ROOT();
   BERTH_REQUIRE_CTR();
