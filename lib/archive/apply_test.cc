@@ -116,6 +116,25 @@ INSTANTIATE_TEST_SUITE_P(Compressions, ApplyTest,
                          ::testing::Values(Compression::kNone, Compression::kGzip,
                                            Compression::kZstd));
 
+// What LayerWriter writes is plain gzip and zstd to the standard tools.
+TEST(LayerWriter, StandardToolsDecodeIt) {
+  TempDir t("archive");
+  std::string tar = MakeTar(SampleLayer());
+  WriteFile(t / "layer.tar", tar);
+  WriteFile(t / "layer.gz", Compress(tar, Compression::kGzip));
+  auto r = berth::testing::RunCommand(
+      {"sh", "-c",
+       "gzip -dc " + (t / "layer.gz").string() + " | cmp - " + (t / "layer.tar").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  if (berth::testing::HaveProgram("zstd")) {
+    WriteFile(t / "layer.zst", Compress(tar, Compression::kZstd));
+    r = berth::testing::RunCommand(
+        {"sh", "-c",
+         "zstd -dc " + (t / "layer.zst").string() + " | cmp - " + (t / "layer.tar").string()});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+}
+
 TEST(Apply, TinyReadsStillWork) {
   TempDir t("archive");
   std::string layer = Compress(MakeTar(SampleLayer()), Compression::kGzip);

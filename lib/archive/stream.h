@@ -1,7 +1,7 @@
 #pragma once
 
 // The byte side of layers: SHA-256 (OpenSSL EVP), decompression by magic bytes (gzip with
-// ISA-L's igzip, zstd with libzstd) and compression (gzip with zlib, zstd with libzstd), with
+// ISA-L's igzip, zstd with libzstd) and compression (gzip with igzip, zstd with libzstd), with
 // the compressed and uncompressed digests counted on the way. Internal to lib/archive.
 
 #include <condition_variable>
@@ -135,6 +135,8 @@ class LayerWriter {
   struct Codec;
   absl::Status Emit(const char* data, size_t n);
   absl::Status Compress(std::string_view bytes, bool end);
+  absl::Status CompressGzip(std::string_view bytes, bool end);
+  absl::Status CompressZstd(std::string_view bytes, bool end);
 
   Compression compression_;
   WriteFn out_;
