@@ -127,6 +127,11 @@ level = "info"
 
 # Per-plugin settings go in tables named after the plugin:
 # [plugins."io.containerd.metadata.v1.sqlite"]
+
+[plugins."io.containerd.differ.v1.walking"]
+# Create the character and block device nodes that layers carry, as containerd and Docker
+# do (only possible as root). When false, applying a layer with a device node fails.
+allow_device_nodes = true
 )toml";
 }
 

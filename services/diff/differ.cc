@@ -90,7 +90,8 @@ absl::StatusOr<metadata::Descriptor> Differ::Apply(const std::string& ns,
   };
   auto apply = [&](const std::filesystem::path& root,
                    archive::Whiteouts whiteouts) -> absl::StatusOr<archive::ApplyResult> {
-    return archive::ApplyLayer(root, read, {.whiteouts = whiteouts});
+    return archive::ApplyLayer(root, read,
+                               {.whiteouts = whiteouts, .allow_devices = allow_devices_});
   };
 
   absl::StatusOr<archive::ApplyResult> result;

@@ -26,9 +26,10 @@ inline constexpr char kUncompressedLabel[] = "containerd.io/uncompressed";
 
 class Differ {
  public:
-  // Temporary mounts go under `mount_dir`.
-  Differ(content::ContentStore& content, std::filesystem::path mount_dir)
-      : content_(content), mount_dir_(std::move(mount_dir)) {}
+  // Temporary mounts go under `mount_dir`. Layers may carry device nodes only when
+  // `allow_devices`.
+  Differ(content::ContentStore& content, std::filesystem::path mount_dir, bool allow_devices)
+      : content_(content), mount_dir_(std::move(mount_dir)), allow_devices_(allow_devices) {}
 
   // Applies the layer `layer` (a blob of namespace `ns`) onto `mounts`. Returns the
   // uncompressed layer's descriptor (its digest is the diff id). InvalidArgument for a media
@@ -53,6 +54,7 @@ class Differ {
  private:
   content::ContentStore& content_;
   std::filesystem::path mount_dir_;
+  const bool allow_devices_;
 };
 
 // True for the layer media types Apply understands (OCI and Docker; tar, gzip, zstd).

@@ -69,7 +69,8 @@ void RegisterPlugins(plugin::Registry& registry) {
         std::filesystem::create_directories(ic.state(), ec);
         if (ec)
           return Internal("diff: creating " + ic.state().string() + ": " + ec.message());
-        return std::make_unique<DifferPlugin>(cp->store(), ic.state());
+        BERTH_ASSIGN_OR_RETURN(bool devices, ic.config().Bool("allow_device_nodes", true));
+        return std::make_unique<DifferPlugin>(cp->store(), ic.state(), devices);
       },
   });
   registry.Add({

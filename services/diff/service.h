@@ -14,8 +14,8 @@ namespace api = ::containerd::services::diff::v1;
 // io.containerd.differ.v1.walking
 class DifferPlugin : public plugin::Plugin {
  public:
-  DifferPlugin(content::ContentStore& content, std::filesystem::path mount_dir)
-      : differ_(content, std::move(mount_dir)) {}
+  DifferPlugin(content::ContentStore& content, std::filesystem::path mount_dir, bool allow_devices)
+      : differ_(content, std::move(mount_dir), allow_devices) {}
 
   Differ& differ() { return differ_; }
 
