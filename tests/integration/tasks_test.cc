@@ -177,9 +177,26 @@ class TasksTest : public testing::DaemonFixture {
     }
   }
 
-  // Asserts that nothing of the namespace is left: no bundle, no mount under the state dir,
-  // no cgroup.
+  // Pids of the berth-shim processes serving this test's namespace (from /proc/*/cmdline).
+  std::vector<int> ShimsOfNamespace() {
+    std::vector<int> out;
+    std::string want = std::string("--namespace") + '\0' + ns_ + '\0';
+    for (const fs::directory_entry& e : fs::directory_iterator("/proc")) {
+      std::string name = e.path().filename();
+      if (name.find_first_not_of("0123456789") != std::string::npos)
+        continue;
+      std::string cmdline = testing::ReadFile(e.path() / "cmdline");
+      if (cmdline.find("berth-shim") != std::string::npos &&
+          cmdline.find(want) != std::string::npos && ProcessAlive(std::stoi(name)))
+        out.push_back(std::stoi(name));
+    }
+    return out;
+  }
+
+  // Asserts that nothing of the namespace is left: no shim, no bundle, no mount under the
+  // state dir, no cgroup.
   void ExpectNothingLeft(const std::vector<std::string>& ids) {
+    EXPECT_THAT(ShimsOfNamespace(), ::testing::IsEmpty());
     std::error_code ec;
     EXPECT_TRUE(!fs::exists(bundles(), ec) || fs::is_empty(bundles(), ec))
         << "bundles left in " << bundles();
@@ -255,6 +272,7 @@ TEST_F(TasksTest, DetachedTaskLifecycleWithEvents) {
   ASSERT_EQ(tasks.count("web"), 1u);
   int pid = tasks["web"].first;
   EXPECT_EQ(tasks["web"].second, "RUNNING");
+  EXPECT_EQ(ShimsOfNamespace(), std::vector<int>{ShimPid("web")});  // one shim per task
   EXPECT_TRUE(ProcessAlive(pid));
 
   r = C({"tasks", "ps", "web"});

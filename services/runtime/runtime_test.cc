@@ -1,0 +1,137 @@
+// Unit tests of the runtime's pieces that need neither root nor a shim: the helper-program
+// runner, bundles on disk, type URLs and runtime names.
+
+#include <signal.h>
+
+#include <filesystem>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "services/runtime/bundle.h"
+#include "services/runtime/command.h"
+#include "services/runtime/shim_task.h"
+#include "services/runtime/task_manager.h"
+#include "tests/testing/matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace berth::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using ::berth::testing::IsOk;
+using ::berth::testing::StatusIs;
+using ::testing::HasSubstr;
+
+TEST(RunProgramTest, CollectsOutputAndExitCode) {
+  absl::StatusOr<CommandOutput> r =
+      RunProgram({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}, std::chrono::seconds(10));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_EQ(r->out, "out\n");
+  EXPECT_EQ(r->err, "err\n");
+  r = RunProgram({"/bin/sh", "-c", "kill -KILL $$"}, std::chrono::seconds(10));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->exit_code, 128 + SIGKILL);
+}
+
+TEST(RunProgramTest, ChildGetsNoBlockedOrIgnoredSignalsAndNoStdin) {
+  // berthd blocks SIGTERM and ignores SIGPIPE; a shim must not inherit either.
+  sigset_t set, old;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, &old);
+  auto old_pipe = signal(SIGPIPE, SIG_IGN);
+  absl::StatusOr<CommandOutput> r =
+      RunProgram({"/bin/sh", "-c", "grep -E '^Sig(Blk|Ign)' /proc/self/status; cat; echo end"},
+                 std::chrono::seconds(10));
+  signal(SIGPIPE, old_pipe);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->out, HasSubstr("SigBlk:\t0000000000000000"));
+  size_t at = r->out.find("SigIgn:\t");
+  ASSERT_NE(at, std::string::npos) << r->out;
+  uint64_t ignored = std::stoull(r->out.substr(at + 8, 16), nullptr, 16);
+  EXPECT_EQ(ignored & (uint64_t{1} << (SIGPIPE - 1)), 0u) << r->out;
+  EXPECT_THAT(r->out, HasSubstr("end\n"));  // stdin is /dev/null: cat returns at once
+}
+
+TEST(RunProgramTest, TimesOutAndKillsTheChild) {
+  auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<CommandOutput> r =
+      RunProgram({"/bin/sleep", "30"}, std::chrono::milliseconds(200));
+  EXPECT_THAT(r, StatusIs(absl::StatusCode::kDeadlineExceeded, "/bin/sleep"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_THAT(RunProgram({"/nonexistent/prog"}, std::chrono::seconds(1)),
+              StatusIs(absl::StatusCode::kNotFound, "/nonexistent/prog"));
+}
+
+TEST(BundleTest, CreateRemoveAndEventCount) {
+  testing::TempDir dir("bundle");
+  Bundle b(dir.path(), "default", "web");
+  EXPECT_EQ(b.path(), dir.path() / "default" / "web");
+  ASSERT_THAT(b.Create(R"({"ociVersion":"1.0.2"})"), IsOk());
+  EXPECT_EQ(testing::ReadFile(b.path() / "config.json"), R"({"ociVersion":"1.0.2"})");
+  EXPECT_TRUE(fs::is_directory(b.rootfs()));
+  EXPECT_FALSE(b.RootfsMounted());
+  EXPECT_THAT(b.Create("{}"), StatusIs(absl::StatusCode::kAlreadyExists, "task \"web\""));
+  EXPECT_EQ(b.EventsSeen(), 0);
+  b.SetEventsSeen(3);
+  EXPECT_EQ(b.EventsSeen(), 3);
+  Bundle other(dir.path(), "other", "web");  // same id, other namespace
+  ASSERT_THAT(other.Create("{}"), IsOk());
+  ASSERT_THAT(b.Remove(), IsOk());
+  EXPECT_FALSE(fs::exists(b.path()));
+  EXPECT_TRUE(fs::exists(other.path()));
+  EXPECT_THAT(b.Remove(), IsOk());  // already gone
+}
+
+TEST(BundleTest, IsMountPoint) {
+  EXPECT_TRUE(IsMountPoint("/"));
+  EXPECT_TRUE(IsMountPoint("/proc"));
+  EXPECT_FALSE(IsMountPoint("/proc/self"));
+}
+
+TEST(TypeUrlTest, ConvertsBetweenContainerdAndProtobuf) {
+  EXPECT_EQ(ContainerdTypeUrl("type.googleapis.com/containerd.events.TaskExit"),
+            "containerd.events.TaskExit");
+  EXPECT_EQ(ContainerdTypeUrl("containerd.events.TaskExit"), "containerd.events.TaskExit");
+  EXPECT_EQ(ProtobufTypeUrl("containerd.runc.v1.Options"),
+            "type.googleapis.com/containerd.runc.v1.Options");
+  EXPECT_EQ(ProtobufTypeUrl("types.containerd.io/opencontainers/runtime-spec/1/Spec"),
+            "types.containerd.io/opencontainers/runtime-spec/1/Spec");
+}
+
+TEST(TaskManagerTest, RefusesUnknownRuntimesAndBadIdsWithoutTouchingDisk) {
+  EXPECT_TRUE(IsShimRuntime("io.containerd.runc.v2"));
+  EXPECT_TRUE(IsShimRuntime("io.containerd.runc.v1"));
+  EXPECT_TRUE(IsShimRuntime("io.containerd.berth.v1"));
+  EXPECT_FALSE(IsShimRuntime("io.containerd.runhcs.v1"));
+  testing::TempDir dir("tm");
+  events::Exchange exchange;
+  TaskManager tm(
+      {.state = dir.path() / "tasks", .shim_binary = "/nonexistent", .daemon_address = ""},
+      exchange);
+  CreateTaskOptions opts;
+  opts.ns = "default";
+  opts.id = "web";
+  opts.runtime_name = "io.containerd.runhcs.v1";
+  opts.spec_json = "{}";
+  EXPECT_THAT(tm.Create(opts), StatusIs(absl::StatusCode::kNotFound, "io.containerd.runhcs.v1"));
+  opts.runtime_name = "io.containerd.runc.v2";
+  opts.id = "a/b";
+  EXPECT_THAT(tm.Create(opts), StatusIs(absl::StatusCode::kInvalidArgument, "a/b"));
+  // A shim that cannot start: Unavailable-class error, and the bundle is gone again.
+  opts.id = "web";
+  EXPECT_FALSE(tm.Create(opts).ok());
+  EXPECT_FALSE(fs::exists(dir.path() / "tasks" / "default" / "web"));
+  EXPECT_THAT(tm.Get("default", "web"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_TRUE(tm.List("default").empty());
+  EXPECT_THAT(tm.Delete("default", "web"), StatusIs(absl::StatusCode::kNotFound));
+  absl::StatusOr<int> restored = tm.Restore();
+  ASSERT_THAT(restored, IsOk());
+  EXPECT_EQ(*restored, 0);
+}
+
+}  // namespace
+}  // namespace berth::runtime
