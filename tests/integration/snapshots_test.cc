@@ -166,7 +166,23 @@ TEST_F(SnapshotsTest, LayeredImageShowsItsWhiteoutsThroughTheMount) {
   for (const auto& e : fs::directory_iterator(mnt / "srv/keep"))
     keep.push_back(e.path().filename());
   EXPECT_EQ(keep, std::vector<std::string>{"new"}) << "the opaque dir hides a and b";
+
+  // Changes in the active snapshot come back as a layer from the diff service: the added
+  // file, and a whiteout for the removed one.
+  testing::WriteFile(mnt / "etc/added", "added\n");
+  fs::remove(mnt / "etc/layer2");
   ::umount2(mnt.c_str(), MNT_DETACH);
+  fs::path layer = dir().path() / "diff.tar.gz";
+  r = testing::RunCommand(
+      {"sh", "-c",
+       "ctr --address " + socket() + " -n default snapshots diff --keep work > " + layer.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err << DaemonLog();
+  r = testing::RunCommand({"tar", "-tzf", layer.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("etc/added"));
+  EXPECT_THAT(r.out, HasSubstr("etc/.wh.layer2"));
+  EXPECT_THAT(r.out, Not(HasSubstr("bin/busybox"))) << "only the changes";
+  EXPECT_THAT(C({"content", "ls"}).out, HasSubstr("containerd.io/uncompressed=sha256:"));
 
   // A parent with children cannot go; the active snapshot can.
   r = C({"snapshots", "rm", top});
