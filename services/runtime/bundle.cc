@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "fmt/format.h"
@@ -68,6 +69,26 @@ absl::Status Bundle::Create(const std::string& spec_json) const {
   if (::mkdir(rootfs().c_str(), 0711) != 0)
     return ErrnoError(errno, fmt::format("create {}", rootfs().string()));
   return WriteFile(path_ / "config.json", spec_json);
+}
+
+pid_t Bundle::LiveShimPid() const {
+  pid_t pid = 0;
+  std::ifstream(path_ / "shim.pid") >> pid;
+  if (pid <= 0)
+    return 0;
+  std::string proc = "/proc/" + std::to_string(pid);
+  std::ifstream cmdline_file(proc + "/cmdline");
+  std::string cmdline((std::istreambuf_iterator<char>(cmdline_file)),
+                      std::istreambuf_iterator<char>());
+  if (cmdline.find("berth-shim") == std::string::npos ||
+      cmdline.find(std::string(1, '\0') + path_.string() + '\0') == std::string::npos)
+    return 0;
+  std::ifstream stat_file(proc + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] == 'Z')
+    return 0;  // exited, waiting to be reaped
+  return pid;
 }
 
 bool Bundle::RootfsMounted() const {

@@ -7,6 +7,8 @@
 // berthd has forwarded: a shim replays its events (its last 1024) to each subscriber, so a
 // berthd that restarts skips that many and publishes no event twice.
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -27,6 +29,10 @@ class Bundle {
   // Unmounts rootfs/ when something is mounted there (lazily when busy), then removes the
   // directory; never follows into a mount it could not unmount. OK when it is already gone.
   absl::Status Remove() const;
+
+  // The pid in shim.pid when that process is alive and is the berth-shim of this bundle
+  // (its command line names the bundle); 0 otherwise.
+  pid_t LiveShimPid() const;
 
   // True when something is mounted on rootfs/.
   bool RootfsMounted() const;

@@ -65,12 +65,15 @@ ShimTask::~ShimTask() {
   StopEvents(std::chrono::milliseconds(0));
 }
 
-void ShimTask::ForwardEvents(events::Exchange& exchange) {
+void ShimTask::ForwardEvents(events::Exchange& exchange, std::function<void()> on_lost) {
   int64_t skip = bundle_.EventsSeen();
-  events_thread_ = std::thread([this, &exchange, skip] { EventLoop(exchange, skip); });
+  events_thread_ = std::thread([this, &exchange, skip, on_lost = std::move(on_lost)] {
+    EventLoop(exchange, skip, on_lost);
+  });
 }
 
-void ShimTask::EventLoop(events::Exchange& exchange, int64_t skip) {
+void ShimTask::EventLoop(events::Exchange& exchange, int64_t skip,
+                         const std::function<void()>& on_lost) {
   grpc::ClientContext ctx;
   {
     absl::MutexLock lock(&events_mu_);
@@ -100,9 +103,15 @@ void ShimTask::EventLoop(events::Exchange& exchange, int64_t skip) {
   }
   grpc::Status s = reader->Finish();
   spdlog::debug("shim event stream ended id={} status={}", bundle_.id(), s.error_message());
-  absl::MutexLock lock(&events_mu_);
-  events_ctx_ = nullptr;
-  events_done_ = true;
+  bool lost = false;
+  {
+    absl::MutexLock lock(&events_mu_);
+    events_ctx_ = nullptr;
+    events_done_ = true;
+    lost = !events_stop_;
+  }
+  if (lost && on_lost)
+    on_lost();
 }
 
 void ShimTask::StopEvents(std::chrono::milliseconds timeout) {

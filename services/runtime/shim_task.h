@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,8 +51,10 @@ class ShimTask {
   ~ShimTask();
 
   // Starts forwarding the shim's events to `exchange`, skipping the ones the bundle records as
-  // already forwarded (a shim replays its events to each new subscriber).
-  void ForwardEvents(events::Exchange& exchange);
+  // already forwarded (a shim replays its events to each new subscriber). `on_lost` runs on
+  // the forwarding thread when the stream ends without StopEvents (the shim exited or
+  // crashed); it must not destroy this ShimTask.
+  void ForwardEvents(events::Exchange& exchange, std::function<void()> on_lost = nullptr);
   // Waits up to `timeout` for the event stream to end (it ends when the shim exits), then
   // stops forwarding.
   void StopEvents(std::chrono::milliseconds timeout);
@@ -97,7 +100,7 @@ class ShimTask {
   // A ClientContext with the default deadline.
   static std::unique_ptr<grpc::ClientContext> Context();
   absl::Status Check(const grpc::Status& s, std::string_view method) const;
-  void EventLoop(events::Exchange& exchange, int64_t skip);
+  void EventLoop(events::Exchange& exchange, int64_t skip, const std::function<void()>& on_lost);
 
   const Bundle bundle_;
   const std::string runtime_;

@@ -1,5 +1,8 @@
 #include "services/runtime/task_manager.h"
 
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "absl/cleanup/cleanup.h"
@@ -58,6 +61,76 @@ void TaskManager::StopShim(ShimTask& task, bool now) {
   task.StopEvents(std::chrono::seconds(2));
 }
 
+TaskManager::TaskManager(Config config, events::Exchange& exchange)
+    : config_(std::move(config)), exchange_(exchange) {
+  janitor_ = std::thread([this] { JanitorLoop(); });
+}
+
+TaskManager::~TaskManager() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  janitor_.join();
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<ShimTask>> tasks;
+  {
+    absl::MutexLock lock(&mu_);
+    tasks.swap(tasks_);
+  }
+  tasks.clear();  // stops the event streams; the shims and their tasks keep running
+}
+
+void TaskManager::Watch(const std::shared_ptr<ShimTask>& task) {
+  std::weak_ptr<ShimTask> weak = task;
+  task->ForwardEvents(exchange_, [this, weak] {
+    absl::MutexLock lock(&mu_);
+    lost_.push_back(weak);
+  });
+}
+
+void TaskManager::JanitorLoop() {
+  while (true) {
+    std::shared_ptr<ShimTask> task;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !lost_.empty(); };
+      mu_.Await(absl::Condition(&ready));
+      if (stopping_)
+        return;
+      task = lost_.front().lock();
+      lost_.pop_front();
+    }
+    if (task != nullptr)
+      CleanUpLostShim(task);
+  }
+}
+
+void TaskManager::CleanUpLostShim(const std::shared_ptr<ShimTask>& task) {
+  const std::pair<std::string, std::string> key = {task->bundle().ns(), task->bundle().id()};
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = tasks_.find(key);
+    if (it == tasks_.end() || it->second != task || !deleting_.insert(key).second)
+      return;  // deleted (or being deleted) the usual way
+  }
+  absl::Cleanup unclaim = [&] {
+    absl::MutexLock lock(&mu_);
+    deleting_.erase(key);
+  };
+  if (!task->WaitShimExit(std::chrono::seconds(2)))
+    return;  // still there: the stream ended for another reason
+  spdlog::warn("shim exited without deleting its task, cleaning up namespace={} id={} pid={}",
+               key.first, key.second, task->shim_pid());
+  {
+    absl::MutexLock lock(&mu_);
+    tasks_.erase(key);
+  }
+  task->StopEvents(std::chrono::milliseconds(0));
+  if (absl::StatusOr<shimapi::DeleteResponse> r = CleanupDeadShim(task->bundle()); !r.ok())
+    spdlog::error("clean up task failed id={} error={}", key.second, r.status().ToString());
+}
+
 absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Create(CreateTaskOptions opts) {
   BERTH_RETURN_IF_ERROR(ValidateIdentifier("task", opts.id));
   if (!IsShimRuntime(opts.runtime_name)) {
@@ -87,7 +160,7 @@ absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Create(CreateTaskOptions 
   }
   BERTH_ASSIGN_OR_RETURN(task, StartShim(bundle, opts.runtime_name));
   absl::Time t1 = absl::Now();
-  task->ForwardEvents(exchange_);
+  Watch(task);
   BERTH_RETURN_IF_ERROR(
       task->Create(opts.io, opts.options.has_value() ? &*opts.options : nullptr).status());
   spdlog::debug("task created id={} shim_start_ms={} create_ms={}", opts.id,
@@ -189,6 +262,25 @@ absl::StatusOr<shimapi::DeleteResponse> TaskManager::CleanupDeadShim(const Bundl
   return resp;
 }
 
+absl::StatusOr<std::unique_ptr<ShimTask>> TaskManager::Reconnect(const Bundle& bundle) {
+  pid_t pid = bundle.LiveShimPid();
+  if (pid == 0)
+    return Unavailable(fmt::format("task {:?}: no shim is running", bundle.id()));
+  absl::StatusOr<std::unique_ptr<ShimTask>> task =
+      ShimTask::Connect(bundle, "", std::chrono::seconds(2));
+  if (task.ok())
+    return task;
+  // Alive but not answering: it cannot serve the task any more.
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd >= 0) {
+    UniqueFd pidfd(fd);
+    ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+    pollfd p = {pidfd.get(), POLLIN, 0};
+    (void)::poll(&p, 1, 2000);
+  }
+  return task.status();
+}
+
 absl::StatusOr<int> TaskManager::Restore() {
   std::error_code ec;
   if (!fs::exists(config_.state, ec))
@@ -199,20 +291,20 @@ absl::StatusOr<int> TaskManager::Restore() {
       continue;
     for (const fs::directory_entry& dir : fs::directory_iterator(ns_dir.path(), ec)) {
       Bundle bundle = MakeBundle(ns_dir.path().filename(), dir.path().filename());
-      absl::StatusOr<std::unique_ptr<ShimTask>> task =
-          ShimTask::Connect(bundle, "", std::chrono::seconds(2));
+      absl::StatusOr<std::unique_ptr<ShimTask>> task = Reconnect(bundle);
       if (!task.ok()) {
-        spdlog::info("shim of task is gone, cleaning up namespace={} id={}", bundle.ns(),
-                     bundle.id());
+        spdlog::info("shim of task is gone, cleaning up namespace={} id={} why={}", bundle.ns(),
+                     bundle.id(), task.status().ToString());
         if (absl::StatusOr<shimapi::DeleteResponse> r = CleanupDeadShim(bundle); !r.ok())
           spdlog::error("clean up task failed id={} error={}", bundle.id(), r.status().ToString());
         continue;
       }
       spdlog::info("reconnected to task namespace={} id={} shim_pid={}", bundle.ns(), bundle.id(),
                    (*task)->shim_pid());
-      (*task)->ForwardEvents(exchange_);
+      std::shared_ptr<ShimTask> shared = std::move(*task);
+      Watch(shared);
       absl::MutexLock lock(&mu_);
-      tasks_[{bundle.ns(), bundle.id()}] = std::move(*task);
+      tasks_[{bundle.ns(), bundle.id()}] = std::move(shared);
       ++live;
     }
   }

@@ -7,14 +7,19 @@
 //
 // Runtime names io.containerd.runc.v2, io.containerd.runc.v1 and io.containerd.berth.v1 are
 // all berth-shim; the runc options' binary_name (ctr run --runc-binary) makes the shim drive
-// that OCI runtime instead of its embedded one. Thread-safe.
+// that OCI runtime instead of its embedded one. A shim that exits without its task having been
+// deleted (it crashed, or was killed) is noticed when its event stream ends: its task is
+// cleaned up as after a restart (`berth-shim delete`, /tasks/exit) and disappears from the
+// list. Thread-safe.
 
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -50,11 +55,10 @@ class TaskManager : public plugin::Plugin {
     std::string daemon_address;   // berthd's socket, passed to the shims
   };
 
-  TaskManager(Config config, events::Exchange& exchange)
-      : config_(std::move(config)), exchange_(exchange) {}
+  TaskManager(Config config, events::Exchange& exchange);
 
   // Stops forwarding events; the shims and their tasks keep running.
-  ~TaskManager() override = default;
+  ~TaskManager() override;
 
   // Scans the state directory: reconnects to every shim that answers and cleans up each
   // bundle whose shim is gone (`berth-shim delete`, then /tasks/exit with the status it
@@ -79,10 +83,18 @@ class TaskManager : public plugin::Plugin {
   absl::StatusOr<shimapi::DeleteResponse> Delete(const std::string& ns, const std::string& id);
 
  private:
+  // Forwards the task's events; a lost shim is queued for the janitor.
+  void Watch(const std::shared_ptr<ShimTask>& task);
+  // The janitor thread: cleans up after shims that are gone.
+  void JanitorLoop();
+  void CleanUpLostShim(const std::shared_ptr<ShimTask>& task);
   // The task, marked as being deleted: FailedPrecondition when it already is.
   absl::StatusOr<std::shared_ptr<ShimTask>> Claim(const std::string& ns, const std::string& id);
   absl::StatusOr<std::shared_ptr<ShimTask>> StartShim(const Bundle& bundle,
                                                       const std::string& runtime);
+  // A client of the bundle's shim when it runs and answers; a shim that runs but does not
+  // answer is killed. Unavailable otherwise.
+  absl::StatusOr<std::unique_ptr<ShimTask>> Reconnect(const Bundle& bundle);
   // `berth-shim delete` on a bundle whose shim is gone, the exit and delete events, and the
   // bundle's removal.
   absl::StatusOr<shimapi::DeleteResponse> CleanupDeadShim(const Bundle& bundle);
@@ -98,6 +110,9 @@ class TaskManager : public plugin::Plugin {
   absl::Mutex mu_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<ShimTask>> tasks_;  // by ns, id
   std::set<std::pair<std::string, std::string>> deleting_;
+  std::deque<std::weak_ptr<ShimTask>> lost_;  // guarded by mu_: shims whose stream ended
+  bool stopping_ = false;                     // guarded by mu_
+  std::thread janitor_;
 };
 
 // True for the runtime names berth-shim serves.
