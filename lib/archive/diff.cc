@@ -166,7 +166,7 @@ class TarOut {
   struct archive* a_ = nullptr;
   struct archive_entry* e_ = nullptr;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
-  std::vector<char> buf_ = std::vector<char>(kStreamBufferSize);
+  Buffer buf_{kStreamBufferSize};
 };
 
 la_ssize_t TarOut::WriteCallback(struct archive* a, void* client, const void* buf, size_t n) {

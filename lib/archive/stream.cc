@@ -229,7 +229,7 @@ absl::StatusOr<size_t> LayerReader::ReadZstd(char* buf, size_t len) {
 }
 
 absl::Status LayerReader::Drain() {
-  std::vector<char> scratch(kStreamBufferSize);
+  Buffer scratch(kStreamBufferSize);
   for (;;) {
     BERTH_ASSIGN_OR_RETURN(size_t n, Read(scratch.data(), scratch.size()));
     if (n == 0)
@@ -248,11 +248,10 @@ ApplyResult LayerReader::Finish() {
 
 // ---- PrefetchReader ----
 
-PrefetchReader::PrefetchReader(LayerReader& reader, size_t depth) : reader_(reader), bufs_(depth) {
-  for (auto& b : bufs_) {
-    b.resize(kStreamBufferSize);
-    free_.push_back(&b);
-  }
+PrefetchReader::PrefetchReader(LayerReader& reader, size_t depth) : reader_(reader) {
+  bufs_.reserve(depth);
+  for (size_t i = 0; i < depth; ++i) bufs_.emplace_back(kStreamBufferSize);
+  for (Buffer& b : bufs_) free_.push_back(&b);
   thread_ = std::thread([this] { Produce(); });
 }
 
@@ -267,7 +266,7 @@ PrefetchReader::~PrefetchReader() {
 
 void PrefetchReader::Produce() {
   for (;;) {
-    std::vector<char>* buf;
+    Buffer* buf;
     {
       std::unique_lock<std::mutex> l(mu_);
       cv_.wait(l, [&] { return stop_ || !free_.empty(); });

@@ -42,6 +42,23 @@ class Sha256 {
 // Size of the buffers used on both sides of the codecs.
 inline constexpr size_t kStreamBufferSize = 1 << 20;
 
+// A heap buffer that is not zero-filled: its pages are touched only when used, so a small
+// layer does not pay for page-faulting whole megabytes.
+class Buffer {
+ public:
+  explicit Buffer(size_t n) : data_(new char[n]), size_(n) {}
+
+  char* data() { return data_.get(); }
+
+  const char* data() const { return data_.get(); }
+
+  size_t size() const { return size_; }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t size_;
+};
+
 // Pulls a layer from `in`, detects its compression, and serves the uncompressed tar bytes.
 // Errors from Read: DataLoss for corrupt, truncated or trailing data; whatever `in` returned.
 // Keeps `in` (a FunctionRef): the callable must outlive the reader.
@@ -75,7 +92,7 @@ class LayerReader {
 
   ReadFn src_;
   Compression compression_ = Compression::kNone;
-  std::vector<char> in_;
+  Buffer in_;
   size_t in_pos_ = 0, in_len_ = 0;
   bool in_eof_ = false;
   bool out_eof_ = false;
@@ -99,7 +116,7 @@ class PrefetchReader {
 
  private:
   struct Chunk {
-    std::vector<char>* buf = nullptr;
+    Buffer* buf = nullptr;
     size_t len = 0;
     absl::Status status;
   };
@@ -107,14 +124,14 @@ class PrefetchReader {
   void Produce();
 
   LayerReader& reader_;
-  std::vector<std::vector<char>> bufs_;
+  std::vector<Buffer> bufs_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::vector<char>*> free_;  // guarded by mu_
-  std::deque<Chunk> ready_;               // guarded by mu_
-  bool stop_ = false;                     // guarded by mu_
-  std::vector<char>* held_ = nullptr;     // the consumer's current buffer
-  bool done_ = false;                     // the consumer saw the end or an error
+  std::vector<Buffer*> free_;  // guarded by mu_
+  std::deque<Chunk> ready_;    // guarded by mu_
+  bool stop_ = false;          // guarded by mu_
+  Buffer* held_ = nullptr;     // the consumer's current buffer
+  bool done_ = false;          // the consumer saw the end or an error
   std::thread thread_;
 };
 
@@ -141,7 +158,7 @@ class LayerWriter {
   Compression compression_;
   WriteFn out_;
   std::unique_ptr<Codec> codec_;
-  std::vector<char> buf_;
+  Buffer buf_;
   Sha256 compressed_, uncompressed_;
   int64_t compressed_size_ = 0, uncompressed_size_ = 0;
 };
