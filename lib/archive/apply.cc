@@ -33,6 +33,7 @@ namespace {
 
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kWhiteoutMetaPrefix = ".wh..wh.";
+constexpr std::string_view kWhiteoutMetaInside = "/.wh..wh.";
 constexpr std::string_view kOpaqueWhiteout = ".wh..wh..opq";
 constexpr char kOverlayOpaqueXattr[] = "trusted.overlay.opaque";
 constexpr std::string_view kOverlayXattrPrefix = "trusted.overlay.";
@@ -183,7 +184,7 @@ absl::Status Applier::Entry(struct archive_entry* e, const std::string& path) {
   if (base.substr(0, kWhiteoutPrefix.size()) == kWhiteoutPrefix)
     return Whiteout(parent, base);
   if (parent.substr(0, kWhiteoutMetaPrefix.size()) == kWhiteoutMetaPrefix ||
-      parent.find("/" + std::string(kWhiteoutMetaPrefix)) != std::string_view::npos)
+      parent.find(kWhiteoutMetaInside) != std::string_view::npos)
     return absl::OkStatus();  // inside aufs metadata (.wh..wh.plnk/…): not part of the tree
   BERTH_ASSIGN_OR_RETURN(int pfd, Parent(parent));
   std::string base_str(base);
