@@ -122,6 +122,27 @@ TEST_F(ContainerTest, SecurityAndReadOnlySettingsApply) {
   EXPECT_THAT(out, HasSubstr("memory"));
 }
 
+// Mount destinations go through the image's symlinks as the container sees them: inside the
+// rootfs. A link that points at a host path (absolute, or relative with enough "..") must not
+// make berth create directories or mount anything outside the rootfs.
+TEST_F(ContainerTest, MountTargetsThroughSymlinksStayInsideTheRootfs) {
+  const std::filesystem::path outside = dir_ / "outside";
+  std::filesystem::create_directories(outside);
+  std::filesystem::create_symlink(outside, dir_ / "rootfs/abs");
+  std::filesystem::create_symlink("../../../../../../../../.." + outside.string(),
+                                  dir_ / "rootfs/rel");
+  berth::testing::WriteFile(dir_ / "hostfile", "from the host\n");
+  oci::Spec spec = shim::testing::BusyboxSpec(
+      "links", "cat /rel/file; grep -c ' " + outside.string() + "/sub ' /proc/mounts");
+  spec.mounts.push_back({"/abs/sub", "tmpfs", "tmpfs", {"nosuid"}});
+  spec.mounts.push_back({"/rel/file", "bind", (dir_ / "hostfile").string(), {"bind", "ro"}});
+  std::string out;
+  ASSERT_EQ(Run(spec, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("from the host\n1\n")) << "both mounts are where the links lead";
+  EXPECT_TRUE(std::filesystem::is_empty(outside)) << "nothing was created outside the rootfs";
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ / ("rootfs" + outside.string() + "/sub")));
+}
+
 TEST_F(ContainerTest, PidsLimitStopsAForkBomb) {
   oci::Spec spec = shim::testing::BusyboxSpec(
       "pids", "(for i in $(seq 1 40); do sleep 30 & done); echo spawned; exec sleep 30");

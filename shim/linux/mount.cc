@@ -2,15 +2,20 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <set>
 #include <utility>
 
@@ -92,7 +97,8 @@ void ExpandCgroupMount(const oci::Mount& m, const MountOptions& o, const std::st
                    .data = "",
                    .bind = true,
                    .remount_only = false,
-                   .target_is_file = false});
+                   .target_is_file = false,
+                   .root = ""});
     return;
   }
   out.push_back({.source = "tmpfs",
@@ -103,7 +109,8 @@ void ExpandCgroupMount(const oci::Mount& m, const MountOptions& o, const std::st
                  .data = "mode=755",
                  .bind = false,
                  .remount_only = false,
-                 .target_is_file = false});
+                 .target_is_file = false,
+                 .root = ""});
   for (const CgroupBind& b : binds) {
     out.push_back({.source = b.host_dir,
                    .target = target + "/" + b.name,
@@ -113,7 +120,8 @@ void ExpandCgroupMount(const oci::Mount& m, const MountOptions& o, const std::st
                    .data = "",
                    .bind = true,
                    .remount_only = false,
-                   .target_is_file = false});
+                   .target_is_file = false,
+                   .root = ""});
   }
   if (ro != 0) {
     out.push_back({.source = "",
@@ -124,7 +132,8 @@ void ExpandCgroupMount(const oci::Mount& m, const MountOptions& o, const std::st
                    .data = "",
                    .bind = false,
                    .remount_only = true,
-                   .target_is_file = false});
+                   .target_is_file = false,
+                   .root = ""});
   }
   (void)m;
 }
@@ -208,7 +217,8 @@ absl::StatusOr<std::vector<MountOp>> PlanMounts(const oci::Spec& spec, const std
                .data = o.data,
                .bind = bind,
                .remount_only = false,
-               .target_is_file = false};
+               .target_is_file = false,
+               .root = ""};
     if (bind) {
       if (!op.source.empty() && op.source[0] != '/')
         op.source = bundle + "/" + op.source;
@@ -220,6 +230,7 @@ absl::StatusOr<std::vector<MountOp>> PlanMounts(const oci::Spec& spec, const std
     }
     out.push_back(std::move(op));
   }
+  for (MountOp& op : out) op.root = rootfs;
   return out;
 }
 
@@ -259,53 +270,168 @@ unsigned long MountFlagsOf(const char* path) {
 
 namespace {
 
-void MakeMountPoint(const MountOp& op, int sync) {
-  if (!op.target_is_file) {
-    if (!MakeDirs(op.target.c_str()))
-      ChildFail(sync, errno, "mkdir", op.target.c_str());
-    return;
+long OpenAt2(int dir, const char* path, uint64_t flags, uint64_t resolve) {
+  struct open_how how {};
+
+  how.flags = flags;
+  how.resolve = resolve;
+  long fd;
+  do {
+    fd = ::syscall(SYS_openat2, dir, path, &how, sizeof(how));
+  } while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+// Copies the pieces into `out` (NUL-terminated); false when they do not fit.
+bool Concat(char (&out)[PATH_MAX], std::initializer_list<const char*> parts) {
+  size_t len = 0;
+  for (const char* p : parts) {
+    size_t n = std::strlen(p);
+    if (len + n + 1 > sizeof(out))
+      return false;
+    std::memcpy(out + len, p, n);
+    len += n;
   }
-  char parent[PATH_MAX];
-  size_t n = ::strnlen(op.target.c_str(), sizeof(parent) - 1);
-  std::memcpy(parent, op.target.c_str(), n);
-  parent[n] = '\0';
-  char* slash = ::strrchr(parent, '/');
-  if (slash != nullptr && slash != parent)
-    *slash = '\0';
-  if (!MakeDirs(parent))
-    ChildFail(sync, errno, "mkdir", parent);
-  int fd = ::open(op.target.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-  if (fd < 0)
-    ChildFail(sync, errno, "create mount point", op.target.c_str());
-  ::close(fd);
+  out[len] = '\0';
+  return true;
+}
+
+// Opens op.target (O_PATH) with every component, symlinks included, resolved inside op.root,
+// as the container will see the path; when `create`, makes the missing directories and, for a
+// file bind, the file, following dangling symlinks inside the root as mkdir -p would in the
+// container. Fails the child on error. Allocation-free: it runs in the cloned child.
+int OpenMountPoint(const MountOp& op, bool create, int sync) {
+  const char* target = op.target.c_str();
+  int root = ::open(op.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0)
+    ChildFail(sync, errno, "open rootfs", op.root.c_str());
+  char root_path[PATH_MAX];
+  char fd_link[64];
+  std::snprintf(fd_link, sizeof(fd_link), "/proc/self/fd/%d", root);
+  ssize_t root_len = ::readlink(fd_link, root_path, sizeof(root_path) - 1);
+  if (root_len < 0)
+    ChildFail(sync, errno, "readlink rootfs", op.root.c_str());
+  root_path[root_len] = '\0';
+
+  char path[PATH_MAX];                           // what is left to resolve, relative to the root
+  if (!Concat(path, {target + op.root.size()}))  // PlanMounts made target = root + "/..."
+    ChildFail(sync, ENAMETOOLONG, "mount point", target);
+  constexpr uint64_t kResolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  for (int links = 0;; ++links) {
+    if (links > 40)
+      ChildFail(sync, ELOOP, "resolve mount point inside the rootfs", target);
+    char prefix[PATH_MAX];
+    size_t len = 0;
+    int parent = ::dup(root);
+    const char* rel = path;
+    bool restarted = false;
+    while (!restarted) {
+      while (*rel == '/') ++rel;
+      const char* end = rel;
+      while (*end != '\0' && *end != '/') ++end;
+      if (end == rel)
+        break;
+      size_t n = static_cast<size_t>(end - rel);
+      if (len + n + 2 >= sizeof(prefix) || n > NAME_MAX)
+        ChildFail(sync, ENAMETOOLONG, "mount point", target);
+      if (len > 0)
+        prefix[len++] = '/';
+      std::memcpy(prefix + len, rel, n);
+      len += n;
+      prefix[len] = '\0';
+      char name[NAME_MAX + 1];
+      std::memcpy(name, rel, n);
+      name[n] = '\0';
+      const bool last = end[std::strspn(end, "/")] == '\0';
+      long fd = OpenAt2(root, prefix, O_PATH | O_CLOEXEC, kResolve);
+      if (fd < 0 && errno == ENOENT && create) {
+        struct stat st;
+        if (::fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+          // A dangling link: continue at its target, inside the root.
+          char link[PATH_MAX];
+          ssize_t ln = ::readlinkat(parent, name, link, sizeof(link) - 1);
+          if (ln < 0)
+            ChildFail(sync, errno, "readlink in mount point", target);
+          link[ln] = '\0';
+          char parent_path[PATH_MAX];
+          std::snprintf(fd_link, sizeof(fd_link), "/proc/self/fd/%d", parent);
+          ssize_t pn = ::readlink(fd_link, parent_path, sizeof(parent_path) - 1);
+          if (pn < root_len)
+            ChildFail(sync, pn < 0 ? errno : EXDEV, "resolve mount point", target);
+          parent_path[pn] = '\0';
+          char next[PATH_MAX];
+          bool fits = link[0] == '/' ? Concat(next, {link, "/", end})
+                                     : Concat(next, {parent_path + root_len, "/", link, "/", end});
+          if (!fits)
+            ChildFail(sync, ENAMETOOLONG, "mount point", target);
+          std::memcpy(path, next, sizeof(path));
+          restarted = true;
+          continue;
+        }
+        if (last && op.target_is_file) {
+          int f =
+              ::openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+          if (f < 0 && errno != EEXIST)
+            ChildFail(sync, errno, "create mount point", target);
+          if (f >= 0)
+            ::close(f);
+        } else if (::mkdirat(parent, name, 0755) != 0 && errno != EEXIST) {
+          ChildFail(sync, errno, "mkdir", target);
+        }
+        fd = OpenAt2(root, prefix, O_PATH | O_CLOEXEC, kResolve);
+      }
+      if (fd < 0)
+        ChildFail(sync, errno, "resolve mount point inside the rootfs", target);
+      ::close(parent);
+      parent = static_cast<int>(fd);
+      rel = end;
+    }
+    if (!restarted) {
+      ::close(root);
+      return parent;
+    }
+    ::close(parent);
+  }
+}
+
+// "/proc/self/fd/<fd>": mount(2) follows it to the very inode that was resolved.
+void FdPath(int fd, char (&buf)[64]) {
+  std::snprintf(buf, sizeof(buf), "/proc/self/fd/%d", fd);
 }
 
 }  // namespace
 
 void ApplyMount(const MountOp& op, int sync) {
-  const char* target = op.target.c_str();
+  char target[64];
+  int fd = OpenMountPoint(op, /*create=*/!op.remount_only, sync);
+  FdPath(fd, target);
   if (op.remount_only) {
     if (::mount(nullptr, target, nullptr, MS_REMOUNT | op.flags, nullptr) != 0)
-      ChildFail(sync, errno, "remount", target);
+      ChildFail(sync, errno, "remount", op.target.c_str());
+    ::close(fd);
     return;
   }
-  MakeMountPoint(op, sync);
   if (op.bind) {
     if (::mount(op.source.c_str(), target, nullptr, MS_BIND | (op.flags & MS_REC), nullptr) != 0)
-      ChildFail(sync, errno, "bind mount", target);
-    unsigned long extra = op.flags & ~MS_REC;
-    if (extra != 0) {
-      unsigned long keep = MountFlagsOf(target) & ~MS_RDONLY;
-      if (::mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | keep | extra, nullptr) != 0)
-        ChildFail(sync, errno, "remount bind", target);
-    }
+      ChildFail(sync, errno, "bind mount", op.target.c_str());
   } else {
     const char* data = op.data.empty() ? nullptr : op.data.c_str();
     if (::mount(op.source.c_str(), target, op.fstype.c_str(), op.flags, data) != 0)
-      ChildFail(sync, errno, "mount", target);
+      ChildFail(sync, errno, "mount", op.target.c_str());
+  }
+  ::close(fd);
+  // Later changes go to the new mount, so resolve the target again.
+  fd = OpenMountPoint(op, /*create=*/false, sync);
+  FdPath(fd, target);
+  unsigned long extra = op.flags & ~MS_REC;
+  if (op.bind && extra != 0) {
+    unsigned long keep = MountFlagsOf(target) & ~MS_RDONLY;
+    if (::mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | keep | extra, nullptr) != 0)
+      ChildFail(sync, errno, "remount bind", op.target.c_str());
   }
   if (op.propagation != 0 && ::mount(nullptr, target, nullptr, op.propagation, nullptr) != 0)
-    ChildFail(sync, errno, "set propagation", target);
+    ChildFail(sync, errno, "set propagation", op.target.c_str());
+  ::close(fd);
 }
 
 }  // namespace berth::shim::linux

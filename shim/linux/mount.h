@@ -36,6 +36,10 @@ struct MountOp {
   bool bind = false;
   bool remount_only = false;    // only change the flags of what is mounted at target
   bool target_is_file = false;  // bind of a file: create an empty file as the mount point
+  // The rootfs that `target` lies in. The child resolves the target inside it (symlinks
+  // included, as the container will see them) and mounts on what it found, never on a path
+  // that a symlink in the image sends outside the rootfs.
+  std::string root;
 };
 
 // One directory to expose under /sys/fs/cgroup: host_dir appears as <dest>/<name> (v2: name "").
