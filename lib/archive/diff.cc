@@ -139,9 +139,10 @@ struct Node {
 // Writes tar entries; owns the libarchive writer.
 class TarOut {
  public:
-  TarOut(Compression c, WriteFn out) : layer_(c, out) {}
+  TarOut(Compression c, WriteFn out) : layer_(c, out), async_(layer_) {}
 
   ~TarOut() {
+    abandoned_ = true;  // archive_write_free closes an open writer: write nothing more
     if (a_ != nullptr)
       archive_write_free(a_);
     if (e_ != nullptr)
@@ -162,7 +163,9 @@ class TarOut {
   absl::Status Fail(const std::string& what);
 
   LayerWriter layer_;
+  AsyncLayerWriter async_;  // compresses, hashes and calls `out` on its own thread
   absl::Status status_;
+  bool abandoned_ = false;
   struct archive* a_ = nullptr;
   struct archive_entry* e_ = nullptr;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
@@ -171,7 +174,9 @@ class TarOut {
 
 la_ssize_t TarOut::WriteCallback(struct archive* a, void* client, const void* buf, size_t n) {
   auto* self = static_cast<TarOut*>(client);
-  absl::Status st = self->layer_.Write(std::string_view(static_cast<const char*>(buf), n));
+  if (self->abandoned_)
+    return -1;
+  absl::Status st = self->async_.Write(std::string_view(static_cast<const char*>(buf), n));
   if (!st.ok()) {
     self->status_ = st;
     archive_set_error(a, EIO, "%s", std::string(st.message()).c_str());
@@ -277,7 +282,7 @@ absl::Status TarOut::Data(const Node& n) {
 absl::StatusOr<DiffResult> TarOut::Close() {
   if (archive_write_close(a_) != ARCHIVE_OK)
     return Fail("finish tar stream");
-  return layer_.Finish();
+  return async_.Finish();
 }
 
 std::string Join(const std::string& dir, const std::string& name) {

@@ -98,6 +98,8 @@ struct DiffResult {
 // zstd level 3. trusted.overlay.* xattrs are never written, nor
 // are sockets (tar cannot hold them). A regular file that is linked elsewhere in `upper` but
 // was not itself changed is not written, so a changed link to it is written as a whole file.
+// `out` is called from a helper thread (one call at a time) that compresses and hashes while
+// the trees are read; WriteDiff joins it before returning.
 // Errors: NotFound (a tree missing), the errno class of a failed read, or what `out` returned.
 absl::StatusOr<DiffResult> WriteDiff(const std::filesystem::path& lower,
                                      const std::filesystem::path& upper, Compression c,

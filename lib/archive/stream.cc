@@ -403,4 +403,94 @@ absl::StatusOr<DiffResult> LayerWriter::Finish() {
   return r;
 }
 
+// ---- AsyncLayerWriter ----
+
+AsyncLayerWriter::AsyncLayerWriter(LayerWriter& writer, size_t depth) : writer_(writer) {
+  bufs_.reserve(depth);
+  for (size_t i = 0; i < depth; ++i) bufs_.emplace_back(kStreamBufferSize);
+  for (Buffer& b : bufs_) free_.push_back(&b);
+  thread_ = std::thread([this] { Consume(); });
+}
+
+AsyncLayerWriter::~AsyncLayerWriter() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    closing_ = true;
+    ready_.clear();  // nobody will look at the result
+  }
+  cv_.notify_all();
+  if (thread_.joinable())
+    thread_.join();
+}
+
+void AsyncLayerWriter::Consume() {
+  for (;;) {
+    Chunk c;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] { return closing_ || !ready_.empty(); });
+      if (ready_.empty())
+        return;  // closing and drained
+      c = ready_.front();
+      ready_.pop_front();
+    }
+    absl::Status st =
+        error_.ok() ? writer_.Write(std::string_view(c.buf->data(), c.len)) : absl::OkStatus();
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!st.ok() && error_.ok())
+        error_ = st;
+      free_.push_back(c.buf);
+    }
+    cv_.notify_all();
+  }
+}
+
+absl::Status AsyncLayerWriter::Failed() {
+  std::lock_guard<std::mutex> l(mu_);
+  return error_;
+}
+
+absl::Status AsyncLayerWriter::Push() {
+  std::unique_lock<std::mutex> l(mu_);
+  ready_.push_back({cur_, cur_len_});
+  cur_ = nullptr;
+  cur_len_ = 0;
+  cv_.notify_all();
+  return error_;
+}
+
+absl::Status AsyncLayerWriter::Write(std::string_view bytes) {
+  while (!bytes.empty()) {
+    if (cur_ == nullptr) {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [&] { return !free_.empty(); });
+      if (!error_.ok())
+        return error_;
+      cur_ = free_.back();
+      free_.pop_back();
+    }
+    size_t n = std::min(bytes.size(), cur_->size() - cur_len_);
+    std::memcpy(cur_->data() + cur_len_, bytes.data(), n);
+    cur_len_ += n;
+    bytes.remove_prefix(n);
+    if (cur_len_ == cur_->size())
+      BERTH_RETURN_IF_ERROR(Push());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DiffResult> AsyncLayerWriter::Finish() {
+  if (cur_ != nullptr && cur_len_ > 0)
+    BERTH_RETURN_IF_ERROR(Push());
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    closing_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  BERTH_RETURN_IF_ERROR(Failed());
+  return writer_.Finish();
+}
+
 }  // namespace berth::archive

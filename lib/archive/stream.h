@@ -163,4 +163,43 @@ class LayerWriter {
   int64_t compressed_size_ = 0, uncompressed_size_ = 0;
 };
 
+// Feeds a LayerWriter from a helper thread, so that compression, hashing and `out` overlap
+// with the producer (walking trees, reading files). Write copies the bytes into 1 MiB
+// buffers; a full buffer goes to the thread. An error from the LayerWriter (or its `out`)
+// is returned by the next Write, or by Finish. The LayerWriter is used only by the thread
+// until Finish returns.
+class AsyncLayerWriter {
+ public:
+  explicit AsyncLayerWriter(LayerWriter& writer, size_t depth = 4);
+  ~AsyncLayerWriter();  // stops the thread and joins it
+  AsyncLayerWriter(const AsyncLayerWriter&) = delete;
+  AsyncLayerWriter& operator=(const AsyncLayerWriter&) = delete;
+
+  absl::Status Write(std::string_view bytes);
+  // Hands over what is buffered, waits for the thread, and finishes the LayerWriter.
+  absl::StatusOr<DiffResult> Finish();
+
+ private:
+  struct Chunk {
+    Buffer* buf;
+    size_t len;
+  };
+
+  void Consume();
+  absl::Status Push();  // hands `cur_` to the thread; REQUIRES: cur_ != nullptr
+  absl::Status Failed();
+
+  LayerWriter& writer_;
+  std::vector<Buffer> bufs_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Buffer*> free_;  // guarded by mu_
+  std::deque<Chunk> ready_;    // guarded by mu_
+  bool closing_ = false;       // guarded by mu_: no more chunks will come
+  absl::Status error_;         // guarded by mu_: the thread's first error
+  Buffer* cur_ = nullptr;      // the producer's buffer being filled
+  size_t cur_len_ = 0;
+  std::thread thread_;
+};
+
 }  // namespace berth::archive
