@@ -24,7 +24,12 @@
 //   - Names longer than PATH_MAX (4096) bytes or deeper than kMaxPathDepth components are
 //     rejected, as are symlink targets longer than PATH_MAX.
 //   - A truncated or corrupt gzip, zstd or tar stream is an error (DataLoss or
-//     InvalidArgument); so is data after the end of the compressed stream.
+//     InvalidArgument); so is data after the end of the compressed stream. (A tar that ends
+//     exactly after its last entry's data, without padding and end blocks, is read, as Go's
+//     archive/tar reads it.)
+//   - Whiteouts: see Whiteouts below. Under kRemove a whiteout in a directory that does not
+//     exist removes nothing and makes nothing. Entries inside aufs metadata directories
+//     (`.wh..wh.plnk/…`) are skipped.
 // Modes (setuid/setgid/sticky: chmod after chown), owners, PAX SCHILY.xattr.* extended
 // attributes (except trusted.overlay.*, which are skipped: a layer must not steer an overlay
 // mount; whiteouts come only from .wh. entries), hardlinks, symlinks, fifos and timestamps are
