@@ -5,6 +5,7 @@
 #include "shim/linux/container.h"
 
 #include <fcntl.h>
+#include <pty.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -141,6 +142,32 @@ TEST_F(ContainerTest, MountTargetsThroughSymlinksStayInsideTheRootfs) {
   EXPECT_THAT(out, HasSubstr("from the host\n1\n")) << "both mounts are where the links lead";
   EXPECT_TRUE(std::filesystem::is_empty(outside)) << "nothing was created outside the rootfs";
   EXPECT_TRUE(std::filesystem::is_directory(dir_ / ("rootfs" + outside.string() + "/sub")));
+}
+
+TEST_F(ContainerTest, TerminalIsTheControllingTtyAndDevConsole) {
+  int master = -1, slave = -1;
+  ASSERT_EQ(::openpty(&master, &slave, nullptr, nullptr, nullptr), 0);
+  UniqueFd m(master), s(slave);
+  oci::Spec spec = shim::testing::BusyboxSpec(
+      "tty", "test -c /dev/console && echo console=yes; test -t 0 && echo tty=yes");
+  spec.process->terminal = true;
+  auto c = Container::Create({.id = "t",
+                              .bundle = dir_.path(),
+                              .stdio = {.in = -1, .out = -1, .err = -1, .console = s.get()}},
+                             spec);
+  ASSERT_THAT(c, IsOk());
+  s.reset();
+  ASSERT_THAT((*c)->Start(), IsOk());
+  absl::StatusOr<int> st = (*c)->init().Wait(std::chrono::seconds(30));
+  ASSERT_THAT(st, IsOk());
+  EXPECT_EQ(*st, 0);
+  std::string out;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(m.get(), buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  EXPECT_THAT(out, HasSubstr("console=yes"));
+  EXPECT_THAT(out, HasSubstr("tty=yes"));
+  EXPECT_THAT((*c)->Destroy(), IsOk());
 }
 
 TEST_F(ContainerTest, PidsLimitStopsAForkBomb) {

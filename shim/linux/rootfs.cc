@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdio>
 #include <filesystem>
 
 #include "fmt/format.h"
@@ -55,8 +57,35 @@ absl::StatusOr<RootfsPlan> PlanRootfs(const oci::Spec& spec, const std::string& 
   plan.masked_paths = spec.linux.masked_paths;
   plan.readonly_paths = spec.linux.readonly_paths;
   plan.readonly_root = spec.root.readonly;
+  plan.console = plan.setup_dev && spec.process.has_value() && spec.process->terminal;
   return plan;
 }
+
+namespace {
+
+// As runc: the process's terminal (the pty slave, already on fd 0) bind-mounted on
+// /dev/console, which the spec's fresh /dev tmpfs lacks.
+void BindConsole(const std::string& rootfs, int sync) {
+  char path[PATH_MAX];
+  if (std::snprintf(path, sizeof(path), "%s/dev/console", rootfs.c_str()) >=
+      static_cast<int>(sizeof(path)))
+    ChildFail(sync, ENAMETOOLONG, "console", rootfs.c_str());
+  int fd = ::open(path, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0)
+    ChildFail(sync, errno, "create", path);
+  ::close(fd);
+  // By name: the descriptor's mount belongs to the parent's mount namespace, where bind(2)
+  // refuses it; the same /dev/pts/N in this namespace is ours.
+  char pty[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/fd/0", pty, sizeof(pty) - 1);
+  if (n < 0)
+    ChildFail(sync, errno, "readlink", "/proc/self/fd/0");
+  pty[n] = '\0';
+  if (::mount(pty, path, nullptr, MS_BIND, nullptr) != 0)
+    ChildFail(sync, errno, "bind the terminal on", path);
+}
+
+}  // namespace
 
 void PrepareRootfs(const RootfsPlan& plan, int sync) {
   if (::mount(nullptr, "/", nullptr, plan.root_propagation, nullptr) != 0)
@@ -67,6 +96,8 @@ void PrepareRootfs(const RootfsPlan& plan, int sync) {
   for (const MountOp& op : plan.mounts) ApplyMount(op, sync);
   CreateDevices(plan.devices, sync);
   CreateSymlinks(plan.symlinks, sync);
+  if (plan.console)
+    BindConsole(plan.rootfs, sync);
 }
 
 namespace {

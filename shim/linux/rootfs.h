@@ -21,6 +21,7 @@ struct RootfsPlan {
   unsigned long root_propagation = 0;
   std::vector<MountOp> mounts;
   bool setup_dev = false;  // the spec mounts /dev: create devices and symlinks
+  bool console = false;    // a terminal process: its pty (fd 0 then) appears as /dev/console
   std::vector<DeviceOp> devices;
   std::vector<SymlinkOp> symlinks;
   std::vector<std::string> masked_paths;    // container paths
