@@ -32,6 +32,7 @@ usize=$(gzip -dc "$LAYER" | wc -c)
 echo "layer: $(du -m "$LAYER" | cut -f1) MB gzip, $((usize >> 20)) MB tar, $files entries"
 
 now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", b - a }'; }
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 # A new directory per run, and nothing deleted until the end: ext4 skips recently deleted
 # inodes when allocating (recently_deleted(), a 30 s window), which made creates after an
@@ -49,12 +50,12 @@ for i in $(seq 1 "$RUNS"); do
 
   fresh "$i.tar"
   t0=$(now); gzip -dc "$LAYER" | tar -x -C "$out"; t1=$(now)
-  echo "$t1 - $t0" | bc >> "$DIR/tar.t"
+  elapsed "$t0" "$t1" >> "$DIR/tar.t"
   tar_files=$(find "$out" | wc -l)
   [ "$berth_files" = "$tar_files" ] || echo "warning: berth wrote $berth_files paths, tar $tar_files" >&2
 
   t0=$(now); gzip -dc "$LAYER" > /dev/null; t1=$(now)
-  echo "$t1 - $t0" | bc >> "$DIR/gzip.t"
+  elapsed "$t0" "$t1" >> "$DIR/gzip.t"
   echo "run $i: berth $(tail -1 "$DIR/berth.t") s, gzip|tar $(tail -1 "$DIR/tar.t") s, gzip -dc $(tail -1 "$DIR/gzip.t") s"
 done
 
