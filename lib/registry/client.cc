@@ -107,6 +107,8 @@ std::string Client::RepoUrl(const Reference& repo) const {
 absl::StatusOr<std::optional<Credentials>> Client::CredentialsFor(const Target& t) {
   if (t.creds != nullptr)
     return *t.creds;
+  if (opts_.credentials_override)
+    return opts_.credentials_override;
   if (!opts_.credentials)
     return std::nullopt;
   return opts_.credentials->Get(t.domain);

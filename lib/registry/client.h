@@ -44,9 +44,10 @@ struct ClientOptions {
   std::vector<std::string> plain_http;  // host[:port]s spoken to over plain HTTP
   std::string ca_file;                  // PEM CA bundle; "" = the system's
   std::optional<CredentialStore> credentials;
-  int retries = 3;                             // further attempts after a transient error
-  std::chrono::milliseconds retry_delay{250};  // doubled per attempt
-  int64_t upload_chunk = 32 << 20;             // blobs above this go up in PATCH chunks
+  std::optional<Credentials> credentials_override;  // used for every host instead of the store
+  int retries = 3;                                  // further attempts after a transient error
+  std::chrono::milliseconds retry_delay{250};       // doubled per attempt
+  int64_t upload_chunk = 32 << 20;                  // blobs above this go up in PATCH chunks
   std::string user_agent = "berth";
 };
 

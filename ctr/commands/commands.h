@@ -1,0 +1,34 @@
+#pragma once
+
+// Every bctr verb: one Add<Verb> per file in this folder, and the one list of top-level verbs
+// in commands.cc. A verb adds its subcommand to `parent` (so a verb can appear in two places,
+// as `pull` and `images pull` do) and sets cli.action when parsed.
+
+#include <span>
+
+#include "CLI/CLI.hpp"
+
+#include "ctr/cli.h"
+
+namespace berth::ctr {
+
+struct Verb {
+  const char* name;
+  void (*add)(CLI::App& parent, Cli& cli);
+};
+
+// The top-level verbs, in the order `bctr --help` shows them.
+std::span<const Verb> Verbs();
+
+void AddPull(CLI::App& parent, Cli& cli);      // pull.cc
+void AddPush(CLI::App& parent, Cli& cli);      // push.cc
+void AddImages(CLI::App& parent, Cli& cli);    // images.cc: ls, rm, inspect, tag, pull, push
+void AddImagesLs(CLI::App& parent, Cli& cli);  // images.cc
+void AddRmi(CLI::App& parent, Cli& cli);       // images.cc: `images rm`, also as `rmi`
+void AddInspect(CLI::App& parent, Cli& cli);   // images.cc: `images inspect`
+void AddTag(CLI::App& parent, Cli& cli);       // tag.cc
+void AddLogin(CLI::App& parent, Cli& cli);     // login.cc
+void AddLogout(CLI::App& parent, Cli& cli);    // login.cc
+void AddVersion(CLI::App& parent, Cli& cli);   // version.cc
+
+}  // namespace berth::ctr

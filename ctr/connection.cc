@@ -1,0 +1,42 @@
+#include "ctr/connection.h"
+
+#include "fmt/format.h"
+
+#include "lib/rpc/handler.h"
+#include "lib/rpc/status.h"
+
+namespace berth::ctr {
+
+Connection::Connection(std::string address, std::string ns)
+    : address_(std::move(address)), ns_(std::move(ns)) {
+  std::string target = address_.starts_with("unix:") ? address_ : "unix://" + address_;
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(16 << 20);
+  args.SetMaxSendMessageSize(16 << 20);
+  channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  content_ = content_api::Content::NewStub(channel_);
+  diff_ = diff_api::Diff::NewStub(channel_);
+  images_ = images_api::Images::NewStub(channel_);
+  leases_ = leases_api::Leases::NewStub(channel_);
+  snapshots_ = snapshots_api::Snapshots::NewStub(channel_);
+  version_ = version_api::Version::NewStub(channel_);
+}
+
+std::unique_ptr<grpc::ClientContext> Connection::Context() const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->AddMetadata(rpc::kNamespaceHeader, ns_);
+  if (!lease_.empty())
+    ctx->AddMetadata(rpc::kLeaseHeader, lease_);
+  return ctx;
+}
+
+absl::Status Connection::Check(const grpc::Status& s) const {
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    return absl::UnavailableError(
+        fmt::format("cannot reach berthd at {}: {} (is berthd running? see --address)", address_,
+                    s.error_message()));
+  }
+  return rpc::FromGrpcStatus(s);
+}
+
+}  // namespace berth::ctr
