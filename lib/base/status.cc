@@ -45,7 +45,8 @@ absl::Status ErrnoError(int err, std::string_view op) {
     case ENOTEMPTY:
       return absl::FailedPreconditionError(msg);
     default:
-      return absl::ErrnoToStatus(err, msg);
+      // ErrnoToStatus appends strerror itself; take only its code.
+      return absl::Status(absl::ErrnoToStatus(err, "").code(), msg);
   }
 }
 

@@ -37,6 +37,8 @@ TEST(StatusTest, ErrnoMapsToErrdefsClasses) {
     EXPECT_EQ(s.code(), c.code) << c.err;
     EXPECT_EQ(std::string(s.message()).rfind("open \"/x\": ", 0), 0u) << s;
   }
+  // The cause is said once.
+  EXPECT_EQ(ErrnoError(ENOENT, "open \"/x\"").message(), "open \"/x\": No such file or directory");
 }
 
 TEST(StatusTest, AnnotateKeepsCodeAndOk) {
