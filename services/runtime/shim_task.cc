@@ -258,14 +258,18 @@ absl::Status ShimTask::Resume() {
   return Check(stub_->Resume(Context().get(), req, &resp), "resume");
 }
 
-absl::StatusOr<std::vector<uint32_t>> ShimTask::Pids() {
+absl::StatusOr<std::vector<::containerd::v1::types::ProcessInfo>> ShimTask::Pids() {
   shimapi::PidsRequest req;
   req.set_id(bundle_.id());
   shimapi::PidsResponse resp;
   if (absl::Status s = Check(stub_->Pids(Context().get(), req, &resp), "pids"); !s.ok())
     return s;
-  std::vector<uint32_t> out;
-  for (const auto& p : resp.processes()) out.push_back(p.pid());
+  std::vector<::containerd::v1::types::ProcessInfo> out;
+  for (const auto& p : resp.processes()) {
+    out.push_back(p);
+    if (p.has_info())
+      out.back().mutable_info()->set_type_url(ContainerdTypeUrl(p.info().type_url()));
+  }
   return out;
 }
 

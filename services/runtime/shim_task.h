@@ -81,7 +81,9 @@ class ShimTask {
   absl::Status CloseIO(const std::string& exec_id, bool stdin_too);
   absl::Status Pause();
   absl::Status Resume();
-  absl::StatusOr<std::vector<uint32_t>> Pids();
+  // The container's processes; `info` (containerd.runc.v1.ProcessDetails, when the shim
+  // gives it) with containerd's type URL.
+  absl::StatusOr<std::vector<::containerd::v1::types::ProcessInfo>> Pids();
   absl::Status Update(const google::protobuf::Any& resources,
                       const std::map<std::string, std::string>& annotations);
   // io.containerd.cgroups.v1.Metrics or .v2.Metrics, type URL as containerd's typeurl has it.

@@ -210,8 +210,8 @@ grpc::Status TasksService::ListPids(grpc::ServerContext* ctx, const api::ListPid
                                     api::ListPidsResponse* resp) {
   return rpc::Handle(*ctx, "tasks.ListPids", [&](const std::string& ns) -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(std::shared_ptr<ShimTask> task, manager_.Get(ns, req->container_id()));
-    BERTH_ASSIGN_OR_RETURN(std::vector<uint32_t> pids, task->Pids());
-    for (uint32_t pid : pids) resp->add_processes()->set_pid(pid);
+    BERTH_ASSIGN_OR_RETURN(std::vector<types::ProcessInfo> pids, task->Pids());
+    for (types::ProcessInfo& p : pids) *resp->add_processes() = std::move(p);
     return absl::OkStatus();
   });
 }

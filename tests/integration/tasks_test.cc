@@ -335,10 +335,24 @@ TEST_F(TasksTest, ErrorsNameTheTask) {
   r = Run({"--rm", "--runtime", "io.containerd.nope.v1"}, "bad", {"true"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("runtime \"io.containerd.nope.v1\" is not supported"));
-  // A command that does not exist fails Create with the shim's message; nothing is left.
+  // A bind mount of a missing source fails Create with the shim's message, and berthd
+  // leaves nothing behind: no shim, no bundle, no task.
+  r = Run({"--rm", "--mount", "type=bind,src=/nonexistent-berth-src,dst=/mnt,options=rbind"},
+          "badmount", {"true"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("/nonexistent-berth-src"));
+  EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
+  EXPECT_FALSE(fs::exists(bundles() + "/badmount"));
+  EXPECT_THAT(ShimsOfNamespace(), ::testing::IsEmpty());
+  // A command that does not exist fails at Start (the embedded runtime execs then) with a
+  // message naming it; the task ends up stopped and can be deleted.
   r = Run({"--rm"}, "missing", {"/bin/does-not-exist"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("does-not-exist"));
+  if (Tasks().count("missing") != 0) {  // ctr's own delete can come before the exit is reaped
+    EXPECT_TRUE(WaitStatus("missing", "STOPPED"));
+    EXPECT_EQ(C({"tasks", "delete", "missing"}).exit_code, 0);
+  }
   EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
 
   ASSERT_EQ(Run({"-d"}, "cp", {"sleep", "100"}).exit_code, 0);
@@ -352,7 +366,7 @@ TEST_F(TasksTest, ErrorsNameTheTask) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("bad/id"));
   RemoveAllTasks();
-  ExpectNothingLeft({"bad", "missing", "cp"});
+  ExpectNothingLeft({"bad", "badmount", "missing", "cp"});
 }
 
 TEST_F(TasksTest, SpecFlagsTakeEffect) {
