@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Containers through Debian's `ctr`, berthd + berth-shim against containerd 1.6 + runc (Debian's
+# packages, a private containerd on private dirs), same client, in one run:
+#   - `ctr run --rm IMAGE id /bin/true` latency, interleaved, medians;
+#   - 50 detached starts (`ctr run -d ... sleep 3600`), total time;
+#   - per-shim PSS and RSS with 50 running (/proc/PID/smaps_rollup), daemon RSS idle and with 50;
+#   - teardown of the 50 (kill, tasks delete, containers delete).
+# Prints the figures and berth/containerd ratios.
+#
+#   bench/run.sh [RUNS]        (default 20 latency runs; run as root after scripts/build.sh)
+#
+# Only processes this script started (and the shims of its daemons, found by their daemon's
+# socket in their command line) are stopped, by pid; nothing under /run/containerd or
+# /var/lib/containerd is touched (containerd gets --root/--state/--address, runc --root and
+# ctr --fifo-dir under $DIR).
+set -euo pipefail
+RUNS=${1:-20}
+N=${DENSITY:-50}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BERTH_BIN:-$SRC/build/bin}
+DIR=${BENCH_DIR:-/tmp/berth-bench-run}
+for t in containerd ctr runc; do
+  command -v $t >/dev/null || { echo "$t not installed (scripts/install-deps.sh)" >&2; exit 1; }
+done
+[ -x "$BIN/berthd" ] || { echo "$BIN/berthd not built (scripts/build.sh)" >&2; exit 1; }
+
+pids=()
+cleanup() {
+  set +e
+  for s in berth ctrd; do
+    for id in $(ctr -a "$DIR/$s.sock" -n bench tasks ls -q 2>/dev/null); do
+      ctr -a "$DIR/$s.sock" -n bench tasks kill -s SIGKILL "$id" >/dev/null 2>&1
+    done
+    sleep 0.5
+    for id in $(ctr -a "$DIR/$s.sock" -n bench containers ls -q 2>/dev/null); do
+      ctr -a "$DIR/$s.sock" -n bench tasks delete "$id" >/dev/null 2>&1
+      ctr -a "$DIR/$s.sock" -n bench containers rm "$id" >/dev/null 2>&1
+    done
+  done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  for m in $(awk -v d="$DIR" '$2 ~ "^"d { print $2 }' /proc/mounts | sort -r); do umount -l "$m"; done
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+rm -rf "$DIR" && mkdir -p "$DIR"/fifo-berth "$DIR"/fifo-ctrd "$DIR"/runc
+
+cat > "$DIR/containerd.toml" <<TOML
+version = 2
+root = "$DIR/ctrd/root"
+state = "$DIR/ctrd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$DIR/ctrd.sock"
+[ttrpc]
+  address = "$DIR/ctrd.sock.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$DIR/ctrd/opt"
+TOML
+containerd --config "$DIR/containerd.toml" > "$DIR/containerd.log" 2>&1 &
+pids+=($!); CTRD_PID=$!
+"$BIN/berthd" --root "$DIR/berth/root" --state "$DIR/berth/state" --address "$DIR/berth.sock" \
+  > "$DIR/berthd.log" 2>&1 &
+pids+=($!); BERTH_PID=$!
+for s in ctrd berth; do
+  for _ in $(seq 1 200); do ctr -a "$DIR/$s.sock" version >/dev/null 2>&1 && break; sleep 0.05; done
+done
+
+bash "$SRC/tests/fixtures/make-images.sh" "$DIR/images" >/dev/null
+IMAGE=docker.io/library/busybox:latest
+for s in berth ctrd; do
+  ctr -a "$DIR/$s.sock" -n bench images import "$DIR/images/busybox.docker.tar" >/dev/null
+done
+
+now() { echo "$EPOCHREALTIME"; }
+ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", (b - a) * 1000 }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+run_args() {  # $1: berth|ctrd
+  if [ "$1" = ctrd ]; then echo "--fifo-dir $DIR/fifo-ctrd --runc-root $DIR/runc"; else echo "--fifo-dir $DIR/fifo-berth"; fi
+}
+C() { local s=$1; shift; ctr -a "$DIR/$s.sock" -n bench "$@"; }
+rss_kb() { awk '/^Rss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
+pss_kb() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
+shims() {  # $1: berth|ctrd → pids of that daemon's shims
+  local pat
+  if [ "$1" = berth ]; then pat="berth-shim"; else pat="containerd-shim-runc-v2"; fi
+  for p in /proc/[0-9]*; do
+    { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null | grep -q "^[^ ]*$pat .*$DIR/$1.sock" && basename "$p"
+  done
+  return 0
+}
+
+# 1. run --rm latency, interleaved.
+for s in berth ctrd; do C $s run --rm $(run_args $s) $IMAGE warm-$s /bin/true; done
+: > "$DIR/berth.rt"; : > "$DIR/ctrd.rt"
+for i in $(seq 1 "$RUNS"); do
+  for s in berth ctrd; do
+    t0=$(now); C $s run --rm $(run_args $s) $IMAGE rt-$s-$i /bin/true; t1=$(now)
+    ms "$t0" "$t1" >> "$DIR/$s.rt"
+  done
+done
+
+# 2. density: N detached, memory, teardown.
+declare -A start idle_rss busy_rss shim_rss shim_pss nshims teardown
+for s in berth ctrd; do
+  dpid=$BERTH_PID; [ $s = ctrd ] && dpid=$CTRD_PID
+  idle_rss[$s]=$(rss_kb $dpid)
+  t0=$(now)
+  for i in $(seq 1 "$N"); do C $s run -d $(run_args $s) $IMAGE d-$s-$i sleep 3600 >/dev/null; done
+  t1=$(now); start[$s]=$(ms "$t0" "$t1")
+  sleep 1
+  busy_rss[$s]=$(rss_kb $dpid)
+  sp=$(shims $s)
+  nshims[$s]=$(echo "$sp" | grep -c . || true)
+  shim_rss[$s]=$(for p in $sp; do rss_kb "$p"; done | awk '{ t += $1 } END { printf "%.0f", t / NR }')
+  shim_pss[$s]=$(for p in $sp; do pss_kb "$p"; done | awk '{ t += $1 } END { printf "%.0f", t / NR }')
+  t0=$(now)
+  for i in $(seq 1 "$N"); do C $s tasks kill -s SIGKILL d-$s-$i; done
+  for i in $(seq 1 "$N"); do
+    for _ in 1 2 3 4 5 6 7 8 9 10; do C $s tasks delete d-$s-$i >/dev/null 2>&1 && break; sleep 0.1; done
+  done
+  for i in $(seq 1 "$N"); do C $s containers rm d-$s-$i; done
+  t1=$(now); teardown[$s]=$(ms "$t0" "$t1")
+done
+
+b=$(median < "$DIR/berth.rt"); c=$(median < "$DIR/ctrd.rt")
+awk -v b="$b" -v c="$c" -v runs="$RUNS" -v n="$N" \
+    -v bs="${start[berth]}" -v cs="${start[ctrd]}" \
+    -v bt="${teardown[berth]}" -v ct="${teardown[ctrd]}" \
+    -v bn="${nshims[berth]}" -v cn="${nshims[ctrd]}" \
+    -v brss="${shim_rss[berth]}" -v crss="${shim_rss[ctrd]}" \
+    -v bpss="${shim_pss[berth]}" -v cpss="${shim_pss[ctrd]}" \
+    -v bi="${idle_rss[berth]}" -v ci="${idle_rss[ctrd]}" \
+    -v bb="${busy_rss[berth]}" -v cb="${busy_rss[ctrd]}" 'BEGIN {
+  printf "                                berth     containerd   ratio (target)\n"
+  printf "run --rm /bin/true, median of %d  %7.1f ms %9.1f ms   %.2f (<= 0.35)\n", runs, b, c, b / c
+  printf "%d detached starts             %7.0f ms %9.0f ms   %.2f\n", n, bs, cs, bs / cs
+  printf "shims running                   %7d    %9d\n", bn, cn
+  printf "per-shim PSS                    %7.0f kB %8.0f kB   %.2f (<= 0.4)\n", bpss, cpss, bpss / cpss
+  printf "per-shim RSS                    %7.0f kB %8.0f kB   %.2f (<= 0.4)\n", brss, crss, brss / crss
+  printf "daemon RSS idle                 %7.0f kB %8.0f kB   %.2f\n", bi, ci, bi / ci
+  printf "daemon RSS with %d running      %7.0f kB %8.0f kB   %.2f\n", n, bb, cb, bb / cb
+  printf "teardown of %d                  %7.0f ms %9.0f ms   %.2f\n", n, bt, ct, bt / ct
+}'
