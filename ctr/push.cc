@@ -1,5 +1,9 @@
 #include "ctr/push.h"
 
+#include <algorithm>
+
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "fmt/format.h"
 
 #include "ctr/content_io.h"
@@ -25,11 +29,23 @@ absl::Status PushBlobs(Connection& conn, registry::Client& client,
   const std::string source_key = "containerd.io/distribution.source." + remote.domain;
   for (const registry::Descriptor& d : blobs) {
     BERTH_ASSIGN_OR_RETURN(Labels labels, BlobLabels(conn, d.digest));
-    std::string mount_from;
+    std::vector<std::string> sources;  // repositories of this registry known to have the blob
     if (auto it = labels.find(source_key); it != labels.end())
-      mount_from = it->second.substr(0, it->second.find(','));
+      sources = absl::StrSplit(it->second, ',', absl::SkipEmpty());
+    std::string mount_from;
+    for (const std::string& repo : sources) {
+      if (repo != remote.path) {
+        mount_from = repo;
+        break;
+      }
+    }
     ContentSource src(conn, d.digest);
     BERTH_RETURN_IF_ERROR(client.PushBlob(remote, d, src, mount_from, opts.observer));
+    if (std::find(sources.begin(), sources.end(), remote.path) == sources.end()) {
+      // As containerd does: remember where the blob now is, for mounts by later pushes.
+      sources.push_back(remote.path);
+      BERTH_RETURN_IF_ERROR(SetLabels(conn, d.digest, {{source_key, absl::StrJoin(sources, ",")}}));
+    }
   }
   return absl::OkStatus();
 }

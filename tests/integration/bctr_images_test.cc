@@ -1,0 +1,442 @@
+// bctr's image verbs against a private berthd and two instances of Debian's docker-registry
+// on 127.0.0.1: one plain, one with TLS from a test CA (made here with openssl) and htpasswd
+// basic auth. Pull (with unpack, checked through Debian's ctr), images ls/inspect, tag, rmi,
+// login/logout, push and pull back, and the failures a user meets: each one line on stderr,
+// a non-zero exit, and no image record or lease left behind.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <regex>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+#include "tests/testing/daemon_fixture.h"
+#include "tests/testing/matchers.h"
+#include "tests/testing/registry.h"
+
+extern char** environ;
+
+namespace berth {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  int port = -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  ::close(fd);
+  return port;
+}
+
+bool Answers(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// docker-registry with TLS (a server certificate for IP 127.0.0.1 from a fresh test CA) and
+// htpasswd (bcrypt) basic auth for one user. The destructor kills only the pid it started.
+class SecureRegistry {
+ public:
+  ~SecureRegistry() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  // "" on success, else what failed.
+  std::string Start(const fs::path& dir, const std::string& user, const std::string& password) {
+    ca_ = (dir / "ca.crt").string();
+    auto run = [](const std::vector<std::string>& argv) {
+      testing::CommandResult r = testing::RunCommand(argv);
+      return r.exit_code == 0 ? std::string() : argv[0] + " failed: " + r.err;
+    };
+    std::string d = dir.string();
+    testing::WriteFile(dir / "san.cnf", "subjectAltName=IP:127.0.0.1\n");
+    for (const auto& argv : std::vector<std::vector<std::string>>{
+             {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "/ca.key",
+              "-out", ca_, "-days", "1", "-subj", "/CN=berth test CA"},
+             {"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "/server.key",
+              "-out", d + "/server.csr", "-subj", "/CN=127.0.0.1"},
+             {"openssl", "x509", "-req", "-in", d + "/server.csr", "-CA", ca_, "-CAkey",
+              d + "/ca.key", "-CAcreateserial", "-out", d + "/server.crt", "-days", "1", "-extfile",
+              d + "/san.cnf"},
+             {"htpasswd", "-Bbc", d + "/htpasswd", user, password}}) {
+      if (std::string err = run(argv); !err.empty())
+        return err;
+    }
+    int port = FreePort();
+    host_ = "127.0.0.1:" + std::to_string(port);
+    testing::WriteFile(dir / "registry.yml",
+                       "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+                       "    rootdirectory: " +
+                           d +
+                           "/storage\n"
+                           "auth:\n  htpasswd:\n    realm: berth-test\n    path: " +
+                           d +
+                           "/htpasswd\n"
+                           "http:\n  addr: " +
+                           host_ + "\n  tls:\n    certificate: " + d +
+                           "/server.crt\n    key: " + d + "/server.key\n");
+    std::vector<std::string> argv = {"docker-registry", "serve", d + "/registry.yml"};
+    std::vector<char*> args;
+    for (std::string& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    std::string log = d + "/registry.log";
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    int rc = posix_spawnp(&pid_, args[0], &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+      pid_ = -1;
+      return "cannot start docker-registry";
+    }
+    for (int i = 0; i < 1000; ++i) {
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;
+        return "docker-registry exited: " + testing::ReadFile(log);
+      }
+      if (Answers(port))
+        return "";
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return "docker-registry did not answer on " + host_;
+  }
+
+  const std::string& host() const { return host_; }
+
+  const std::string& ca() const { return ca_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::string host_;
+  std::string ca_;
+};
+
+class BctrImagesTest : public testing::DaemonFixture {
+ protected:
+  void SetUp() override {
+    DaemonFixture::SetUp();
+    BERTH_REQUIRE_ROOT();
+    BERTH_REQUIRE_CTR();
+    if (!testing::HaveRegistryTools())
+      GTEST_SKIP() << "docker-registry or skopeo is not installed";
+    ASSERT_EQ(::access(testing::BinPath("bctr").c_str(), X_OK), 0) << "bctr not built";
+    images_ = (dir().path() / "images").string();
+    testing::CommandResult r = testing::RunCommand(
+        {"bash", testing::SourceDir() + "/tests/fixtures/make-images.sh", images_});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_TRUE(StartDaemon());
+    fs::create_directories(dir().path() / "registry");
+    ASSERT_EQ(plain_.Start(dir().path() / "registry"), "");
+    ASSERT_EQ(plain_.Push(images_ + "/oci/busybox", "busybox:latest"), "");
+    ASSERT_EQ(plain_.Push(images_ + "/oci/layered", "layered:latest"), "");
+  }
+
+  // bctr against our berthd, with a private HOME (credentials) and no Docker config. `input`
+  // goes to its stdin.
+  testing::CommandResult Bctr(const std::vector<std::string>& args, const std::string& input = "") {
+    fs::path home = dir().path() / "home";
+    fs::create_directories(home);
+    std::string cmd =
+        "exec env -u DOCKER_CONFIG -u BERTH_AUTH_FILE -u XDG_CONFIG_HOME HOME=" + home.string() +
+        " " + testing::BinPath("bctr") + " --address " + socket();
+    for (const std::string& a : args) cmd += " '" + a + "'";
+    if (!input.empty())
+      cmd = "printf '%s\\n' '" + input + "' | " + cmd;
+    return testing::RunCommand({"sh", "-c", cmd});
+  }
+
+  testing::CommandResult C(std::vector<std::string> args) {
+    args.insert(args.begin(), {"-n", "default"});
+    return Ctr(args);
+  }
+
+  fs::path AuthFile() { return dir().path() / "home/.config/berth/auth.json"; }
+
+  // A failure as the user sees it: non-zero, one line "bctr: …" on stderr naming `what`.
+  void ExpectOneLineError(const testing::CommandResult& r, const std::string& what) {
+    EXPECT_NE(r.exit_code, 0) << r.out;
+    EXPECT_THAT(r.err, StartsWith("bctr: "));
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_THAT(r.err, HasSubstr(what));
+  }
+
+  // Nothing half-written: no image record and no lease left.
+  void ExpectNothingLeft() {
+    EXPECT_EQ(Bctr({"images", "ls", "-q"}).out, "");
+    EXPECT_EQ(C({"leases", "ls", "-q"}).out, "");
+  }
+
+  // The digest from "NAME: pulled sha256:…" in bctr pull's output.
+  static std::string PulledDigest(const std::string& out) {
+    std::smatch m;
+    std::regex re("pulled (sha256:[0-9a-f]{64})");
+    return std::regex_search(out, m, re) ? m[1].str() : "";
+  }
+
+  std::string images_;
+  testing::LocalRegistry plain_;
+};
+
+TEST_F(BctrImagesTest, PullUnpacksAndListsImages) {
+  const std::string ref = plain_.host() + "/busybox:latest";
+  testing::CommandResult r = Bctr({"pull", "--plain-http", plain_.host() + "/busybox"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << DaemonLog();
+  // Not a terminal: plain lines, one per event.
+  EXPECT_THAT(r.out, HasSubstr(": downloading 1.0 MiB\n"));
+  EXPECT_THAT(r.out, HasSubstr(": done\n"));
+  EXPECT_THAT(r.out, Not(HasSubstr("\x1b[")));
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("unpacked to (sha256:[0-9a-f]{64})")));
+  const std::string chain = m[1].str();
+
+  EXPECT_EQ(Bctr({"images", "ls", "-q"}).out, ref + "\n");
+  r = Bctr({"images"});
+  EXPECT_THAT(r.out, MatchesRegex("NAME +DIGEST +SIZE +CREATED\n" + std::string(".*") +
+                                  "busybox:latest +sha256:[0-9a-f]{12} +1\\.0 MiB +[0-9]+ "
+                                  "seconds? ago\n"));
+  r = Bctr({"images", "ls", "--format", "json"});
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0]["name"], ref);
+  EXPECT_EQ(j[0]["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+  EXPECT_EQ(j[0]["digest"], PulledDigest(Bctr({"pull", "--plain-http", ref}).out))
+      << "pulling again resolves to the same digest";
+  EXPECT_GT(j[0]["size"].get<int64_t>(), 1 << 20);
+
+  // Debian's ctr sees the unpacked chain and the labels that keep it.
+  r = C({"snapshots", "ls"});
+  EXPECT_THAT(r.out, MatchesRegex("KEY +PARENT +KIND *\n" + chain + " +Committed *\n"));
+  EXPECT_THAT(C({"content", "ls"}).out,
+              HasSubstr("containerd.io/gc.ref.snapshot.overlayfs=" + chain));
+  EXPECT_THAT(C({"content", "ls"}).out, HasSubstr("containerd.io/gc.ref.content.l.0="));
+  EXPECT_THAT(C({"content", "ls"}).out, HasSubstr("containerd.io/uncompressed=" + chain));
+  EXPECT_EQ(C({"leases", "ls", "-q"}).out, "") << "the pull's lease is gone";
+  EXPECT_THAT(C({"images", "ls", "-q"}).out, HasSubstr(ref));
+
+  // The layered image shares its first layer: one download skipped, a chain of four.
+  r = Bctr({"images", "pull", "--plain-http", plain_.host() + "/layered"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr(": already exists\n"));
+  r = C({"snapshots", "ls"});
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 5) << r.out;
+
+  // inspect shows the record, manifest and config.
+  r = Bctr({"images", "inspect", plain_.host() + "/layered"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["manifest"]["layers"].size(), 4u);
+  EXPECT_EQ(j["config"]["rootfs"]["diff_ids"].size(), 4u);
+
+  // tag and rmi.
+  ASSERT_EQ(Bctr({"tag", ref, "localhost/mine:v1"}).exit_code, 0);
+  r = Bctr({"tag", ref, "localhost/mine:v1"});
+  ExpectOneLineError(r, "already exists (use --force to replace it)");
+  EXPECT_EQ(Bctr({"tag", "--force", plain_.host() + "/layered", "localhost/mine:v1"}).exit_code, 0);
+  EXPECT_EQ(Bctr({"images", "ls", "-q", "name==localhost/mine:v1"}).out, "localhost/mine:v1\n");
+  r = Bctr({"rmi", "localhost/mine:v1", "localhost/nope"});
+  EXPECT_EQ(r.out, "localhost/mine:v1\n");
+  ExpectOneLineError(r, "localhost/nope:latest");
+  EXPECT_THAT(r.err, HasSubstr("not found"));
+  EXPECT_THAT(Bctr({"images", "ls", "-q"}).out, Not(HasSubstr("mine")));
+  EXPECT_EQ(Bctr({"images", "rm", "--sync", ref, plain_.host() + "/layered"}).exit_code, 0);
+  EXPECT_EQ(Bctr({"images", "ls", "-q"}).out, "");
+  EXPECT_EQ(C({"snapshots", "ls"}).out.find("sha256:"), std::string::npos)
+      << "removing the images lets GC take their snapshots";
+}
+
+TEST_F(BctrImagesTest, ProgressBarsOnATerminal) {
+  if (!testing::HaveProgram("script"))
+    GTEST_SKIP() << "script (util-linux) is not installed";
+  // script(1) gives bctr a pseudo-terminal as stdout.
+  std::string cmd = testing::BinPath("bctr") + " --address " + socket() + " pull --plain-http " +
+                    plain_.host() + "/layered";
+  testing::CommandResult r = testing::RunCommand({"script", "-qec", cmd, "/dev/null"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\x1b[2K"));  // lines redrawn in place
+  EXPECT_THAT(r.out, HasSubstr("total "));
+  EXPECT_THAT(r.out, MatchesRegex("(.|\n)*\\[=+\\](.|\n)*"));
+  EXPECT_THAT(r.out, HasSubstr("layered:latest: pulled sha256:"));
+}
+
+TEST_F(BctrImagesTest, LoginPushToTlsRegistryAndPullBack) {
+  if (!testing::HaveProgram("htpasswd") || !testing::HaveProgram("openssl"))
+    GTEST_SKIP() << "htpasswd (apache2-utils) or openssl is not installed";
+  SecureRegistry secure;
+  fs::create_directories(dir().path() / "secure");
+  ASSERT_EQ(secure.Start(dir().path() / "secure", "alice", "s3cret"), "");
+  const std::string host = secure.host();
+  const std::string ca = secure.ca();
+
+  testing::CommandResult r = Bctr({"pull", "--plain-http", plain_.host() + "/layered"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string digest = PulledDigest(r.out);
+  ASSERT_FALSE(digest.empty()) << r.out;
+  ASSERT_EQ(Bctr({"tag", plain_.host() + "/layered", host + "/team/layered:v1"}).exit_code, 0);
+
+  // Not logged in: the registry wants credentials.
+  r = Bctr({"push", "--ca-file", ca, host + "/team/layered:v1"});
+  ExpectOneLineError(r, "unauthorized: authentication required (run `bctr login " + host + "`)");
+  // A wrong password is refused, and nothing is stored.
+  r = Bctr({"login", "-u", "alice", "--password-stdin", "--ca-file", ca, host}, "wrong");
+  ExpectOneLineError(r, "wrong username or password");
+  EXPECT_FALSE(fs::exists(AuthFile()));
+  // Without the CA, the certificate is not trusted.
+  r = Bctr({"login", "-u", "alice", "--password-stdin", host}, "s3cret");
+  ExpectOneLineError(r, "TLS");
+  EXPECT_THAT(r.err, HasSubstr("--ca-file"));
+
+  r = Bctr({"login", "-u", "alice", "--password-stdin", "--ca-file", ca, host}, "s3cret");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Login succeeded"));
+
+  struct stat st {};
+
+  ASSERT_EQ(::stat(AuthFile().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_THAT(testing::ReadFile(AuthFile()), HasSubstr(host));
+  EXPECT_THAT(testing::ReadFile(AuthFile()), Not(HasSubstr("s3cret"))) << "base64, as Docker";
+
+  r = Bctr({"push", "--ca-file", ca, host + "/team/layered:v1"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr(": uploading "));
+  // The same image to another repository: every blob is mounted from the first one.
+  r = Bctr({"push", "--ca-file", ca, host + "/team/other:v2", host + "/team/layered:v1"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr(": uploading ")));
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 5 + 1) << r.out;
+  EXPECT_THAT(C({"content", "ls"}).out,
+              HasSubstr("containerd.io/distribution.source." + host + "=team/layered,team/other"));
+
+  // Pull it back into an empty store: same manifest digest, same chain.
+  ASSERT_EQ(
+      Bctr({"rmi", "--sync", host + "/team/layered:v1", plain_.host() + "/layered"}).exit_code, 0);
+  ASSERT_EQ(Bctr({"images", "ls", "-q"}).out, "");
+  // Untrusted certificate: nothing written.
+  r = Bctr({"pull", host + "/team/layered:v1"});
+  ExpectOneLineError(r, "TLS failure");
+  ExpectNothingLeft();
+  r = Bctr({"pull", "--ca-file", ca, host + "/team/layered:v1"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(PulledDigest(r.out), digest);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1 + 2 * 4 + 1 + 1) << r.out;
+  r = Bctr({"pull", "--ca-file", ca, host + "/team/other:v2"});
+  EXPECT_EQ(PulledDigest(r.out), digest);
+
+  // Logged out: unauthorized again; --user gives one-off credentials.
+  ASSERT_EQ(Bctr({"logout", host}).exit_code, 0);
+  ExpectOneLineError(Bctr({"logout", host}), "not found");
+  r = Bctr({"pull", "--ca-file", ca, host + "/team/layered:v1"});
+  ExpectOneLineError(r, "unauthorized");
+  r = Bctr({"pull", "--ca-file", ca, "--user", "alice:nope", host + "/team/layered:v1"});
+  ExpectOneLineError(r, "wrong username or password");
+  r = Bctr({"pull", "--ca-file", ca, "--user", "alice:s3cret", host + "/team/layered:v1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(BctrImagesTest, FailuresAreOneLineAndLeaveNothing) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string what;
+    int code;
+  };
+
+  const Case cases[] = {
+      {{"pull", "--plain-http", plain_.host() + "/nope"},
+       "bctr: pull: " + plain_.host() + "/nope:latest: not found",
+       1},
+      {{"pull", "--plain-http", plain_.host() + "/busybox:v9"}, "busybox:v9: not found", 1},
+      {{"pull", "Busybox"},
+       "bctr: pull: invalid reference \"Busybox\": repository name must be "
+       "lower-case",
+       1},
+      {{"pull", "busybox:"}, "invalid reference", 1},
+      {{"pull", "http://x/y"}, "no scheme", 1},
+      {{"pull", "host:port/x"}, "not host[:port]", 1},
+      {{"pull", "--plain-http", "127.0.0.1:1/busybox"}, "127.0.0.1:1: cannot connect", 1},
+      {{"pull", "--plain-http", "--platform", "linux/s390x", plain_.host() + "/busybox"},
+       "",
+       0},  // a single-platform manifest is taken as it is, as containerd does
+      {{"pull", "--bogus", "busybox"},
+       "bctr: pull: The following argument was not expected: "
+       "--bogus (see bctr pull --help)",
+       2},
+      {{"images", "inspect", "busybox"}, "not found", 1},
+      {{"push", "--plain-http", plain_.host() + "/x", "localhost/none"}, "not found", 1},
+      {{"nosuchverb"}, "unknown command \"nosuchverb\"", 2},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.args[0] + " " + c.args.back());
+    testing::CommandResult r = Bctr(c.args);
+    EXPECT_EQ(r.exit_code, c.code) << r.out << r.err;
+    if (c.code != 0) {
+      ExpectOneLineError(r, c.what);
+    } else {
+      ASSERT_EQ(Bctr({"rmi", "--sync", plain_.host() + "/busybox"}).exit_code, 0);
+    }
+    ExpectNothingLeft();
+  }
+  // berthd is not there.
+  testing::CommandResult r = testing::RunCommand(
+      {testing::BinPath("bctr"), "--address", dir().path().string() + "/none.sock", "images"});
+  ExpectOneLineError(r, "cannot reach berthd at");
+  // Every verb has --help.
+  for (std::string verb : {"pull", "push", "images", "rmi", "tag", "login", "logout", "version"}) {
+    r = Bctr({verb, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << verb;
+    EXPECT_THAT(r.out, HasSubstr("Usage:")) << verb;
+  }
+  r = Bctr({"version"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Server:"));
+}
+
+TEST_F(BctrImagesTest, RegistryDownLeavesNothing) {
+  auto reg = std::make_unique<testing::LocalRegistry>();
+  fs::create_directories(dir().path() / "gone");
+  ASSERT_EQ(reg->Start(dir().path() / "gone"), "");
+  ASSERT_EQ(reg->Push(images_ + "/oci/busybox", "busybox:latest"), "");
+  const std::string ref = reg->host() + "/busybox:latest";
+  ASSERT_EQ(Bctr({"pull", "--plain-http", "--no-unpack", ref}).exit_code, 0);
+  ASSERT_EQ(Bctr({"rmi", "--sync", ref}).exit_code, 0);
+  reg.reset();  // the registry is down now
+  testing::CommandResult r = Bctr({"pull", "--plain-http", "--retries", "1", ref});
+  ExpectOneLineError(r, "bctr: pull: " + ref.substr(0, ref.find('/')) + ": cannot connect");
+  ExpectNothingLeft();
+}
+
+}  // namespace
+}  // namespace berth
