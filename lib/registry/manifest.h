@@ -51,9 +51,9 @@ struct Descriptor {
   std::string media_type;
   std::string digest;
   int64_t size = 0;
-  std::map<std::string, std::string> annotations;
-  std::vector<std::string> urls;
-  std::optional<Platform> platform;
+  std::map<std::string, std::string> annotations{};
+  std::vector<std::string> urls{};
+  std::optional<Platform> platform{};
 };
 
 struct Manifest {
