@@ -87,6 +87,28 @@ absl::Status ContentSink::Write(std::string_view data) {
 absl::Status ContentSink::Reset() {
   buf_.clear();
   offset_ = 0;  // the next write at offset 0 makes berthd truncate the ingest
+  if (!finished_)
+    return absl::OkStatus();
+  // The stream ended (a failed commit): drop the ingest and start a new one.
+  content_api::AbortRequest abort;
+  abort.set_ref(ref_);
+  google::protobuf::Empty empty;
+  auto actx = conn_.Context();
+  absl::Status st = conn_.Check(conn_.content().Abort(actx.get(), abort, &empty));
+  if (!st.ok() && !absl::IsNotFound(st))
+    return st;
+  finished_ = false;
+  ctx_ = conn_.Context();
+  stream_ = conn_.content().Write(ctx_.get());
+  content_api::WriteContentRequest req;
+  req.set_action(content_api::STAT);
+  req.set_ref(ref_);
+  req.set_total(desc_.size);
+  req.set_expected(desc_.digest);
+  BERTH_RETURN_IF_ERROR(Exchange(req));
+  if (offset_ != 0)
+    return Internal(
+        fmt::format("content {}: ingest {:?} not empty after abort", desc_.digest, ref_));
   return absl::OkStatus();
 }
 

@@ -52,7 +52,8 @@ struct ClientOptions {
 };
 
 // Where a downloaded blob goes. Offset() says how much an earlier attempt already holds, so
-// the download resumes with a Range request; Reset() drops it when the server ignores Range.
+// the download resumes with a Range request; Reset() drops it (when the server ignores Range,
+// or the resumed blob failed its verification) and must work even after a failed Commit.
 class BlobSink {
  public:
   virtual ~BlobSink() = default;
@@ -104,7 +105,8 @@ class Client {
   // transient failures (each retry resumes where the last stopped), hashing as it goes, and
   // committing when all bytes are there. When the download started at offset 0 in this call
   // the SHA-256 is checked here (DataLoss on mismatch); when it resumed an earlier partial
-  // blob, the sink's Commit must verify (berthd's content store does).
+  // blob, the sink's Commit must verify (berthd's content store does), and if that fails the
+  // blob is reset and downloaded once more from the first byte.
   absl::Status FetchBlob(const Reference& repo, const Descriptor& d, BlobSink& sink,
                          TransferObserver* observer = nullptr,
                          const std::atomic<bool>* cancel = nullptr);

@@ -84,41 +84,64 @@ absl::Status Client::FetchBlob(const Reference& repo, const Descriptor& d, BlobS
     BERTH_RETURN_IF_ERROR(dl.Restart());
   if (observer != nullptr)
     observer->Started(d, dl.offset);
-  for (int attempt = 0; dl.offset < d.size || (d.size == 0 && attempt == 0); ++attempt) {
-    HttpRequest req{.url = url};
-    if (dl.offset > 0)
-      req.headers.push_back(fmt::format("Range: bytes={}-", dl.offset));
-    dl.first = true;
-    req.sink = [&dl](const HttpResponse& head, std::string_view chunk) {
-      return dl.Take(head, chunk);
-    };
-    absl::StatusOr<HttpResponse> resp = Send(std::move(req), t);
-    absl::Status why;
-    if (!resp.ok()) {
-      why = resp.status();
-    } else if (resp->status == 416) {
-      BERTH_RETURN_IF_ERROR(dl.Restart());  // our partial blob is not a prefix of theirs
-      why = absl::UnavailableError(fmt::format("{}: range not satisfiable", t.what));
-    } else if (resp->status < 200 || resp->status >= 300) {
-      why = StatusFromResponse(*resp, t.what);
-    } else if (dl.offset < d.size) {
-      why = absl::UnavailableError(
-          fmt::format("{}: connection closed after {} of {} bytes", t.what, dl.offset, d.size));
-    } else {
-      break;
+  // Moves the bytes from dl.offset to the end, retrying transient failures from where they
+  // stopped.
+  auto transfer = [&]() -> absl::Status {
+    for (int attempt = 0; dl.offset < d.size || (d.size == 0 && attempt == 0); ++attempt) {
+      HttpRequest req{.url = url};
+      if (dl.offset > 0)
+        req.headers.push_back(fmt::format("Range: bytes={}-", dl.offset));
+      dl.first = true;
+      req.sink = [&dl](const HttpResponse& head, std::string_view chunk) {
+        return dl.Take(head, chunk);
+      };
+      absl::StatusOr<HttpResponse> resp = Send(std::move(req), t);
+      absl::Status why;
+      if (!resp.ok()) {
+        why = resp.status();
+      } else if (resp->status == 416) {
+        BERTH_RETURN_IF_ERROR(dl.Restart());  // our partial blob is not a prefix of theirs
+        why = absl::UnavailableError(fmt::format("{}: range not satisfiable", t.what));
+      } else if (resp->status < 200 || resp->status >= 300) {
+        why = StatusFromResponse(*resp, t.what);
+      } else if (dl.offset < d.size) {
+        why = absl::UnavailableError(
+            fmt::format("{}: connection closed after {} of {} bytes", t.what, dl.offset, d.size));
+      } else {
+        return absl::OkStatus();
+      }
+      if (!Transient(why) || attempt >= opts_.retries)
+        return why;
+      if (observer != nullptr)
+        observer->Retrying(d, why);
+      Backoff(opts_.retry_delay, attempt);
     }
-    if (!Transient(why) || attempt >= opts_.retries)
-      return why;
-    if (observer != nullptr)
-      observer->Retrying(d, why);
-    Backoff(opts_.retry_delay, attempt);
-  }
+    return absl::OkStatus();
+  };
+  BERTH_RETURN_IF_ERROR(transfer());
   if (dl.whole && dl.hash.Digest() != d.digest) {
     BERTH_RETURN_IF_ERROR(sink.Reset());
     return absl::DataLossError(
         fmt::format("{}: digest mismatch: the registry sent {}", t.what, dl.hash.Digest()));
   }
-  BERTH_RETURN_IF_ERROR(sink.Commit(d.digest, d.size));
+  absl::Status committed = sink.Commit(d.digest, d.size);
+  if (!committed.ok() && !dl.whole) {
+    // The partial blob we resumed was not a prefix of this one (the sink's commit verified
+    // the whole): start over from the first byte, once.
+    if (observer != nullptr)
+      observer->Retrying(d, committed);
+    BERTH_RETURN_IF_ERROR(dl.Restart());
+    if (observer != nullptr)
+      observer->Started(d, 0);
+    BERTH_RETURN_IF_ERROR(transfer());
+    if (dl.hash.Digest() != d.digest) {
+      BERTH_RETURN_IF_ERROR(sink.Reset());
+      return absl::DataLossError(
+          fmt::format("{}: digest mismatch: the registry sent {}", t.what, dl.hash.Digest()));
+    }
+    committed = sink.Commit(d.digest, d.size);
+  }
+  BERTH_RETURN_IF_ERROR(committed);
   if (observer != nullptr)
     observer->Finished(d, false);
   return absl::OkStatus();

@@ -424,6 +424,49 @@ TEST_F(BctrImagesTest, FailuresAreOneLineAndLeaveNothing) {
   EXPECT_THAT(r.out, HasSubstr("Server:"));
 }
 
+TEST_F(BctrImagesTest, ResumesAnInterruptedDownloadFromTheIngest) {
+  // The busybox layer, from the OCI layout that was pushed.
+  fs::path layout = fs::path(images_) / "oci/busybox";
+  nlohmann::json index = nlohmann::json::parse(testing::ReadFile(layout / "index.json"));
+  std::string manifest_digest = index["manifests"][0]["digest"];
+  nlohmann::json manifest =
+      nlohmann::json::parse(testing::ReadFile(layout / "blobs/sha256" / manifest_digest.substr(7)));
+  const std::string layer = manifest["layers"][0]["digest"];
+  const int64_t size = manifest["layers"][0]["size"];
+  const fs::path blob = layout / "blobs/sha256" / layer.substr(7);
+  const std::string ref = plain_.host() + "/busybox:latest";
+  // Leaves an ingest "layer-<digest>" of 300000 bytes taken from `source`, as an interrupted
+  // pull does (ctr's ingest fails at the end, since the size is short).
+  auto partial = [&](const std::string& source) {
+    testing::RunCommand({"sh", "-c",
+                         "head -c 300000 " + source + " | ctr --address " + socket() +
+                             " -n default content ingest --expected-size " + std::to_string(size) +
+                             " --expected-digest " + layer + " layer-" + layer});
+    testing::CommandResult r = C({"content", "active"});
+    ASSERT_THAT(r.out, HasSubstr("layer-" + layer)) << r.out << r.err;
+  };
+
+  partial(blob.string());
+  testing::CommandResult r = Bctr({"pull", "--plain-http", ref});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr(layer + ": downloading 1.0 MiB (resuming at 293.0 KiB)\n"));
+  EXPECT_THAT(r.out, Not(HasSubstr("retrying")));
+  EXPECT_EQ(C({"content", "active"}).out.find("layer-"), std::string::npos);
+  ASSERT_EQ(Bctr({"rmi", "--sync", ref}).exit_code, 0);
+
+  // A partial blob that is not a prefix of the real one: berthd's commit refuses it, and the
+  // blob is fetched again from the first byte.
+  partial("/dev/urandom");
+  r = Bctr({"pull", "--plain-http", ref});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("(resuming at 293.0 KiB)"));
+  EXPECT_THAT(r.out, HasSubstr(layer + ": retrying: "));
+  EXPECT_THAT(r.out, HasSubstr("unexpected commit digest"));
+  EXPECT_THAT(r.out, HasSubstr(layer + ": done\n"));
+  EXPECT_THAT(C({"snapshots", "ls"}).out, HasSubstr("Committed"));
+  EXPECT_EQ(C({"leases", "ls", "-q"}).out, "");
+}
+
 TEST_F(BctrImagesTest, RegistryDownLeavesNothing) {
   auto reg = std::make_unique<testing::LocalRegistry>();
   fs::create_directories(dir().path() / "gone");
