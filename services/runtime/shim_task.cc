@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "absl/synchronization/notification.h"
 #include "fmt/format.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -65,66 +66,96 @@ ShimTask::~ShimTask() {
   StopEvents(std::chrono::milliseconds(0));
 }
 
-void ShimTask::ForwardEvents(events::Exchange& exchange, std::function<void()> on_lost) {
-  int64_t skip = bundle_.EventsSeen();
-  events_thread_ = std::thread([this, &exchange, skip, on_lost = std::move(on_lost)] {
-    EventLoop(exchange, skip, on_lost);
-  });
-}
+class ShimTask::EventReader final : public grpc::ClientReadReactor<shimapi::Event>,
+                                    public std::enable_shared_from_this<EventReader> {
+ public:
+  EventReader(const Bundle& bundle, events::Exchange& exchange, int64_t skip,
+              std::function<void()> on_lost)
+      : bundle_(bundle), exchange_(exchange), skip_(skip), on_lost_(std::move(on_lost)) {}
 
-void ShimTask::EventLoop(events::Exchange& exchange, int64_t skip,
-                         const std::function<void()>& on_lost) {
-  grpc::ClientContext ctx;
-  {
-    absl::MutexLock lock(&events_mu_);
-    if (events_stop_) {
-      events_done_ = true;
-      return;
+  void Start(shimapi::Shim::Stub& stub) {
+    self_ = shared_from_this();  // released last thing in OnDone
+    stub.async()->Events(&ctx_, &request_, this);
+    StartRead(&event_);
+    StartCall();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok)
+      return;  // the stream ended: OnDone follows
+    if (++seen_ > skip_)
+      Forward();
+    StartRead(&event_);
+  }
+
+  void OnDone(const grpc::Status& s) override {
+    spdlog::debug("shim event stream ended id={} status={}", bundle_.id(), s.error_message());
+    bool lost = false;
+    {
+      absl::MutexLock lock(&mu_);
+      lost = !stop_;
     }
-    events_ctx_ = &ctx;
+    if (lost && on_lost_)
+      on_lost_();
+    std::shared_ptr<EventReader> keep = std::move(self_);
+    absl::MutexLock lock(&mu_);
+    done_ = true;
   }
-  std::unique_ptr<grpc::ClientReader<shimapi::Event>> reader =
-      stub_->Events(&ctx, shimapi::EventsRequest());
-  shimapi::Event e;
-  int64_t seen = 0;
-  while (reader->Read(&e)) {
-    if (++seen <= skip)
-      continue;
+
+  // Waits up to `timeout` for the stream to end by itself, then cancels it and waits for
+  // OnDone; no callback touches the ShimTask afterwards.
+  void Stop(absl::Duration timeout) {
+    bool cancel = false;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&done_), timeout);
+      stop_ = true;
+      cancel = !done_;
+    }
+    if (cancel)
+      ctx_.TryCancel();  // without the lock: gRPC may run OnDone from here
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&done_));
+  }
+
+ private:
+  void Forward() {
     events::Envelope env;
-    *env.mutable_timestamp() = e.timestamp();
-    env.set_namespace_(e.namespace_().empty() ? bundle_.ns() : e.namespace_());
-    env.set_topic(e.topic());
-    *env.mutable_event() = e.event();
-    env.mutable_event()->set_type_url(ContainerdTypeUrl(e.event().type_url()));
-    if (absl::Status s = exchange.Forward(env); !s.ok())
-      spdlog::warn("forward shim event failed id={} topic={} error={}", bundle_.id(), e.topic(),
-                   s.ToString());
-    bundle_.SetEventsSeen(seen);
+    *env.mutable_timestamp() = event_.timestamp();
+    env.set_namespace_(event_.namespace_().empty() ? bundle_.ns() : event_.namespace_());
+    env.set_topic(event_.topic());
+    *env.mutable_event() = event_.event();
+    env.mutable_event()->set_type_url(ContainerdTypeUrl(event_.event().type_url()));
+    if (absl::Status s = exchange_.Forward(env); !s.ok()) {
+      spdlog::warn("forward shim event failed id={} topic={} error={}", bundle_.id(),
+                   event_.topic(), s.ToString());
+    }
+    bundle_.SetEventsSeen(seen_);
   }
-  grpc::Status s = reader->Finish();
-  spdlog::debug("shim event stream ended id={} status={}", bundle_.id(), s.error_message());
-  bool lost = false;
-  {
-    absl::MutexLock lock(&events_mu_);
-    events_ctx_ = nullptr;
-    events_done_ = true;
-    lost = !events_stop_;
-  }
-  if (lost && on_lost)
-    on_lost();
+
+  const Bundle& bundle_;
+  events::Exchange& exchange_;
+  const int64_t skip_;
+  const std::function<void()> on_lost_;
+  grpc::ClientContext ctx_;
+  shimapi::EventsRequest request_;
+  shimapi::Event event_;
+  int64_t seen_ = 0;
+  std::shared_ptr<EventReader> self_;
+  absl::Mutex mu_;
+  bool stop_ = false;  // guarded by mu_
+  bool done_ = false;  // guarded by mu_
+};
+
+void ShimTask::ForwardEvents(events::Exchange& exchange, std::function<void()> on_lost) {
+  events_ =
+      std::make_shared<EventReader>(bundle_, exchange, bundle_.EventsSeen(), std::move(on_lost));
+  events_->Start(*stub_);
 }
 
 void ShimTask::StopEvents(std::chrono::milliseconds timeout) {
-  if (!events_thread_.joinable())
-    return;
-  {
-    absl::MutexLock lock(&events_mu_);
-    events_mu_.AwaitWithTimeout(absl::Condition(&events_done_), absl::FromChrono(timeout));
-    events_stop_ = true;
-    if (events_ctx_ != nullptr)
-      events_ctx_->TryCancel();
-  }
-  events_thread_.join();
+  if (events_ != nullptr)
+    events_->Stop(absl::FromChrono(timeout));
 }
 
 bool ShimTask::WaitShimExit(std::chrono::milliseconds timeout) {
@@ -301,21 +332,16 @@ absl::StatusOr<shimapi::WaitResponse> ShimTask::Wait(const std::string& exec_id,
   req.set_exec_id(exec_id);
   shimapi::WaitResponse resp;
   grpc::ClientContext ctx;
-  absl::Mutex mu;
-  bool done = false;
   grpc::Status result;
+  absl::Notification done;  // safe to destroy once WaitForNotification returned
   stub_->async()->Wait(&ctx, &req, &resp, [&](grpc::Status s) {
-    absl::MutexLock lock(&mu);
     result = std::move(s);
-    done = true;
+    done.Notify();
   });
-  absl::MutexLock lock(&mu);
-  while (!done) {
-    if (mu.AwaitWithTimeout(absl::Condition(&done), absl::Milliseconds(200)))
-      break;
+  while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(200))) {
     if (cancelled()) {
       ctx.TryCancel();
-      mu.Await(absl::Condition(&done));
+      done.WaitForNotification();
       return absl::CancelledError(fmt::format("wait for task {:?}: cancelled", bundle_.id()));
     }
   }

@@ -14,7 +14,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -51,9 +50,9 @@ class ShimTask {
   ~ShimTask();
 
   // Starts forwarding the shim's events to `exchange`, skipping the ones the bundle records as
-  // already forwarded (a shim replays its events to each new subscriber). `on_lost` runs on
-  // the forwarding thread when the stream ends without StopEvents (the shim exited or
-  // crashed); it must not destroy this ShimTask.
+  // already forwarded (a shim replays its events to each new subscriber). Call once. `on_lost`
+  // runs (on a gRPC thread) when the stream ends without StopEvents (the shim exited or
+  // crashed); it must not block or destroy this ShimTask.
   void ForwardEvents(events::Exchange& exchange, std::function<void()> on_lost = nullptr);
   // Waits up to `timeout` for the event stream to end (it ends when the shim exits), then
   // stops forwarding.
@@ -102,7 +101,6 @@ class ShimTask {
   // A ClientContext with the default deadline.
   static std::unique_ptr<grpc::ClientContext> Context();
   absl::Status Check(const grpc::Status& s, std::string_view method) const;
-  void EventLoop(events::Exchange& exchange, int64_t skip, const std::function<void()>& on_lost);
 
   const Bundle bundle_;
   const std::string runtime_;
@@ -110,11 +108,9 @@ class ShimTask {
   pid_t shim_pid_ = 0;
   UniqueFd shim_pidfd_;
 
-  absl::Mutex events_mu_;
-  grpc::ClientContext* events_ctx_ = nullptr;  // guarded by events_mu_; live while streaming
-  bool events_done_ = false;                   // guarded by events_mu_
-  bool events_stop_ = false;                   // guarded by events_mu_
-  std::thread events_thread_;
+  // The event stream, read with gRPC's callback API: no thread of its own per shim.
+  class EventReader;
+  std::shared_ptr<EventReader> events_;
 };
 
 // "type.googleapis.com/a.B" → "a.B": containerd's typeurl names types without a prefix.
