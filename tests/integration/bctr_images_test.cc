@@ -14,10 +14,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <regex>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -144,6 +147,117 @@ class SecureRegistry {
   std::string host_;
   std::string ca_;
 };
+
+// A bearer token server for docker-registry's `auth: token`: answers GET /token with one
+// pre-signed JWT when the request carries the expected basic credentials, 401 otherwise. It
+// records the query strings it saw (the scopes asked for).
+class TokenServer {
+ public:
+  TokenServer(std::string token, std::string basic)
+      : token_(std::move(token)), basic_(std::move(basic)) {}
+
+  ~TokenServer() {
+    stop_ = true;
+    if (fd_ >= 0)
+      ::shutdown(fd_, SHUT_RDWR);
+    if (thread_.joinable())
+      thread_.join();
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+
+  // Listens on 127.0.0.1; returns the port.
+  int Start() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      return -1;
+    thread_ = std::thread([this] { Serve(); });
+    return ntohs(a.sin_port);
+  }
+
+  std::vector<std::string> queries() {
+    std::lock_guard<std::mutex> l(mu_);
+    return queries_;
+  }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0)
+        return;
+      std::string req;
+      char buf[4096];
+      while (req.find("\r\n\r\n") == std::string::npos) {
+        ssize_t n = ::read(c, buf, sizeof(buf));
+        if (n <= 0)
+          break;
+        req.append(buf, static_cast<size_t>(n));
+      }
+      std::string line = req.substr(0, req.find("\r\n"));
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        size_t q = line.find('?');
+        queries_.push_back(q == std::string::npos ? ""
+                                                  : line.substr(q + 1, line.rfind(' ') - q - 1));
+      }
+      bool ok = req.find("Authorization: Basic " + basic_ + "\r\n") != std::string::npos;
+      std::string body = ok ? "{\"token\":\"" + token_ + "\",\"expires_in\":3600}"
+                            : "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}";
+      std::string resp = std::string(ok ? "HTTP/1.1 200 OK" : "HTTP/1.1 401 Unauthorized") +
+                         "\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                         "Content-Length: " +
+                         std::to_string(body.size()) + "\r\n\r\n" + body;
+      (void)!::write(c, resp.data(), resp.size());
+      ::close(c);
+    }
+  }
+
+  std::string token_;
+  std::string basic_;
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<std::string> queries_;
+};
+
+// A JWT for docker-registry's token auth, signed (RS256) with a fresh key whose self-signed
+// certificate (written to `dir`/token.crt, the registry's rootcertbundle) rides in x5c.
+std::string MakeToken(const fs::path& dir, const std::string& repo) {
+  std::string d = dir.string();
+  testing::RunCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                       d + "/token.key", "-out", d + "/token.crt", "-days", "1", "-subj",
+                       "/CN=berth test token issuer"});
+  testing::RunCommand(
+      {"openssl", "x509", "-in", d + "/token.crt", "-outform", "DER", "-out", d + "/token.der"});
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  nlohmann::json header = {{"alg", "RS256"},
+                           {"typ", "JWT"},
+                           {"x5c", {absl::Base64Escape(testing::ReadFile(dir / "token.der"))}}};
+  nlohmann::json claims = {
+      {"iss", "berth-test-issuer"},
+      {"sub", "alice"},
+      {"aud", "berth-test-registry"},
+      {"exp", now + 3600},
+      {"nbf", now - 60},
+      {"iat", now - 60},
+      {"jti", "berth-test"},
+      {"access", {{{"type", "repository"}, {"name", repo}, {"actions", {"pull", "push"}}}}}};
+  std::string input =
+      absl::WebSafeBase64Escape(header.dump()) + "." + absl::WebSafeBase64Escape(claims.dump());
+  testing::WriteFile(dir / "jwt.in", input);
+  testing::RunCommand({"openssl", "dgst", "-sha256", "-sign", d + "/token.key", "-out",
+                       d + "/jwt.sig", d + "/jwt.in"});
+  return input + "." + absl::WebSafeBase64Escape(testing::ReadFile(dir / "jwt.sig"));
+}
 
 class BctrImagesTest : public testing::DaemonFixture {
  protected:
@@ -422,6 +536,77 @@ TEST_F(BctrImagesTest, FailuresAreOneLineAndLeaveNothing) {
   r = Bctr({"version"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("Server:"));
+}
+
+TEST_F(BctrImagesTest, BearerTokenAuthWithBasicCredentialsAtTheTokenServer) {
+  if (!testing::HaveProgram("openssl"))
+    GTEST_SKIP() << "openssl is not installed";
+  fs::path d = dir().path() / "token";
+  fs::create_directories(d);
+  TokenServer tokens(MakeToken(d, "team/app"), absl::Base64Escape("alice:s3cret"));
+  int tport = tokens.Start();
+  ASSERT_GT(tport, 0);
+  // docker-registry with `auth: token` (plain HTTP; TLS is covered above).
+  int port = FreePort();
+  std::string host = "127.0.0.1:" + std::to_string(port);
+  testing::WriteFile(d / "registry.yml",
+                     "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+                     "    rootdirectory: " +
+                         d.string() +
+                         "/storage\n"
+                         "auth:\n  token:\n    realm: http://127.0.0.1:" +
+                         std::to_string(tport) +
+                         "/token\n    service: berth-test-registry\n"
+                         "    issuer: berth-test-issuer\n    rootcertbundle: " +
+                         d.string() +
+                         "/token.crt\n"
+                         "http:\n  addr: " +
+                         host + "\n");
+  pid_t pid = -1;
+  std::vector<std::string> argv = {"docker-registry", "serve", (d / "registry.yml").string()};
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  ASSERT_EQ(posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ), 0);
+
+  struct Killer {
+    pid_t pid;
+
+    ~Killer() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } killer{pid};
+
+  for (int i = 0; i < 500 && !Answers(port); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(Answers(port));
+
+  testing::CommandResult r = Bctr({"pull", "--plain-http", plain_.host() + "/busybox"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string digest = PulledDigest(r.out);
+  ASSERT_EQ(Bctr({"tag", plain_.host() + "/busybox", host + "/team/app:v1"}).exit_code, 0);
+
+  // Anonymous: the token server refuses, bctr says to log in.
+  r = Bctr({"push", "--plain-http", host + "/team/app:v1"});
+  ExpectOneLineError(r, "unauthorized: authentication required (run `bctr login " + host + "`)");
+  r = Bctr({"login", "--plain-http", "-u", "alice", "--password-stdin", host}, "wrong");
+  ExpectOneLineError(r, "wrong username or password");
+  r = Bctr({"login", "--plain-http", "-u", "alice", "--password-stdin", host}, "s3cret");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Bctr({"push", "--plain-http", host + "/team/app:v1"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  bool push_scope = false;
+  for (const std::string& q : tokens.queries())
+    push_scope |= q.find("scope=repository%3Ateam%2Fapp%3Apull%2Cpush") != std::string::npos &&
+                  q.find("service=berth-test-registry") != std::string::npos;
+  EXPECT_TRUE(push_scope) << "the token was asked for the push scope";
+
+  ASSERT_EQ(Bctr({"rmi", "--sync", host + "/team/app:v1", plain_.host() + "/busybox"}).exit_code,
+            0);
+  r = Bctr({"pull", "--plain-http", host + "/team/app:v1"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(PulledDigest(r.out), digest);
 }
 
 TEST_F(BctrImagesTest, ResumesAnInterruptedDownloadFromTheIngest) {
