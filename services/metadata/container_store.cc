@@ -157,7 +157,7 @@ void BindFields(Stmt& q, int first, const Container& c) {
 }
 
 absl::Status ApplyPath(const Container& in, const std::string& path, Container& cur) {
-  if (path.rfind("labels.", 0) == 0) {
+  if (path.starts_with("labels.")) {
     std::string key = path.substr(7);
     auto it = in.labels.find(key);
     if (it == in.labels.end() || it->second.empty()) {
@@ -165,7 +165,7 @@ absl::Status ApplyPath(const Container& in, const std::string& path, Container& 
     } else {
       cur.labels[key] = it->second;
     }
-  } else if (path.rfind("extensions.", 0) == 0) {
+  } else if (path.starts_with("extensions.")) {
     std::string key = path.substr(11);
     auto it = in.extensions.find(key);
     if (it == in.extensions.end()) {

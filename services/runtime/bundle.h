@@ -19,7 +19,7 @@ namespace berth::runtime {
 
 class Bundle {
  public:
-  Bundle(std::filesystem::path root, std::string ns, std::string id)
+  Bundle(const std::filesystem::path& root, std::string ns, std::string id)
       : ns_(std::move(ns)), id_(std::move(id)), path_(root / ns_ / id_) {}
 
   // Makes the directory (AlreadyExists when it exists: a task with that id is live or being

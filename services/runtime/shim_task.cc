@@ -23,7 +23,7 @@ constexpr char kGooglePrefix[] = "type.googleapis.com/";
 }  // namespace
 
 std::string ContainerdTypeUrl(const std::string& type_url) {
-  if (type_url.rfind(kGooglePrefix, 0) == 0)
+  if (type_url.starts_with(kGooglePrefix))
     return type_url.substr(sizeof(kGooglePrefix) - 1);
   return type_url;
 }

@@ -39,7 +39,7 @@ absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::StartShim(const Bundle& b
       RunProgram({config_.shim_binary, "start", "--id", bundle.id(), "--namespace", bundle.ns(),
                   "--bundle", bundle.path().string(), "--address", config_.daemon_address},
                  kShimStartTimeout));
-  if (out.exit_code != 0 || out.out.rfind("unix://", 0) != 0) {
+  if (out.exit_code != 0 || !out.out.starts_with("unix://")) {
     std::string why = out.err.empty() ? out.out : out.err;
     while (!why.empty() && why.back() == '\n') why.pop_back();
     return Unavailable(
