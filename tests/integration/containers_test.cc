@@ -104,7 +104,7 @@ TEST_F(ContainersTest, CreateUpdateDeletePublishEvents) {
   testing::CommandResult events;
   std::thread watcher([&] {
     events = testing::RunCommand({"ctr", "--address", socket(), "events"},
-                                 std::chrono::milliseconds(2500));
+                                 std::chrono::milliseconds(5000));  // ends the watcher
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(C({"containers", "create", "--rootfs", Rootfs(), "ev", "true"}).exit_code, 0);

@@ -3,7 +3,10 @@
 // mounts). Each test has its own namespace (so its cgroups are /<ns>/<id>), fifo dir and state
 // dir, and kills and deletes whatever it started even when it fails.
 
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -19,6 +22,8 @@
 
 #include "tests/testing/daemon_fixture.h"
 #include "tests/testing/matchers.h"
+
+extern char** environ;
 
 namespace berth {
 namespace {
@@ -51,6 +56,50 @@ bool ProcessAlive(int pid) {
 bool IsCgroupV2() {
   return fs::exists("/sys/fs/cgroup/cgroup.controllers");
 }
+
+// `ctr events` running in the background, its output going to a file, until destroyed (then
+// it gets SIGKILL: a process this test started).
+class EventWatcher {
+ public:
+  EventWatcher(const std::string& socket, const fs::path& out) : out_(out) {
+    std::vector<std::string> argv = {"/usr/bin/ctr", "--address", socket, "events"};
+    std::vector<char*> args;
+    for (std::string& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    if (::posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ) != 0)
+      pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // subscribed by then
+  }
+
+  ~EventWatcher() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  std::string Output() const { return testing::ReadFile(out_); }
+
+  // Polls the output until it contains `text` (up to 10 s).
+  bool WaitFor(const std::string& text) const {
+    for (int i = 0; i < 200; ++i) {
+      if (Output().find(text) != std::string::npos)
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+ private:
+  fs::path out_;
+  pid_t pid_ = -1;
+};
 
 class TasksTest : public testing::DaemonFixture {
  protected:
@@ -259,12 +308,7 @@ TEST_F(TasksTest, DetachedTaskLifecycleWithEvents) {
   BERTH_REQUIRE_ROOT();
   BERTH_REQUIRE_CTR();
   ASSERT_TRUE(StartDaemon());
-  testing::CommandResult events;
-  std::thread watcher([&] {
-    events = testing::RunCommand({"ctr", "--address", socket(), "events"},
-                                 std::chrono::milliseconds(6000));
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EventWatcher events(socket(), dir().path() / "events.txt");
   testing::CommandResult r =
       Run({"-d"}, "web", {"sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -310,15 +354,16 @@ TEST_F(TasksTest, DetachedTaskLifecycleWithEvents) {
   EXPECT_THAT(r.err, HasSubstr("task web exit with non-zero exit code 7"));
   EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
   EXPECT_EQ(C({"containers", "rm", "web"}).exit_code, 0);
-  watcher.join();
+  EXPECT_TRUE(events.WaitFor("/containers/delete {\"id\":\"web\"}")) << events.Output();
+  std::string out = events.Output();
   for (const char* topic : {"/tasks/create", "/tasks/start", "/tasks/exec-added",
                             "/tasks/exec-started", "/tasks/paused", "/tasks/resumed"}) {
-    EXPECT_THAT(events.out, HasSubstr(ns_ + " " + topic + " {\"container_id\":\"web\"")) << topic;
+    EXPECT_THAT(out, HasSubstr(ns_ + " " + topic + " {\"container_id\":\"web\"")) << topic;
   }
-  EXPECT_THAT(events.out, HasSubstr("/tasks/exit {\"container_id\":\"web\",\"id\":\"e1\""));
-  EXPECT_THAT(events.out,
+  EXPECT_THAT(out, HasSubstr("/tasks/exit {\"container_id\":\"web\",\"id\":\"e1\""));
+  EXPECT_THAT(out,
               HasSubstr("\"id\":\"web\",\"pid\":" + std::to_string(pid) + ",\"exit_status\":7"));
-  EXPECT_THAT(events.out, HasSubstr("/tasks/delete {\"container_id\":\"web\""));
+  EXPECT_THAT(out, HasSubstr("/tasks/delete {\"container_id\":\"web\""));
   ExpectNothingLeft({"web"});
 }
 
@@ -553,12 +598,7 @@ TEST_F(TasksTest, AShimThatDiesIsCleanedUpAndReportedAsExited) {
   ASSERT_GT(shim, 0);
   ASSERT_NE(testing::ReadFile("/proc/" + std::to_string(shim) + "/cmdline").find("berth-shim"),
             std::string::npos);
-  testing::CommandResult events;
-  std::thread watcher([&] {
-    events = testing::RunCommand({"ctr", "--address", socket(), "events"},
-                                 std::chrono::milliseconds(4000));
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EventWatcher events(socket(), dir().path() / "events.txt");
   ::kill(shim, SIGKILL);  // a shim we started (through berthd) and whose pid the bundle holds
   bool gone = false;
   for (int i = 0; i < 100 && !gone; ++i) {
@@ -566,12 +606,11 @@ TEST_F(TasksTest, AShimThatDiesIsCleanedUpAndReportedAsExited) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(gone) << C({"tasks", "ls"}).out;
-  watcher.join();
   EXPECT_FALSE(ProcessAlive(pid));
   EXPECT_FALSE(fs::exists(bundles() + "/doomed"));
-  EXPECT_THAT(events.out,
-              HasSubstr(ns_ + " /tasks/exit {\"container_id\":\"doomed\",\"id\":" +
-                        "\"doomed\",\"pid\":" + std::to_string(pid) + ",\"exit_status\":137"));
+  EXPECT_TRUE(events.WaitFor(ns_ + " /tasks/exit {\"container_id\":\"doomed\",\"id\":" +
+                             "\"doomed\",\"pid\":" + std::to_string(pid) + ",\"exit_status\":137"))
+      << events.Output();
   EXPECT_EQ(Tasks()["bystander"].second, "RUNNING");
   EXPECT_EQ(C({"containers", "rm", "doomed"}).exit_code, 0);
   RemoveAllTasks();
