@@ -8,7 +8,9 @@
 #include "fmt/format.h"
 
 #include "ctr/commands/commands.h"
+#include "ctr/config.h"
 #include "lib/base/status.h"
+#include "lib/base/status_macros.h"
 
 namespace berth::ctr {
 
@@ -23,11 +25,15 @@ void RegistryFlags::Add(CLI::App& cmd) {
 }
 
 absl::StatusOr<registry::ClientOptions> RegistryFlags::Options(const std::string& host) const {
+  BERTH_ASSIGN_OR_RETURN(ClientConfig config, LoadClientConfig(ClientConfigPath()));
+  RegistryHostConfig hc;
+  if (auto it = config.registries.find(host); it != config.registries.end())
+    hc = it->second;
   registry::ClientOptions o;
-  o.ca_file = ca_file;
+  o.ca_file = ca_file.empty() ? hc.ca_file : ca_file;
   o.retries = retries;
   o.user_agent = "bctr";
-  if (plain_http)
+  if (plain_http || hc.plain_http)
     o.plain_http.push_back(host);
   if (const char* env = std::getenv("BERTH_PLAIN_HTTP")) {  // NOLINT(concurrency-mt-unsafe)
     std::stringstream ss(env);

@@ -35,8 +35,9 @@ struct RegistryFlags {
 
   // Adds --plain-http, --ca-file, --user, --retries.
   void Add(CLI::App& cmd);
-  // Client options for `host`: plain HTTP when --plain-http was given or the host is listed
-  // in $BERTH_PLAIN_HTTP (comma-separated); credentials from --user, else the stored ones.
+  // Client options for `host`: plain HTTP when --plain-http was given, the host is listed
+  // in $BERTH_PLAIN_HTTP (comma-separated) or its table in bctr.toml (ctr/config.h) says so;
+  // the CA file from --ca-file, else bctr.toml; credentials from --user, else the stored ones.
   absl::StatusOr<registry::ClientOptions> Options(const std::string& host) const;
 };
 

@@ -2,9 +2,12 @@
 #include "gtest/gtest.h"
 
 #include "ctr/cli.h"
+#include "ctr/config.h"
 #include "ctr/progress.h"
 #include "ctr/pull.h"
 #include "lib/registry/digest.h"
+#include "tests/testing/matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace berth::ctr {
 namespace {
@@ -84,6 +87,36 @@ TEST(CliTest, UsageErrors) {
   EXPECT_NE(Parse({})->error, "");
   EXPECT_NE(Parse({"pull", "--max-concurrent-downloads", "0", "x"})->error, "");
   EXPECT_NE(Parse({"images", "ls", "--format", "yaml"})->error, "");
+}
+
+TEST(ClientConfigTest, RegistriesByHost) {
+  testing::TempDir dir("bctr");
+  absl::StatusOr<ClientConfig> none = LoadClientConfig(dir / "missing.toml");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->registries.empty());
+  testing::WriteFile(dir / "bctr.toml",
+                     "[registry.\"127.0.0.1:5000\"]\nplain_http = true\n"
+                     "[registry.\"https://index.docker.io/v1/\"]\nca_file = \"/x/ca.crt\"\n");
+  absl::StatusOr<ClientConfig> c = LoadClientConfig(dir / "bctr.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->registries.at("127.0.0.1:5000").plain_http);
+  EXPECT_EQ(c->registries.at("docker.io").ca_file, "/x/ca.crt");
+  EXPECT_FALSE(c->registries.at("docker.io").plain_http);
+
+  const std::pair<std::string, std::string> bad[] = {
+      {"[registry.\"a:1\"]\nplain_http = \"yes\"\n", "plain_http"},
+      {"[registry.\"a:1\"]\nplaintext = true\n", "unknown key"},
+      {"[registries]\n", "unknown key"},
+      {"[registry.\"bad host\"]\n", "bad host"},
+      {"[registry\n", "bctr.toml:1"},
+  };
+  for (const auto& [text, why] : bad) {
+    testing::WriteFile(dir / "bctr.toml", text);
+    absl::StatusOr<ClientConfig> r = LoadClientConfig(dir / "bctr.toml");
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr(why)) << text;
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("bctr.toml")) << text;
+  }
 }
 
 }  // namespace

@@ -367,6 +367,13 @@ TEST_F(BctrImagesTest, PullUnpacksAndListsImages) {
   EXPECT_THAT(r.out, HasSubstr(": already exists\n"));
   r = C({"snapshots", "ls"});
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 5) << r.out;
+  // Plain HTTP for a host named in bctr.toml, without --plain-http.
+  EXPECT_NE(Bctr({"pull", ref}).exit_code, 0) << "HTTPS by default";
+  testing::WriteFile(dir().path() / "home/.config/berth/bctr.toml",
+                     "[registry.\"" + plain_.host() + "\"]\nplain_http = true\n");
+  r = Bctr({"pull", ref});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  fs::remove(dir().path() / "home/.config/berth/bctr.toml");
 
   // inspect shows the record, manifest and config.
   r = Bctr({"images", "inspect", plain_.host() + "/layered"});
@@ -477,8 +484,14 @@ TEST_F(BctrImagesTest, LoginPushToTlsRegistryAndPullBack) {
   ExpectOneLineError(r, "unauthorized");
   r = Bctr({"pull", "--ca-file", ca, "--user", "alice:nope", host + "/team/layered:v1"});
   ExpectOneLineError(r, "wrong username or password");
-  r = Bctr({"pull", "--ca-file", ca, "--user", "alice:s3cret", host + "/team/layered:v1"});
+  // The CA can come from bctr.toml instead of --ca-file.
+  const fs::path config = dir().path() / "home/.config/berth/bctr.toml";
+  testing::WriteFile(config, "[registry.\"" + host + "\"]\nca_file = \"" + ca + "\"\n");
+  r = Bctr({"pull", "--user", "alice:s3cret", host + "/team/layered:v1"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
+  testing::WriteFile(config, "[registry.\"" + host + "\"]\ncafile = \"" + ca + "\"\n");
+  r = Bctr({"pull", "--user", "alice:s3cret", host + "/team/layered:v1"});
+  ExpectOneLineError(r, "bctr.toml: registry.\"" + host + "\".cafile: unknown key");
 }
 
 TEST_F(BctrImagesTest, FailuresAreOneLineAndLeaveNothing) {
@@ -567,7 +580,15 @@ TEST_F(BctrImagesTest, BearerTokenAuthWithBasicCredentialsAtTheTokenServer) {
   std::vector<char*> args;
   for (std::string& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
-  ASSERT_EQ(posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ), 0);
+  const std::string log = (d / "registry.log").string();
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ASSERT_EQ(rc, 0);
 
   struct Killer {
     pid_t pid;
@@ -580,7 +601,7 @@ TEST_F(BctrImagesTest, BearerTokenAuthWithBasicCredentialsAtTheTokenServer) {
 
   for (int i = 0; i < 500 && !Answers(port); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_TRUE(Answers(port));
+  ASSERT_TRUE(Answers(port)) << testing::ReadFile(log);
 
   testing::CommandResult r = Bctr({"pull", "--plain-http", plain_.host() + "/busybox"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -1,0 +1,34 @@
+#pragma once
+
+// bctr's own configuration file (TOML; every key optional, unknown keys are errors):
+//   $BERTH_CLIENT_CONFIG, else $XDG_CONFIG_HOME/berth/bctr.toml, else ~/.config/berth/bctr.toml
+//
+//   [registry."127.0.0.1:5000"]      # one table per registry host[:port]
+//   plain_http = true                # speak plain HTTP to it (no TLS) without --plain-http
+//   ca_file = "/etc/berth/my-ca.crt" # trust this CA bundle for it, unless --ca-file is given
+//
+// A missing file means no settings.
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace berth::ctr {
+
+struct RegistryHostConfig {
+  bool plain_http = false;
+  std::string ca_file;
+};
+
+struct ClientConfig {
+  std::map<std::string, RegistryHostConfig> registries;  // by normalized host
+};
+
+std::filesystem::path ClientConfigPath();
+
+// NotFound never: a missing file is an empty config. InvalidArgument names the file and key.
+absl::StatusOr<ClientConfig> LoadClientConfig(const std::filesystem::path& path);
+
+}  // namespace berth::ctr
