@@ -114,7 +114,17 @@ class TasksTest : public testing::DaemonFixture {
     if (DaemonRunning())
       RemoveAllTasks();
     CleanUpLeftoverShims();
+    RemoveNamespaceCgroups();
     DaemonFixture::TearDown();
+  }
+
+  // The shims make /<ns> as the parent of the tasks' cgroups (ctr's cgroupsPath is
+  // /<ns>/<id>); remove the test's own, now empty, parent from every hierarchy.
+  void RemoveNamespaceCgroups() {
+    std::error_code ec;
+    ::rmdir(("/sys/fs/cgroup/" + ns_).c_str());
+    for (const fs::directory_entry& e : fs::directory_iterator("/sys/fs/cgroup", ec))
+      ::rmdir((e.path() / ns_).c_str());
   }
 
   std::string fifo_dir() const { return (dir().path() / "fifo").string(); }
@@ -250,8 +260,13 @@ class TasksTest : public testing::DaemonFixture {
     EXPECT_TRUE(!fs::exists(bundles(), ec) || fs::is_empty(bundles(), ec))
         << "bundles left in " << bundles();
     EXPECT_THAT(testing::ReadFile("/proc/self/mountinfo"), Not(HasSubstr(state() + "/")));
-    for (const std::string& id : ids)
-      EXPECT_FALSE(fs::exists(CgroupDir(id))) << CgroupDir(id) << " is left";
+    for (const std::string& id : ids) {
+      EXPECT_FALSE(fs::exists("/sys/fs/cgroup/" + ns_ + "/" + id)) << id;
+      for (const fs::directory_entry& e : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+        fs::path cg = e.path() / ns_ / id;
+        EXPECT_FALSE(fs::exists(cg)) << cg << " is left";
+      }
+    }
   }
 
   std::string ns_;
