@@ -309,11 +309,22 @@ TEST_F(TasksTest, RunAnImageMountsItsSnapshotAndCleansUp) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(testing::ReadFile("/proc/self/mountinfo"), HasSubstr(bundles() + "/imgd/rootfs"));
   EXPECT_EQ(Tasks()["imgd"].second, "RUNNING");
+  // The container is a GC root for its snapshot: removing the image (with a synchronous
+  // collection) keeps the running container's snapshot and the layer under it.
+  r = C({"images", "rm", "--sync", image});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = C({"snapshots", "ls"});
+  EXPECT_THAT(r.out, HasSubstr("imgd")) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("Committed")) << r.out;
+  r = C({"tasks", "exec", "--fifo-dir", fifo_dir(), "--exec-id", "e1", "imgd", "cat",
+         "/bin/busybox"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_GT(r.out.size(), 100000u);  // the layer's files are all still there
   ASSERT_EQ(C({"tasks", "kill", "-s", "SIGKILL", "imgd"}).exit_code, 0);
   ASSERT_TRUE(WaitStatus("imgd", "STOPPED"));
   EXPECT_EQ(C({"tasks", "delete", "imgd"}).exit_code, 0);
   EXPECT_EQ(C({"containers", "rm", "imgd"}).exit_code, 0);
-  // Only the image's committed layer is left; the containers' active snapshots are gone.
+  // With the container gone, nothing holds the snapshots any more.
   r = C({"snapshots", "ls"});
   EXPECT_THAT(r.out, Not(HasSubstr("Active"))) << r.out;
   ExpectNothingLeft({"img", "imgd"});
