@@ -15,7 +15,7 @@ BUILD_PKGS=(
 # the registry, image tooling, external runtimes, a terminal for -t tests.
 TEST_PKGS=(
   containerd golang-github-containerd-containerd-dev
-  busybox-static umoci skopeo jq docker-registry apache2-utils openssl
+  busybox-static umoci skopeo jq docker-registry apache2-utils openssl curl
   runc crun tmux iproute2 containernetworking-plugins sqlite3 procps psmisc
   util-linux e2fsprogs
 )

@@ -630,6 +630,68 @@ TEST_F(BctrImagesTest, BearerTokenAuthWithBasicCredentialsAtTheTokenServer) {
   EXPECT_EQ(PulledDigest(r.out), digest);
 }
 
+TEST_F(BctrImagesTest, PullChoosesAPlatformFromAnIndex) {
+  if (!testing::HaveProgram("curl"))
+    GTEST_SKIP() << "curl is not installed";
+  // One repository holding both fixture images, and an index over them: busybox for
+  // linux/amd64, layered for linux/arm64/v8.
+  ASSERT_EQ(plain_.Push(images_ + "/oci/busybox", "multi:bb"), "");
+  ASSERT_EQ(plain_.Push(images_ + "/oci/layered", "multi:ly"), "");
+  auto entry = [&](const std::string& name, nlohmann::json platform) {
+    nlohmann::json idx =
+        nlohmann::json::parse(testing::ReadFile(fs::path(images_) / "oci" / name / "index.json"));
+    nlohmann::json m = idx["manifests"][0];
+    return nlohmann::json{{"mediaType", m["mediaType"]},
+                          {"digest", m["digest"]},
+                          {"size", m["size"]},
+                          {"platform", platform}};
+  };
+  nlohmann::json index = {
+      {"schemaVersion", 2},
+      {"mediaType", "application/vnd.oci.image.index.v1+json"},
+      {"manifests",
+       {entry("busybox", {{"os", "linux"}, {"architecture", "amd64"}}),
+        entry("layered", {{"os", "linux"}, {"architecture", "arm64"}, {"variant", "v8"}})}}};
+  testing::WriteFile(dir().path() / "index.json", index.dump());
+  testing::CommandResult r = testing::RunCommand(
+      {"curl", "-sSf", "-X", "PUT", "-H", "Content-Type: application/vnd.oci.image.index.v1+json",
+       "--data-binary", "@" + (dir().path() / "index.json").string(),
+       "http://" + plain_.host() + "/v2/multi/manifests/latest"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string ref = plain_.host() + "/multi:latest";
+
+  r = Bctr({"pull", "--plain-http", "--platform", "linux/amd64", ref});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("(application/vnd.oci.image.index.v1+json)"));
+  EXPECT_THAT(r.out, HasSubstr("unpacking linux/amd64 " +
+                               entry("busybox", {})["digest"].get<std::string>()));
+  std::string first = C({"snapshots", "ls"}).out;
+  EXPECT_EQ(std::count(first.begin(), first.end(), '\n'), 1 + 1) << first;
+  std::string content = C({"content", "ls"}).out;
+  EXPECT_THAT(content, HasSubstr("containerd.io/gc.ref.content.m.0="));
+  EXPECT_THAT(content, HasSubstr("containerd.io/gc.ref.content.m.1="));
+  r = Bctr({"images", "inspect", ref});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["index"]["manifests"].size(), 2u);
+
+  // The other platform of the same index: the layered image, on the shared busybox layer.
+  r = Bctr({"pull", "--plain-http", "--platform", "linux/arm64", ref});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("unpacking linux/arm64 " +
+                               entry("layered", {})["digest"].get<std::string>()));
+  std::string snaps = C({"snapshots", "ls"}).out;
+  EXPECT_EQ(std::count(snaps.begin(), snaps.end(), '\n'), 1 + 4) << snaps;
+
+  r = Bctr({"pull", "--plain-http", "--platform", "linux/s390x", ref});
+  ExpectOneLineError(r,
+                     "no manifest for platform linux/s390x (the index has: linux/amd64, "
+                     "linux/arm64/v8)");
+  ASSERT_EQ(Bctr({"rmi", "--sync", ref}).exit_code, 0);
+  ExpectNothingLeft();
+  r = Bctr({"pull", "--plain-http", "--platform", "linux//", ref});
+  ExpectOneLineError(r, "platform \"linux//\"");
+}
+
 TEST_F(BctrImagesTest, ResumesAnInterruptedDownloadFromTheIngest) {
   // The busybox layer, from the OCI layout that was pushed.
   fs::path layout = fs::path(images_) / "oci/busybox";
