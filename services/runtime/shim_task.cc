@@ -199,6 +199,7 @@ absl::StatusOr<uint32_t> ShimTask::Create(const TaskIo& io, const google::protob
   shimapi::CreateTaskResponse resp;
   if (absl::Status s = Check(stub_->Create(Context().get(), req, &resp), "create"); !s.ok())
     return s;
+  created_pid_ = resp.pid();
   return resp.pid();
 }
 

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -68,6 +69,9 @@ class ShimTask {
 
   pid_t shim_pid() const { return shim_pid_; }
 
+  // The init's pid as Create returned it (0 for a task reconnected after a restart).
+  uint32_t created_pid() const { return created_pid_.load(); }
+
   // Creates the init process; `options` (containerd.runc.v1.Options) may be null.
   absl::StatusOr<uint32_t> Create(const TaskIo& io, const google::protobuf::Any* options);
   absl::StatusOr<shimapi::StateResponse> State(const std::string& exec_id);
@@ -106,6 +110,7 @@ class ShimTask {
   const std::string runtime_;
   std::unique_ptr<shimapi::Shim::Stub> stub_;
   pid_t shim_pid_ = 0;
+  std::atomic<uint32_t> created_pid_ = 0;
   UniqueFd shim_pidfd_;
 
   // The event stream, read with gRPC's callback API: no thread of its own per shim.

@@ -80,9 +80,8 @@ grpc::Status TasksService::Create(grpc::ServerContext* ctx, const api::CreateTas
       opts.options = any;
     }
     BERTH_ASSIGN_OR_RETURN(std::shared_ptr<ShimTask> task, manager_.Create(std::move(opts)));
-    BERTH_ASSIGN_OR_RETURN(runtime::shimapi::StateResponse st, task->State(""));
     resp->set_container_id(c.id);
-    resp->set_pid(st.pid());
+    resp->set_pid(task->created_pid());
     return absl::OkStatus();
   });
 }
