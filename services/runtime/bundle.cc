@@ -110,15 +110,15 @@ absl::Status Bundle::Remove() const {
   return absl::OkStatus();
 }
 
-int64_t Bundle::EventsSeen() const {
-  int64_t count = 0;
-  std::ifstream(path_ / "events.seen") >> count;
-  return count;
+Bundle::EventMark Bundle::EventsSeen() const {
+  EventMark mark;
+  std::ifstream(path_ / "events.seen") >> mark.count >> mark.last;
+  return mark;
 }
 
-void Bundle::SetEventsSeen(int64_t count) const {
+void Bundle::SetEventsSeen(const EventMark& mark) const {
   fs::path tmp = path_ / "events.seen.tmp";
-  if (WriteFile(tmp, std::to_string(count)).ok()) {
+  if (WriteFile(tmp, fmt::format("{} {}\n", mark.count, mark.last)).ok()) {
     std::error_code ec;
     fs::rename(tmp, path_ / "events.seen", ec);
   }

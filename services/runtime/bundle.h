@@ -3,9 +3,9 @@
 // A task's bundle directory, <state>/<namespace>/<id>/ (the TaskManager's state is
 // <berthd state>/tasks): config.json (the OCI spec as the container holds it), rootfs/ (where
 // the rootfs mounts go, when the task has any), and what berth-shim adds: shim.sock,
-// shim.pid, init.pid, shim.log. The bundle also keeps events.seen, the number of shim events
-// berthd has forwarded: a shim replays its events (its last 1024) to each subscriber, so a
-// berthd that restarts skips that many and publishes no event twice.
+// shim.pid, init.pid, shim.log. The bundle also keeps events.seen, how many shim events berthd
+// has forwarded and a fingerprint of the last one: a shim replays its events (its last 1024)
+// to each new subscriber, so a berthd that restarts skips those and publishes none twice.
 
 #include <sys/types.h>
 
@@ -37,9 +37,14 @@ class Bundle {
   // True when something is mounted on rootfs/.
   bool RootfsMounted() const;
 
-  // The number of shim events forwarded so far (0 when none).
-  int64_t EventsSeen() const;
-  void SetEventsSeen(int64_t count) const;
+  struct EventMark {
+    int64_t count = 0;  // events forwarded so far
+    uint64_t last = 0;  // fingerprint of the last one
+  };
+
+  // What events.seen records ({0, 0} when there is none).
+  EventMark EventsSeen() const;
+  void SetEventsSeen(const EventMark& mark) const;
 
   const std::string& ns() const { return ns_; }
 

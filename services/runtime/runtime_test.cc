@@ -75,9 +75,10 @@ TEST(BundleTest, CreateRemoveAndEventCount) {
   EXPECT_TRUE(fs::is_directory(b.rootfs()));
   EXPECT_FALSE(b.RootfsMounted());
   EXPECT_THAT(b.Create("{}"), StatusIs(absl::StatusCode::kAlreadyExists, "task \"web\""));
-  EXPECT_EQ(b.EventsSeen(), 0);
-  b.SetEventsSeen(3);
-  EXPECT_EQ(b.EventsSeen(), 3);
+  EXPECT_EQ(b.EventsSeen().count, 0);
+  b.SetEventsSeen({.count = 1500, .last = 18446744073709551557ull});
+  EXPECT_EQ(b.EventsSeen().count, 1500);
+  EXPECT_EQ(b.EventsSeen().last, 18446744073709551557ull);
   Bundle other(dir.path(), "other", "web");  // same id, other namespace
   ASSERT_THAT(other.Create("{}"), IsOk());
   ASSERT_THAT(b.Remove(), IsOk());
@@ -100,6 +101,28 @@ TEST(TypeUrlTest, ConvertsBetweenContainerdAndProtobuf) {
             "type.googleapis.com/containerd.runc.v1.Options");
   EXPECT_EQ(ProtobufTypeUrl("types.containerd.io/opencontainers/runtime-spec/1/Spec"),
             "types.containerd.io/opencontainers/runtime-spec/1/Spec");
+}
+
+TEST(EventFingerprintTest, DependsOnTopicTimeAndPayload) {
+  shimapi::Event a;
+  a.set_topic("/tasks/paused");
+  a.mutable_timestamp()->set_seconds(100);
+  a.mutable_event()->set_type_url("type.googleapis.com/containerd.events.TaskPaused");
+  a.mutable_event()->set_value("\x0a\x03web");
+  shimapi::Event b = a;
+  EXPECT_EQ(EventFingerprint(a), EventFingerprint(b));
+  EXPECT_EQ(EventFingerprint(a), 0x0u + EventFingerprint(a));  // a plain function of the event
+  b.set_topic("/tasks/resumed");
+  EXPECT_NE(EventFingerprint(a), EventFingerprint(b));
+  b = a;
+  b.mutable_timestamp()->set_nanos(1);
+  EXPECT_NE(EventFingerprint(a), EventFingerprint(b));
+  b = a;
+  b.mutable_event()->set_value("\x0a\x03wex");
+  EXPECT_NE(EventFingerprint(a), EventFingerprint(b));
+  b = a;
+  b.set_namespace_("other");  // berthd fills the namespace in; not part of the identity
+  EXPECT_EQ(EventFingerprint(a), EventFingerprint(b));
 }
 
 TEST(TaskManagerTest, RefusesUnknownRuntimesAndBadIdsWithoutTouchingDisk) {

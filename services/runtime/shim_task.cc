@@ -28,6 +28,23 @@ std::string ContainerdTypeUrl(const std::string& type_url) {
   return type_url;
 }
 
+uint64_t EventFingerprint(const shimapi::Event& e) {
+  uint64_t h = 14695981039346656037ull;  // FNV-1a
+  auto mix = [&h](const std::string& bytes) {
+    for (char c : bytes) {
+      h ^= static_cast<unsigned char>(c);
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;  // a separator, so that fields do not run into each other
+    h *= 1099511628211ull;
+  };
+  mix(e.topic());
+  mix(std::to_string(e.timestamp().seconds()) + "." + std::to_string(e.timestamp().nanos()));
+  mix(e.event().type_url());
+  mix(e.event().value());
+  return h;
+}
+
 std::string ProtobufTypeUrl(const std::string& type_url) {
   if (type_url.find('/') == std::string::npos)
     return kGooglePrefix + type_url;
@@ -69,9 +86,16 @@ ShimTask::~ShimTask() {
 class ShimTask::EventReader final : public grpc::ClientReadReactor<shimapi::Event>,
                                     public std::enable_shared_from_this<EventReader> {
  public:
-  EventReader(const Bundle& bundle, events::Exchange& exchange, int64_t skip,
-              std::function<void()> on_lost)
-      : bundle_(bundle), exchange_(exchange), skip_(skip), on_lost_(std::move(on_lost)) {}
+  // berth-shim keeps its last 1024 events (shim/event_queue.h) and replays them to each new
+  // subscriber.
+  static constexpr int64_t kShimWindow = 1024;
+
+  EventReader(const Bundle& bundle, events::Exchange& exchange, std::function<void()> on_lost)
+      : bundle_(bundle),
+        exchange_(exchange),
+        on_lost_(std::move(on_lost)),
+        mark_(bundle.EventsSeen()),
+        skip_(mark_.count) {}
 
   void Start(shimapi::Shim::Stub& stub) {
     self_ = shared_from_this();  // released last thing in OnDone
@@ -83,8 +107,20 @@ class ShimTask::EventReader final : public grpc::ClientReadReactor<shimapi::Even
   void OnReadDone(bool ok) override {
     if (!ok)
       return;  // the stream ended: OnDone follows
-    if (++seen_ > skip_)
-      Forward();
+    ++received_;
+    if (skip_ <= kShimWindow) {
+      // The replay starts with the shim's first event: skip what was forwarded, by count.
+      if (received_ > skip_)
+        Forward(event_);
+    } else if (received_ <= kShimWindow) {
+      // The shim's window is full, so the replay is its last kShimWindow events: once all are
+      // here, forward those after the last one forwarded before (found by fingerprint).
+      replay_.push_back(event_);
+      if (received_ == kShimWindow)
+        FlushReplay();
+    } else {
+      Forward(event_);
+    }
     StartRead(&event_);
   }
 
@@ -119,28 +155,44 @@ class ShimTask::EventReader final : public grpc::ClientReadReactor<shimapi::Even
   }
 
  private:
-  void Forward() {
-    events::Envelope env;
-    *env.mutable_timestamp() = event_.timestamp();
-    env.set_namespace_(event_.namespace_().empty() ? bundle_.ns() : event_.namespace_());
-    env.set_topic(event_.topic());
-    *env.mutable_event() = event_.event();
-    env.mutable_event()->set_type_url(ContainerdTypeUrl(event_.event().type_url()));
-    if (absl::Status s = exchange_.Forward(env); !s.ok()) {
-      spdlog::warn("forward shim event failed id={} topic={} error={}", bundle_.id(),
-                   event_.topic(), s.ToString());
+  void FlushReplay() {
+    size_t start = 0;
+    for (size_t i = replay_.size(); i > 0; --i) {
+      if (EventFingerprint(replay_[i - 1]) == mark_.last) {
+        start = i;
+        break;
+      }
     }
-    bundle_.SetEventsSeen(seen_);
+    for (size_t i = start; i < replay_.size(); ++i) Forward(replay_[i]);
+    replay_.clear();
+  }
+
+  void Forward(const shimapi::Event& e) {
+    events::Envelope env;
+    *env.mutable_timestamp() = e.timestamp();
+    env.set_namespace_(e.namespace_().empty() ? bundle_.ns() : e.namespace_());
+    env.set_topic(e.topic());
+    *env.mutable_event() = e.event();
+    env.mutable_event()->set_type_url(ContainerdTypeUrl(e.event().type_url()));
+    if (absl::Status s = exchange_.Forward(env); !s.ok()) {
+      spdlog::warn("forward shim event failed id={} topic={} error={}", bundle_.id(), e.topic(),
+                   s.ToString());
+    }
+    ++mark_.count;
+    mark_.last = EventFingerprint(e);
+    bundle_.SetEventsSeen(mark_);
   }
 
   const Bundle& bundle_;
   events::Exchange& exchange_;
-  const int64_t skip_;
   const std::function<void()> on_lost_;
+  Bundle::EventMark mark_;
+  const int64_t skip_;
   grpc::ClientContext ctx_;
   shimapi::EventsRequest request_;
   shimapi::Event event_;
-  int64_t seen_ = 0;
+  int64_t received_ = 0;
+  std::vector<shimapi::Event> replay_;
   std::shared_ptr<EventReader> self_;
   absl::Mutex mu_;
   bool stop_ = false;  // guarded by mu_
@@ -148,8 +200,7 @@ class ShimTask::EventReader final : public grpc::ClientReadReactor<shimapi::Even
 };
 
 void ShimTask::ForwardEvents(events::Exchange& exchange, std::function<void()> on_lost) {
-  events_ =
-      std::make_shared<EventReader>(bundle_, exchange, bundle_.EventsSeen(), std::move(on_lost));
+  events_ = std::make_shared<EventReader>(bundle_, exchange, std::move(on_lost));
   events_->Start(*stub_);
 }
 

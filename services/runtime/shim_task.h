@@ -123,4 +123,7 @@ std::string ContainerdTypeUrl(const std::string& type_url);
 // "a.B" → "type.googleapis.com/a.B": protobuf's Any::UnpackTo needs a '/'.
 std::string ProtobufTypeUrl(const std::string& type_url);
 
+// A fingerprint of a shim event (topic, time, payload), stable across berthd restarts.
+uint64_t EventFingerprint(const shimapi::Event& e);
+
 }  // namespace berth::runtime

@@ -18,8 +18,11 @@
 #include <thread>
 
 #include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 
+#include "containerd/services/tasks/v1/tasks.grpc.pb.h"
 #include "tests/testing/daemon_fixture.h"
 #include "tests/testing/matchers.h"
 
@@ -641,6 +644,56 @@ TEST_F(TasksTest, AShimThatDiesIsCleanedUpAndReportedAsExited) {
   EXPECT_EQ(C({"containers", "rm", "doomed"}).exit_code, 0);
   RemoveAllTasks();
   ExpectNothingLeft({"doomed", "bystander"});
+}
+
+// A shim replays only its last 1024 events to a new subscriber. After more than that, a
+// restarted berthd must still find where it left off: nothing is published twice, and the
+// next event is published once.
+TEST_F(TasksTest, RestartAfterMoreEventsThanTheShimKeepsRepublishesNothing) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  ASSERT_EQ(Run({"-d"}, "busy", {"sleep", "1000"}).exit_code, 0);
+  auto stub = ::containerd::services::tasks::v1::Tasks::NewStub(
+      grpc::CreateChannel("unix:" + socket(), grpc::InsecureChannelCredentials()));
+  auto call = [&](bool pause) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("containerd-namespace", ns_);
+    google::protobuf::Empty out;
+    if (pause) {
+      ::containerd::services::tasks::v1::PauseTaskRequest req;
+      req.set_container_id("busy");
+      return stub->Pause(&ctx, req, &out);
+    }
+    ::containerd::services::tasks::v1::ResumeTaskRequest req;
+    req.set_container_id("busy");
+    return stub->Resume(&ctx, req, &out);
+  };
+  for (int i = 0; i < 520; ++i) {  // 1040 events, plus /tasks/create and /tasks/start
+    ASSERT_TRUE(call(true).ok()) << i;
+    ASSERT_TRUE(call(false).ok()) << i;
+  }
+  auto seen = [&] {
+    std::istringstream in(testing::ReadFile(bundles() + "/busy/events.seen"));
+    int64_t count = 0;
+    in >> count;
+    return count;
+  };
+  for (int i = 0; i < 100 && seen() < 1042; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(seen(), 1042);
+
+  ASSERT_EQ(StopDaemon(SIGKILL), 128 + SIGKILL);
+  ASSERT_TRUE(StartDaemon());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(seen(), 1042);  // the replayed 1024 were all recognised as forwarded
+  EventWatcher events(socket(), dir().path() / "events.txt");
+  ASSERT_EQ(C({"tasks", "pause", "busy"}).exit_code, 0);
+  EXPECT_TRUE(events.WaitFor(ns_ + " /tasks/paused {\"container_id\":\"busy\"}"))
+      << events.Output();
+  EXPECT_EQ(seen(), 1043);
+  RemoveAllTasks();
+  ExpectNothingLeft({"busy"});
 }
 
 TEST_F(TasksTest, TasksSurviveABerthdKillAndAreRestored) {
