@@ -23,6 +23,7 @@
 #include "lib/oci/spec_json.h"
 #include "shim/event_queue.h"
 #include "shim/linux/cgroups/cgroup.h"
+#include "shim/linux/exit_claims.h"
 #include "shim/linux/process.h"
 #include "shim/linux/syscalls.h"
 #include "shim/reaper.h"
@@ -76,9 +77,9 @@ int Serve(const ShimOptions& opts, int ready) {
   EventQueue events(opts.ns);
   Task task(opts.ns, opts.id, events);
   std::atomic<bool> gone = false;
-  EnableRuntimeExitClaims();
+  linux::EnableExitClaims();
   absl::StatusOr<std::unique_ptr<Reaper>> reaper = Reaper::Start([&task](pid_t pid, int status) {
-    if (!ClaimRuntimeExit(pid, status))  // an external runtime's command, not the task's
+    if (!linux::ClaimExit(pid, status))  // a hook's or a runtime command's, not the task's
       task.OnExit(pid, status);
   });
   if (!reaper.ok()) {

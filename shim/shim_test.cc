@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "absl/cleanup/cleanup.h"
+#include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -451,6 +452,63 @@ TEST_F(ShimTest, DeleteCommandCleansUpAfterADeadShim) {
   std::string stat = ReadFile("/proc/" + std::to_string(init) + "/stat");
   EXPECT_TRUE(stat.empty() || stat.find(") Z ") != std::string::npos) << stat;
   stub_.reset();
+}
+
+oci::Hook HostHook(const std::string& script) {
+  return oci::Hook{.path = "/bin/sh",
+                   .args = {"sh", "-c", script},
+                   .env = {"PATH=/usr/bin:/bin"},
+                   .timeout = 10};
+}
+
+// Hooks inside the real shim, whose reaper reaps every child with waitpid(-1): each hook's
+// exit must still reach the hook runner (exit claims), so Create and Start succeed and every
+// hook runs exactly once.
+TEST_F(ShimTest, HooksRunOnceEachInsideTheShim) {
+  const std::string log = (dir_ / "hooks.log").string();
+  oci::Spec spec = shim::testing::BusyboxSpec(id_, "cat /started; exit 0");
+  for (int i = 0; i < 5; ++i)
+    spec.hooks.create_runtime.push_back(
+        HostHook(fmt::format("echo createRuntime{} >> {}", i, log)));
+  spec.hooks.create_container = {HostHook("echo createContainer >> " + log)};
+  spec.hooks.start_container = {{.path = "/bin/sh",
+                                 .args = {"sh", "-c", "echo startContainer > /started"},
+                                 .env = {},
+                                 .timeout = 10}};
+  spec.hooks.poststart = {HostHook("cat > " + (dir_ / "poststart.json").string())};
+  spec.hooks.poststop = {HostHook("echo poststop >> " + log)};
+  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
+  v1::CreateTaskRequest req;
+  req.set_stdout(Fifo("stdout"));
+  FifoReader out(req.stdout());
+  uint32_t pid = 0;
+  grpc::Status s = Create(req, &pid);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  s = Start();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(Wait(), 0);
+  out.Join();
+  EXPECT_EQ(out.data(), "startContainer\n");
+  std::string poststart = ReadFile(dir_ / "poststart.json");
+  EXPECT_THAT(poststart, HasSubstr("\"status\":\"running\""));
+  EXPECT_THAT(poststart, HasSubstr(fmt::format("\"pid\":{}", pid)));
+  s = Delete();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(ReadFile(log),
+            "createRuntime0\ncreateRuntime1\ncreateRuntime2\ncreateRuntime3\ncreateRuntime4\n"
+            "createContainer\npoststop\n");
+}
+
+TEST_F(ShimTest, AFailingCreateContainerHookFailsCreateAndLeavesNothing) {
+  oci::Spec spec = shim::testing::BusyboxSpec(id_, "true");
+  spec.hooks.create_container = {HostHook("echo no GPU here >&2; exit 3")};
+  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
+  grpc::Status s = Create({});
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("hooks.createContainer[0] /bin/sh: exited with status 3: no GPU here"));
+  EXPECT_FALSE(shim::testing::CgroupExists(cgroups_path_));
+  EXPECT_FALSE(shim::testing::MountedUnder(dir_.path()));
 }
 
 // True when cgroup2's unified hierarchy of a v1 hybrid host has controllers enabled: crun

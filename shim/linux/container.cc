@@ -9,6 +9,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "fmt/format.h"
+#include "spdlog/spdlog.h"
 
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
@@ -28,10 +29,7 @@ constexpr int kSetupTimeoutMs = 30000;
 absl::Status Validate(const oci::Spec& spec) {
   if (!spec.process)
     return InvalidArgument("config.json: process: required");
-  if (!spec.hooks.create_container.empty() || !spec.hooks.start_container.empty())
-    return Unimplemented(
-        "hooks.createContainer/startContainer: not supported by the embedded "
-        "runtime; use runc or crun");
+  BERTH_RETURN_IF_ERROR(ValidateHooks(spec.hooks));
   if ((!spec.hostname.empty() || !spec.domainname.empty()) &&
       (spec.linux.FindNamespace("uts") == nullptr ||
        !spec.linux.FindNamespace("uts")->path.empty()))
@@ -96,7 +94,8 @@ absl::Status Container::Setup(const Stdio& stdio) {
                 .domainname = spec_.domainname,
                 .sysctls = Sysctls(spec_),
                 .new_user = ns.new_user,
-                .run_hooks = !spec_.hooks.create_runtime.empty() || !spec_.hooks.prestart.empty(),
+                .run_hooks = !spec_.hooks.prestart.empty() || !spec_.hooks.create_runtime.empty() ||
+                             !spec_.hooks.create_container.empty(),
                 .parent_end = sync.parent.get()};
   int pidfd = -1;
   pid_t pid = Clone3(ns.clone_flags | CLONE_PIDFD, SIGCHLD, &pidfd);
@@ -109,6 +108,10 @@ absl::Status Container::Setup(const Stdio& stdio) {
   sync.child.reset();
   sync_ = std::move(sync.parent);
   return Annotate(RunCreateHandshake(sync_.get()), "init");
+}
+
+HookTarget Container::InContainer() const {
+  return HookTarget{.init_pidfd = init_.pidfd(), .ns_flags = ExecNamespaceFlags(spec_.linux)};
 }
 
 HookState Container::State(const char* status) const {
@@ -134,6 +137,8 @@ absl::Status Container::RunCreateHandshake(int sync) {
         BERTH_RETURN_IF_ERROR(RunHooks(spec_.hooks.prestart, State("creating"), "prestart"));
         BERTH_RETURN_IF_ERROR(
             RunHooks(spec_.hooks.create_runtime, State("creating"), "createRuntime"));
+        BERTH_RETURN_IF_ERROR(RunHooks(spec_.hooks.create_container, State("creating"),
+                                       "createContainer", InContainer()));
         BERTH_RETURN_IF_ERROR(SendToChild(sync, SyncType::kHooksDone, "init"));
         break;
       case SyncType::kReady:
@@ -151,12 +156,22 @@ absl::Status Container::Start() {
     return FailedPrecondition(fmt::format("container {:?}: already started", id_));
   started_ = true;
   UniqueFd sync = std::move(sync_);
+  if (absl::Status s =
+          RunHooks(spec_.hooks.start_container, State("created"), "startContainer", InContainer());
+      !s.ok()) {
+    // The runtime-spec: stop the container. The init dies without exec'ing; Destroy (the
+    // task's delete) removes the rest and runs the poststop hooks.
+    (void)init_.Signal(SIGKILL);
+    (void)KillAll(SIGKILL);
+    return s;
+  }
   BERTH_RETURN_IF_ERROR(SendToChild(sync.get(), SyncType::kStart, "init"));
   BERTH_ASSIGN_OR_RETURN(SyncMsg msg, ReceiveSync(sync.get(), "start", kSetupTimeoutMs));
   if (msg.type != SyncType::kEof)
     return Internal(fmt::format("start: unexpected message {}", static_cast<int>(msg.type)));
-  // Poststart failures must not stop the container (runtime-spec): they are dropped here.
-  (void)RunHooks(spec_.hooks.poststart, State("running"), "poststart");
+  // Poststart failures must not stop the container (runtime-spec): a warning only.
+  if (absl::Status s = RunHooks(spec_.hooks.poststart, State("running"), "poststart"); !s.ok())
+    spdlog::warn("poststart hook failed id={}: {}", id_, s.ToString());
   return absl::OkStatus();
 }
 
@@ -225,9 +240,9 @@ absl::Status Container::Destroy() {
     result = cgroup_->Destroy();
   }
   if (started_) {
-    absl::Status hooks = RunHooks(spec_.hooks.poststop, State("stopped"), "poststop");
-    if (result.ok())
-      result = hooks;
+    // As poststart: a failure is a warning (runtime-spec), the delete goes on.
+    if (absl::Status s = RunHooks(spec_.hooks.poststop, State("stopped"), "poststop"); !s.ok())
+      spdlog::warn("poststop hook failed id={}: {}", id_, s.ToString());
   }
   return result;
 }

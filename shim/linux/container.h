@@ -32,17 +32,21 @@ struct ContainerConfig {
 
 class Container {
  public:
-  // Errors: InvalidArgument (bad spec: mount type, seccomp, namespaces), NotFound (rootfs),
-  // Unimplemented (createContainer/startContainer hooks, joining a pid namespace), or the
-  // child's failing step. On error nothing is left behind: no process, no cgroup.
+  // Runs the prestart, createRuntime and createContainer hooks (hooks.h) before pivot_root.
+  // Errors: InvalidArgument (bad spec: mount type, seccomp, namespaces, hooks), NotFound
+  // (rootfs), a failing hook (named by its stage, index and path), or the child's failing
+  // step. On error nothing is left behind: no process, no cgroup, no mount.
   static absl::StatusOr<std::unique_ptr<Container>> Create(const ContainerConfig& config,
                                                            oci::Spec spec);
   ~Container();
   Container(const Container&) = delete;
   Container& operator=(const Container&) = delete;
 
-  // Lets the init exec its process; returns the exec error if it fails (e.g. NotFound for a
-  // missing program). Then runs poststart hooks. FailedPrecondition when already started.
+  // Runs the startContainer hooks, then lets the init exec its process; returns the exec
+  // error if it fails (e.g. NotFound for a missing program). Then runs the poststart hooks
+  // (a failure is logged, not returned). When a startContainer hook fails, the container is
+  // stopped (its processes SIGKILLed) and the hook's error returned. FailedPrecondition when
+  // already started.
   absl::Status Start();
 
   // Starts `process` inside the running container. The returned child has SIGCHLD as exit
@@ -53,7 +57,7 @@ class Container {
   absl::Status KillAll(int sig);
 
   // Kills every process, reaps the init if still owned, removes the cgroup, runs poststop
-  // hooks. Idempotent.
+  // hooks once the container was started (a failing one is logged). Idempotent.
   absl::Status Destroy();
 
   pid_t pid() const { return pid_; }
@@ -72,6 +76,7 @@ class Container {
   absl::Status Setup(const Stdio& stdio);
   absl::Status RunCreateHandshake(int sync);
   HookState State(const char* status) const;
+  HookTarget InContainer() const;  // the init's namespaces, for createContainer/startContainer
 
   std::string id_;
   std::string bundle_;

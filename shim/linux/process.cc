@@ -28,6 +28,14 @@ absl::Status SignalPid(pid_t pid, int sig) {
   return absl::OkStatus();
 }
 
+absl::Status SignalProcessGroup(pid_t pgid, int sig) {
+  if (pgid <= 1)
+    return InvalidArgument(fmt::format("process group {}: not a group this runtime started", pgid));
+  if (::kill(-pgid, sig) != 0)
+    return ErrnoError(errno, fmt::format("signal {} to process group {}", sig, pgid));
+  return absl::OkStatus();
+}
+
 ChildProcess::ChildProcess(ChildProcess&& o) noexcept
     : pid_(std::exchange(o.pid_, -1)), pidfd_(std::move(o.pidfd_)) {}
 

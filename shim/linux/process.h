@@ -26,6 +26,11 @@ int ExitStatusFromWait(int code, int status);
 // Signals `pid` through a pidfd opened for the call (no bare kill()). NotFound when gone.
 absl::Status SignalPid(pid_t pid, int sig);
 
+// Signals every member of process group `pgid` (kill(-pgid)). Only for a group whose leader
+// the caller started and has not reaped (then the id cannot have been reused). NotFound when
+// the group is empty.
+absl::Status SignalProcessGroup(pid_t pgid, int sig);
+
 class ChildProcess {
  public:
   ChildProcess() = default;

@@ -9,15 +9,12 @@
 
 #include <csignal>
 #include <cstring>
-#include <map>
-#include <optional>
 
-#include "absl/cleanup/cleanup.h"
-#include "absl/synchronization/mutex.h"
 #include "fmt/format.h"
 
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "shim/linux/exit_claims.h"
 #include "shim/linux/process.h"
 #include "shim/linux/syscalls.h"
 
@@ -25,18 +22,6 @@ extern char** environ;  // NOLINT(readability-identifier-naming): POSIX
 
 namespace berth::shim {
 namespace {
-
-// Runtime commands whose exit the reaper hands over (see oci_command.h).
-struct ExitClaims {
-  absl::Mutex mu;
-  bool enabled = false;                         // GUARDED_BY(mu)
-  std::map<pid_t, std::optional<int>> pending;  // GUARDED_BY(mu)
-};
-
-ExitClaims& Claims() {
-  static auto* claims = new ExitClaims();  // never destroyed: the reaper may outlive statics
-  return *claims;
-}
 
 // What the child needs, prepared before clone: the child only makes syscalls.
 struct Spawn {
@@ -152,29 +137,6 @@ void ReadOutputs(UniqueFd out, UniqueFd err, OciResult& result) {
   }
 }
 
-// With claims, the reaper normally reaps the runtime and hands its exit over; when no reaper
-// runs any more (the shim shutting down), the waiter reaps it itself through the pidfd.
-absl::StatusOr<int> WaitExit(linux::ChildProcess& child, bool claimed) {
-  if (!claimed)
-    return child.Wait();
-  ExitClaims& c = Claims();
-  pid_t pid = child.pid();
-  absl::MutexLock lock(&c.mu);
-  auto exited = [&c, pid]()
-                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(c.mu) { return c.pending[pid].has_value(); };
-  while (!c.mu.AwaitWithTimeout(absl::Condition(&exited), absl::Milliseconds(50))) {
-    siginfo_t info = {};
-    if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(child.pidfd()), &info,
-                 WEXITED | WNOHANG | __WALL) == 0 &&
-        info.si_pid == pid) {
-      (void)child.Release();
-      return linux::ExitStatusFromWait(info.si_code, info.si_status);
-    }
-  }
-  (void)child.Release();  // reaped by the reaper
-  return *c.pending[pid];
-}
-
 // The parent's ends of the runtime's stdio: pipes for input and captured output, /dev/null.
 struct ParentEnds {
   UniqueFd null, in_rd, in_wr, out_rd, out_wr, err_rd, err_wr;
@@ -205,40 +167,7 @@ absl::Status PrepareSpawn(const OciCommand& cmd, Spawn& s, ParentEnds& e) {
   return absl::OkStatus();
 }
 
-// Clones and execs the runtime; `claimed` tells whether the reaper will hand its exit over.
-absl::StatusOr<linux::ChildProcess> SpawnRuntime(const Spawn& s, bool& claimed) {
-  int pidfd = -1;
-  pid_t pid = -1;
-  {
-    // Held across clone, so that the reaper cannot see the exit before the pid is pending.
-    absl::MutexLock lock(&Claims().mu);
-    pid = linux::Clone3(CLONE_PIDFD, 0, &pidfd);
-    if (pid == 0)
-      ChildExec(s);  // only syscalls; never returns (the lock's copy is never released)
-    claimed = pid > 0 && Claims().enabled;
-    if (claimed)
-      Claims().pending[pid];
-  }
-  if (pid < 0)
-    return ErrnoError(errno, fmt::format("{}: clone", s.args[0]));
-  return linux::ChildProcess(pid, UniqueFd(pidfd));
-}
-
 }  // namespace
-
-void EnableRuntimeExitClaims() {
-  absl::MutexLock lock(&Claims().mu);
-  Claims().enabled = true;
-}
-
-bool ClaimRuntimeExit(pid_t pid, int status) {
-  absl::MutexLock lock(&Claims().mu);
-  auto it = Claims().pending.find(pid);
-  if (it == Claims().pending.end())
-    return false;
-  it->second = status;
-  return true;
-}
 
 absl::StatusOr<OciResult> RunOciCommand(const OciCommand& cmd) {
   Spawn s;
@@ -248,15 +177,9 @@ absl::StatusOr<OciResult> RunOciCommand(const OciCommand& cmd) {
   if (!cmd.console_socket.empty()) {
     BERTH_ASSIGN_OR_RETURN(listener, ListenUnix(cmd.console_socket));
   }
-  bool claimed = false;
-  // Killed on an early return (the destructor); its pending claim is dropped.
-  BERTH_ASSIGN_OR_RETURN(linux::ChildProcess child, SpawnRuntime(s, claimed));
-  absl::Cleanup unclaim = [pid = child.pid(), claimed] {
-    if (!claimed)
-      return;
-    absl::MutexLock lock(&Claims().mu);
-    Claims().pending.erase(pid);
-  };
+  // Killed on an early return (the destructor); its claim is dropped.
+  BERTH_ASSIGN_OR_RETURN(linux::ClaimedChild child, linux::ClaimedChild::Clone(
+                                                        0, [&s] { ChildExec(s); }, s.args[0]));
   e.in_rd.reset();
   e.out_wr.reset();
   e.err_wr.reset();
@@ -274,7 +197,7 @@ absl::StatusOr<OciResult> RunOciCommand(const OciCommand& cmd) {
   }
   if (cmd.capture_output)
     ReadOutputs(std::move(e.out_rd), std::move(e.err_rd), result);
-  BERTH_ASSIGN_OR_RETURN(result.status, WaitExit(child, claimed));
+  BERTH_ASSIGN_OR_RETURN(result.status, child.Wait());
   if (result.status == 127)
     return NotFoundError("runtime binary", cmd.args[0]);
   return result;

@@ -4,11 +4,8 @@
 // leaves behind (the container's init, detached execs) are re-parented to the shim, a child
 // subreaper, and reaped by its reaper as usual.
 //
-// The runtime itself is cloned with exit signal 0, but on this machine's kernel waitpid(-1)
-// without __WALL reaps such children too, so inside the shim the reaper would steal the
-// runtime's exit from its pidfd. The shim therefore enables exit claims: its reaper offers
-// every exit to ClaimRuntimeExit first, and RunOciCommand waits for the exit it is handed.
-// Without claims (`berth-shim delete`, tests), RunOciCommand waits on the pidfd.
+// The runtime itself is a linux::ClaimedChild (shim/linux/exit_claims.h): inside the shim the
+// reaper hands its exit over instead of reporting it as a container process's.
 
 #include <sys/types.h>
 
@@ -44,12 +41,5 @@ struct OciResult {
 // Errors: errno errors naming the binary when it cannot be started; a non-zero exit is not an
 // error here (see status).
 absl::StatusOr<OciResult> RunOciCommand(const OciCommand& cmd);
-
-// Call once, before the reaper starts, in a process whose reaper calls ClaimRuntimeExit.
-void EnableRuntimeExitClaims();
-
-// From the reaper's callback: true when `pid` is a runtime command that RunOciCommand waits
-// for (the exit is consumed; do not report it as a container process's). Thread-safe.
-bool ClaimRuntimeExit(pid_t pid, int status);
 
 }  // namespace berth::shim
