@@ -230,9 +230,14 @@ void AddImages(CLI::App& parent, Cli& cli) {
   AddTag(*cmd, cli);
   AddPull(*cmd, cli);
   AddPush(*cmd, cli);
-  cmd->callback([&cli] {
-    if (!cli.action) {  // `bctr images` alone lists
-      cli.action = [&cli] { return Annotate(RunLs(cli, LsFlags{}), "images"); };
+  // `bctr images [-q] [--format json]` alone lists, as `docker images` does.
+  auto f = std::make_shared<LsFlags>();
+  cmd->add_flag("-q,--quiet", f->quiet, "Only names (when listing)");
+  cmd->add_option("--format", f->format, "Output format when listing: table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  cmd->callback([&cli, f] {
+    if (!cli.action) {
+      cli.action = [&cli, f] { return Annotate(RunLs(cli, *f), "images"); };
     }
   });
 }

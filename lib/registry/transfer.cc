@@ -246,13 +246,12 @@ absl::Status Client::Upload(const Reference& repo, const Descriptor& d, BlobSour
       BERTH_ASSIGN_OR_RETURN(std::string chunk, read_chunk());
       if (chunk.empty())
         break;
+      const auto n = static_cast<int64_t>(chunk.size());
       HttpRequest patch{.method = "PATCH",
                         .url = location,
                         .headers = {"Content-Type: application/octet-stream",
-                                    fmt::format("Content-Range: {}-{}", offset,
-                                                offset + static_cast<int64_t>(chunk.size()) - 1)},
+                                    fmt::format("Content-Range: {}-{}", offset, offset + n - 1)},
                         .body = std::move(chunk)};
-      int64_t n = static_cast<int64_t>(patch.body.size());
       BERTH_ASSIGN_OR_RETURN(HttpResponse resp, Send(std::move(patch), t));
       if (resp.status != 202)
         return StatusFromResponse(resp, t.what);

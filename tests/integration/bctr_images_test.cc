@@ -338,6 +338,8 @@ TEST_F(BctrImagesTest, PullUnpacksAndListsImages) {
   const std::string chain = m[1].str();
 
   EXPECT_EQ(Bctr({"images", "ls", "-q"}).out, ref + "\n");
+  EXPECT_EQ(Bctr({"images", "-q"}).out, ref + "\n");
+  EXPECT_EQ(Bctr({"-n", "other", "images", "-q"}).out, "") << "images are per namespace";
   r = Bctr({"images"});
   EXPECT_THAT(r.out, MatchesRegex("NAME +DIGEST +SIZE +CREATED\n" + std::string(".*") +
                                   "busybox:latest +sha256:[0-9a-f]{12} +1\\.0 MiB +[0-9]+ "
