@@ -98,11 +98,15 @@ absl::Status Container::Setup(const Stdio& stdio) {
                              !spec_.hooks.create_container.empty(),
                 .parent_end = sync.parent.get()};
   int pidfd = -1;
-  pid_t pid = Clone3(ns.clone_flags | CLONE_PIDFD, SIGCHLD, &pidfd);
+  pid_t pid = -1;
+  {
+    BERTH_ASSIGN_OR_RETURN(PidNamespaceForChildren in_pidns, PidNamespaceForChildren::Enter(ns));
+    pid = Clone3(ns.clone_flags | CLONE_PIDFD, SIGCHLD, &pidfd);
+    if (pid == 0)
+      RunInit(plan, sync.child.get());
+  }
   if (pid < 0)
     return ErrnoError(errno, fmt::format("container {:?}: clone3", id_));
-  if (pid == 0)
-    RunInit(plan, sync.child.get());
   init_ = ChildProcess(pid, UniqueFd(pidfd));
   pid_ = pid;
   sync.child.reset();

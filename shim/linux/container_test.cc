@@ -24,6 +24,7 @@
 #include "lib/base/unique_fd.h"
 #include "lib/oci/default_spec.h"
 #include "shim/testing/bundle.h"
+#include "tests/testing/command.h"
 #include "tests/testing/matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -252,6 +253,61 @@ TEST_F(ContainerTest, PauseAndResumeWithTheFreezer) {
   std::string path = spec.linux.cgroups_path;
   (*c).reset();  // the destructor kills and removes everything
   EXPECT_FALSE(shim::testing::CgroupExists(path));
+}
+
+// A second container joins the first's network, pid, ipc and uts namespaces by path: it sees
+// the first's processes and the interface added to the first's network namespace.
+TEST_F(ContainerTest, JoinsAnotherContainersNamespacesByPath) {
+  oci::Spec first = shim::testing::BusyboxSpec("first", "exec sleep 60");
+  first.hostname = "firstbox";
+  absl::StatusOr<std::unique_ptr<Container>> a = Create(first);
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT((*a)->Start(), IsOk());
+  const pid_t pid = (*a)->pid();
+  berth::testing::CommandResult ip = berth::testing::RunCommand(
+      {"/usr/bin/nsenter", fmt::format("--net=/proc/{}/ns/net", pid), "/usr/sbin/ip", "link", "add",
+       "berthj0", "type", "veth", "peer", "name", "berthj1"});
+  ASSERT_EQ(ip.exit_code, 0) << ip.err;
+
+  berth::testing::TempDir dir2("ctr2");
+  ASSERT_TRUE(shim::testing::MakeBusyboxRootfs(dir2.path()));
+  oci::Spec second = shim::testing::BusyboxSpec(
+      "second",
+      "echo pid=$$; tr '\\0' ' ' </proc/1/cmdline; echo; hostname; "
+      "for n in net pid ipc; do readlink /proc/self/ns/$n; done; grep -o berthj. "
+      "/proc/net/dev");
+  for (oci::Namespace& ns : second.linux.namespaces) {
+    if (ns.type == "network" || ns.type == "pid" || ns.type == "ipc" || ns.type == "uts")
+      ns.path = fmt::format("/proc/{}/ns/{}", pid, ns.type == "network" ? "net" : ns.type);
+  }
+  second.hostname.clear();  // the uts namespace is the first's
+  std::string out;
+  {
+    UniqueFd out2(::open((dir2 / "out").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+    absl::StatusOr<std::unique_ptr<Container>> b = Container::Create(
+        {.id = "second",
+         .bundle = dir2.path(),
+         .stdio = {.in = -1, .out = out2.get(), .err = out2.get(), .console = -1}},
+        second);
+    ASSERT_THAT(b, IsOk());
+    ASSERT_THAT((*b)->Start(), IsOk());
+    absl::StatusOr<int> st = (*b)->init().Wait(std::chrono::seconds(30));
+    ASSERT_THAT(st, IsOk());
+    EXPECT_EQ(*st, 0);
+    EXPECT_THAT((*b)->Destroy(), IsOk());
+    out = ReadFile(dir2 / "out");
+  }
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("pid=1\n"))) << "the first's sleep is pid 1";
+  EXPECT_THAT(out, HasSubstr("sleep 60 \nfirstbox\n"));
+  EXPECT_THAT(out, HasSubstr(Readlink(fmt::format("/proc/{}/ns/net", pid)) + "\n" +
+                             Readlink(fmt::format("/proc/{}/ns/pid", pid)) + "\n" +
+                             Readlink(fmt::format("/proc/{}/ns/ipc", pid)) + "\n"));
+  EXPECT_THAT(out, HasSubstr("berthj0\n"));
+  EXPECT_THAT(out, HasSubstr("berthj1\n"));
+  EXPECT_EQ(Readlink("/proc/thread-self/ns/pid_for_children"), Readlink("/proc/self/ns/pid"))
+      << "the creating thread is back in its own pid namespace";
+  EXPECT_FALSE(shim::testing::CgroupExists(second.linux.cgroups_path));
+  EXPECT_THAT((*a)->Destroy(), IsOk());
 }
 
 // --- Hooks --------------------------------------------------------------------------------

@@ -46,16 +46,16 @@ absl::StatusOr<NamespacePlan> PlanNamespaces(const oci::Linux& linux_spec) {
       plan.new_uts = plan.new_uts || flag == CLONE_NEWUTS;
       continue;
     }
-    if (flag == CLONE_NEWPID)
-      return Unimplemented(
-          fmt::format("linux.namespaces[{}]: joining a pid namespace ({}) is "
-                      "not supported by the embedded runtime",
-                      i, ns.path));
+    if (flag == 0)
+      return InvalidArgument(
+          fmt::format("linux.namespaces[{}]: unknown namespace type {:?}", i, ns.type));
     int fd = ::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
       return ErrnoError(errno, fmt::format("linux.namespaces[{}]: open {}", i, ns.path));
     NamespaceJoin join{.flag = flag, .path = ns.path, .fd = UniqueFd(fd)};
-    if (flag == CLONE_NEWUSER)
+    if (flag == CLONE_NEWPID)
+      plan.pid_join = std::move(join);
+    else if (flag == CLONE_NEWUSER)
       plan.joins.insert(plan.joins.begin(), std::move(join));
     else
       plan.joins.push_back(std::move(join));
@@ -63,6 +63,26 @@ absl::StatusOr<NamespacePlan> PlanNamespaces(const oci::Linux& linux_spec) {
   if (!has_mount)
     return InvalidArgument("linux.namespaces: a mount namespace is required");
   return plan;
+}
+
+absl::StatusOr<PidNamespaceForChildren> PidNamespaceForChildren::Enter(const NamespacePlan& plan) {
+  PidNamespaceForChildren p;
+  if (!plan.pid_join.fd.valid())
+    return p;
+  p.saved_.reset(::open("/proc/thread-self/ns/pid_for_children", O_RDONLY | O_CLOEXEC));
+  if (!p.saved_.valid())
+    return ErrnoError(errno, "open /proc/thread-self/ns/pid_for_children");
+  if (::setns(plan.pid_join.fd.get(), CLONE_NEWPID) != 0) {
+    int err = errno;
+    p.saved_.reset();
+    return ErrnoError(err, fmt::format("setns {}", plan.pid_join.path));
+  }
+  return p;
+}
+
+PidNamespaceForChildren::~PidNamespaceForChildren() {
+  if (saved_.valid())
+    (void)::setns(saved_.get(), CLONE_NEWPID);  // back to where it was: always allowed
 }
 
 int ExecNamespaceFlags(const oci::Linux& linux_spec) {

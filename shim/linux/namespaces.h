@@ -1,8 +1,9 @@
 #pragma once
 
 // Namespaces from the spec: new ones become clone flags; ones with a path are opened in the
-// parent and joined (setns) by the child, the user namespace first. Joining a pid namespace by
-// path is not supported (it needs a second fork) and is rejected as Unimplemented.
+// parent and joined (setns) by the child, the user namespace first. A pid namespace cannot be
+// entered by the process itself (setns(CLONE_NEWPID) only places its future children): the
+// parent enters it for the clone of the init (PidNamespaceForChildren) and leaves it after.
 
 #include <cstdint>
 #include <string>
@@ -26,14 +27,32 @@ struct NamespaceJoin {
 
 struct NamespacePlan {
   uint64_t clone_flags = 0;          // namespaces to create
-  std::vector<NamespaceJoin> joins;  // user first
+  std::vector<NamespaceJoin> joins;  // user first; never pid
+  NamespaceJoin pid_join;            // the pid namespace to clone the init into (fd < 0: none)
   bool new_user = false;
   bool new_uts = false;
 };
 
 // Errors: NotFound/PermissionDenied naming the path of a namespace to join; InvalidArgument
-// when the spec has no mount namespace (berth always pivots into the rootfs).
+// for an unknown type to join, or when the spec has no mount namespace (berth always pivots
+// into the rootfs).
 absl::StatusOr<NamespacePlan> PlanNamespaces(const oci::Linux& linux_spec);
+
+// Parent side: while it lives, the children that the calling thread clones start in
+// `plan.pid_join`'s pid namespace; the destructor puts the thread's pid_for_children back.
+// Only the calling thread is affected. A no-op when the plan joins no pid namespace.
+class PidNamespaceForChildren {
+ public:
+  // Errors: setns failures naming the namespace's path.
+  static absl::StatusOr<PidNamespaceForChildren> Enter(const NamespacePlan& plan);
+  PidNamespaceForChildren(PidNamespaceForChildren&&) = default;
+  PidNamespaceForChildren& operator=(PidNamespaceForChildren&&) = delete;
+  ~PidNamespaceForChildren();
+
+ private:
+  PidNamespaceForChildren() = default;
+  UniqueFd saved_;  // the thread's own pid_for_children, restored on destruction
+};
 
 // The flags for setns(init_pidfd, flags) that put an exec'd process into the container's
 // namespaces (those the spec creates or joins).
