@@ -111,7 +111,7 @@ absl::Status Container::Setup(const Stdio& stdio) {
   pid_ = pid;
   sync.child.reset();
   sync_ = std::move(sync.parent);
-  return Annotate(RunCreateHandshake(sync_.get()), "init");
+  return RunCreateHandshake(sync_.get());  // errors from the child already say "init: "
 }
 
 HookTarget Container::InContainer() const {

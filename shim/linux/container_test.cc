@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pty.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -308,6 +309,66 @@ TEST_F(ContainerTest, JoinsAnotherContainersNamespacesByPath) {
       << "the creating thread is back in its own pid namespace";
   EXPECT_FALSE(shim::testing::CgroupExists(second.linux.cgroups_path));
   EXPECT_THAT((*a)->Destroy(), IsOk());
+}
+
+// Changes the owner of `root` and everything under it by `shift` (lchown: links stay links).
+void ShiftOwner(const std::filesystem::path& root, uid_t shift) {
+  auto chown_one = [shift](const std::filesystem::path& p) {
+    struct stat st;
+    ASSERT_EQ(::lstat(p.c_str(), &st), 0) << p;
+    ASSERT_EQ(::lchown(p.c_str(), st.st_uid + shift, st.st_gid + shift), 0) << p;
+  };
+  chown_one(root);
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) chown_one(e.path());
+}
+
+// A user namespace with container root = host uid/gid 100000 (65536 ids), on a rootfs owned by
+// 100000: the process is root inside, 100000 outside, and can write its own rootfs.
+TEST_F(ContainerTest, UserNamespaceMapsContainerRootToAnUnprivilegedHostUid) {
+  ShiftOwner(dir_ / "rootfs", 100000);
+  // The init sets up the rootfs as the mapped root (host 100000), which must be able to reach
+  // it, as with runc: the test's 0700 temp dir would refuse it (EACCES on "bind rootfs").
+  std::filesystem::permissions(dir_.path(), std::filesystem::perms::others_exec,
+                               std::filesystem::perm_options::add);
+  oci::Spec spec = shim::testing::BusyboxSpec(
+      "userns",
+      "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; touch /tmp/mine && echo "
+      "wrote; grep -E '^(CapEff|Uid)' /proc/self/status; ls /dev/null /dev/pts/ptmx; echo ready; "
+      "exec sleep 60");
+  spec.linux.namespaces.push_back({"user", ""});
+  spec.linux.uid_mappings = {{.container_id = 0, .host_id = 100000, .size = 65536}};
+  spec.linux.gid_mappings = {{.container_id = 0, .host_id = 100000, .size = 65536}};
+  absl::StatusOr<std::unique_ptr<Container>> c = Create(spec);
+  ASSERT_THAT(c, IsOk());
+  ASSERT_THAT((*c)->Start(), IsOk());
+  for (int i = 0; i < 500 && ReadFile(dir_ / "out").find("ready") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::string out = ReadFile(dir_ / "out");
+  EXPECT_THAT(out, ::testing::ContainsRegex("^ +0 +100000 +65536\n +0 +100000 +65536\n0\n0\n"));
+  EXPECT_THAT(out, HasSubstr("wrote\n"));
+  EXPECT_THAT(out, HasSubstr("/dev/null\n/dev/pts/ptmx\nready\n")) << out;
+  // A process exec'd into the container lands in the same user namespace, as its root.
+  oci::Process p = *spec.process;
+  p.args = {"sh", "-c",
+            "echo exec $(id -u) $(cat /proc/self/uid_map); grep ^Uid /proc/self/status"};
+  absl::StatusOr<ChildProcess> e =
+      (*c)->Exec(p, {.in = -1, .out = out_.get(), .err = out_.get(), .console = -1});
+  ASSERT_THAT(e, IsOk());
+  absl::StatusOr<int> est = e->Wait(std::chrono::seconds(10));
+  ASSERT_THAT(est, IsOk());
+  EXPECT_EQ(*est, 0);
+  EXPECT_THAT(ReadFile(dir_ / "out"),
+              ::testing::ContainsRegex("exec 0 0 +100000 +65536\nUid:\t0\t"));
+  // The host's view of the same process: uid and gid 100000, its file owned by 100000.
+  std::string status = ReadFile(fmt::format("/proc/{}/status", (*c)->pid()));
+  EXPECT_THAT(status, HasSubstr("Uid:\t100000\t100000\t100000\t100000\n"));
+  EXPECT_THAT(status, HasSubstr("Gid:\t100000\t100000\t100000\t100000\n"));
+  struct stat st;
+  ASSERT_EQ(::stat((dir_ / "rootfs/tmp/mine").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 100000u);
+  EXPECT_NE(Readlink(fmt::format("/proc/{}/ns/user", (*c)->pid())), Readlink("/proc/self/ns/user"));
+  EXPECT_THAT((*c)->Destroy(), IsOk());
+  EXPECT_FALSE(shim::testing::CgroupExists(spec.linux.cgroups_path));
 }
 
 // --- Hooks --------------------------------------------------------------------------------
