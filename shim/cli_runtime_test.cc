@@ -1,0 +1,319 @@
+// The shim suite through an external OCI runtime (Debian's runc and crun) named in the runc
+// options: the same API as the embedded runtime, driven over the shim's socket.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <string>
+
+#include "absl/cleanup/cleanup.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "containerd/cgroups/v1/metrics.pb.h"
+#include "shim/testing/shim_fixture.h"
+
+namespace berth::shim {
+namespace {
+
+using ::berth::testing::ReadFile;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+
+// True when cgroup2's unified hierarchy of a v1 hybrid host has controllers enabled: crun
+// 1.8.1 then refuses to run (it takes the host for a v2 one and cannot use those controllers).
+bool UnifiedHierarchyHasControllers() {
+  std::string c = ReadFile("/sys/fs/cgroup/unified/cgroup.controllers");
+  return c.find_first_not_of(" \n") != std::string::npos;
+}
+
+// The shim suite through an external OCI runtime named in the runc options (binary_name).
+// Its state lives under <bundle>/runtime-state; TearDown's shutdown and `berth-shim delete`
+// remove the container and its cgroup, and the state goes with the bundle.
+class CliRuntimeTest : public ShimTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    ShimTest::SetUp();
+    if (IsSkipped() || HasFatalFailure())
+      return;
+    runtime_binary_ = GetParam();
+    if (::access(runtime_binary_.c_str(), X_OK) != 0)
+      GTEST_SKIP() << runtime_binary_ << " is not installed";
+    if (std::filesystem::path(runtime_binary_).filename() == "crun" &&
+        !std::filesystem::exists("/sys/fs/cgroup/cgroup.controllers") &&
+        UnifiedHierarchyHasControllers())
+      GTEST_SKIP() << "crun 1.8.1 refuses to run on this cgroup v1 hybrid host while "
+                      "/sys/fs/cgroup/unified/cgroup.controllers is not empty";
+  }
+
+  std::filesystem::path StateDir() { return dir_ / "runtime-state"; }
+
+  grpc::Status Exec(const std::string& exec_id, const oci::Process& p, const std::string& out) {
+    v1::ExecProcessRequest req;
+    req.set_id(id_);
+    req.set_exec_id(exec_id);
+    req.set_stdout(out);
+    req.mutable_spec()->set_value(oci::ProcessToJson(p));
+    grpc::ClientContext ctx;
+    google::protobuf::Empty e;
+    return stub_->Exec(&ctx, req, &e);
+  }
+
+  template <typename Req>
+  grpc::Status Call(grpc::Status (v1::Shim::Stub::*rpc)(grpc::ClientContext*, const Req&,
+                                                        google::protobuf::Empty*),
+                    const Req& req) {
+    grpc::ClientContext ctx;
+    google::protobuf::Empty e;
+    return (stub_.get()->*rpc)(&ctx, req, &e);
+  }
+
+  // After the init's delete: no container state, cgroup or pid file is left.
+  void ExpectCleanedUp() {
+    EXPECT_FALSE(std::filesystem::exists(StateDir() / id_));
+    EXPECT_FALSE(shim::testing::CgroupExists(cgroups_path_));
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "runtime-init.pid"));
+  }
+};
+
+TEST_P(CliRuntimeTest, OutputThroughFifosAndExitCode) {
+  oci::Spec spec =
+      shim::testing::BusyboxSpec(id_, "echo hello from $(hostname); echo oops >&2; exit 1");
+  spec.hostname = "clibox";
+  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
+  v1::CreateTaskRequest req;
+  req.set_stdout(Fifo("stdout"));
+  req.set_stderr(Fifo("stderr"));
+  FifoReader out(req.stdout());
+  FifoReader err(req.stderr());
+  uint32_t pid = 0;
+  grpc::Status s = Create(req, &pid);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_GT(pid, 0u);
+  EXPECT_TRUE(std::filesystem::exists(StateDir() / id_));
+  EXPECT_EQ(State().status(), containerd::v1::types::CREATED);
+  s = Start();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(Wait(), 1);
+  out.Join();
+  err.Join();
+  EXPECT_EQ(out.data(), "hello from clibox\n");
+  EXPECT_EQ(err.data(), "oops\n");
+  EXPECT_EQ(State().status(), containerd::v1::types::STOPPED);
+  EXPECT_EQ(ReadFile(dir_ / "init.pid"), std::to_string(pid));
+  EXPECT_THAT(Topics(), Contains("/tasks/exit"));
+  s = Delete();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ExpectCleanedUp();
+  EXPECT_TRUE(ShimExits());
+}
+
+TEST_P(CliRuntimeTest, ExecKillAndExitCodes) {
+  oci::Spec spec = shim::testing::BusyboxSpec(id_, "exec sleep 60");
+  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
+  ASSERT_TRUE(Create({}).ok());
+  ASSERT_TRUE(Start().ok());
+  oci::Process p = *spec.process;
+  p.args = {"sh", "-c", "echo exec sees $(cat /proc/1/comm)"};
+  std::string fifo = Fifo("exec-out");
+  FifoReader out(fifo);
+  grpc::Status s = Exec("e1", p, fifo);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  s = Start("e1");
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(Wait("e1"), 0);
+  out.Join();
+  EXPECT_EQ(out.data(), "exec sees sleep\n");
+  EXPECT_TRUE(Delete("e1").ok());
+  p.args = {"sh", "-c", "exit 3"};
+  ASSERT_TRUE(Exec("e2", p, "").ok());
+  ASSERT_TRUE(Start("e2").ok());
+  EXPECT_EQ(Wait("e2"), 3);
+  EXPECT_TRUE(Delete("e2").ok());
+  EXPECT_EQ(Delete().error_code(), grpc::StatusCode::FAILED_PRECONDITION);  // still running
+  ASSERT_TRUE(Kill(SIGKILL).ok());
+  EXPECT_EQ(Wait(), 137);
+  EXPECT_EQ(Kill(SIGKILL).error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(Delete().ok());
+  ExpectCleanedUp();
+}
+
+TEST_P(CliRuntimeTest, PauseResumeUpdateAndKillAll) {
+  oci::Spec spec = shim::testing::BusyboxSpec(id_, "exec sleep 60");
+  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
+  ASSERT_TRUE(Create({}).ok());
+  ASSERT_TRUE(Start().ok());
+  grpc::Status s = Call(&v1::Shim::Stub::Pause, v1::PauseRequest());
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(State().status(), containerd::v1::types::PAUSED);
+  std::string freezer = "/sys/fs/cgroup/freezer" + cgroups_path_ + "/freezer.state";
+  if (std::filesystem::exists(freezer)) {
+    EXPECT_EQ(ReadFile(freezer), "FROZEN\n");
+  }
+  s = Call(&v1::Shim::Stub::Resume, v1::ResumeRequest());
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(State().status(), containerd::v1::types::RUNNING);
+  v1::UpdateTaskRequest ureq;
+  ureq.mutable_resources()->set_value(R"({"pids": {"limit": 9}})");
+  s = Call(&v1::Shim::Stub::Update, ureq);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  grpc::ClientContext ctx;
+  v1::StatsResponse resp;
+  ASSERT_TRUE(stub_->Stats(&ctx, v1::StatsRequest(), &resp).ok());
+  io::containerd::cgroups::v1::Metrics m;
+  ASSERT_TRUE(resp.stats().UnpackTo(&m));
+  EXPECT_EQ(m.pids().current(), 1u);
+  EXPECT_EQ(m.pids().limit(), 9u);
+  ASSERT_TRUE(Call(&v1::Shim::Stub::Pause, v1::PauseRequest()).ok());
+  ASSERT_TRUE(Kill(SIGKILL, "", true).ok());  // a paused container dies once thawed
+  EXPECT_EQ(Wait(), 137);
+  ASSERT_TRUE(Delete().ok());
+  ExpectCleanedUp();
+}
+
+TEST_P(CliRuntimeTest, DeletingACreatedTaskKillsItsInit) {
+  oci::Spec spec = shim::testing::BusyboxSpec(id_, "echo never");
+  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
+  uint32_t pid = 0;
+  ASSERT_TRUE(Create({}, &pid).ok());
+  EXPECT_TRUE(shim::testing::CgroupExists(cgroups_path_));
+  grpc::Status s = Delete();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ExpectCleanedUp();
+  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  EXPECT_TRUE(stat.empty() || stat.find(") Z ") != std::string::npos) << stat;
+}
+
+TEST_P(CliRuntimeTest, TerminalThroughTheConsoleSocket) {
+  oci::Spec spec = shim::testing::BusyboxSpec(id_, "");
+  spec.process->args = {"sh"};
+  spec.process->terminal = true;
+  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
+  v1::CreateTaskRequest req;
+  req.set_terminal(true);
+  req.set_stdin(Fifo("stdin"));
+  req.set_stdout(Fifo("stdout"));
+  FifoReader out(req.stdout());
+  int in = ::open(req.stdin().c_str(), O_RDWR | O_CLOEXEC);  // the client's end
+  ASSERT_GE(in, 0);
+  absl::Cleanup close_in = [in] { ::close(in); };
+  grpc::Status s = Create(req);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(Start().ok());
+  v1::ResizePtyRequest rreq;
+  rreq.set_width(100);
+  rreq.set_height(40);
+  ASSERT_TRUE(Call(&v1::Shim::Stub::ResizePty, rreq).ok());
+  std::string cmd = "test -t 0 && echo is-a-tty; stty size; echo $((6*7)); exit 7\n";
+  ASSERT_EQ(::write(in, cmd.data(), cmd.size()), static_cast<ssize_t>(cmd.size()));
+  EXPECT_EQ(Wait(), 7);
+  EXPECT_TRUE(out.WaitFor("42"));
+  EXPECT_THAT(out.data(), HasSubstr("\nis-a-tty"));
+  EXPECT_THAT(out.data(), HasSubstr("40 100"));
+  ASSERT_TRUE(Delete().ok());
+  ExpectCleanedUp();
+}
+
+TEST_P(CliRuntimeTest, RuntimeErrorsAreReportedAndLeaveNothing) {
+  oci::Spec spec = shim::testing::BusyboxSpec(id_, "true");
+  spec.root.path = "missing";
+  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
+  grpc::Status s = Create({});
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.error_message(), HasSubstr(runtime_binary_ + " create \"c1\""));
+  EXPECT_FALSE(std::filesystem::exists(StateDir() / id_));
+  EXPECT_FALSE(shim::testing::CgroupExists(cgroups_path_));
+  runtime_binary_ = (dir_ / "no-such-runtime").string();
+  s = Create({});
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+}
+
+TEST_P(CliRuntimeTest, ExecUnderAPty) {
+  oci::Spec spec = shim::testing::BusyboxSpec(id_, "exec sleep 60");
+  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
+  ASSERT_TRUE(Create({}).ok());
+  ASSERT_TRUE(Start().ok());
+  oci::Process p = *spec.process;
+  p.args = {"sh", "-c", "test -t 1 && echo exec-tty; exit 5"};
+  v1::ExecProcessRequest req;
+  req.set_id(id_);
+  req.set_exec_id("t1");
+  req.set_terminal(true);
+  req.set_stdout(Fifo("exec-out"));
+  FifoReader out(req.stdout());
+  req.mutable_spec()->set_value(oci::ProcessToJson(p));
+  grpc::ClientContext ctx;
+  google::protobuf::Empty e;
+  ASSERT_TRUE(stub_->Exec(&ctx, req, &e).ok());
+  grpc::Status s = Start("t1");
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(Wait("t1"), 5);
+  EXPECT_TRUE(out.WaitFor("exec-tty"));
+  EXPECT_TRUE(Delete("t1").ok());
+  ASSERT_TRUE(Kill(SIGKILL).ok());
+  EXPECT_EQ(Wait(), 137);
+  ASSERT_TRUE(Delete().ok());
+  ExpectCleanedUp();
+}
+
+TEST_P(CliRuntimeTest, ShutdownRemovesARunningContainer) {
+  oci::Spec spec = shim::testing::BusyboxSpec(id_, "exec sleep 60");
+  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
+  ASSERT_TRUE(Create({}).ok());
+  ASSERT_TRUE(Start().ok());
+  int init = static_cast<int>(State().pid());
+  int shim = ShimPid();
+  events_ctx_->TryCancel();  // as TearDown does: an open stream delays the server's shutdown
+  events_thread_.join();
+  {
+    grpc::ClientContext ctx;
+    v1::ShutdownRequest req;
+    req.set_now(true);  // the task's destructor deletes the container after the reaper stopped
+    google::protobuf::Empty e;
+    (void)stub_->Shutdown(&ctx, req, &e);
+  }
+  bool exited = false;  // gone, or a zombie: pid 1 here may take a while to reap the shim
+  for (int i = 0; i < 500 && !exited; ++i) {
+    std::string st = ReadFile("/proc/" + std::to_string(shim) + "/stat");
+    exited = st.empty() || st.find(") Z ") != std::string::npos;
+    if (!exited)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(exited) << "the shim exits by itself";
+  ExpectCleanedUp();
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "runtime.json"));
+  std::string stat = ReadFile("/proc/" + std::to_string(init) + "/stat");
+  EXPECT_TRUE(stat.empty() || stat.find(") Z ") != std::string::npos) << stat;
+  stub_.reset();
+}
+
+TEST_P(CliRuntimeTest, DeleteCommandCleansUpAfterADeadShim) {
+  oci::Spec spec = shim::testing::BusyboxSpec(id_, "exec sleep 60");
+  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
+  ASSERT_TRUE(Create({}).ok());
+  ASSERT_TRUE(Start().ok());
+  int init = static_cast<int>(State().pid());
+  ASSERT_TRUE(linux::SignalPid(ShimPid(), SIGKILL).ok());
+  ASSERT_TRUE(ShimExits());
+  EXPECT_TRUE(std::filesystem::exists(StateDir() / id_));
+  berth::testing::CommandResult r =
+      berth::testing::RunCommand({berth::testing::BinPath("berth-shim"), "delete", "--id", id_,
+                                  "--namespace", "berth-test", "--bundle", dir_.path().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectCleanedUp();
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "runtime.json"));
+  std::string stat = ReadFile("/proc/" + std::to_string(init) + "/stat");
+  EXPECT_TRUE(stat.empty() || stat.find(") Z ") != std::string::npos) << stat;
+  stub_.reset();
+}
+
+INSTANTIATE_TEST_SUITE_P(Runtimes, CliRuntimeTest,
+                         ::testing::Values("/usr/sbin/runc", "/usr/bin/crun"),
+                         [](const ::testing::TestParamInfo<std::string>& param) {
+                           return std::filesystem::path(param.param).filename().string();
+                         });
+
+}  // namespace
+}  // namespace berth::shim
