@@ -275,5 +275,28 @@ TEST_F(ShimTest, AFailingCreateContainerHookFailsCreateAndLeavesNothing) {
   EXPECT_FALSE(shim::testing::MountedUnder(dir_.path()));
 }
 
+// A failing startContainer hook fails Start and stops the container (runtime-spec): the init
+// exits with SIGKILL's status, the task is deletable, and nothing is left.
+TEST_F(ShimTest, AFailingStartContainerHookFailsStartAndStopsTheTask) {
+  oci::Spec spec = shim::testing::BusyboxSpec(id_, "echo never");
+  spec.hooks.start_container = {HostHook("exit 5")};
+  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
+  v1::CreateTaskRequest req;
+  req.set_stdout(Fifo("stdout"));
+  FifoReader out(req.stdout());
+  ASSERT_TRUE(Create(req).ok());
+  grpc::Status s = Start();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("hooks.startContainer[0] /bin/sh: exited with status 5"));
+  EXPECT_EQ(Wait(), 137);
+  out.Join();
+  EXPECT_EQ(out.data(), "") << "the process never ran";
+  s = Delete();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(shim::testing::CgroupExists(cgroups_path_));
+  EXPECT_FALSE(shim::testing::MountedUnder(dir_.path()));
+}
+
 }  // namespace
 }  // namespace berth::shim
