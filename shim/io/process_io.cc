@@ -114,11 +114,10 @@ absl::Status ProcessIo::OpenOutput(const std::string& path, UniqueFd& child_end,
 absl::Status ProcessIo::OpenInput(const std::string& path) {
   if (path.empty())
     return absl::OkStatus();
+  // Stays non-blocking: CopyIn tells "no writer" (read 0) from "nothing yet" (EAGAIN).
   stdin_fifo_.reset(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (!stdin_fifo_.valid())
     return ErrnoError(errno, fmt::format("open {}", path));
-  int flags = ::fcntl(stdin_fifo_.get(), F_GETFL);
-  ::fcntl(stdin_fifo_.get(), F_SETFL, flags & ~O_NONBLOCK);
   if (terminal_)
     return absl::OkStatus();
   return MakePipe(stdin_child_, stdin_pipe_);
@@ -172,13 +171,31 @@ void ProcessIo::CopyOut(int from, UniqueFd to) {
 
 void ProcessIo::CopyIn(int to_fd) {
   char buf[32768];
-  // Readable data first; the close request only ends the copy once nothing is pending.
-  while (WaitReadable(stdin_fifo_.get(), stop_.get(), close_in_.get())) {
-    ssize_t n = ::read(stdin_fifo_.get(), buf, sizeof(buf));
-    if (n < 0 && errno == EINTR)
+  // A client whose input was empty may have opened and closed its end before the shim opened
+  // this one (ctr does, for `< /dev/null`); poll() never reports such a writer's hang-up. So a
+  // quiet moment is also a chance to look: a read that finds no writer at all is the end of
+  // the input, while EAGAIN means a writer is there with nothing to say yet.
+  constexpr int kQuietMs = 250;
+  struct pollfd fds[3] = {
+      {stdin_fifo_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}, {close_in_.get(), POLLIN, 0}};
+  for (;;) {
+    int r = ::poll(fds, 3, kQuietMs);
+    if (r < 0 && errno == EINTR)
       continue;
-    if (n <= 0 || !WriteAll(to_fd, buf, static_cast<size_t>(n)))
+    if (r < 0)
       break;
+    // Readable data first; a stop or close request ends the copy once nothing is pending.
+    if (r > 0 && fds[0].revents == 0)
+      break;
+    ssize_t n = ::read(stdin_fifo_.get(), buf, sizeof(buf));
+    if (n > 0) {
+      if (!WriteAll(to_fd, buf, static_cast<size_t>(n)))
+        break;
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+      continue;
+    break;  // no writer (end of input) or an error
   }
   if (!terminal_)
     stdin_pipe_.reset();

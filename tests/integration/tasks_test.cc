@@ -286,9 +286,14 @@ TEST_F(TasksTest, RunRmPrintsOutputAndPassesTheExitCode) {
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_EQ(r.out, "out\n");
   EXPECT_THAT(r.err, HasSubstr("err\n"));
+  // Empty input (ctr's stdin is /dev/null here): ctr closes its end of the stdin fifo before
+  // the shim opens it, and cat must still see the end of its input.
+  r = Run({"--rm"}, "cat", {"cat"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(r.timed_out);
   EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
   EXPECT_EQ(C({"containers", "ls", "-q"}).out, "");
-  ExpectNothingLeft({"hello", "three"});
+  ExpectNothingLeft({"hello", "three", "cat"});
 }
 
 TEST_F(TasksTest, RunAnImageMountsItsSnapshotAndCleansUp) {
