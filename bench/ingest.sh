@@ -27,34 +27,13 @@ cleanup() {
 trap cleanup EXIT
 rm -rf "$DIR" && mkdir -p "$DIR"
 
-cat > "$DIR/containerd.toml" <<TOML
-version = 2
-root = "$DIR/ctrd/root"
-state = "$DIR/ctrd/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$DIR/ctrd.sock"
-[ttrpc]
-  address = "$DIR/ctrd.sock.ttrpc"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$DIR/ctrd/opt"
-TOML
-containerd --config "$DIR/containerd.toml" > "$DIR/containerd.log" 2>&1 &
-pids+=($!)
-"$BIN/berthd" --root "$DIR/berth/root" --state "$DIR/berth/state" --address "$DIR/berth.sock" \
-  > "$DIR/berthd.log" 2>&1 &
-pids+=($!)
-for s in ctrd berth; do
-  for _ in $(seq 1 200); do ctr -a "$DIR/$s.sock" version >/dev/null 2>&1 && break; sleep 0.05; done
-done
+source "$SRC/bench/lib.sh"
+start_daemons
 
 head -c $SIZE /dev/urandom > "$DIR/blob"
 DIGEST=sha256:$(openssl dgst -sha256 -r "$DIR/blob" | cut -c1-64)
 cat "$DIR/blob" > /dev/null
 
-now() { echo "$EPOCHREALTIME"; }
-ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 cold() {  # $1: socket
   ctr -a "$1" -n bench content rm "$DIGEST" >/dev/null 2>&1 || true

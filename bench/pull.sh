@@ -63,30 +63,9 @@ for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && brea
 IMAGE=127.0.0.1:$PORT/debian:latest
 skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$DIR/oci:latest" "docker://$IMAGE"
 
-cat > "$DIR/containerd.toml" <<TOML
-version = 2
-root = "$DIR/ctrd/root"
-state = "$DIR/ctrd/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$DIR/ctrd.sock"
-[ttrpc]
-  address = "$DIR/ctrd.sock.ttrpc"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$DIR/ctrd/opt"
-TOML
-containerd --config "$DIR/containerd.toml" > "$DIR/containerd.log" 2>&1 &
-pids+=($!)
-"$BIN/berthd" --root "$DIR/berth/root" --state "$DIR/berth/state" --address "$DIR/berth.sock" \
-  > "$DIR/berthd.log" 2>&1 &
-pids+=($!)
-for s in ctrd berth; do
-  for _ in $(seq 1 200); do ctr -a "$DIR/$s.sock" version >/dev/null 2>&1 && break; sleep 0.05; done
-done
+source "$SRC/bench/lib.sh"
+start_daemons
 
-now() { echo "$EPOCHREALTIME"; }
-ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 cold() {  # $1: socket
   ctr -a "$1" -n bench images rm --sync "$IMAGE" >/dev/null 2>&1 || true
@@ -100,7 +79,7 @@ pull() {  # $1: socket, $2: name → appends total ms to $2.ms and unpack ms to 
   t0=$(now)
   out=$(ctr -a "$1" -n bench images pull --plain-http "$IMAGE" 2>&1) || { echo "$out" >&2; exit 1; }
   t1=$(now)
-  ms "$t0" "$t1" >> "$DIR/$2.ms"; echo >> "$DIR/$2.ms"
+  ms "$t0" "$t1" >> "$DIR/$2.ms"
   # ctr's own line: "unpacking linux/amd64 sha256:...\ndone: 1.23s" (or ms)
   echo "$out" | awk '/^done: / { v = $2; if (v ~ /ms$/) { sub("ms", "", v); print v } else { sub("s", "", v); print v * 1000 } }' >> "$DIR/$2.unpack.ms"
 }
@@ -111,9 +90,9 @@ LAYER=$(ls -S "$DIR"/oci/blobs/sha256/* | head -1)
 for i in $(seq 1 "$RUNS"); do
   pull "$DIR/berth.sock" berth
   pull "$DIR/ctrd.sock" ctrd
-  t0=$(now); gzip -dc "$LAYER" > /dev/null; t1=$(now); ms "$t0" "$t1" >> "$DIR/gzip.ms"; echo >> "$DIR/gzip.ms"
+  t0=$(now); gzip -dc "$LAYER" > /dev/null; t1=$(now); ms "$t0" "$t1" >> "$DIR/gzip.ms"
   rm -rf "$DIR/untar"; mkdir "$DIR/untar"; sync
-  t0=$(now); tar -xzf "$LAYER" -C "$DIR/untar" 2>/dev/null; t1=$(now); ms "$t0" "$t1" >> "$DIR/tar.ms"; echo >> "$DIR/tar.ms"
+  t0=$(now); tar -xzf "$LAYER" -C "$DIR/untar" 2>/dev/null; t1=$(now); ms "$t0" "$t1" >> "$DIR/tar.ms"
 done
 
 b=$(grep . "$DIR/berth.ms" | median); c=$(grep . "$DIR/ctrd.ms" | median)

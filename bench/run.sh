@@ -45,26 +45,8 @@ cleanup() {
 trap cleanup EXIT
 rm -rf "$DIR" && mkdir -p "$DIR"/fifo-berth "$DIR"/fifo-ctrd "$DIR"/runc
 
-cat > "$DIR/containerd.toml" <<TOML
-version = 2
-root = "$DIR/ctrd/root"
-state = "$DIR/ctrd/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$DIR/ctrd.sock"
-[ttrpc]
-  address = "$DIR/ctrd.sock.ttrpc"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$DIR/ctrd/opt"
-TOML
-containerd --config "$DIR/containerd.toml" > "$DIR/containerd.log" 2>&1 &
-pids+=($!); CTRD_PID=$!
-"$BIN/berthd" --root "$DIR/berth/root" --state "$DIR/berth/state" --address "$DIR/berth.sock" \
-  > "$DIR/berthd.log" 2>&1 &
-pids+=($!); BERTH_PID=$!
-for s in ctrd berth; do
-  for _ in $(seq 1 200); do ctr -a "$DIR/$s.sock" version >/dev/null 2>&1 && break; sleep 0.05; done
-done
+source "$SRC/bench/lib.sh"
+start_daemons
 
 bash "$SRC/tests/fixtures/make-images.sh" "$DIR/images" >/dev/null
 IMAGE=docker.io/library/busybox:latest
@@ -72,9 +54,6 @@ for s in berth ctrd; do
   ctr -a "$DIR/$s.sock" -n bench images import "$DIR/images/busybox.docker.tar" >/dev/null
 done
 
-now() { echo "$EPOCHREALTIME"; }
-ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", (b - a) * 1000 }'; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 run_args() {  # $1: berth|ctrd
   if [ "$1" = ctrd ]; then echo "--fifo-dir $DIR/fifo-ctrd --runc-root $DIR/runc"; else echo "--fifo-dir $DIR/fifo-berth"; fi
 }

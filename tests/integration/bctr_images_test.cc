@@ -40,31 +40,6 @@ using ::testing::MatchesRegex;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
-
-bool Answers(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  ::close(fd);
-  return ok;
-}
-
 // docker-registry with TLS (a server certificate for IP 127.0.0.1 from a fresh test CA) and
 // htpasswd (bcrypt) basic auth for one user. The destructor kills only the pid it started.
 class SecureRegistry {
@@ -97,7 +72,7 @@ class SecureRegistry {
       if (std::string err = run(argv); !err.empty())
         return err;
     }
-    int port = FreePort();
+    int port = testing::FreeLoopbackPort();
     host_ = "127.0.0.1:" + std::to_string(port);
     testing::WriteFile(dir / "registry.yml",
                        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
@@ -131,7 +106,7 @@ class SecureRegistry {
         pid_ = -1;
         return "docker-registry exited: " + testing::ReadFile(log);
       }
-      if (Answers(port))
+      if (testing::LoopbackPortAnswers(port))
         return "";
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -562,7 +537,7 @@ TEST_F(BctrImagesTest, BearerTokenAuthWithBasicCredentialsAtTheTokenServer) {
   int tport = tokens.Start();
   ASSERT_GT(tport, 0);
   // docker-registry with `auth: token` (plain HTTP; TLS is covered above).
-  int port = FreePort();
+  int port = testing::FreeLoopbackPort();
   std::string host = "127.0.0.1:" + std::to_string(port);
   testing::WriteFile(d / "registry.yml",
                      "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
@@ -601,9 +576,9 @@ TEST_F(BctrImagesTest, BearerTokenAuthWithBasicCredentialsAtTheTokenServer) {
     }
   } killer{pid};
 
-  for (int i = 0; i < 500 && !Answers(port); ++i)
+  for (int i = 0; i < 500 && !testing::LoopbackPortAnswers(port); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_TRUE(Answers(port)) << testing::ReadFile(log);
+  ASSERT_TRUE(testing::LoopbackPortAnswers(port)) << testing::ReadFile(log);
 
   testing::CommandResult r = Bctr({"pull", "--plain-http", plain_.host() + "/busybox"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

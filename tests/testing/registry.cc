@@ -20,10 +20,7 @@
 extern char** environ;
 
 namespace berth::testing {
-namespace {
-
-// A port the kernel says is free now (the registry binds it right after).
-int FreePort() {
+int FreeLoopbackPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -37,7 +34,7 @@ int FreePort() {
   return port;
 }
 
-bool Answers(int port) {
+bool LoopbackPortAnswers(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -47,8 +44,6 @@ bool Answers(int port) {
   ::close(fd);
   return ok;
 }
-
-}  // namespace
 
 bool HaveRegistryTools() {
   return HaveProgram("docker-registry") && HaveProgram("skopeo");
@@ -62,7 +57,7 @@ LocalRegistry::~LocalRegistry() {
 }
 
 std::string LocalRegistry::Start(const std::filesystem::path& dir) {
-  int port = FreePort();
+  int port = FreeLoopbackPort();
   if (port <= 0)
     return "no free port on 127.0.0.1";
   host_ = "127.0.0.1:" + std::to_string(port);
@@ -98,7 +93,7 @@ std::string LocalRegistry::Start(const std::filesystem::path& dir) {
       pid_ = -1;
       return "docker-registry exited during start-up; log:\n" + ReadFile(log_);
     }
-    if (Answers(port))
+    if (LoopbackPortAnswers(port))
       return "";
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

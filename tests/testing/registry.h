@@ -35,6 +35,12 @@ class LocalRegistry {
   std::filesystem::path log_;
 };
 
+// A TCP port on 127.0.0.1 that the kernel says is free now (-1 if none).
+int FreeLoopbackPort();
+
+// True when something accepts connections on 127.0.0.1:`port`.
+bool LoopbackPortAnswers(int port);
+
 // True when docker-registry and skopeo are installed.
 bool HaveRegistryTools();
 
