@@ -27,7 +27,7 @@ TOML
   local s
   for s in ctrd berth; do
     for _ in $(seq 1 200); do ctr -a "$DIR/$s.sock" version >/dev/null 2>&1 && break; sleep 0.05; done
-    ctr -a "$DIR/$s.sock" version >/dev/null || { echo "$s did not start; see $DIR/*.log" >&2; exit 1; }
+    ctr -a "$DIR/$s.sock" version >/dev/null 2>&1 || { echo "$s did not start; see $DIR/*.log" >&2; exit 1; }
   done
 }
 
