@@ -10,6 +10,7 @@
 #include "lib/archive/layer.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "lib/mount/options.h"
 
 namespace berth::diff {
 namespace {
@@ -19,23 +20,6 @@ constexpr std::string_view kOciNondistributable =
     "application/vnd.oci.image.layer.nondistributable.v1.tar";
 constexpr std::string_view kDockerLayer = "application/vnd.docker.image.rootfs.diff.tar";
 constexpr std::string_view kDockerForeign = "application/vnd.docker.image.rootfs.foreign.diff.tar";
-
-// The value of option "<name>=..." in `m`, or "".
-std::string OptionValue(const mount::Mount& m, std::string_view name) {
-  for (const std::string& o : m.options) {
-    if (o.size() > name.size() && o.compare(0, name.size(), name) == 0 && o[name.size()] == '=')
-      return o.substr(name.size() + 1);
-  }
-  return "";
-}
-
-bool HasOption(const mount::Mount& m, std::string_view name) {
-  for (const std::string& o : m.options) {
-    if (o == name)
-      return true;
-  }
-  return false;
-}
 
 std::string Hex(uint64_t v) {
   return fmt::format("{:016x}", v);
@@ -96,9 +80,10 @@ absl::StatusOr<metadata::Descriptor> Differ::Apply(const std::string& ns,
 
   absl::StatusOr<archive::ApplyResult> result;
   const mount::Mount& m = mounts.front();
-  if (mounts.size() == 1 && m.type == "overlay" && !OptionValue(m, "upperdir").empty()) {
-    result = apply(OptionValue(m, "upperdir"), archive::Whiteouts::kOverlay);
-  } else if (mounts.size() == 1 && m.type == "bind" && !HasOption(m, "ro")) {
+  const std::string upperdir = mount::OptionValue(m.options, "upperdir");
+  if (mounts.size() == 1 && m.type == "overlay" && !upperdir.empty()) {
+    result = apply(upperdir, archive::Whiteouts::kOverlay);
+  } else if (mounts.size() == 1 && m.type == "bind" && !mount::HasOption(m.options, "ro")) {
     result = apply(m.source, archive::Whiteouts::kRemove);
   } else {
     absl::Status s = mount::WithTempMount(mounts, mount_dir_, [&](const std::filesystem::path& d) {

@@ -260,12 +260,9 @@ void RegisterPlugin(plugin::Registry& registry) {
                                ic.GetSingle<metadata::MetadataPlugin>(plugin::Type::kMetadata));
         BERTH_ASSIGN_OR_RETURN(auto* cp,
                                ic.GetSingle<content::ContentPlugin>(plugin::Type::kContent));
-        snapshots::SnapshotStores* snaps = nullptr;
-        if (absl::StatusOr<plugin::Plugin*> p = ic.Get(plugin::Type::kService, "snapshots-service");
-            p.ok()) {
-          snaps = dynamic_cast<snapshots::SnapshotStores*>(*p);
-        }
-        auto c = std::make_unique<Collector>(md->db(), cp->store(), cp->local(), snaps);
+        absl::StatusOr<snapshots::SnapshotStores*> snaps = snapshots::GetStores(ic);
+        auto c = std::make_unique<Collector>(md->db(), cp->store(), cp->local(),
+                                             snaps.ok() ? *snaps : nullptr);
         // Collect what a previous run left behind before the API is served, so that a
         // collection never races the first clients' writes.
         if (absl::StatusOr<CollectStats> s = c->Run(); !s.ok()) {

@@ -4,7 +4,6 @@
 #include "grpcpp/server_builder.h"
 
 #include "containerd/events/snapshot.pb.h"
-#include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/filters/filter.h"
 #include "lib/rpc/handler.h"
@@ -201,11 +200,7 @@ void RegisterPlugin(plugin::Registry& registry) {
       .id = "snapshots",
       .deps = {plugin::Type::kService, plugin::Type::kEvent},
       .init = [](plugin::InitContext& ic) -> absl::StatusOr<std::unique_ptr<plugin::Plugin>> {
-        BERTH_ASSIGN_OR_RETURN(plugin::Plugin * p,
-                               ic.Get(plugin::Type::kService, "snapshots-service"));
-        auto* stores = dynamic_cast<berth::snapshots::SnapshotStores*>(p);
-        if (stores == nullptr)
-          return Internal("snapshots-service is not a SnapshotStores");
+        BERTH_ASSIGN_OR_RETURN(auto* stores, berth::snapshots::GetStores(ic));
         BERTH_ASSIGN_OR_RETURN(auto* ex, ic.GetSingle<events::Exchange>(plugin::Type::kEvent));
         return std::make_unique<SnapshotsService>(*stores, *ex);
       },

@@ -17,6 +17,14 @@ absl::StatusOr<SnapshotStore*> SnapshotStores::Get(const std::string& name) {
   return it->second.get();
 }
 
+absl::StatusOr<SnapshotStores*> GetStores(const plugin::InitContext& ic) {
+  BERTH_ASSIGN_OR_RETURN(plugin::Plugin * p, ic.Get(plugin::Type::kService, "snapshots-service"));
+  auto* stores = dynamic_cast<SnapshotStores*>(p);
+  if (stores == nullptr)
+    return Internal("plugin snapshots-service is not a SnapshotStores");
+  return stores;
+}
+
 void RegisterPlugin(plugin::Registry& registry) {
   registry.Add({
       .type = plugin::Type::kService,

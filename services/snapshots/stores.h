@@ -36,6 +36,10 @@ class SnapshotStores : public plugin::Plugin {
   std::map<std::string, std::unique_ptr<SnapshotStore>> stores_;
 };
 
+// The loaded snapshots-service plugin: NotFound when it did not load (no snapshotter),
+// Internal when the plugin under that name is something else.
+absl::StatusOr<SnapshotStores*> GetStores(const plugin::InitContext& ic);
+
 void RegisterPlugin(plugin::Registry& registry);
 
 }  // namespace berth::snapshots
