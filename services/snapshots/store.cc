@@ -57,6 +57,17 @@ absl::StatusOr<Record> Load(Tx& tx, const std::string& snapshotter, const std::s
   return ReadRecord(q, 0);
 }
 
+// Load in a read transaction of its own.
+absl::StatusOr<Record> LoadOnce(metadata::Db& db, const std::string& snapshotter,
+                                const std::string& ns, const std::string& key) {
+  Record out;
+  BERTH_RETURN_IF_ERROR(db.View([&](Tx& tx) -> absl::Status {
+    BERTH_ASSIGN_OR_RETURN(out, Load(tx, snapshotter, ns, key));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
 absl::Status CheckAbsent(Tx& tx, const std::string& snapshotter, const std::string& ns,
                          const std::string& key) {
   absl::StatusOr<Record> r = Load(tx, snapshotter, ns, key);
@@ -159,13 +170,8 @@ absl::StatusOr<std::vector<mount::Mount>> SnapshotStore::View(const std::string&
 
 absl::StatusOr<std::vector<mount::Mount>> SnapshotStore::Mounts(const std::string& ns,
                                                                 const std::string& key) {
-  std::string backend_id;
-  BERTH_RETURN_IF_ERROR(db_.View([&](Tx& tx) -> absl::Status {
-    BERTH_ASSIGN_OR_RETURN(Record r, Load(tx, name_, ns, key));
-    backend_id = r.backend_id;
-    return absl::OkStatus();
-  }));
-  absl::StatusOr<std::vector<mount::Mount>> m = backend_.Mounts(backend_id);
+  BERTH_ASSIGN_OR_RETURN(Record r, LoadOnce(db_, name_, ns, key));
+  absl::StatusOr<std::vector<mount::Mount>> m = backend_.Mounts(r.backend_id);
   if (!m.ok())
     return Annotate(m.status(), Object(key));
   return m;
@@ -221,13 +227,8 @@ absl::Status SnapshotStore::Remove(const std::string& ns, const std::string& key
 }
 
 absl::StatusOr<Info> SnapshotStore::Stat(const std::string& ns, const std::string& key) {
-  Info out;
-  BERTH_RETURN_IF_ERROR(db_.View([&](Tx& tx) -> absl::Status {
-    BERTH_ASSIGN_OR_RETURN(Record r, Load(tx, name_, ns, key));
-    out = std::move(r.info);
-    return absl::OkStatus();
-  }));
-  return out;
+  BERTH_ASSIGN_OR_RETURN(Record r, LoadOnce(db_, name_, ns, key));
+  return std::move(r.info);
 }
 
 absl::StatusOr<Info> SnapshotStore::Update(const std::string& ns, const Info& info,
@@ -254,13 +255,8 @@ absl::StatusOr<Info> SnapshotStore::Update(const std::string& ns, const Info& in
 
 absl::StatusOr<snapshot::Usage> SnapshotStore::GetUsage(const std::string& ns,
                                                         const std::string& key) {
-  std::string backend_id;
-  BERTH_RETURN_IF_ERROR(db_.View([&](Tx& tx) -> absl::Status {
-    BERTH_ASSIGN_OR_RETURN(Record r, Load(tx, name_, ns, key));
-    backend_id = r.backend_id;
-    return absl::OkStatus();
-  }));
-  absl::StatusOr<snapshot::Usage> u = backend_.GetUsage(backend_id);
+  BERTH_ASSIGN_OR_RETURN(Record r, LoadOnce(db_, name_, ns, key));
+  absl::StatusOr<snapshot::Usage> u = backend_.GetUsage(r.backend_id);
   if (!u.ok())
     return Annotate(u.status(), Object(key));
   return u;
