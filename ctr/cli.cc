@@ -80,6 +80,9 @@ void BuildApp(CLI::App& app, Cli& cli) {
   app.add_option("-n,--namespace", cli.ns, "Namespace of the objects")
       ->envname("BERTH_NAMESPACE")
       ->capture_default_str();
+  app.add_option("--log-root", cli.log_root, "Where detached containers' logs are kept")
+      ->envname("BCTR_LOG_ROOT")
+      ->capture_default_str();
   for (const Verb& v : Verbs()) v.add(app, cli);
 }
 

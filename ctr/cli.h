@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 
 #include "ctr/connection.h"
+#include "ctr/container_meta.h"
 #include "lib/registry/client.h"
 #include "lib/registry/reference.h"
 
@@ -44,7 +45,8 @@ struct RegistryFlags {
 struct Cli {
   std::string address = kDefaultAddress;
   std::string ns = "default";
-  std::function<absl::Status()> action;  // set by the verb that was parsed
+  std::string log_root = kDefaultLogRoot;  // detached containers' logs (container_meta.h)
+  std::function<absl::Status()> action;    // set by the verb that was parsed
 
   // The connection, made on first use.
   Connection& conn();

@@ -14,11 +14,16 @@ Connection::Connection(std::string address, std::string ns)
   args.SetMaxReceiveMessageSize(16 << 20);
   args.SetMaxSendMessageSize(16 << 20);
   channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  containers_ = containers_api::Containers::NewStub(channel_);
   content_ = content_api::Content::NewStub(channel_);
   diff_ = diff_api::Diff::NewStub(channel_);
+  events_ = events_api::Events::NewStub(channel_);
   images_ = images_api::Images::NewStub(channel_);
+  introspection_ = introspection_api::Introspection::NewStub(channel_);
   leases_ = leases_api::Leases::NewStub(channel_);
+  namespaces_ = namespaces_api::Namespaces::NewStub(channel_);
   snapshots_ = snapshots_api::Snapshots::NewStub(channel_);
+  tasks_ = tasks_api::Tasks::NewStub(channel_);
   version_ = version_api::Version::NewStub(channel_);
 }
 
