@@ -15,6 +15,8 @@ namespace berth::ctr {
 // Where bctr keeps the output of detached containers unless --log-root says otherwise.
 inline constexpr char kDefaultLogRoot[] = "/var/log/berth";
 
+// A container's name (unique in its namespace); verbs accept it wherever an id goes.
+inline constexpr char kNameLabel[] = "berth.io/name";
 // The log URI the shim writes a detached container's stdout and stderr to.
 inline constexpr char kLogUriLabel[] = "berth.io/log-uri";
 // containerd's restart monitor labels.

@@ -2,6 +2,7 @@
 #include "gtest/gtest.h"
 
 #include "ctr/cli.h"
+#include "ctr/complete.h"
 #include "ctr/config.h"
 #include "ctr/progress.h"
 #include "ctr/pull.h"
@@ -87,6 +88,42 @@ TEST(CliTest, UsageErrors) {
   EXPECT_NE(Parse({})->error, "");
   EXPECT_NE(Parse({"pull", "--max-concurrent-downloads", "0", "x"})->error, "");
   EXPECT_NE(Parse({"images", "ls", "--format", "yaml"})->error, "");
+}
+
+std::vector<std::string> Complete(std::vector<std::string> words) {
+  CLI::App app;
+  Cli cli;
+  BuildApp(app, cli);
+  ObjectLister lister = [](ObjectKind kind) -> std::vector<std::string> {
+    if (kind == ObjectKind::kImage)
+      return {"docker.io/library/busybox:latest", "docker.io/library/debian:12"};
+    return {"web", "db"};
+  };
+  return CompletionCandidates(app, words, lister);
+}
+
+TEST(CompletionTest, VerbsFlagsAndObjects) {
+  using ::testing::Contains;
+  using ::testing::ElementsAre;
+  using ::testing::Not;
+  EXPECT_THAT(Complete({"ima"}), ElementsAre("images"));
+  EXPECT_THAT(Complete({""}), Contains("pull"));
+  EXPECT_THAT(Complete({""}), Not(Contains("__complete")));
+  EXPECT_THAT(Complete({"images", "r"}), Contains("rm"));
+  // Global flags before the verb and a flag's value are stepped over.
+  EXPECT_THAT(Complete({"-n", "other", "--address", "/x.sock", "pu"}), ElementsAre("pull", "push"));
+  EXPECT_THAT(Complete({"pull", "--plain"}), ElementsAre("--plain-http"));
+  EXPECT_THAT(Complete({"pull", "--"}), Contains("--namespace"));  // globals apply under verbs
+  // Positionals named "image(s)" list images; flags are offered only after "-".
+  EXPECT_THAT(Complete({"rmi", "docker.io/library/d"}), ElementsAre("docker.io/library/debian:12"));
+  EXPECT_THAT(Complete({"images", "rm", "a", "docker.io/library/b"}),
+              ElementsAre("docker.io/library/busybox:latest"));
+  EXPECT_THAT(Complete({"tag", ""}), Contains("docker.io/library/busybox:latest"));
+  EXPECT_THAT(Complete({"tag", "x", ""}), Not(Contains("docker.io/library/busybox:latest")));
+  EXPECT_THAT(Complete({"rmi", ""}), Not(Contains("--sync")));
+  // After a flag that takes a value, the shell completes files: no candidates.
+  EXPECT_THAT(Complete({"pull", "--platform", ""}), ElementsAre());
+  EXPECT_THAT(Complete({}), ElementsAre());
 }
 
 TEST(ClientConfigTest, RegistriesByHost) {

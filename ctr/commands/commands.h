@@ -30,5 +30,6 @@ void AddTag(CLI::App& parent, Cli& cli);       // tag.cc
 void AddLogin(CLI::App& parent, Cli& cli);     // login.cc
 void AddLogout(CLI::App& parent, Cli& cli);    // login.cc
 void AddVersion(CLI::App& parent, Cli& cli);   // version.cc
+void AddComplete(CLI::App& parent, Cli& cli);  // complete.cc: hidden `__complete`
 
 }  // namespace berth::ctr

@@ -204,7 +204,7 @@ void AddRmi(CLI::App& parent, Cli& cli) {
   CLI::App* cmd = parent.add_subcommand(top ? "rmi" : "rm", "Remove images");
   if (!top)
     cmd->alias("remove");
-  cmd->add_option("names", *names, "Images to remove")->required();
+  cmd->add_option("images", *names, "Images to remove")->required();
   cmd->add_flag("--sync", *sync, "Wait for garbage collection of what they held");
   cmd->callback([&cli, names, sync] {
     cli.action = [&cli, names, sync] { return Annotate(RunRm(cli, *names, *sync), "rmi"); };
@@ -214,7 +214,7 @@ void AddRmi(CLI::App& parent, Cli& cli) {
 void AddInspect(CLI::App& parent, Cli& cli) {
   auto name = std::make_shared<std::string>();
   CLI::App* cmd = parent.add_subcommand("inspect", "Show an image's record, manifest and config");
-  cmd->add_option("name", *name, "Image")->required();
+  cmd->add_option("image", *name, "Image")->required();
   cmd->callback([&cli, name] {
     cli.action = [&cli, name] { return Annotate(RunInspect(cli, *name), "images inspect"); };
   });

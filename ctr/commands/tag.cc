@@ -52,7 +52,7 @@ absl::Status RunTag(Cli& cli, const TagFlags& f) {
 void AddTag(CLI::App& parent, Cli& cli) {
   auto f = std::make_shared<TagFlags>();
   CLI::App* cmd = parent.add_subcommand("tag", "Give an image another name");
-  cmd->add_option("source", f->source, "Existing image")->required();
+  cmd->add_option("image", f->source, "Existing image")->required();
   cmd->add_option("target", f->target, "New name")->required();
   cmd->add_flag("-f,--force", f->force, "Replace the target name if it exists");
   cmd->callback([&cli, f] { cli.action = [&cli, f] { return Annotate(RunTag(cli, *f), "tag"); }; });
