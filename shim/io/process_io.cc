@@ -11,6 +11,7 @@
 #include <chrono>
 
 #include "fmt/format.h"
+#include "spdlog/spdlog.h"
 
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
@@ -68,11 +69,9 @@ absl::StatusOr<std::unique_ptr<ProcessIo>> ProcessIo::Open(const IoConfig& confi
   if (config.terminal) {
     BERTH_RETURN_IF_ERROR(io->OpenTerminal(config));
   } else {
-    BERTH_RETURN_IF_ERROR(
-        io->OpenOutput(config.stderr_path, io->stderr_child_, io->stderr_pipe_, io->stderr_fifo_));
+    BERTH_RETURN_IF_ERROR(io->OpenOutput(config.stderr_path, io->stderr_));
   }
-  BERTH_RETURN_IF_ERROR(
-      io->OpenOutput(config.stdout_path, io->stdout_child_, io->stdout_pipe_, io->stdout_fifo_));
+  BERTH_RETURN_IF_ERROR(io->OpenOutput(config.stdout_path, io->stdout_));
   BERTH_RETURN_IF_ERROR(io->OpenInput(config.stdin_path));
   return io;
 }
@@ -90,25 +89,44 @@ absl::Status ProcessIo::OpenTerminal(const IoConfig& config) {
   return absl::OkStatus();
 }
 
-absl::Status ProcessIo::OpenOutput(const std::string& path, UniqueFd& child_end, UniqueFd& pipe_end,
-                                   UniqueFd& fifo) {
+absl::Status ProcessIo::OpenOutput(const std::string& path, Output& out) {
   if (path.empty())
     return absl::OkStatus();
-  if (path.rfind("file://", 0) == 0) {
-    std::string file = path.substr(7);
-    child_end.reset(::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
-    if (!child_end.valid())
-      return ErrnoError(errno, fmt::format("open log {}", file));
-    return absl::OkStatus();
+  if (IsFileUri(path))
+    return OpenLog(path, out);
+  if (size_t colon = path.find("://"); colon != std::string::npos) {
+    return InvalidArgument(fmt::format(
+        "stdio {:?}: unsupported scheme {:?} (berth-shim takes fifo paths and file:// URIs)", path,
+        path.substr(0, colon)));
   }
-  if (path.find("://") != std::string::npos)
-    return InvalidArgument(fmt::format("stdio {:?}: unsupported scheme", path));
-  fifo.reset(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-  if (!fifo.valid())
+  out.fifo.reset(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!out.fifo.valid())
     return ErrnoError(errno, fmt::format("open {}", path));
   if (terminal_)
     return absl::OkStatus();  // the pty master feeds it
-  return MakePipe(pipe_end, child_end);
+  return MakePipe(out.pipe, out.child);
+}
+
+absl::Status ProcessIo::OpenLog(const std::string& uri, Output& out) {
+  BERTH_ASSIGN_OR_RETURN(LogTarget target, ParseLogUri(uri));
+  if (target.cri) {
+    // stdout and stderr into one file share its lock, so lines never interleave.
+    if (stderr_.log != nullptr && stderr_.log->path() == target.path) {
+      out.log = stderr_.log;
+    } else {
+      BERTH_ASSIGN_OR_RETURN(out.log, LogFile::Open(target.path));
+    }
+    if (terminal_)
+      return absl::OkStatus();  // the pty master feeds it
+    return MakePipe(out.pipe, out.child);
+  }
+  BERTH_ASSIGN_OR_RETURN(std::shared_ptr<LogFile> file, LogFile::Open(target.path));
+  UniqueFd fd(::fcntl(file->fd(), F_DUPFD_CLOEXEC, 0));
+  if (!fd.valid())
+    return ErrnoError(errno, fmt::format("log {}: dup", target.path));
+  // Raw: the process writes straight into the file; under a terminal a thread copies into it.
+  (terminal_ ? out.fifo : out.child) = std::move(fd);
+  return absl::OkStatus();
 }
 
 absl::Status ProcessIo::OpenInput(const std::string& path) {
@@ -131,29 +149,35 @@ ProcessIo::~ProcessIo() {
 
 linux::Stdio ProcessIo::stdio() const {
   return {.in = stdin_child_.get(),
-          .out = stdout_child_.get(),
-          .err = stderr_child_.get(),
+          .out = stdout_.child.get(),
+          .err = stderr_.child.get(),
           .console = console_slave_.get(),
           .console_master = console_master_.get()};
 }
 
 void ProcessIo::Started() {
   stdin_child_.reset();
-  stdout_child_.reset();
-  stderr_child_.reset();
+  stdout_.child.reset();
+  stderr_.child.reset();
   console_slave_.reset();
-  int out_from = terminal_ ? console_master_.get() : stdout_pipe_.get();
-  if (out_from >= 0 && stdout_fifo_.valid()) {
-    ++outputs_running_;
-    threads_.emplace_back([this, out_from] { CopyOut(out_from, std::move(stdout_fifo_)); });
-  }
-  if (stderr_pipe_.valid() && stderr_fifo_.valid()) {
-    ++outputs_running_;
-    threads_.emplace_back([this] { CopyOut(stderr_pipe_.get(), std::move(stderr_fifo_)); });
-  }
+  StartOutput(terminal_ ? console_master_.get() : stdout_.pipe.get(), stdout_, LogStream::kStdout);
+  StartOutput(stderr_.pipe.get(), stderr_, LogStream::kStderr);
   int in_to = terminal_ ? console_master_.get() : stdin_pipe_.get();
   if (stdin_fifo_.valid() && in_to >= 0)
     threads_.emplace_back([this, in_to] { CopyIn(in_to); });
+}
+
+void ProcessIo::StartOutput(int from, Output& out, LogStream stream) {
+  if (from < 0)
+    return;
+  if (out.fifo.valid()) {
+    ++outputs_running_;
+    threads_.emplace_back([this, from, &out] { CopyOut(from, std::move(out.fifo)); });
+  } else if (out.log != nullptr) {
+    ++outputs_running_;
+    threads_.emplace_back(
+        [this, from, &out, stream] { CopyToLog(from, std::move(out.log), stream); });
+  }
 }
 
 void ProcessIo::CopyOut(int from, UniqueFd to) {
@@ -166,6 +190,30 @@ void ProcessIo::CopyOut(int from, UniqueFd to) {
       break;  // EOF, or EIO once a pty's last slave is closed
   }
   to.reset();
+  --outputs_running_;
+}
+
+void ProcessIo::CopyToLog(int from, std::shared_ptr<LogFile> log, LogStream stream) {
+  CriLineWriter writer(std::move(log), stream);
+  char buf[32768];
+  bool failed = false;
+  // Keeps reading after a write error (a full disk): the process must never block on its log.
+  while (WaitReadable(from, stop_.get())) {
+    ssize_t n = ::read(from, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;  // EOF, or EIO once a pty's last slave is closed
+    absl::Status st = writer.Append(std::string_view(buf, static_cast<size_t>(n)));
+    if (!st.ok() && !failed) {
+      spdlog::error("container log write failed stream={} error={}", LogStreamName(stream),
+                    st.ToString());
+      failed = true;
+    }
+  }
+  if (absl::Status st = writer.Finish(); !st.ok() && !failed)
+    spdlog::error("container log write failed stream={} error={}", LogStreamName(stream),
+                  st.ToString());
   --outputs_running_;
 }
 

@@ -6,8 +6,11 @@
 //    pipe and a thread copies it to the fifo, closing the fifo at EOF. stdin is opened
 //    O_RDONLY|O_NONBLOCK, then made blocking; a thread waits for the client (poll) and copies
 //    into the process's stdin pipe until EOF or CloseStdin.
-//  - "file:///path" (or "binary://" is rejected): the file is opened for append and handed to
-//    the process directly.
+//  - "file:///path[?format=cri|raw]" (shim/io/log_file.h): the shim opens the log file itself
+//    (creating its directory). Raw without a terminal: the file is handed to the process
+//    directly. CRI: the process writes into a pipe and a thread turns each line into a CRI
+//    record; stdout and stderr naming the same file share it. With a terminal the pty master
+//    is copied into the file (as stdout). Other schemes (binary://) are InvalidArgument.
 //  - terminal: a pty; the master stays in the shim (copied to the stdout fifo and from the
 //    stdin fifo), the slave becomes the process's controlling terminal; Resize sets its size.
 // Thread-safe: Resize and CloseStdin may race with the copy threads.
@@ -21,6 +24,7 @@
 #include "absl/status/statusor.h"
 
 #include "lib/base/unique_fd.h"
+#include "shim/io/log_file.h"
 #include "shim/linux/process_plan.h"
 
 namespace berth::shim {
@@ -56,11 +60,21 @@ class ProcessIo {
 
  private:
   ProcessIo() = default;
-  absl::Status OpenOutput(const std::string& path, UniqueFd& child_end, UniqueFd& pipe_end,
-                          UniqueFd& fifo);
+
+  // One output stream: `fifo` is where a copy thread writes (a fifo, or a raw log file under
+  // a terminal), `log` a CRI log file.
+  struct Output {
+    UniqueFd child, pipe, fifo;
+    std::shared_ptr<LogFile> log;
+  };
+
+  absl::Status OpenOutput(const std::string& path, Output& out);
+  absl::Status OpenLog(const std::string& uri, Output& out);
+  void StartOutput(int from, Output& out, LogStream stream);
   absl::Status OpenInput(const std::string& path);
   absl::Status OpenTerminal(const IoConfig& config);
   void CopyOut(int from, UniqueFd to);
+  void CopyToLog(int from, std::shared_ptr<LogFile> log, LogStream stream);
   void CopyIn(int to_fd);
 
   bool terminal_ = false;
@@ -68,8 +82,7 @@ class ProcessIo {
   UniqueFd close_in_;  // eventfd: CloseStdin
   UniqueFd console_master_, console_slave_;
   UniqueFd stdin_fifo_, stdin_child_, stdin_pipe_;
-  UniqueFd stdout_child_, stdout_pipe_, stdout_fifo_;
-  UniqueFd stderr_child_, stderr_pipe_, stderr_fifo_;
+  Output stdout_, stderr_;
   std::atomic<int> outputs_running_ = 0;
   std::vector<std::thread> threads_;
 };
