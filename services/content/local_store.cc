@@ -236,14 +236,15 @@ absl::StatusOr<std::unique_ptr<Writer>> LocalStore::OpenWriter(const std::string
       return Annotate(s, fmt::format("ingest {:?}", ref));
     }
   }
-  UniqueFd fd(::open((dir / "data").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  absl::StatusOr<std::unique_ptr<IngestFile>> file = IngestFile::Open(dir / "data");
   absl::StatusOr<IngestStatus> st =
-      fd.valid() ? ReadStatus(dir) : ErrnoError(errno, fmt::format("open ingest {:?}", ref));
+      file.ok() ? ReadStatus(dir) : Annotate(file.status(), fmt::format("ingest {:?}", ref));
   if (!st.ok()) {
     unlock();
     return st.status();
   }
-  auto w = std::unique_ptr<Writer>(new Writer(*this, dir, std::move(fd), *std::move(st)));
+  st->offset = (*file)->size();
+  auto w = std::unique_ptr<Writer>(new Writer(*this, dir, *std::move(file), *std::move(st)));
   if ((total > 0 && w->status_.total > 0 && total != w->status_.total) ||
       (!expected.empty() && !w->status_.expected.empty() && expected != w->status_.expected)) {
     return FailedPrecondition(
@@ -257,6 +258,10 @@ absl::StatusOr<std::unique_ptr<Writer>> LocalStore::OpenWriter(const std::string
 }
 
 Writer::~Writer() {
+  // What the client was told is written must be in the file for a resume; a write error has
+  // already cut the file back to a consistent prefix.
+  if (!discarded_)
+    (void)file_->Flush();
   store_.Unlock(status_.ref);
 }
 
@@ -272,10 +277,7 @@ void Writer::SetExpected(int64_t total, const std::string& expected) {
 }
 
 absl::Status Writer::Truncate() {
-  if (::ftruncate(fd_.get(), 0) != 0) {
-    return ErrnoError(errno, fmt::format("truncate ingest {:?}", status_.ref));
-  }
-  hasher_.Reset();
+  BERTH_RETURN_IF_ERROR(Annotate(file_->Truncate(), fmt::format("ingest {:?}", status_.ref)));
   status_.offset = 0;
   return absl::OkStatus();
 }
@@ -291,21 +293,9 @@ absl::Status Writer::Write(int64_t offset, std::string_view data) {
     return FailedPrecondition(
         fmt::format("ref {:?}: write past the expected size {}", status_.ref, status_.total));
   }
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::pwrite(fd_.get(), data.data() + done, data.size() - done,
-                         offset + static_cast<int64_t>(done));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      // Keep the file consistent with the hash: drop the partial write.
-      (void)::ftruncate(fd_.get(), status_.offset);
-      return ErrnoError(errno, fmt::format("write ingest {:?}", status_.ref));
-    }
-    done += static_cast<size_t>(n);
-  }
-  status_.offset += static_cast<int64_t>(data.size());
-  hasher_.Advance(status_.offset);
+  absl::Status s = file_->Append(data);
+  status_.offset = file_->size();
+  BERTH_RETURN_IF_ERROR(Annotate(s, fmt::format("ingest {:?}", status_.ref)));
   status_.updated_at = metadata::NowNanos();
   return absl::OkStatus();
 }
@@ -322,7 +312,10 @@ absl::StatusOr<std::string> Writer::Commit(int64_t size, const std::string& expe
     return FailedPrecondition(fmt::format("ref {:?}: discarded", status_.ref));
   if (!expected.empty())
     BERTH_RETURN_IF_ERROR(ValidateDigest(expected));
-  BERTH_ASSIGN_OR_RETURN(std::string actual, hasher_.Digest());
+  absl::StatusOr<std::string> digest = file_->Digest();
+  if (!digest.ok())
+    return Annotate(digest.status(), fmt::format("ingest {:?}", status_.ref));
+  const std::string& actual = *digest;
   for (int64_t want : {size, status_.total}) {
     if (want > 0 && want != status_.offset) {
       return Discard(FailedPrecondition(fmt::format(
@@ -335,9 +328,9 @@ absl::StatusOr<std::string> Writer::Commit(int64_t size, const std::string& expe
           "ref {:?}: unexpected commit digest {}, expected {}", status_.ref, actual, want)));
     }
   }
-  if (::fsync(fd_.get()) != 0)
+  if (::fsync(file_->fd()) != 0)
     return ErrnoError(errno, "fsync ingest data");
-  ::fchmod(fd_.get(), 0444);
+  ::fchmod(file_->fd(), 0444);
   fs::path target = store_.BlobPath(actual);
   std::error_code ec;
   if (fs::exists(target, ec)) {

@@ -5,11 +5,13 @@
 //   <root>/blobs/sha256/<hex>        committed blobs, read-only, never partly visible
 //   <root>/ingest/<sha256(ref)>/     one in-progress write: data, ref, total, expected, startedat
 //
-// A write goes to ingest/, is hashed as it arrives, and on Commit is checked against the
+// A write goes to ingest/ (IngestFile: hashed from memory and written with O_DIRECT, both off
+// the caller's thread), and on Commit is checked against the
 // expected size and digest, fsynced, renamed into blobs/ and the directory fsynced. An ingest
 // survives a crash of the writer or of berthd: opening a writer on the same ref continues at
-// the stored offset (the hash is rebuilt from the data on disk). One writer per ref at a
-// time. Thread-safe.
+// the offset stored on disk (the hash is rebuilt from the data there). Data acknowledged but
+// still queued when berthd is killed is lost; the resumed client sends it again. One writer per ref
+// at a time. Thread-safe.
 
 #include <cstdint>
 #include <filesystem>
@@ -24,7 +26,7 @@
 
 #include "lib/base/unique_fd.h"
 #include "services/content/digest.h"
-#include "services/content/file_hasher.h"
+#include "services/content/ingest_file.h"
 
 namespace berth::content {
 
@@ -64,14 +66,9 @@ class Writer {
  private:
   friend class LocalStore;
 
-  Writer(LocalStore& store, std::filesystem::path dir, UniqueFd fd, IngestStatus st)
-      : store_(store),
-        dir_(std::move(dir)),
-        fd_(std::move(fd)),
-        status_(std::move(st)),
-        hasher_(fd_.get()) {
-    hasher_.Advance(status_.offset);  // a resumed ingest is re-hashed in the background
-  }
+  Writer(LocalStore& store, std::filesystem::path dir, std::unique_ptr<IngestFile> file,
+         IngestStatus st)
+      : store_(store), dir_(std::move(dir)), file_(std::move(file)), status_(std::move(st)) {}
 
   // Removes the ingest after a failed check and returns `why`.
   absl::Status Discard(absl::Status why);
@@ -79,9 +76,8 @@ class Writer {
   LocalStore& store_;
   bool discarded_ = false;
   std::filesystem::path dir_;
-  UniqueFd fd_;
+  std::unique_ptr<IngestFile> file_;
   IngestStatus status_;
-  FileHasher hasher_;  // after fd_: stops before the descriptor closes
 };
 
 class LocalStore {
