@@ -10,6 +10,7 @@
 #include "services/leases/service.h"
 #include "services/metadata/plugin.h"
 #include "services/namespaces/service.h"
+#include "services/restart/monitor.h"
 #include "services/runtime/task_manager.h"
 #include "services/snapshots/service.h"
 #include "services/tasks/service.h"
@@ -31,6 +32,7 @@ void RegisterBuiltins(plugin::Registry& registry) {
   services::containers::RegisterPlugin(registry);
   runtime::RegisterPlugin(registry);
   services::tasks::RegisterPlugin(registry);
+  restart::RegisterPlugin(registry);
   services::leases::RegisterPlugin(registry);
   services::version::RegisterPlugin(registry);
   services::introspection::RegisterPlugin(registry);
