@@ -24,12 +24,16 @@ namespace types = ::containerd::v1::types;
 constexpr auto kStableRun = std::chrono::seconds(10);
 
 // The stdout/stderr URI of the restarted task: restart.loguri, else containerd's older
-// restart.logpath as a file:// URI, else none.
-std::string LogUri(const Labels& labels) {
+// restart.logpath as a file:// URI, else the log file the stopped task wrote to (`ctr run
+// --log-uri file://...` without the label), else none. Fifos are never reused: their reader
+// is gone.
+std::string LogUri(const Labels& labels, const std::string& previous_stdout) {
   if (auto it = labels.find(kLogUriLabel); it != labels.end())
     return it->second;
   if (auto it = labels.find(kLogPathLabel); it != labels.end() && !it->second.empty())
     return "file://" + it->second;
+  if (previous_stdout.starts_with("file://"))
+    return previous_stdout;
   return "";
 }
 
@@ -202,6 +206,7 @@ absl::StatusOr<bool> RestartMonitor::Check(const std::string& ns, const std::str
     return false;
   std::optional<uint32_t> exit;
   bool had_task = false;
+  std::string previous_stdout;
   absl::StatusOr<std::shared_ptr<runtime::ShimTask>> task = tasks_.Get(ns, id);
   if (task.ok()) {
     absl::StatusOr<runtime::shimapi::StateResponse> st = (*task)->State("");
@@ -211,6 +216,7 @@ absl::StatusOr<bool> RestartMonitor::Check(const std::string& ns, const std::str
       return false;  // created, running, paused: nothing to do
     exit = st->exit_status();
     had_task = true;
+    previous_stdout = st->stdout();
   } else if (!absl::IsNotFound(task.status())) {
     return task.status();
   } else if (event_exit) {
@@ -228,12 +234,12 @@ absl::StatusOr<bool> RestartMonitor::Check(const std::string& ns, const std::str
   }
   spdlog::info("restarting task namespace={} id={} why={} count={}", ns, id, d.why,
                RestartCount(c->labels) + 1);
-  BERTH_RETURN_IF_ERROR(Restart(ns, *c, had_task));
+  BERTH_RETURN_IF_ERROR(Restart(ns, *c, had_task, previous_stdout));
   return true;
 }
 
 absl::Status RestartMonitor::Restart(const std::string& ns, const metadata::Container& c,
-                                     bool had_task) {
+                                     bool had_task, const std::string& previous_stdout) {
   if (had_task) {
     absl::StatusOr<runtime::shimapi::DeleteResponse> d = tasks_.Delete(ns, c.id);
     if (!d.ok() && !absl::IsNotFound(d.status()))
@@ -259,7 +265,7 @@ absl::Status RestartMonitor::Restart(const std::string& ns, const metadata::Cont
     BERTH_ASSIGN_OR_RETURN(snapshots::SnapshotStore * store, snapshots_->Get(c.snapshotter));
     BERTH_ASSIGN_OR_RETURN(opts.rootfs, store->Mounts(ns, c.snapshot_key));
   }
-  std::string log = LogUri(c.labels);
+  std::string log = LogUri(c.labels, previous_stdout);
   opts.io = {.stdin_path = "", .stdout_path = log, .stderr_path = log, .terminal = false};
   if (c.runtime_options) {
     google::protobuf::Any any;

@@ -14,7 +14,8 @@
 //    Tasks.Create.
 // How it restarts: deletes the stopped task, bumps containerd.io/restart.count, creates a task
 // with the container's spec, runtime and options, its snapshot's mounts and
-// containerd.io/restart.loguri as stdout and stderr (no I/O without it), and starts it.
+// containerd.io/restart.loguri as stdout and stderr (else the file:// URI the stopped task
+// wrote to; no I/O without either), and starts it.
 // Backoff: a task that exits less than 10 s after the monitor started it waits before the next
 // restart: 100 ms, then twice as long each time, up to `max_backoff` (default 10 s, containerd's
 // check interval); a task that ran 10 s or longer resets the delay. A crash-looping `always`
@@ -79,7 +80,8 @@ class RestartMonitor : public plugin::Plugin {
   // Check plus the backoff: a container whose next restart is not due yet is queued for then;
   // errors are logged and retried later.
   void CheckLogged(const Key& key, std::optional<uint32_t> event_exit);
-  absl::Status Restart(const std::string& ns, const metadata::Container& c, bool had_task);
+  absl::Status Restart(const std::string& ns, const metadata::Container& c, bool had_task,
+                       const std::string& previous_stdout);
 
   const Config config_;
   metadata::NamespaceStore& namespaces_;
