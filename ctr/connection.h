@@ -49,6 +49,16 @@ class Connection {
   // grpc::Status → absl::Status; UNAVAILABLE from the transport names the socket.
   absl::Status Check(const grpc::Status& s) const;
 
+  // One unary call with a fresh Context(), its status checked:
+  //   conn.Call(conn.leases(), &leases_api::Leases::Stub::List, req, &resp)
+  template <typename Stub, typename Req, typename Resp>
+  absl::Status Call(Stub& stub,
+                    grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+                    const Req& req, Resp* resp) const {
+    auto ctx = Context();
+    return Check((stub.*method)(ctx.get(), req, resp));
+  }
+
   const std::string& ns() const { return ns_; }
 
   const std::string& address() const { return address_; }

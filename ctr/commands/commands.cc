@@ -14,6 +14,12 @@ std::span<const Verb> Verbs() {
       {"login", AddLogin},
       {"logout", AddLogout},
       {"version", AddVersion},
+      {"namespaces", AddNamespaces},
+      {"leases", AddLeases},
+      {"content", AddContent},
+      {"snapshots", AddSnapshots},
+      {"events", AddEvents},
+      {"plugins", AddPlugins},
       {"__complete", AddComplete},
   };
   // clang-format on

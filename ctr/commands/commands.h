@@ -31,5 +31,11 @@ void AddLogin(CLI::App& parent, Cli& cli);     // login.cc
 void AddLogout(CLI::App& parent, Cli& cli);    // login.cc
 void AddVersion(CLI::App& parent, Cli& cli);   // version.cc
 void AddComplete(CLI::App& parent, Cli& cli);  // complete.cc: hidden `__complete`
+void AddNamespaces(CLI::App& parent, Cli& cli);  // namespaces.cc: ls, create, rm, label
+void AddLeases(CLI::App& parent, Cli& cli);      // leases.cc: ls, create, rm
+void AddContent(CLI::App& parent, Cli& cli);     // content.cc: ls, get, rm, label
+void AddSnapshots(CLI::App& parent, Cli& cli);   // snapshots.cc: ls, info, usage, tree, rm, mounts
+void AddEvents(CLI::App& parent, Cli& cli);      // events.cc
+void AddPlugins(CLI::App& parent, Cli& cli);     // plugins.cc: ls
 
 }  // namespace berth::ctr

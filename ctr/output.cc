@@ -1,0 +1,78 @@
+#include "ctr/output.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "fmt/format.h"
+#include "google/protobuf/util/time_util.h"
+
+#include "lib/base/status.h"
+
+namespace berth::ctr {
+
+std::string Ago(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0)
+    return "-";
+  int64_t s = std::chrono::duration_cast<std::chrono::seconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count() -
+              t.seconds();
+  auto unit = [](int64_t n, const char* what) {
+    return fmt::format("{} {}{} ago", n, what, n == 1 ? "" : "s");
+  };
+  if (s < 60)
+    return unit(std::max<int64_t>(s, 0), "second");
+  if (s < 3600)
+    return unit(s / 60, "minute");
+  if (s < 86400)
+    return unit(s / 3600, "hour");
+  return unit(s / 86400, "day");
+}
+
+std::string TimeString(const google::protobuf::Timestamp& t) {
+  return google::protobuf::util::TimeUtil::ToString(t);
+}
+
+void Table::Print(std::FILE* out) const {
+  std::vector<size_t> width;
+  for (const auto& row : rows_) {
+    if (width.size() < row.size())
+      width.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (const auto& row : rows_) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size())
+        line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    std::fprintf(out, "%s\n", line.c_str());
+  }
+}
+
+nlohmann::json LabelsJson(const google::protobuf::Map<std::string, std::string>& labels) {
+  return nlohmann::json(std::map<std::string, std::string>(labels.begin(), labels.end()));
+}
+
+std::string LabelsCell(const google::protobuf::Map<std::string, std::string>& labels) {
+  std::map<std::string, std::string> sorted(labels.begin(), labels.end());
+  std::string out;
+  for (const auto& [k, v] : sorted) out += (out.empty() ? "" : ",") + k + "=" + v;
+  return out.empty() ? "-" : out;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ParseLabelArgs(
+    const std::vector<std::string>& args) {
+  std::map<std::string, std::string> out;
+  for (const std::string& a : args) {
+    size_t eq = a.find('=');
+    std::string key = a.substr(0, eq);
+    if (key.empty())
+      return InvalidArgument(fmt::format("label {:?}: want KEY=VALUE", a));
+    out[key] = eq == std::string::npos ? "" : a.substr(eq + 1);
+  }
+  return out;
+}
+
+}  // namespace berth::ctr

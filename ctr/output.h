@@ -1,0 +1,47 @@
+#pragma once
+
+// How bctr prints what it lists: aligned tables, relative times, labels as JSON, and the
+// "KEY=VALUE" arguments that set labels.
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "google/protobuf/map.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "nlohmann/json.hpp"
+
+namespace berth::ctr {
+
+// "5 seconds ago", "3 minutes ago", "2 days ago"; "-" for an unset time.
+std::string Ago(const google::protobuf::Timestamp& t);
+
+// RFC 3339 ("2026-11-23T15:04:05.123Z").
+std::string TimeString(const google::protobuf::Timestamp& t);
+
+// Columns padded to their widest cell, two spaces apart; the last column is not padded.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
+
+  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+
+  void Print(std::FILE* out = stdout) const;
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+};
+
+nlohmann::json LabelsJson(const google::protobuf::Map<std::string, std::string>& labels);
+
+// "k1=v1,k2=v2" for a table cell.
+std::string LabelsCell(const google::protobuf::Map<std::string, std::string>& labels);
+
+// KEY=VALUE arguments to a label map; "KEY=" (or "KEY") removes it where the verb says so.
+// InvalidArgument names the argument without a key.
+absl::StatusOr<std::map<std::string, std::string>> ParseLabelArgs(
+    const std::vector<std::string>& args);
+
+}  // namespace berth::ctr

@@ -1,0 +1,174 @@
+// bctr's ctr-style groups against a private berthd: namespaces, leases, content, snapshots,
+// events and plugins, cross-checked with Debian's ctr; plus shell completion listing berthd's
+// images.
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+#include "tests/testing/daemon_fixture.h"
+#include "tests/testing/matchers.h"
+
+namespace berth {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+class BctrGroupsTest : public testing::DaemonFixture {
+ protected:
+  void SetUp() override {
+    DaemonFixture::SetUp();
+    BERTH_REQUIRE_ROOT();
+    BERTH_REQUIRE_CTR();
+    ASSERT_EQ(::access(testing::BinPath("bctr").c_str(), X_OK), 0) << "bctr not built";
+    ASSERT_TRUE(StartDaemon());
+  }
+
+  testing::CommandResult Bctr(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {testing::BinPath("bctr"), "--address", socket()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testing::RunCommand(argv);
+  }
+
+  testing::CommandResult C(std::vector<std::string> args) {
+    args.insert(args.begin(), {"-n", "default"});
+    return Ctr(args);
+  }
+
+  void ImportBusybox() {
+    std::string images = (dir().path() / "images").string();
+    testing::CommandResult r = testing::RunCommand(
+        {"bash", testing::SourceDir() + "/tests/fixtures/make-images.sh", images});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = C({"images", "import", images + "/busybox.docker.tar"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  // A failure as the user sees it: non-zero, one line "bctr: …" on stderr naming `what`.
+  static void ExpectOneLineError(const testing::CommandResult& r, const std::string& what) {
+    EXPECT_NE(r.exit_code, 0) << r.out;
+    EXPECT_THAT(r.err, StartsWith("bctr: "));
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_THAT(r.err, HasSubstr(what));
+  }
+};
+
+TEST_F(BctrGroupsTest, Namespaces) {
+  ASSERT_EQ(Bctr({"namespaces", "create", "team-a", "owner=ops"}).exit_code, 0);
+  testing::CommandResult ls = Bctr({"namespaces", "ls"});
+  ASSERT_EQ(ls.exit_code, 0) << ls.err;
+  EXPECT_THAT(ls.out, HasSubstr("team-a"));
+  EXPECT_THAT(ls.out, HasSubstr("owner=ops"));
+  EXPECT_THAT(Ctr({"namespaces", "ls", "-q"}).out, HasSubstr("team-a"));
+
+  testing::CommandResult label = Bctr({"ns", "label", "team-a", "tier=1", "owner="});
+  ASSERT_EQ(label.exit_code, 0) << label.err;
+  EXPECT_EQ(label.out, "tier=1\n");
+  ExpectOneLineError(Bctr({"namespaces", "create", "team-a"}), "team-a");
+  ExpectOneLineError(Bctr({"namespaces", "create", "bad/name"}), "bad/name");
+
+  ASSERT_EQ(Bctr({"namespaces", "rm", "team-a"}).exit_code, 0);
+  EXPECT_THAT(Bctr({"namespaces", "ls", "-q"}).out, Not(HasSubstr("team-a")));
+  ExpectOneLineError(Bctr({"namespaces", "rm", "team-a"}), "team-a");
+}
+
+TEST_F(BctrGroupsTest, Leases) {
+  testing::CommandResult made =
+      Bctr({"leases", "create", "--id", "hold-1", "--expires", "1h", "-l", "purpose=test"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  EXPECT_EQ(made.out, "hold-1\n");
+  testing::CommandResult ls = Bctr({"leases", "ls"});
+  EXPECT_THAT(ls.out, HasSubstr("hold-1"));
+  EXPECT_THAT(ls.out, HasSubstr("containerd.io/gc.expire="));
+  EXPECT_THAT(C({"leases", "ls", "-q"}).out, HasSubstr("hold-1"));
+  ExpectOneLineError(Bctr({"leases", "create", "--expires", "soon"}), "--expires");
+  ASSERT_EQ(Bctr({"leases", "rm", "--sync", "hold-1"}).exit_code, 0);
+  EXPECT_EQ(Bctr({"leases", "ls", "-q"}).out, "");
+  ExpectOneLineError(Bctr({"leases", "rm", "hold-1"}), "hold-1");
+}
+
+TEST_F(BctrGroupsTest, ContentAndSnapshots) {
+  ImportBusybox();
+  testing::CommandResult ls = Bctr({"content", "ls", "-q"});
+  ASSERT_EQ(ls.exit_code, 0) << ls.err;
+  EXPECT_EQ(ls.out, C({"content", "ls", "-q"}).out);
+  std::string first = ls.out.substr(0, ls.out.find('\n'));
+  ASSERT_THAT(first, StartsWith("sha256:"));
+
+  // get: the same bytes as ctr's.
+  testing::CommandResult mine = Bctr({"content", "get", first});
+  ASSERT_EQ(mine.exit_code, 0) << mine.err;
+  EXPECT_EQ(mine.out, C({"content", "get", first}).out);
+  EXPECT_FALSE(mine.out.empty());
+
+  testing::CommandResult label = Bctr({"content", "label", first, "berth.test=yes"});
+  ASSERT_EQ(label.exit_code, 0) << label.err;
+  EXPECT_THAT(C({"content", "ls"}).out, HasSubstr("berth.test=yes"));
+  ExpectOneLineError(Bctr({"content", "get", "sha256:" + std::string(64, '0')}), "sha256:000");
+
+  // snapshots: the unpacked layer, as ctr sees it.
+  testing::CommandResult snaps = Bctr({"snapshots", "ls"});
+  ASSERT_EQ(snaps.exit_code, 0) << snaps.err;
+  EXPECT_THAT(snaps.out, HasSubstr("Committed"));
+  std::string key = Bctr({"snapshots", "ls", "-q"}).out;
+  key = key.substr(0, key.find('\n'));
+  ASSERT_THAT(key, StartsWith("sha256:"));
+  nlohmann::json info = nlohmann::json::parse(Bctr({"snapshots", "info", key}).out, nullptr, false);
+  ASSERT_FALSE(info.is_discarded());
+  EXPECT_EQ(info["Name"], key);
+  EXPECT_EQ(info["Kind"], "Committed");
+  EXPECT_THAT(Bctr({"snapshots", "usage", key}).out, HasSubstr(key));
+  EXPECT_THAT(Bctr({"snapshots", "tree"}).out, HasSubstr(key));
+
+  ASSERT_EQ(C({"snapshots", "prepare", "work-1", key}).exit_code, 0);
+  testing::CommandResult mounts = Bctr({"snapshots", "mounts", "/mnt/x", "work-1"});
+  ASSERT_EQ(mounts.exit_code, 0) << mounts.err;
+  EXPECT_THAT(mounts.out, StartsWith("mount -t overlay overlay /mnt/x -o "));
+  EXPECT_THAT(Bctr({"snapshots", "tree"}).out, HasSubstr("  work-1"));  // under its parent
+  ExpectOneLineError(Bctr({"snapshots", "rm", key}), key);              // it has a child
+  ASSERT_EQ(Bctr({"snapshots", "rm", "work-1"}).exit_code, 0);
+  EXPECT_THAT(C({"snapshots", "ls"}).out, Not(HasSubstr("work-1")));
+  ExpectOneLineError(Bctr({"snapshots", "info", "work-1"}), "work-1");
+}
+
+TEST_F(BctrGroupsTest, EventsAndPlugins) {
+  testing::CommandResult events;
+  std::thread follower([&] {
+    events = testing::RunCommand({"timeout", "4", testing::BinPath("bctr"), "--address", socket(),
+                                  "events", "topic~=/namespaces/"});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_EQ(Ctr({"namespaces", "create", "evt"}).exit_code, 0);
+  follower.join();
+  EXPECT_EQ(events.exit_code, 124) << events.err;  // still following when timeout stopped it
+  EXPECT_THAT(events.out,
+              MatchesRegex("[0-9T:.Z-]+ evt /namespaces/create \\{\"name\":\"evt\".*\n"));
+
+  testing::CommandResult plugins = Bctr({"plugins", "ls"});
+  ASSERT_EQ(plugins.exit_code, 0) << plugins.err;
+  EXPECT_THAT(plugins.out,
+              MatchesRegex(
+                  "(.|\n)*io.containerd.snapshotter.v1 +overlayfs +linux/[a-z0-9_]+ +ok\n(.|\n)*"));
+}
+
+TEST_F(BctrGroupsTest, CompletionListsImages) {
+  ImportBusybox();
+  testing::CommandResult r = Bctr({"__complete", "rmi", "docker.io/library/bu"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "docker.io/library/busybox:latest\n");
+  r = Bctr({"__complete", "-n", "elsewhere", "rmi", ""});
+  EXPECT_EQ(r.out, "");  // another namespace has no images
+}
+
+}  // namespace
+}  // namespace berth
