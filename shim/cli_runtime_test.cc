@@ -50,24 +50,19 @@ class CliRuntimeTest : public ShimTest, public ::testing::WithParamInterface<std
 
   std::filesystem::path StateDir() { return dir_ / "runtime-state"; }
 
-  grpc::Status Exec(const std::string& exec_id, const oci::Process& p, const std::string& out) {
+  absl::Status Exec(const std::string& exec_id, const oci::Process& p, const std::string& out) {
     v1::ExecProcessRequest req;
     req.set_id(id_);
     req.set_exec_id(exec_id);
     req.set_stdout(out);
     req.mutable_spec()->set_value(oci::ProcessToJson(p));
-    grpc::ClientContext ctx;
     google::protobuf::Empty e;
-    return stub_->Exec(&ctx, req, &e);
+    return Rpc("Exec", req, &e);
   }
 
-  template <typename Req>
-  grpc::Status Call(grpc::Status (v1::Shim::Stub::*rpc)(grpc::ClientContext*, const Req&,
-                                                        google::protobuf::Empty*),
-                    const Req& req) {
-    grpc::ClientContext ctx;
+  absl::Status Call(const std::string& method, const google::protobuf::MessageLite& req) {
     google::protobuf::Empty e;
-    return (stub_.get()->*rpc)(&ctx, req, &e);
+    return Rpc(method, req, &e);
   }
 
   // After the init's delete: no container state, cgroup or pid file is left.
@@ -89,13 +84,13 @@ TEST_P(CliRuntimeTest, OutputThroughFifosAndExitCode) {
   FifoReader out(req.stdout());
   FifoReader err(req.stderr());
   uint32_t pid = 0;
-  grpc::Status s = Create(req, &pid);
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  absl::Status s = Create(req, &pid);
+  ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_GT(pid, 0u);
   EXPECT_TRUE(std::filesystem::exists(StateDir() / id_));
   EXPECT_EQ(State().status(), containerd::v1::types::CREATED);
   s = Start();
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(Wait(), 1);
   out.Join();
   err.Join();
@@ -105,7 +100,7 @@ TEST_P(CliRuntimeTest, OutputThroughFifosAndExitCode) {
   EXPECT_EQ(ReadFile(dir_ / "init.pid"), std::to_string(pid));
   EXPECT_THAT(Topics(), Contains("/tasks/exit"));
   s = Delete();
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(s.ok()) << s.message();
   ExpectCleanedUp();
   EXPECT_TRUE(ShimExits());
 }
@@ -119,10 +114,10 @@ TEST_P(CliRuntimeTest, ExecKillAndExitCodes) {
   p.args = {"sh", "-c", "echo exec sees $(cat /proc/1/comm)"};
   std::string fifo = Fifo("exec-out");
   FifoReader out(fifo);
-  grpc::Status s = Exec("e1", p, fifo);
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  absl::Status s = Exec("e1", p, fifo);
+  ASSERT_TRUE(s.ok()) << s.message();
   s = Start("e1");
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(Wait("e1"), 0);
   out.Join();
   EXPECT_EQ(out.data(), "exec sees sleep\n");
@@ -132,10 +127,10 @@ TEST_P(CliRuntimeTest, ExecKillAndExitCodes) {
   ASSERT_TRUE(Start("e2").ok());
   EXPECT_EQ(Wait("e2"), 3);
   EXPECT_TRUE(Delete("e2").ok());
-  EXPECT_EQ(Delete().error_code(), grpc::StatusCode::FAILED_PRECONDITION);  // still running
+  EXPECT_EQ(Delete().code(), absl::StatusCode::kFailedPrecondition);  // still running
   ASSERT_TRUE(Kill(SIGKILL).ok());
   EXPECT_EQ(Wait(), 137);
-  EXPECT_EQ(Kill(SIGKILL).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Kill(SIGKILL).code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(Delete().ok());
   ExpectCleanedUp();
 }
@@ -145,28 +140,27 @@ TEST_P(CliRuntimeTest, PauseResumeUpdateAndKillAll) {
   ASSERT_NO_FATAL_FAILURE(StartShim(spec));
   ASSERT_TRUE(Create({}).ok());
   ASSERT_TRUE(Start().ok());
-  grpc::Status s = Call(&v1::Shim::Stub::Pause, v1::PauseRequest());
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  absl::Status s = Call("Pause", v1::PauseRequest());
+  ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(State().status(), containerd::v1::types::PAUSED);
   std::string freezer = "/sys/fs/cgroup/freezer" + cgroups_path_ + "/freezer.state";
   if (std::filesystem::exists(freezer)) {
     EXPECT_EQ(ReadFile(freezer), "FROZEN\n");
   }
-  s = Call(&v1::Shim::Stub::Resume, v1::ResumeRequest());
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  s = Call("Resume", v1::ResumeRequest());
+  ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(State().status(), containerd::v1::types::RUNNING);
   v1::UpdateTaskRequest ureq;
   ureq.mutable_resources()->set_value(R"({"pids": {"limit": 9}})");
-  s = Call(&v1::Shim::Stub::Update, ureq);
-  ASSERT_TRUE(s.ok()) << s.error_message();
-  grpc::ClientContext ctx;
+  s = Call("Update", ureq);
+  ASSERT_TRUE(s.ok()) << s.message();
   v1::StatsResponse resp;
-  ASSERT_TRUE(stub_->Stats(&ctx, v1::StatsRequest(), &resp).ok());
+  ASSERT_TRUE(Rpc("Stats", v1::StatsRequest(), &resp).ok());
   io::containerd::cgroups::v1::Metrics m;
   ASSERT_TRUE(resp.stats().UnpackTo(&m));
   EXPECT_EQ(m.pids().current(), 1u);
   EXPECT_EQ(m.pids().limit(), 9u);
-  ASSERT_TRUE(Call(&v1::Shim::Stub::Pause, v1::PauseRequest()).ok());
+  ASSERT_TRUE(Call("Pause", v1::PauseRequest()).ok());
   ASSERT_TRUE(Kill(SIGKILL, "", true).ok());  // a paused container dies once thawed
   EXPECT_EQ(Wait(), 137);
   ASSERT_TRUE(Delete().ok());
@@ -179,8 +173,8 @@ TEST_P(CliRuntimeTest, DeletingACreatedTaskKillsItsInit) {
   uint32_t pid = 0;
   ASSERT_TRUE(Create({}, &pid).ok());
   EXPECT_TRUE(shim::testing::CgroupExists(cgroups_path_));
-  grpc::Status s = Delete();
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  absl::Status s = Delete();
+  ASSERT_TRUE(s.ok()) << s.message();
   ExpectCleanedUp();
   std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
   EXPECT_TRUE(stat.empty() || stat.find(") Z ") != std::string::npos) << stat;
@@ -199,13 +193,13 @@ TEST_P(CliRuntimeTest, TerminalThroughTheConsoleSocket) {
   int in = ::open(req.stdin().c_str(), O_RDWR | O_CLOEXEC);  // the client's end
   ASSERT_GE(in, 0);
   absl::Cleanup close_in = [in] { ::close(in); };
-  grpc::Status s = Create(req);
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  absl::Status s = Create(req);
+  ASSERT_TRUE(s.ok()) << s.message();
   ASSERT_TRUE(Start().ok());
   v1::ResizePtyRequest rreq;
   rreq.set_width(100);
   rreq.set_height(40);
-  ASSERT_TRUE(Call(&v1::Shim::Stub::ResizePty, rreq).ok());
+  ASSERT_TRUE(Call("ResizePty", rreq).ok());
   std::string cmd = "test -t 0 && echo is-a-tty; stty size; echo $((6*7)); exit 7\n";
   ASSERT_EQ(::write(in, cmd.data(), cmd.size()), static_cast<ssize_t>(cmd.size()));
   EXPECT_EQ(Wait(), 7);
@@ -220,14 +214,14 @@ TEST_P(CliRuntimeTest, RuntimeErrorsAreReportedAndLeaveNothing) {
   oci::Spec spec = shim::testing::BusyboxSpec(id_, "true");
   spec.root.path = "missing";
   ASSERT_NO_FATAL_FAILURE(StartShim(spec));
-  grpc::Status s = Create({});
+  absl::Status s = Create({});
   EXPECT_FALSE(s.ok());
-  EXPECT_THAT(s.error_message(), HasSubstr(runtime_binary_ + " create \"c1\""));
+  EXPECT_THAT(s.message(), HasSubstr(runtime_binary_ + " create \"c1\""));
   EXPECT_FALSE(std::filesystem::exists(StateDir() / id_));
   EXPECT_FALSE(shim::testing::CgroupExists(cgroups_path_));
   runtime_binary_ = (dir_ / "no-such-runtime").string();
   s = Create({});
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s.message();
 }
 
 TEST_P(CliRuntimeTest, ExecUnderAPty) {
@@ -244,11 +238,10 @@ TEST_P(CliRuntimeTest, ExecUnderAPty) {
   req.set_stdout(Fifo("exec-out"));
   FifoReader out(req.stdout());
   req.mutable_spec()->set_value(oci::ProcessToJson(p));
-  grpc::ClientContext ctx;
   google::protobuf::Empty e;
-  ASSERT_TRUE(stub_->Exec(&ctx, req, &e).ok());
-  grpc::Status s = Start("t1");
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(Rpc("Exec", req, &e).ok());
+  absl::Status s = Start("t1");
+  ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(Wait("t1"), 5);
   EXPECT_TRUE(out.WaitFor("exec-tty"));
   EXPECT_TRUE(Delete("t1").ok());
@@ -265,14 +258,12 @@ TEST_P(CliRuntimeTest, ShutdownRemovesARunningContainer) {
   ASSERT_TRUE(Start().ok());
   int init = static_cast<int>(State().pid());
   int shim = ShimPid();
-  events_ctx_->TryCancel();  // as TearDown does: an open stream delays the server's shutdown
-  events_thread_.join();
+  CloseEvents();
   {
-    grpc::ClientContext ctx;
     v1::ShutdownRequest req;
     req.set_now(true);  // the task's destructor deletes the container after the reaper stopped
     google::protobuf::Empty e;
-    (void)stub_->Shutdown(&ctx, req, &e);
+    (void)Rpc("Shutdown", req, &e);
   }
   bool exited = false;  // gone, or a zombie: pid 1 here may take a while to reap the shim
   for (int i = 0; i < 500 && !exited; ++i) {
@@ -286,7 +277,7 @@ TEST_P(CliRuntimeTest, ShutdownRemovesARunningContainer) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "runtime.json"));
   std::string stat = ReadFile("/proc/" + std::to_string(init) + "/stat");
   EXPECT_TRUE(stat.empty() || stat.find(") Z ") != std::string::npos) << stat;
-  stub_.reset();
+  client_.reset();
 }
 
 TEST_P(CliRuntimeTest, DeleteCommandCleansUpAfterADeadShim) {
@@ -306,7 +297,7 @@ TEST_P(CliRuntimeTest, DeleteCommandCleansUpAfterADeadShim) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "runtime.json"));
   std::string stat = ReadFile("/proc/" + std::to_string(init) + "/stat");
   EXPECT_TRUE(stat.empty() || stat.find(") Z ") != std::string::npos) << stat;
-  stub_.reset();
+  client_.reset();
 }
 
 INSTANTIATE_TEST_SUITE_P(Runtimes, CliRuntimeTest,

@@ -13,14 +13,15 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/time/time.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/time_util.h"
-#include "grpcpp/grpcpp.h"
 #include "spdlog/spdlog.h"
 
 #include "berth/shim/v1/shim.pb.h"
 #include "lib/base/log.h"
 #include "lib/oci/spec_json.h"
+#include "lib/ttrpc/server.h"
 #include "shim/event_queue.h"
 #include "shim/linux/cgroups/cgroup.h"
 #include "shim/linux/exit_claims.h"
@@ -34,10 +35,14 @@
 namespace berth::shim {
 namespace {
 
+// The server that SIGTERM stops (Stop() only writes to an eventfd: async-signal-safe).
+std::atomic<ttrpc::Server*> g_server = nullptr;
 volatile std::sig_atomic_t g_terminate = 0;
 
 void OnTerminate(int) {
   g_terminate = 1;
+  if (ttrpc::Server* s = g_server.load())
+    s->Stop();
 }
 
 void Tell(int fd, const std::string& msg) {
@@ -86,24 +91,27 @@ int Serve(const ShimOptions& opts, int ready) {
     Tell(ready, reaper.status().ToString());
     return 1;
   }
-  ShimService service(task, events, [&gone] { gone = true; });
-  ::unlink(opts.socket.c_str());
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix:" + opts.socket, grpc::InsecureServerCredentials());
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr) {
-    Tell(ready, fmt::format("serve on unix:{}: failed", opts.socket));
+  ttrpc::Server server;
+  ShimService service(task, events, [&server, &gone] {
+    gone = true;
+    server.Stop();  // Serve returns once the running calls (this Delete) have answered
+  });
+  service.Register(server);
+  if (absl::Status s = server.Listen(opts.socket); !s.ok()) {
+    Tell(ready, s.ToString());
     return 1;
   }
-  ::chmod(opts.socket.c_str(), 0600);
+  g_server = &server;
+  if (g_terminate != 0)
+    server.Stop();
   spdlog::info("serving id={} namespace={} socket={}", opts.id, opts.ns, opts.socket);
   Tell(ready, "unix://" + opts.socket);
   ::close(ready);
-  while (!gone && g_terminate == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  server.Serve(absl::Seconds(2));
+  g_server = nullptr;
   spdlog::info("shutting down id={} reason={}", opts.id, gone ? "task deleted" : "signal");
   events.Close();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server.Shutdown(absl::Seconds(2));
   reaper->reset();
   ::unlink(opts.socket.c_str());
   return 0;

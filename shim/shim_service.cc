@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include "fmt/format.h"
-#include "google/protobuf/util/time_util.h"
 #include "spdlog/spdlog.h"
 
 #include "containerd/cgroups/v1/metrics.pb.h"
@@ -11,17 +10,18 @@
 #include "containerd/runc/options/oci.pb.h"
 #include "lib/base/status.h"
 #include "lib/base/version.h"
-#include "lib/rpc/status.h"
 
 namespace berth::shim {
 namespace {
 
-using google::protobuf::util::TimeUtil;
-
 google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp ts;
   if (t == absl::Time())
-    return {};
-  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+    return ts;
+  int64_t ns = absl::ToUnixNanos(t);
+  ts.set_seconds(ns / 1000000000);
+  ts.set_nanos(static_cast<int32_t>(ns % 1000000000));
+  return ts;
 }
 
 containerd::v1::types::Status ToProto(State s) {
@@ -38,10 +38,10 @@ containerd::v1::types::Status ToProto(State s) {
   return containerd::v1::types::UNKNOWN;
 }
 
-grpc::Status Reply(std::string_view method, const absl::Status& s) {
+absl::Status Reply(std::string_view method, const absl::Status& s) {
   if (!s.ok())
     spdlog::debug("rpc failed method={} error={}", method, s.ToString());
-  return rpc::ToGrpcStatus(s);
+  return s;
 }
 
 IoConfig Io(const std::string& in, const std::string& out, const std::string& err, bool tty) {
@@ -55,19 +55,18 @@ IoConfig Io(const std::string& in, const std::string& out, const std::string& er
 
 }  // namespace
 
-grpc::Status ShimService::CheckId(const std::string& id) const {
+absl::Status ShimService::CheckId(const std::string& id) const {
   if (!id.empty() && id != task_.id())
-    return rpc::ToGrpcStatus(NotFoundError("task", id));
-  return grpc::Status::OK;
+    return NotFoundError("task", id);
+  return absl::OkStatus();
 }
 
-grpc::Status ShimService::State(grpc::ServerContext*, const v1::StateRequest* req,
-                                v1::StateResponse* resp) {
-  absl::StatusOr<ProcessStatus> st = task_.Status(req->exec_id());
+absl::Status ShimService::State(const v1::StateRequest& req, v1::StateResponse* resp) {
+  absl::StatusOr<ProcessStatus> st = task_.Status(req.exec_id());
   if (!st.ok())
     return Reply("State", st.status());
-  resp->set_id(req->exec_id().empty() ? task_.id() : req->exec_id());
-  resp->set_exec_id(req->exec_id());
+  resp->set_id(req.exec_id().empty() ? task_.id() : req.exec_id());
+  resp->set_exec_id(req.exec_id());
   resp->set_pid(static_cast<uint32_t>(st->pid));
   resp->set_status(ToProto(st->state));
   resp->set_stdin(st->io.stdin_path);
@@ -76,20 +75,19 @@ grpc::Status ShimService::State(grpc::ServerContext*, const v1::StateRequest* re
   resp->set_terminal(st->io.terminal);
   resp->set_exit_status(static_cast<uint32_t>(st->exit_status));
   *resp->mutable_exited_at() = ToProto(st->exited_at);
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
-grpc::Status ShimService::Create(grpc::ServerContext*, const v1::CreateTaskRequest* req,
-                                 v1::CreateTaskResponse* resp) {
-  if (grpc::Status s = CheckId(req->id()); !s.ok())
+absl::Status ShimService::Create(const v1::CreateTaskRequest& req, v1::CreateTaskResponse* resp) {
+  if (absl::Status s = CheckId(req.id()); !s.ok())
     return s;
-  CreateConfig config{.bundle = req->bundle(),
-                      .io = Io(req->stdin(), req->stdout(), req->stderr(), req->terminal()),
+  CreateConfig config{.bundle = req.bundle(),
+                      .io = Io(req.stdin(), req.stdout(), req.stderr(), req.terminal()),
                       .runtime_binary = "",
                       .runtime_root = ""};
-  if (req->has_options()) {
+  if (req.has_options()) {
     containerd::runc::v1::Options opts;
-    if (req->options().UnpackTo(&opts)) {
+    if (req.options().UnpackTo(&opts)) {
       config.runtime_binary = opts.binary_name();
       config.runtime_root = opts.root();
     }
@@ -98,88 +96,77 @@ grpc::Status ShimService::Create(grpc::ServerContext*, const v1::CreateTaskReque
   if (!pid.ok())
     return Reply("Create", pid.status());
   resp->set_pid(static_cast<uint32_t>(*pid));
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
-grpc::Status ShimService::Start(grpc::ServerContext*, const v1::StartRequest* req,
-                                v1::StartResponse* resp) {
-  absl::StatusOr<pid_t> pid = task_.Start(req->exec_id());
+absl::Status ShimService::Start(const v1::StartRequest& req, v1::StartResponse* resp) {
+  absl::StatusOr<pid_t> pid = task_.Start(req.exec_id());
   if (!pid.ok())
     return Reply("Start", pid.status());
   resp->set_pid(static_cast<uint32_t>(*pid));
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
-grpc::Status ShimService::Delete(grpc::ServerContext*, const v1::DeleteRequest* req,
-                                 v1::DeleteResponse* resp) {
-  absl::StatusOr<ProcessStatus> st = task_.Delete(req->exec_id());
+absl::Status ShimService::Delete(const v1::DeleteRequest& req, v1::DeleteResponse* resp) {
+  absl::StatusOr<ProcessStatus> st = task_.Delete(req.exec_id());
   if (!st.ok())
     return Reply("Delete", st.status());
   resp->set_pid(static_cast<uint32_t>(st->pid));
   resp->set_exit_status(static_cast<uint32_t>(st->exit_status));
   *resp->mutable_exited_at() = ToProto(st->exited_at);
-  if (req->exec_id().empty())
+  if (req.exec_id().empty())
     on_gone_();
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
-grpc::Status ShimService::Pids(grpc::ServerContext*, const v1::PidsRequest*,
-                               v1::PidsResponse* resp) {
+absl::Status ShimService::Pids(const v1::PidsRequest&, v1::PidsResponse* resp) {
   absl::StatusOr<std::vector<pid_t>> pids = task_.Pids();
   if (!pids.ok())
     return Reply("Pids", pids.status());
   for (pid_t p : *pids) resp->add_processes()->set_pid(static_cast<uint32_t>(p));
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
-grpc::Status ShimService::Pause(grpc::ServerContext*, const v1::PauseRequest*,
-                                google::protobuf::Empty*) {
+absl::Status ShimService::Pause(const v1::PauseRequest&, google::protobuf::Empty*) {
   return Reply("Pause", task_.Pause());
 }
 
-grpc::Status ShimService::Resume(grpc::ServerContext*, const v1::ResumeRequest*,
-                                 google::protobuf::Empty*) {
+absl::Status ShimService::Resume(const v1::ResumeRequest&, google::protobuf::Empty*) {
   return Reply("Resume", task_.Resume());
 }
 
-grpc::Status ShimService::Kill(grpc::ServerContext*, const v1::KillRequest* req,
-                               google::protobuf::Empty*) {
-  return Reply("Kill", task_.Kill(req->exec_id(), static_cast<int>(req->signal()), req->all()));
+absl::Status ShimService::Kill(const v1::KillRequest& req, google::protobuf::Empty*) {
+  return Reply("Kill", task_.Kill(req.exec_id(), static_cast<int>(req.signal()), req.all()));
 }
 
-grpc::Status ShimService::Exec(grpc::ServerContext*, const v1::ExecProcessRequest* req,
-                               google::protobuf::Empty*) {
-  IoConfig io = Io(req->stdin(), req->stdout(), req->stderr(), req->terminal());
-  return Reply("Exec", task_.AddExec(req->exec_id(), io, req->spec().value()));
+absl::Status ShimService::Exec(const v1::ExecProcessRequest& req, google::protobuf::Empty*) {
+  IoConfig io = Io(req.stdin(), req.stdout(), req.stderr(), req.terminal());
+  return Reply("Exec", task_.AddExec(req.exec_id(), io, req.spec().value()));
 }
 
-grpc::Status ShimService::ResizePty(grpc::ServerContext*, const v1::ResizePtyRequest* req,
+absl::Status ShimService::ResizePty(const v1::ResizePtyRequest& req,
                                     google::protobuf::Empty*) {
-  return Reply("ResizePty", task_.ResizePty(req->exec_id(), req->width(), req->height()));
+  return Reply("ResizePty", task_.ResizePty(req.exec_id(), req.width(), req.height()));
 }
 
-grpc::Status ShimService::CloseIO(grpc::ServerContext*, const v1::CloseIORequest* req,
-                                  google::protobuf::Empty*) {
-  return Reply("CloseIO", task_.CloseIO(req->exec_id()));
+absl::Status ShimService::CloseIO(const v1::CloseIORequest& req, google::protobuf::Empty*) {
+  return Reply("CloseIO", task_.CloseIO(req.exec_id()));
 }
 
-grpc::Status ShimService::Update(grpc::ServerContext*, const v1::UpdateTaskRequest* req,
-                                 google::protobuf::Empty*) {
-  return Reply("Update", task_.Update(req->resources().value()));
+absl::Status ShimService::Update(const v1::UpdateTaskRequest& req, google::protobuf::Empty*) {
+  return Reply("Update", task_.Update(req.resources().value()));
 }
 
-grpc::Status ShimService::Wait(grpc::ServerContext*, const v1::WaitRequest* req,
-                               v1::WaitResponse* resp) {
-  absl::StatusOr<ProcessStatus> st = task_.Wait(req->exec_id());
+absl::Status ShimService::Wait(const v1::WaitRequest& req, v1::WaitResponse* resp) {
+  absl::StatusOr<ProcessStatus> st = task_.Wait(req.exec_id());
   if (!st.ok())
     return Reply("Wait", st.status());
   resp->set_exit_status(static_cast<uint32_t>(st->exit_status));
   *resp->mutable_exited_at() = ToProto(st->exited_at);
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
-grpc::Status ShimService::Stats(grpc::ServerContext*, const v1::StatsRequest*,
-                                v1::StatsResponse* resp) {
+absl::Status ShimService::Stats(const v1::StatsRequest&, v1::StatsResponse* resp) {
   bool v2 = false;
   absl::StatusOr<linux::CgroupStats> st = task_.Stats(&v2);
   if (!st.ok())
@@ -195,7 +182,7 @@ grpc::Status ShimService::Stats(grpc::ServerContext*, const v1::StatsRequest*,
     m.mutable_memory()->set_usage_limit(st->memory_limit);
     m.mutable_memory_events()->set_oom_kill(st->oom_kills);
     resp->mutable_stats()->PackFrom(m);
-    return grpc::Status::OK;
+    return absl::OkStatus();
   }
   io::containerd::cgroups::v1::Metrics m;
   m.mutable_pids()->set_current(st->pids_current);
@@ -214,39 +201,86 @@ grpc::Status ShimService::Stats(grpc::ServerContext*, const v1::StatsRequest*,
   m.mutable_memory()->mutable_usage()->set_failcnt(st->memory_failcnt);
   m.mutable_memory_oom_control()->set_oom_kill(st->oom_kills);
   resp->mutable_stats()->PackFrom(m);
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
-grpc::Status ShimService::Connect(grpc::ServerContext*, const v1::ConnectRequest*,
-                                  v1::ConnectResponse* resp) {
+absl::Status ShimService::Connect(const v1::ConnectRequest&, v1::ConnectResponse* resp) {
   resp->set_shim_pid(static_cast<uint32_t>(::getpid()));
   resp->set_task_pid(static_cast<uint32_t>(task_.InitPid()));
   resp->set_version(std::string(Version()));
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
-grpc::Status ShimService::Shutdown(grpc::ServerContext*, const v1::ShutdownRequest* req,
-                                   google::protobuf::Empty*) {
-  if (!req->now() && !task_.Gone() && task_.InitPid() != 0)
-    return grpc::Status::OK;  // a task is still there: keep serving
+absl::Status ShimService::Shutdown(const v1::ShutdownRequest& req, google::protobuf::Empty*) {
+  if (!req.now() && !task_.Gone() && task_.InitPid() != 0)
+    return absl::OkStatus();  // a task is still there: keep serving
   on_gone_();
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
-grpc::Status ShimService::Events(grpc::ServerContext* ctx, const v1::EventsRequest*,
-                                 grpc::ServerWriter<v1::Event>* writer) {
+absl::Status ShimService::Events(const v1::EventsRequest&, const ttrpc::Server::Send& send) {
   uint64_t next = 0;
-  while (!ctx->IsCancelled()) {
+  for (;;) {
     std::optional<v1::Event> e = events_.Next(&next, absl::Milliseconds(200));
     if (!e) {
       if (events_.Closed())
-        break;
+        return absl::OkStatus();
       continue;
     }
-    if (!writer->Write(*e))
-      break;
+    if (!send(e->SerializeAsString()))
+      return absl::OkStatus();  // berthd went away
   }
-  return grpc::Status::OK;
+}
+
+namespace {
+
+constexpr char kService[] = "berth.shim.v1.Shim";
+
+// Parses the request, runs `fn`, serializes the reply. A request that does not parse is
+// InvalidArgument naming the method.
+template <typename Req, typename Resp>
+void AddUnary(ttrpc::Server& server, ShimService* svc, const char* method,
+              absl::Status (ShimService::*fn)(const Req&, Resp*)) {
+  server.RegisterUnary(
+      kService, method, [svc, method, fn](const std::string& in, std::string* out) {
+        Req req;
+        if (!req.ParseFromString(in)) {
+          return InvalidArgument(fmt::format("shim {}: request does not parse", method));
+        }
+        Resp resp;
+        absl::Status s = (svc->*fn)(req, &resp);
+        if (s.ok())
+          *out = resp.SerializeAsString();
+        return s;
+      });
+}
+
+}  // namespace
+
+void ShimService::Register(ttrpc::Server& server) {
+  AddUnary(server, this, "State", &ShimService::State);
+  AddUnary(server, this, "Create", &ShimService::Create);
+  AddUnary(server, this, "Start", &ShimService::Start);
+  AddUnary(server, this, "Delete", &ShimService::Delete);
+  AddUnary(server, this, "Pids", &ShimService::Pids);
+  AddUnary(server, this, "Pause", &ShimService::Pause);
+  AddUnary(server, this, "Resume", &ShimService::Resume);
+  AddUnary(server, this, "Kill", &ShimService::Kill);
+  AddUnary(server, this, "Exec", &ShimService::Exec);
+  AddUnary(server, this, "ResizePty", &ShimService::ResizePty);
+  AddUnary(server, this, "CloseIO", &ShimService::CloseIO);
+  AddUnary(server, this, "Update", &ShimService::Update);
+  AddUnary(server, this, "Wait", &ShimService::Wait);
+  AddUnary(server, this, "Stats", &ShimService::Stats);
+  AddUnary(server, this, "Connect", &ShimService::Connect);
+  AddUnary(server, this, "Shutdown", &ShimService::Shutdown);
+  server.RegisterStream(kService, "Events",
+                        [this](const std::string& in, const ttrpc::Server::Send& send) {
+                          v1::EventsRequest req;
+                          if (!req.ParseFromString(in))
+                            return InvalidArgument("shim Events: request does not parse");
+                          return Events(req, send);
+                        });
 }
 
 }  // namespace berth::shim

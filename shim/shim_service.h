@@ -1,54 +1,52 @@
 #pragma once
 
-// berth.shim.v1.Shim over one Task: translates protos to Task calls and Status to grpc::Status
-// (through lib/rpc's mapping), nothing more. Events stream from the EventQueue until the
-// client cancels or the shim shuts down. `on_gone` runs when the task is deleted or Shutdown
+// berth.shim.v1.Shim over one Task: translates protos to Task calls, nothing more; errors go
+// back as they are (ttrpc carries code and message). Served over ttrpc (lib/ttrpc), not gRPC:
+// a deliberate change from DESIGN.md's "gRPC over the shim's own socket", for the shim's
+// memory and start time (gRPC alone was 5.5 MB of each shim's RSS and most of its 60-80 ms
+// start), as containerd moved its shims to ttrpc. Events stream from the EventQueue until
+// the client goes or the shim shuts down. `on_gone` runs when the task is deleted or Shutdown
 // asks the shim to exit.
 
 #include <functional>
 
-#include "berth/shim/v1/shim.grpc.pb.h"
+#include "google/protobuf/empty.pb.h"
+
+#include "berth/shim/v1/shim.pb.h"
+#include "lib/ttrpc/server.h"
 #include "shim/event_queue.h"
 #include "shim/task/task.h"
 
 namespace berth::shim {
 
-class ShimService final : public v1::Shim::Service {
+class ShimService {
  public:
   ShimService(Task& task, EventQueue& events, std::function<void()> on_gone)
       : task_(task), events_(events), on_gone_(std::move(on_gone)) {}
 
-  grpc::Status State(grpc::ServerContext*, const v1::StateRequest*, v1::StateResponse*) override;
-  grpc::Status Create(grpc::ServerContext*, const v1::CreateTaskRequest*,
-                      v1::CreateTaskResponse*) override;
-  grpc::Status Start(grpc::ServerContext*, const v1::StartRequest*, v1::StartResponse*) override;
-  grpc::Status Delete(grpc::ServerContext*, const v1::DeleteRequest*, v1::DeleteResponse*) override;
-  grpc::Status Pids(grpc::ServerContext*, const v1::PidsRequest*, v1::PidsResponse*) override;
-  grpc::Status Pause(grpc::ServerContext*, const v1::PauseRequest*,
-                     google::protobuf::Empty*) override;
-  grpc::Status Resume(grpc::ServerContext*, const v1::ResumeRequest*,
-                      google::protobuf::Empty*) override;
-  grpc::Status Kill(grpc::ServerContext*, const v1::KillRequest*,
-                    google::protobuf::Empty*) override;
-  grpc::Status Exec(grpc::ServerContext*, const v1::ExecProcessRequest*,
-                    google::protobuf::Empty*) override;
-  grpc::Status ResizePty(grpc::ServerContext*, const v1::ResizePtyRequest*,
-                         google::protobuf::Empty*) override;
-  grpc::Status CloseIO(grpc::ServerContext*, const v1::CloseIORequest*,
-                       google::protobuf::Empty*) override;
-  grpc::Status Update(grpc::ServerContext*, const v1::UpdateTaskRequest*,
-                      google::protobuf::Empty*) override;
-  grpc::Status Wait(grpc::ServerContext*, const v1::WaitRequest*, v1::WaitResponse*) override;
-  grpc::Status Stats(grpc::ServerContext*, const v1::StatsRequest*, v1::StatsResponse*) override;
-  grpc::Status Connect(grpc::ServerContext*, const v1::ConnectRequest*,
-                       v1::ConnectResponse*) override;
-  grpc::Status Shutdown(grpc::ServerContext*, const v1::ShutdownRequest*,
-                        google::protobuf::Empty*) override;
-  grpc::Status Events(grpc::ServerContext*, const v1::EventsRequest*,
-                      grpc::ServerWriter<v1::Event>*) override;
+  absl::Status State(const v1::StateRequest& req, v1::StateResponse* resp);
+  absl::Status Create(const v1::CreateTaskRequest& req, v1::CreateTaskResponse* resp);
+  absl::Status Start(const v1::StartRequest& req, v1::StartResponse* resp);
+  absl::Status Delete(const v1::DeleteRequest& req, v1::DeleteResponse* resp);
+  absl::Status Pids(const v1::PidsRequest& req, v1::PidsResponse* resp);
+  absl::Status Pause(const v1::PauseRequest& req, google::protobuf::Empty* resp);
+  absl::Status Resume(const v1::ResumeRequest& req, google::protobuf::Empty* resp);
+  absl::Status Kill(const v1::KillRequest& req, google::protobuf::Empty* resp);
+  absl::Status Exec(const v1::ExecProcessRequest& req, google::protobuf::Empty* resp);
+  absl::Status ResizePty(const v1::ResizePtyRequest& req, google::protobuf::Empty* resp);
+  absl::Status CloseIO(const v1::CloseIORequest& req, google::protobuf::Empty* resp);
+  absl::Status Update(const v1::UpdateTaskRequest& req, google::protobuf::Empty* resp);
+  absl::Status Wait(const v1::WaitRequest& req, v1::WaitResponse* resp);
+  absl::Status Stats(const v1::StatsRequest& req, v1::StatsResponse* resp);
+  absl::Status Connect(const v1::ConnectRequest& req, v1::ConnectResponse* resp);
+  absl::Status Shutdown(const v1::ShutdownRequest& req, google::protobuf::Empty* resp);
+
+  // Registers every method as service "berth.shim.v1.Shim" on `server`.
+  void Register(ttrpc::Server& server);
 
  private:
-  grpc::Status CheckId(const std::string& id) const;
+  absl::Status CheckId(const std::string& id) const;
+  absl::Status Events(const v1::EventsRequest& req, const ttrpc::Server::Send& send);
 
   Task& task_;
   EventQueue& events_;

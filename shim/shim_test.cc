@@ -31,8 +31,8 @@ TEST_F(ShimTest, RunsTheInitAndKeepsItsExitUntilDeleted) {
   req.set_stdout(Fifo("stdout"));
   FifoReader out(req.stdout());
   uint32_t pid = 0;
-  grpc::Status s = Create(req, &pid);
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  absl::Status s = Create(req, &pid);
+  ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_GT(pid, 0u);
   EXPECT_EQ(State().status(), containerd::v1::types::CREATED);
   ASSERT_TRUE(Start().ok());
@@ -64,9 +64,8 @@ TEST_F(ShimTest, ExecKillAndExitCodes) {
   ereq.set_stdout(Fifo("exec-out"));
   FifoReader out(ereq.stdout());
   ereq.mutable_spec()->set_value(oci::ProcessToJson(p));
-  grpc::ClientContext ctx;
   google::protobuf::Empty e;
-  ASSERT_TRUE(stub_->Exec(&ctx, ereq, &e).ok());
+  ASSERT_TRUE(Rpc("Exec", ereq, &e).ok());
   EXPECT_EQ(State("e1").status(), containerd::v1::types::CREATED);
   ASSERT_TRUE(Start("e1").ok());
   EXPECT_EQ(Wait("e1"), 0);
@@ -74,17 +73,16 @@ TEST_F(ShimTest, ExecKillAndExitCodes) {
   EXPECT_THAT(out.data(), HasSubstr("exec in pid "));
   EXPECT_TRUE(Delete("e1").ok());
   {
-    grpc::ClientContext pctx;
     v1::PidsRequest preq;
     v1::PidsResponse presp;
-    ASSERT_TRUE(stub_->Pids(&pctx, preq, &presp).ok());
+    ASSERT_TRUE(Rpc("Pids", preq, &presp).ok());
     ASSERT_EQ(presp.processes_size(), 1);
     EXPECT_EQ(presp.processes(0).pid(), State().pid());
   }
-  EXPECT_EQ(Delete().error_code(), grpc::StatusCode::FAILED_PRECONDITION);  // still running
+  EXPECT_EQ(Delete().code(), absl::StatusCode::kFailedPrecondition);  // still running
   ASSERT_TRUE(Kill(SIGKILL).ok());
   EXPECT_EQ(Wait(), 137);
-  EXPECT_EQ(Kill(SIGKILL).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Kill(SIGKILL).code(), absl::StatusCode::kNotFound);
   std::vector<std::string> topics = Topics();
   EXPECT_THAT(topics, Contains("/tasks/exec-added"));
   EXPECT_THAT(topics, Contains("/tasks/exec-started"));
@@ -97,30 +95,18 @@ TEST_F(ShimTest, PauseResumeStatsAndUpdate) {
   ASSERT_TRUE(Create({}).ok());
   ASSERT_TRUE(Start().ok());
   google::protobuf::Empty e;
-  {
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(stub_->Pause(&ctx, v1::PauseRequest(), &e).ok());
-  }
+  { ASSERT_TRUE(Rpc("Pause", v1::PauseRequest(), &e).ok()); }
   EXPECT_EQ(State().status(), containerd::v1::types::PAUSED);
-  {
-    grpc::ClientContext ctx;
-    EXPECT_EQ(stub_->Pause(&ctx, v1::PauseRequest(), &e).error_code(),
-              grpc::StatusCode::FAILED_PRECONDITION);
-  }
-  {
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(stub_->Resume(&ctx, v1::ResumeRequest(), &e).ok());
-  }
+  { EXPECT_EQ(Rpc("Pause", v1::PauseRequest(), &e).code(), absl::StatusCode::kFailedPrecondition); }
+  { ASSERT_TRUE(Rpc("Resume", v1::ResumeRequest(), &e).ok()); }
   EXPECT_EQ(State().status(), containerd::v1::types::RUNNING);
   {
-    grpc::ClientContext ctx;
     v1::UpdateTaskRequest req;
     req.mutable_resources()->set_value(R"({"pids": {"limit": 9}})");
-    ASSERT_TRUE(stub_->Update(&ctx, req, &e).ok());
+    ASSERT_TRUE(Rpc("Update", req, &e).ok());
   }
-  grpc::ClientContext ctx;
   v1::StatsResponse resp;
-  ASSERT_TRUE(stub_->Stats(&ctx, v1::StatsRequest(), &resp).ok());
+  ASSERT_TRUE(Rpc("Stats", v1::StatsRequest(), &resp).ok());
   io::containerd::cgroups::v1::Metrics m;
   ASSERT_TRUE(resp.stats().UnpackTo(&m));
   EXPECT_EQ(m.pids().current(), 1u);
@@ -148,12 +134,11 @@ TEST_F(ShimTest, TerminalUnderAPty) {
   ASSERT_GE(in, 0);
   ASSERT_TRUE(Create(req).ok());
   ASSERT_TRUE(Start().ok());
-  grpc::ClientContext ctx;
   v1::ResizePtyRequest rreq;
   rreq.set_width(100);
   rreq.set_height(40);
   google::protobuf::Empty e;
-  ASSERT_TRUE(stub_->ResizePty(&ctx, rreq, &e).ok());
+  ASSERT_TRUE(Rpc("ResizePty", rreq, &e).ok());
   std::string cmd = "test -t 0 && echo is-a-tty; stty size; echo $((6*7)); exit 7\n";
   ASSERT_EQ(::write(in, cmd.data(), cmd.size()), static_cast<ssize_t>(cmd.size()));
   EXPECT_EQ(Wait(), 7);
@@ -182,16 +167,16 @@ TEST_F(ShimTest, BadSpecIsAClearErrorAndLeavesNothing) {
   oci::Spec spec = shim::testing::BusyboxSpec(id_, "true");
   spec.process->capabilities->bounding.push_back("CAP_BOGUS");
   ASSERT_NO_FATAL_FAILURE(StartShim(spec));
-  grpc::Status s = Create({});
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(s.error_message(), HasSubstr("unknown capability \"CAP_BOGUS\""));
+  absl::Status s = Create({});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("unknown capability \"CAP_BOGUS\""));
   EXPECT_FALSE(shim::testing::CgroupExists(cgroups_path_));
   spec.process->capabilities->bounding.pop_back();
   spec.root.path = "missing";
   ASSERT_TRUE(oci::WriteSpec(dir_.path(), spec).ok());
   s = Create({});
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_THAT(s.error_message(), HasSubstr("root.path"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(s.message(), HasSubstr("root.path"));
   EXPECT_FALSE(shim::testing::CgroupExists(cgroups_path_));
   EXPECT_FALSE(shim::testing::MountedUnder(dir_.path()));
 }
@@ -215,7 +200,7 @@ TEST_F(ShimTest, DeleteCommandCleansUpAfterADeadShim) {
   // Killed: gone, or a zombie waiting for whichever ancestor it was re-parented to.
   std::string stat = ReadFile("/proc/" + std::to_string(init) + "/stat");
   EXPECT_TRUE(stat.empty() || stat.find(") Z ") != std::string::npos) << stat;
-  stub_.reset();
+  client_.reset();
 }
 
 oci::Hook HostHook(const std::string& script) {
@@ -246,10 +231,10 @@ TEST_F(ShimTest, HooksRunOnceEachInsideTheShim) {
   req.set_stdout(Fifo("stdout"));
   FifoReader out(req.stdout());
   uint32_t pid = 0;
-  grpc::Status s = Create(req, &pid);
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  absl::Status s = Create(req, &pid);
+  ASSERT_TRUE(s.ok()) << s.message();
   s = Start();
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(Wait(), 0);
   out.Join();
   EXPECT_EQ(out.data(), "startContainer\n");
@@ -257,7 +242,7 @@ TEST_F(ShimTest, HooksRunOnceEachInsideTheShim) {
   EXPECT_THAT(poststart, HasSubstr("\"status\":\"running\""));
   EXPECT_THAT(poststart, HasSubstr(fmt::format("\"pid\":{}", pid)));
   s = Delete();
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(ReadFile(log),
             "createRuntime0\ncreateRuntime1\ncreateRuntime2\ncreateRuntime3\ncreateRuntime4\n"
             "createContainer\npoststop\n");
@@ -267,9 +252,9 @@ TEST_F(ShimTest, AFailingCreateContainerHookFailsCreateAndLeavesNothing) {
   oci::Spec spec = shim::testing::BusyboxSpec(id_, "true");
   spec.hooks.create_container = {HostHook("echo no GPU here >&2; exit 3")};
   ASSERT_NO_FATAL_FAILURE(StartShim(spec));
-  grpc::Status s = Create({});
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_THAT(s.error_message(),
+  absl::Status s = Create({});
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(),
               HasSubstr("hooks.createContainer[0] /bin/sh: exited with status 3: no GPU here"));
   EXPECT_FALSE(shim::testing::CgroupExists(cgroups_path_));
   EXPECT_FALSE(shim::testing::MountedUnder(dir_.path()));
@@ -285,15 +270,14 @@ TEST_F(ShimTest, AFailingStartContainerHookFailsStartAndStopsTheTask) {
   req.set_stdout(Fifo("stdout"));
   FifoReader out(req.stdout());
   ASSERT_TRUE(Create(req).ok());
-  grpc::Status s = Start();
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_THAT(s.error_message(),
-              HasSubstr("hooks.startContainer[0] /bin/sh: exited with status 5"));
+  absl::Status s = Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("hooks.startContainer[0] /bin/sh: exited with status 5"));
   EXPECT_EQ(Wait(), 137);
   out.Join();
   EXPECT_EQ(out.data(), "") << "the process never ran";
   s = Delete();
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_FALSE(shim::testing::CgroupExists(cgroups_path_));
   EXPECT_FALSE(shim::testing::MountedUnder(dir_.path()));
 }

@@ -275,11 +275,14 @@ absl::StatusOr<std::string> Client::Call(const std::string& service, const std::
     conn_->pending[id] = p;
   }
   std::string bytes;
-  AppendFrame(&bytes, Frame{id, FrameType::kRequest, 0,
-                            EncodeRequest({.service = service,
-                                           .method = method,
-                                           .payload = request,
-                                           .timeout_nano = absl::ToInt64Nanoseconds(timeout)})});
+  AppendFrame(&bytes,
+              Frame{id, FrameType::kRequest, 0,
+                    EncodeRequest({.service = service,
+                                   .method = method,
+                                   .payload = request,
+                                   .timeout_nano = timeout == absl::InfiniteDuration()
+                                                       ? 0
+                                                       : absl::ToInt64Nanoseconds(timeout)})});
   bool sent = conn_->Write(bytes);
   absl::Time deadline = absl::Now() + timeout;
   absl::MutexLock lock(&conn_->mu);
@@ -337,18 +340,20 @@ uint32_t Client::OpenStream(const std::string& service, const std::string& metho
   return id;
 }
 
-void Client::CloseStream(uint32_t id) {
+bool Client::CloseStream(uint32_t id) {
   std::shared_ptr<Pending> p;
   {
     absl::MutexLock lock(&conn_->mu);
     auto it = conn_->pending.find(id);
     if (it == conn_->pending.end())
-      return;
+      return false;
     p = it->second;
     conn_->pending.erase(it);
   }
   absl::MutexLock cb(&p->cb_mu);  // waits for a running callback of this stream
+  bool was_open = !p->closed;
   p->closed = true;
+  return was_open;
 }
 
 }  // namespace berth::ttrpc

@@ -44,9 +44,10 @@ class Client {
   using OnDone = std::function<void(absl::Status status)>;
   uint32_t OpenStream(const std::string& service, const std::string& method,
                       const std::string& request, OnMessage on_message, OnDone on_done);
-  // Ends the stream locally: no callback of it runs after this returns. Not from that
-  // stream's own callbacks. The server sees the end when the connection closes.
-  void CloseStream(uint32_t id);
+  // Ends the stream locally. True: no callback of it runs after this returns. False: the
+  // stream had already ended (its on_done has run or is running). Not from that stream's own
+  // callbacks. The server sees the end when the connection closes.
+  bool CloseStream(uint32_t id);
 
   // True once the connection has ended.
   bool Closed();

@@ -43,7 +43,9 @@ struct Server::Conn {
 
 Server::Server() : wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
-Server::~Server() = default;
+Server::~Server() {
+  Shutdown(absl::Seconds(2));
+}
 
 void Server::RegisterUnary(const std::string& service, const std::string& method, UnaryHandler h) {
   methods_["/" + service + "/" + method].unary = std::move(h);
@@ -103,22 +105,19 @@ void Server::Serve(absl::Duration drain) {
       }
     }
   }
-  Drain(drain);
+  listen_fd_.reset();
+  absl::MutexLock lock(&mu_);
+  auto idle = [this] { return unary_running_ == 0; };
+  mu_.AwaitWithTimeout(absl::Condition(&idle), drain);
 }
 
-void Server::Drain(absl::Duration drain) {
-  absl::Time deadline = absl::Now() + drain;
-  {
-    absl::MutexLock lock(&mu_);
-    auto idle = [this] { return unary_running_ == 0; };
-    mu_.AwaitWithDeadline(absl::Condition(&idle), deadline);
-  }
+void Server::Shutdown(absl::Duration drain) {
   for (const auto& [fd, c] : conns_) ::shutdown(fd, SHUT_RDWR);
   conns_.clear();
   listen_fd_.reset();
   absl::MutexLock lock(&mu_);
   auto none = [this] { return calls_running_ == 0; };
-  mu_.AwaitWithDeadline(absl::Condition(&none), deadline);
+  mu_.AwaitWithTimeout(absl::Condition(&none), drain);
 }
 
 void Server::Accept() {

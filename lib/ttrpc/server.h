@@ -44,10 +44,13 @@ class Server {
   // Binds and listens on `path` (an old socket file there is replaced), mode 0600.
   absl::Status Listen(const std::string& path);
 
-  // Serves until Stop(). Then it stops reading requests, lets the unary calls that are running
-  // finish and send their replies (up to `drain`), closes every connection (streams see their
-  // `send` fail) and waits up to `drain` for the call threads to return.
+  // Serves until Stop(). Then it stops reading requests and lets the unary calls that are
+  // running finish and send their replies (waiting up to `drain`) before it returns.
   void Serve(absl::Duration drain = absl::Seconds(2));
+  // After Serve: closes every connection (running streams see `send` fail) and waits up to
+  // `drain` for the call threads to return. The destructor does it too (2 s); a call still
+  // running after that must not outlive the process (the shim exits right after).
+  void Shutdown(absl::Duration drain);
 
   // Thread-safe; also from a handler (its own reply is still sent) and async-signal-safe.
   void Stop();
@@ -66,7 +69,6 @@ class Server {
   void Dispatch(const std::shared_ptr<Conn>& c, uint32_t stream_id, std::string payload);
   void RunCall(const std::shared_ptr<Conn>& c, uint32_t stream_id, const Method* m,
                std::string payload);
-  void Drain(absl::Duration drain);
 
   std::map<std::string, Method> methods_;  // "/service/method"
   UniqueFd listen_fd_;

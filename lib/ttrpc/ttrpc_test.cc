@@ -127,6 +127,7 @@ class TtrpcTest : public ::testing::Test {
       release_.Notify();
     server_.Stop();
     thread_.join();
+    server_.Shutdown(absl::Seconds(2));
   }
 
   std::unique_ptr<Client> Dial() {
@@ -242,13 +243,14 @@ TEST_F(TtrpcTest, ConnectionEndFailsCallsAndStreams) {
         done.Notify();
       });
   absl::SleepFor(absl::Milliseconds(100));
-  server_.Stop();  // the running unary call is let finish; then connections close
+  server_.Stop();  // the running unary call is let finish and answered
   absl::SleepFor(absl::Milliseconds(100));
   release_.Notify();
   t.join();
   EXPECT_EQ(blocked.value_or("?"), "released");
   thread_.join();
   thread_ = std::thread([] {});
+  server_.Shutdown(absl::Seconds(2));  // now the connection closes
   ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(5)));
   EXPECT_THAT(end, StatusIs(absl::StatusCode::kUnavailable, "connection closed"));
   EXPECT_GT(ticks.load(), 0);

@@ -7,17 +7,16 @@
 
 #include "absl/synchronization/notification.h"
 #include "fmt/format.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
+#include "google/protobuf/empty.pb.h"
 #include "spdlog/spdlog.h"
 
 #include "lib/base/status.h"
-#include "lib/rpc/status.h"
 
 namespace berth::runtime {
 namespace {
 
-constexpr auto kCallTimeout = std::chrono::seconds(60);
+constexpr absl::Duration kCallTimeout = absl::Seconds(60);
+constexpr char kService[] = "berth.shim.v1.Shim";
 constexpr char kGooglePrefix[] = "type.googleapis.com/";
 
 }  // namespace
@@ -53,23 +52,25 @@ std::string ProtobufTypeUrl(const std::string& type_url) {
 
 absl::StatusOr<std::unique_ptr<ShimTask>> ShimTask::Connect(Bundle bundle, std::string runtime,
                                                             std::chrono::milliseconds timeout) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      "unix:" + bundle.socket().string(), grpc::InsecureChannelCredentials(), args);
   std::string id = bundle.id();
+  std::string socket = bundle.socket().string();
+  absl::Time deadline = absl::Now() + absl::FromChrono(timeout);
+  absl::StatusOr<std::unique_ptr<ttrpc::Client>> client =
+      ttrpc::Client::Dial(socket, absl::FromChrono(timeout));
+  if (!client.ok()) {
+    return Unavailable(fmt::format("task {:?}: shim at {} does not answer: {}", id, socket,
+                                   std::string(client.status().message())));
+  }
   std::unique_ptr<ShimTask> task(
-      new ShimTask(std::move(bundle), std::move(runtime), shimapi::Shim::NewStub(channel)));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
-  ctx.set_wait_for_ready(true);
+      new ShimTask(std::move(bundle), std::move(runtime), std::move(*client)));
   shimapi::ConnectRequest req;
   req.set_id(id);
   shimapi::ConnectResponse resp;
-  grpc::Status s = task->stub_->Connect(&ctx, req, &resp);
+  absl::Status s = task->Invoke("Connect", "connect", req, &resp,
+                                std::max(deadline - absl::Now(), absl::Milliseconds(100)));
   if (!s.ok()) {
-    return Unavailable(fmt::format("task {:?}: shim at {} does not answer: {}", id,
-                                   task->bundle_.socket().string(), s.error_message()));
+    return Unavailable(fmt::format("task {:?}: shim at {} does not answer: {}", id, socket,
+                                   std::string(s.message())));
   }
   task->shim_pid_ = static_cast<pid_t>(resp.shim_pid());
   int fd = static_cast<int>(::syscall(SYS_pidfd_open, task->shim_pid_, 0));
@@ -83,8 +84,7 @@ ShimTask::~ShimTask() {
   StopEvents(std::chrono::milliseconds(0));
 }
 
-class ShimTask::EventReader final : public grpc::ClientReadReactor<shimapi::Event>,
-                                    public std::enable_shared_from_this<EventReader> {
+class ShimTask::EventReader final : public std::enable_shared_from_this<EventReader> {
  public:
   // berth-shim keeps its last 1024 events (shim/event_queue.h) and replays them to each new
   // subscriber.
@@ -97,35 +97,56 @@ class ShimTask::EventReader final : public grpc::ClientReadReactor<shimapi::Even
         mark_(bundle.EventsSeen()),
         skip_(mark_.count) {}
 
-  void Start(shimapi::Shim::Stub& stub) {
-    self_ = shared_from_this();  // released last thing in OnDone
-    stub.async()->Events(&ctx_, &request_, this);
-    StartRead(&event_);
-    StartCall();
+  void Start(ttrpc::Client& client) {
+    client_ = &client;
+    std::shared_ptr<EventReader> self = shared_from_this();
+    stream_ = client.OpenStream(
+        kService, "Events", shimapi::EventsRequest().SerializeAsString(),
+        [self](std::string bytes) { self->OnMessage(bytes); },
+        [self](absl::Status s) { self->OnDone(s); });
   }
 
-  void OnReadDone(bool ok) override {
-    if (!ok)
-      return;  // the stream ended: OnDone follows
+  // Waits up to `timeout` for the stream to end by itself, then closes it; no callback touches
+  // the ShimTask afterwards.
+  void Stop(absl::Duration timeout) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&done_), timeout);
+      stop_ = true;
+      if (done_)
+        return;
+    }
+    if (client_->CloseStream(stream_))
+      return;                    // closed before it ended: no callback runs from now on
+    absl::MutexLock lock(&mu_);  // it is ending: wait for OnDone to return
+    mu_.Await(absl::Condition(&done_));
+  }
+
+ private:
+  void OnMessage(const std::string& bytes) {
+    shimapi::Event event;
+    if (!event.ParseFromString(bytes)) {
+      spdlog::warn("shim event does not parse id={}", bundle_.id());
+      return;
+    }
     ++received_;
     if (skip_ <= kShimWindow) {
       // The replay starts with the shim's first event: skip what was forwarded, by count.
       if (received_ > skip_)
-        Forward(event_);
+        Forward(event);
     } else if (received_ <= kShimWindow) {
       // The shim's window is full, so the replay is its last kShimWindow events: once all are
       // here, forward those after the last one forwarded before (found by fingerprint).
-      replay_.push_back(event_);
+      replay_.push_back(std::move(event));
       if (received_ == kShimWindow)
         FlushReplay();
     } else {
-      Forward(event_);
+      Forward(event);
     }
-    StartRead(&event_);
   }
 
-  void OnDone(const grpc::Status& s) override {
-    spdlog::debug("shim event stream ended id={} status={}", bundle_.id(), s.error_message());
+  void OnDone(const absl::Status& s) {
+    spdlog::debug("shim event stream ended id={} status={}", bundle_.id(), s.ToString());
     bool lost = false;
     {
       absl::MutexLock lock(&mu_);
@@ -133,28 +154,10 @@ class ShimTask::EventReader final : public grpc::ClientReadReactor<shimapi::Even
     }
     if (lost && on_lost_)
       on_lost_();
-    std::shared_ptr<EventReader> keep = std::move(self_);
     absl::MutexLock lock(&mu_);
     done_ = true;
   }
 
-  // Waits up to `timeout` for the stream to end by itself, then cancels it and waits for
-  // OnDone; no callback touches the ShimTask afterwards.
-  void Stop(absl::Duration timeout) {
-    bool cancel = false;
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.AwaitWithTimeout(absl::Condition(&done_), timeout);
-      stop_ = true;
-      cancel = !done_;
-    }
-    if (cancel)
-      ctx_.TryCancel();  // without the lock: gRPC may run OnDone from here
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(&done_));
-  }
-
- private:
   void FlushReplay() {
     size_t start = 0;
     for (size_t i = replay_.size(); i > 0; --i) {
@@ -188,12 +191,10 @@ class ShimTask::EventReader final : public grpc::ClientReadReactor<shimapi::Even
   const std::function<void()> on_lost_;
   Bundle::EventMark mark_;
   const int64_t skip_;
-  grpc::ClientContext ctx_;
-  shimapi::EventsRequest request_;
-  shimapi::Event event_;
+  ttrpc::Client* client_ = nullptr;
+  uint32_t stream_ = 0;
   int64_t received_ = 0;
   std::vector<shimapi::Event> replay_;
-  std::shared_ptr<EventReader> self_;
   absl::Mutex mu_;
   bool stop_ = false;  // guarded by mu_
   bool done_ = false;  // guarded by mu_
@@ -201,7 +202,7 @@ class ShimTask::EventReader final : public grpc::ClientReadReactor<shimapi::Even
 
 void ShimTask::ForwardEvents(events::Exchange& exchange, std::function<void()> on_lost) {
   events_ = std::make_shared<EventReader>(bundle_, exchange, std::move(on_lost));
-  events_->Start(*stub_);
+  events_->Start(*client_);
 }
 
 void ShimTask::StopEvents(std::chrono::milliseconds timeout) {
@@ -218,21 +219,28 @@ void ShimTask::KillShim() {
   ::syscall(SYS_pidfd_send_signal, shim_pidfd_.get(), SIGKILL, nullptr, 0);
 }
 
-std::unique_ptr<grpc::ClientContext> ShimTask::Context() {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + kCallTimeout);
-  return ctx;
+absl::Status ShimTask::Invoke(const char* method, std::string_view what,
+                              const google::protobuf::MessageLite& req,
+                              google::protobuf::MessageLite* resp, absl::Duration timeout,
+                              absl::FunctionRef<bool()> cancelled) {
+  absl::StatusOr<std::string> reply =
+      client_->Call(kService, method, req.SerializeAsString(), timeout, cancelled);
+  if (!reply.ok())
+    return Check(reply.status(), what);
+  if (!resp->ParseFromString(*reply)) {
+    return Internal(
+        fmt::format("task {:?}: shim {}: the reply does not parse", bundle_.id(), what));
+  }
+  return absl::OkStatus();
 }
 
-absl::Status ShimTask::Check(const grpc::Status& s, std::string_view method) const {
+absl::Status ShimTask::Check(const absl::Status& s, std::string_view what) const {
   if (s.ok())
     return absl::OkStatus();
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
-      s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+  if (absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s))
     return Unavailable(
-        fmt::format("task {:?}: shim {}: {}", bundle_.id(), method, s.error_message()));
-  }
-  return rpc::FromGrpcStatus(s);
+        fmt::format("task {:?}: shim {}: {}", bundle_.id(), what, std::string(s.message())));
+  return s;
 }
 
 absl::StatusOr<uint32_t> ShimTask::Create(const TaskIo& io, const google::protobuf::Any* options) {
@@ -248,7 +256,7 @@ absl::StatusOr<uint32_t> ShimTask::Create(const TaskIo& io, const google::protob
     req.mutable_options()->set_type_url(ProtobufTypeUrl(options->type_url()));
   }
   shimapi::CreateTaskResponse resp;
-  if (absl::Status s = Check(stub_->Create(Context().get(), req, &resp), "create"); !s.ok())
+  if (absl::Status s = Invoke("Create", "create", req, &resp, kCallTimeout); !s.ok())
     return s;
   created_pid_ = resp.pid();
   return resp.pid();
@@ -259,7 +267,7 @@ absl::StatusOr<shimapi::StateResponse> ShimTask::State(const std::string& exec_i
   req.set_id(bundle_.id());
   req.set_exec_id(exec_id);
   shimapi::StateResponse resp;
-  if (absl::Status s = Check(stub_->State(Context().get(), req, &resp), "state"); !s.ok())
+  if (absl::Status s = Invoke("State", "state", req, &resp, kCallTimeout); !s.ok())
     return s;
   return resp;
 }
@@ -269,7 +277,7 @@ absl::StatusOr<uint32_t> ShimTask::Start(const std::string& exec_id) {
   req.set_id(bundle_.id());
   req.set_exec_id(exec_id);
   shimapi::StartResponse resp;
-  if (absl::Status s = Check(stub_->Start(Context().get(), req, &resp), "start"); !s.ok())
+  if (absl::Status s = Invoke("Start", "start", req, &resp, kCallTimeout); !s.ok())
     return s;
   return resp.pid();
 }
@@ -279,7 +287,7 @@ absl::StatusOr<shimapi::DeleteResponse> ShimTask::Delete(const std::string& exec
   req.set_id(bundle_.id());
   req.set_exec_id(exec_id);
   shimapi::DeleteResponse resp;
-  if (absl::Status s = Check(stub_->Delete(Context().get(), req, &resp), "delete"); !s.ok())
+  if (absl::Status s = Invoke("Delete", "delete", req, &resp, kCallTimeout); !s.ok())
     return s;
   return resp;
 }
@@ -291,7 +299,7 @@ absl::Status ShimTask::Kill(const std::string& exec_id, uint32_t signal, bool al
   req.set_signal(signal);
   req.set_all(all);
   google::protobuf::Empty resp;
-  return Check(stub_->Kill(Context().get(), req, &resp), "kill");
+  return Invoke("Kill", "kill", req, &resp, kCallTimeout);
 }
 
 absl::Status ShimTask::Exec(const std::string& exec_id, const TaskIo& io,
@@ -305,7 +313,7 @@ absl::Status ShimTask::Exec(const std::string& exec_id, const TaskIo& io,
   req.set_stderr(io.stderr_path);
   *req.mutable_spec() = spec;
   google::protobuf::Empty resp;
-  return Check(stub_->Exec(Context().get(), req, &resp), "exec");
+  return Invoke("Exec", "exec", req, &resp, kCallTimeout);
 }
 
 absl::Status ShimTask::ResizePty(const std::string& exec_id, uint32_t width, uint32_t height) {
@@ -315,7 +323,7 @@ absl::Status ShimTask::ResizePty(const std::string& exec_id, uint32_t width, uin
   req.set_width(width);
   req.set_height(height);
   google::protobuf::Empty resp;
-  return Check(stub_->ResizePty(Context().get(), req, &resp), "resize pty");
+  return Invoke("ResizePty", "resize pty", req, &resp, kCallTimeout);
 }
 
 absl::Status ShimTask::CloseIO(const std::string& exec_id, bool stdin_too) {
@@ -324,28 +332,28 @@ absl::Status ShimTask::CloseIO(const std::string& exec_id, bool stdin_too) {
   req.set_exec_id(exec_id);
   req.set_stdin(stdin_too);
   google::protobuf::Empty resp;
-  return Check(stub_->CloseIO(Context().get(), req, &resp), "close io");
+  return Invoke("CloseIO", "close io", req, &resp, kCallTimeout);
 }
 
 absl::Status ShimTask::Pause() {
   shimapi::PauseRequest req;
   req.set_id(bundle_.id());
   google::protobuf::Empty resp;
-  return Check(stub_->Pause(Context().get(), req, &resp), "pause");
+  return Invoke("Pause", "pause", req, &resp, kCallTimeout);
 }
 
 absl::Status ShimTask::Resume() {
   shimapi::ResumeRequest req;
   req.set_id(bundle_.id());
   google::protobuf::Empty resp;
-  return Check(stub_->Resume(Context().get(), req, &resp), "resume");
+  return Invoke("Resume", "resume", req, &resp, kCallTimeout);
 }
 
 absl::StatusOr<std::vector<::containerd::v1::types::ProcessInfo>> ShimTask::Pids() {
   shimapi::PidsRequest req;
   req.set_id(bundle_.id());
   shimapi::PidsResponse resp;
-  if (absl::Status s = Check(stub_->Pids(Context().get(), req, &resp), "pids"); !s.ok())
+  if (absl::Status s = Invoke("Pids", "pids", req, &resp, kCallTimeout); !s.ok())
     return s;
   std::vector<::containerd::v1::types::ProcessInfo> out;
   for (const auto& p : resp.processes()) {
@@ -363,14 +371,14 @@ absl::Status ShimTask::Update(const google::protobuf::Any& resources,
   *req.mutable_resources() = resources;
   req.mutable_annotations()->insert(annotations.begin(), annotations.end());
   google::protobuf::Empty resp;
-  return Check(stub_->Update(Context().get(), req, &resp), "update");
+  return Invoke("Update", "update", req, &resp, kCallTimeout);
 }
 
 absl::StatusOr<google::protobuf::Any> ShimTask::Stats() {
   shimapi::StatsRequest req;
   req.set_id(bundle_.id());
   shimapi::StatsResponse resp;
-  if (absl::Status s = Check(stub_->Stats(Context().get(), req, &resp), "stats"); !s.ok())
+  if (absl::Status s = Invoke("Stats", "stats", req, &resp, kCallTimeout); !s.ok())
     return s;
   google::protobuf::Any out = resp.stats();
   out.set_type_url(ContainerdTypeUrl(out.type_url()));
@@ -383,21 +391,10 @@ absl::StatusOr<shimapi::WaitResponse> ShimTask::Wait(const std::string& exec_id,
   req.set_id(bundle_.id());
   req.set_exec_id(exec_id);
   shimapi::WaitResponse resp;
-  grpc::ClientContext ctx;
-  grpc::Status result;
-  absl::Notification done;  // safe to destroy once WaitForNotification returned
-  stub_->async()->Wait(&ctx, &req, &resp, [&](grpc::Status s) {
-    result = std::move(s);
-    done.Notify();
-  });
-  while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(200))) {
-    if (cancelled()) {
-      ctx.TryCancel();
-      done.WaitForNotification();
-      return absl::CancelledError(fmt::format("wait for task {:?}: cancelled", bundle_.id()));
-    }
-  }
-  if (absl::Status s = Check(result, "wait"); !s.ok())
+  absl::Status s = Invoke("Wait", "wait", req, &resp, absl::InfiniteDuration(), cancelled);
+  if (absl::IsCancelled(s))
+    return absl::CancelledError(fmt::format("wait for task {:?}: cancelled", bundle_.id()));
+  if (!s.ok())
     return s;
   return resp;
 }
@@ -407,10 +404,11 @@ absl::Status ShimTask::Shutdown(bool now) {
   req.set_id(bundle_.id());
   req.set_now(now);
   google::protobuf::Empty resp;
-  grpc::Status s = stub_->Shutdown(Context().get(), req, &resp);
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE)
+  absl::StatusOr<std::string> reply =
+      client_->Call(kService, "Shutdown", req.SerializeAsString(), kCallTimeout);
+  if (absl::IsUnavailable(reply.status()))
     return absl::OkStatus();  // already gone
-  return Check(s, "shutdown");
+  return Check(reply.status(), "shutdown");
 }
 
 }  // namespace berth::runtime

@@ -1,10 +1,11 @@
 #pragma once
 
-// ShimTask is berthd's side of one running berth-shim: a gRPC client on <bundle>/shim.sock,
-// a pidfd on the shim process, and a thread that forwards the shim's task events to berthd's
-// exchange with containerd's topics. The calls map one to one to berth.shim.v1 and return the
-// shim's errors (its messages name the task or process); a shim that does not answer gives
-// Unavailable `task "<id>": shim: ...`. Thread-safe.
+// ShimTask is berthd's side of one running berth-shim: a ttrpc client (lib/ttrpc, one
+// connection) on <bundle>/shim.sock, a pidfd on the shim process, and the shim's task event
+// stream, forwarded to berthd's exchange with containerd's topics. The replies and events of
+// every shim are read by lib/ttrpc's one epoll thread: no thread per shim. The calls map one to one
+// to berth.shim.v1 and return the shim's errors (its messages name the task or process); a shim
+// that does not answer gives Unavailable `task "<id>": shim: ...`. Thread-safe.
 
 #include <sys/types.h>
 
@@ -20,11 +21,13 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "google/protobuf/any.pb.h"
-#include "grpcpp/client_context.h"
+#include "google/protobuf/message_lite.h"
 
-#include "berth/shim/v1/shim.grpc.pb.h"
+#include "berth/shim/v1/shim.pb.h"
 #include "lib/base/unique_fd.h"
+#include "lib/ttrpc/client.h"
 #include "services/events/exchange.h"
 #include "services/runtime/bundle.h"
 
@@ -52,7 +55,7 @@ class ShimTask {
 
   // Starts forwarding the shim's events to `exchange`, skipping the ones the bundle records as
   // already forwarded (a shim replays its events to each new subscriber). Call once. `on_lost`
-  // runs (on a gRPC thread) when the stream ends without StopEvents (the shim exited or
+  // runs (on the ttrpc epoll thread) when the stream ends without StopEvents (the shim exited or
   // crashed); it must not block or destroy this ShimTask.
   void ForwardEvents(events::Exchange& exchange, std::function<void()> on_lost = nullptr);
   // Waits up to `timeout` for the event stream to end (it ends when the shim exits), then
@@ -99,21 +102,24 @@ class ShimTask {
   absl::Status Shutdown(bool now);
 
  private:
-  ShimTask(Bundle bundle, std::string runtime, std::unique_ptr<shimapi::Shim::Stub> stub)
-      : bundle_(std::move(bundle)), runtime_(std::move(runtime)), stub_(std::move(stub)) {}
+  ShimTask(Bundle bundle, std::string runtime, std::unique_ptr<ttrpc::Client> client)
+      : bundle_(std::move(bundle)), runtime_(std::move(runtime)), client_(std::move(client)) {}
 
-  // A ClientContext with the default deadline.
-  static std::unique_ptr<grpc::ClientContext> Context();
-  absl::Status Check(const grpc::Status& s, std::string_view method) const;
+  // One call of berth.shim.v1.Shim/<method>; `what` names it in errors ("close io").
+  absl::Status Invoke(
+      const char* method, std::string_view what, const google::protobuf::MessageLite& req,
+      google::protobuf::MessageLite* resp, absl::Duration timeout,
+      absl::FunctionRef<bool()> cancelled = [] { return false; });
+  absl::Status Check(const absl::Status& s, std::string_view what) const;
 
   const Bundle bundle_;
   const std::string runtime_;
-  std::unique_ptr<shimapi::Shim::Stub> stub_;
+  std::unique_ptr<ttrpc::Client> client_;
   pid_t shim_pid_ = 0;
   std::atomic<uint32_t> created_pid_ = 0;
   UniqueFd shim_pidfd_;
 
-  // The event stream, read with gRPC's callback API: no thread of its own per shim.
+  // The event stream, read on lib/ttrpc's epoll thread: no thread of its own per shim.
   class EventReader;
   std::shared_ptr<EventReader> events_;
 };

@@ -1,8 +1,8 @@
 #pragma once
 
 // The fixture of the shim's root tests (shim_test.cc, cli_runtime_test.cc): start the real
-// berth-shim binary on a busybox bundle and drive it over its socket with the generated stub.
-// TearDown shuts the shim down (SIGKILL through a pidfd for the pid it wrote, if it does not
+// berth-shim binary on a busybox bundle and drive it over its socket with a ttrpc client (as berthd
+// does). TearDown shuts the shim down (SIGKILL through a pidfd for the pid it wrote, if it does not
 // exit), then runs `berth-shim delete`, so no process or cgroup is left even when a test fails.
 
 #include <fcntl.h>
@@ -15,12 +15,14 @@
 #include <mutex>
 #include <thread>
 
-#include "grpcpp/grpcpp.h"
+#include "absl/synchronization/notification.h"
+#include "google/protobuf/empty.pb.h"
 #include "gtest/gtest.h"
 
-#include "berth/shim/v1/shim.grpc.pb.h"
+#include "berth/shim/v1/shim.pb.h"
 #include "containerd/runc/options/oci.pb.h"
 #include "lib/oci/spec_json.h"
+#include "lib/ttrpc/client.h"
 #include "shim/linux/process.h"
 #include "shim/testing/bundle.h"
 #include "tests/testing/command.h"
@@ -84,10 +86,6 @@ class ShimTest : public ::testing::Test {
   static void TearDownTestSuite() { shim::testing::RemoveTestCgroupParents(); }
 
   void TearDown() override {
-    if (events_ctx_)
-      events_ctx_->TryCancel();
-    if (events_thread_.joinable())
-      events_thread_.join();
     StopShim();
     if (started_) {
       berth::testing::CommandResult r = berth::testing::RunCommand(
@@ -102,13 +100,11 @@ class ShimTest : public ::testing::Test {
     int pid = ShimPid();
     if (pid <= 0 || !started_)
       return;
-    if (stub_) {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    if (client_) {
       v1::ShutdownRequest req;
       req.set_now(true);
       google::protobuf::Empty e;
-      (void)stub_->Shutdown(&ctx, req, &e);
+      (void)Rpc("Shutdown", req, &e, absl::Seconds(5));
     }
     for (int i = 0; i < 300 && ::access(("/proc/" + std::to_string(pid)).c_str(), F_OK) == 0; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -131,22 +127,43 @@ class ShimTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     started_ = true;
     ASSERT_EQ(r.out, "unix://" + (dir_ / "shim.sock").string() + "\n");
-    auto channel = grpc::CreateChannel("unix:" + (dir_ / "shim.sock").string(),
-                                       grpc::InsecureChannelCredentials());
-    stub_ = v1::Shim::NewStub(channel);
+    absl::StatusOr<std::unique_ptr<ttrpc::Client>> c =
+        ttrpc::Client::Dial((dir_ / "shim.sock").string(), absl::Seconds(5));
+    ASSERT_TRUE(c.ok()) << c.status();
+    client_ = std::move(*c);
     SubscribeEvents();
   }
 
   void SubscribeEvents() {
-    events_ctx_ = std::make_unique<grpc::ClientContext>();
-    events_thread_ = std::thread([this] {
-      auto reader = stub_->Events(events_ctx_.get(), v1::EventsRequest());
-      v1::Event e;
-      while (reader->Read(&e)) {
-        std::lock_guard<std::mutex> l(mu_);
-        topics_.push_back(e.topic());
-      }
-    });
+    events_stream_ = client_->OpenStream(
+        "berth.shim.v1.Shim", "Events", v1::EventsRequest().SerializeAsString(),
+        [this](std::string bytes) {
+          v1::Event e;
+          if (!e.ParseFromString(bytes))
+            return;
+          std::lock_guard<std::mutex> l(mu_);
+          topics_.push_back(e.topic());
+        },
+        [this](absl::Status) { events_done_.Notify(); });
+  }
+
+  // Ends the event stream on our side (the shim sees it when the connection closes).
+  void CloseEvents() {
+    if (client_)
+      client_->CloseStream(events_stream_);
+  }
+
+  // One call of berth.shim.v1.Shim; the shim's error as it sent it.
+  absl::Status Rpc(const std::string& method, const google::protobuf::MessageLite& req,
+                   google::protobuf::MessageLite* resp,
+                   absl::Duration timeout = absl::Seconds(60)) {
+    absl::StatusOr<std::string> r =
+        client_->Call("berth.shim.v1.Shim", method, req.SerializeAsString(), timeout);
+    if (!r.ok())
+      return r.status();
+    if (!resp->ParseFromString(*r))
+      return absl::InternalError(method + ": reply does not parse");
+    return absl::OkStatus();
   }
 
   std::vector<std::string> Topics() {
@@ -163,7 +180,7 @@ class ShimTest : public ::testing::Test {
     return p;
   }
 
-  grpc::Status Create(v1::CreateTaskRequest req, uint32_t* pid = nullptr) {
+  absl::Status Create(v1::CreateTaskRequest req, uint32_t* pid = nullptr) {
     req.set_id(id_);
     req.set_bundle(dir_.path().string());
     if (!runtime_binary_.empty()) {
@@ -171,63 +188,56 @@ class ShimTest : public ::testing::Test {
       opts.set_binary_name(runtime_binary_);
       req.mutable_options()->PackFrom(opts);
     }
-    grpc::ClientContext ctx;
     v1::CreateTaskResponse resp;
-    grpc::Status s = stub_->Create(&ctx, req, &resp);
+    absl::Status s = Rpc("Create", req, &resp);
     if (pid != nullptr)
       *pid = resp.pid();
     return s;
   }
 
-  grpc::Status Start(const std::string& exec_id = "") {
-    grpc::ClientContext ctx;
+  absl::Status Start(const std::string& exec_id = "") {
     v1::StartRequest req;
     req.set_id(id_);
     req.set_exec_id(exec_id);
     v1::StartResponse resp;
-    return stub_->Start(&ctx, req, &resp);
+    return Rpc("Start", req, &resp);
   }
 
   int Wait(const std::string& exec_id = "") {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     v1::WaitRequest req;
     req.set_id(id_);
     req.set_exec_id(exec_id);
     v1::WaitResponse resp;
-    grpc::Status s = stub_->Wait(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
+    absl::Status s = Rpc("Wait", req, &resp, absl::Seconds(30));
+    EXPECT_TRUE(s.ok()) << s;
     return s.ok() ? static_cast<int>(resp.exit_status()) : -1;
   }
 
-  grpc::Status Kill(int sig, const std::string& exec_id = "", bool all = false) {
-    grpc::ClientContext ctx;
+  absl::Status Kill(int sig, const std::string& exec_id = "", bool all = false) {
     v1::KillRequest req;
     req.set_id(id_);
     req.set_exec_id(exec_id);
     req.set_signal(static_cast<uint32_t>(sig));
     req.set_all(all);
     google::protobuf::Empty e;
-    return stub_->Kill(&ctx, req, &e);
+    return Rpc("Kill", req, &e);
   }
 
   v1::StateResponse State(const std::string& exec_id = "") {
-    grpc::ClientContext ctx;
     v1::StateRequest req;
     req.set_id(id_);
     req.set_exec_id(exec_id);
     v1::StateResponse resp;
-    EXPECT_TRUE(stub_->State(&ctx, req, &resp).ok());
+    EXPECT_TRUE(Rpc("State", req, &resp).ok());
     return resp;
   }
 
-  grpc::Status Delete(const std::string& exec_id = "") {
-    grpc::ClientContext ctx;
+  absl::Status Delete(const std::string& exec_id = "") {
     v1::DeleteRequest req;
     req.set_id(id_);
     req.set_exec_id(exec_id);
     v1::DeleteResponse resp;
-    return stub_->Delete(&ctx, req, &resp);
+    return Rpc("Delete", req, &resp);
   }
 
   bool ShimExits() {
@@ -245,9 +255,9 @@ class ShimTest : public ::testing::Test {
   std::string runtime_binary_;  // empty: the embedded runtime
   std::string cgroups_path_;
   bool started_ = false;
-  std::unique_ptr<v1::Shim::Stub> stub_;
-  std::unique_ptr<grpc::ClientContext> events_ctx_;
-  std::thread events_thread_;
+  std::unique_ptr<ttrpc::Client> client_;
+  uint32_t events_stream_ = 0;
+  absl::Notification events_done_;
   std::mutex mu_;
   std::vector<std::string> topics_;
 };
