@@ -3,6 +3,8 @@
 
 #include <memory>
 
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/json_util.h"
 
 #include "containerd/events/container.pb.h"
@@ -30,12 +32,21 @@ void LinkEventTypes() {
   (void)containerd::events::TaskExit::descriptor();
 }
 
+// containerd's type URLs are bare message names ("containerd.events.TaskExit"), which
+// protobuf's JSON printer does not resolve for an Any; so the event is unpacked by name.
 std::string EventJson(const google::protobuf::Any& any) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions opts;
-  opts.preserve_proto_field_names = false;
-  if (google::protobuf::util::MessageToJsonString(any, &out, opts).ok())
-    return out;
+  std::string_view name = any.type_url();
+  name = name.substr(name.rfind('/') + 1);
+  const google::protobuf::Descriptor* desc =
+      google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(std::string(name));
+  if (desc != nullptr) {
+    std::unique_ptr<google::protobuf::Message> msg(
+        google::protobuf::MessageFactory::generated_factory()->GetPrototype(desc)->New());
+    std::string out;
+    if (msg->ParseFromString(any.value()) &&
+        google::protobuf::util::MessageToJsonString(*msg, &out).ok())
+      return out;
+  }
   return "{\"@type\":\"" + any.type_url() + "\"}";  // a type this bctr does not know
 }
 
