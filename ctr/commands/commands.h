@@ -37,5 +37,19 @@ void AddContent(CLI::App& parent, Cli& cli);     // content.cc: ls, get, rm, lab
 void AddSnapshots(CLI::App& parent, Cli& cli);   // snapshots.cc: ls, info, usage, tree, rm, mounts
 void AddEvents(CLI::App& parent, Cli& cli);      // events.cc
 void AddPlugins(CLI::App& parent, Cli& cli);     // plugins.cc: ls
+void AddRun(CLI::App& parent, Cli& cli);               // run.cc
+void AddCreate(CLI::App& parent, Cli& cli);            // run.cc
+void AddStart(CLI::App& parent, Cli& cli);             // start.cc
+void AddPs(CLI::App& parent, Cli& cli);                // ps.cc
+void AddStop(CLI::App& parent, Cli& cli);              // stop.cc
+void AddKill(CLI::App& parent, Cli& cli);              // stop.cc
+void AddRm(CLI::App& parent, Cli& cli);                // rm.cc
+void AddExec(CLI::App& parent, Cli& cli);              // exec.cc
+void AddContainerInspect(CLI::App& parent, Cli& cli);  // container_inspect.cc: `inspect`
+void AddTop(CLI::App& parent, Cli& cli);               // top.cc
+void AddStats(CLI::App& parent, Cli& cli);             // stats.cc
+void AddPause(CLI::App& parent, Cli& cli);             // pause.cc
+void AddUnpause(CLI::App& parent, Cli& cli);           // pause.cc
+void AddRename(CLI::App& parent, Cli& cli);            // rename.cc
 
 }  // namespace berth::ctr

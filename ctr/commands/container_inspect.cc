@@ -1,0 +1,116 @@
+// bctr inspect CONTAINER...: containers as JSON (docker inspect's main fields). An argument
+// that names no container but an image falls back to `images inspect`'s view.
+
+#include <memory>
+
+#include "google/protobuf/util/time_util.h"
+#include "nlohmann/json.hpp"
+
+#include "ctr/commands/commands.h"
+#include "ctr/container_create.h"
+#include "ctr/containers.h"
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+#include "lib/oci/spec_json.h"
+
+namespace berth::ctr {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using nlohmann::json;
+
+json StateJson(const TaskInfo& t) {
+  json s = {{"Status", StatusWord(t)},
+            {"Running", t.exists && (t.status == "running" || t.status == "paused")},
+            {"Paused", t.status == "paused"},
+            {"Pid", t.status == "stopped" ? 0 : t.pid},
+            {"ExitCode", t.exit_status}};
+  if (t.exited_at > 0) {
+    google::protobuf::Timestamp ts;
+    ts.set_seconds(t.exited_at);
+    s["FinishedAt"] = TimeUtil::ToString(ts);
+  }
+  return s;
+}
+
+json MountsJson(const oci::Spec& spec) {
+  json out = json::array();
+  for (const oci::Mount& m : spec.mounts) {
+    if (m.type != "bind" && m.source.starts_with("/") == false)
+      continue;
+    if (m.type != "bind")
+      continue;
+    bool ro = std::find(m.options.begin(), m.options.end(), "ro") != m.options.end();
+    out.push_back(
+        {{"Type", "bind"}, {"Source", m.source}, {"Destination", m.destination}, {"RW", !ro}});
+  }
+  return out;
+}
+
+absl::StatusOr<json> InspectOne(Cli& cli, const std::string& ref) {
+  Connection& conn = cli.conn();
+  BERTH_ASSIGN_OR_RETURN(ContainerRecord c, FindContainer(conn, ref));
+  BERTH_ASSIGN_OR_RETURN(TaskInfo t, GetTaskInfo(conn, c.id()));
+  BERTH_ASSIGN_OR_RETURN(oci::Spec spec, ContainerSpec(c));
+  std::map<std::string, std::string> labels(c.labels().begin(), c.labels().end());
+  json config = {{"Hostname", spec.hostname}, {"Image", c.image()}, {"Labels", labels}};
+  if (spec.process) {
+    const oci::Process& p = *spec.process;
+    config["Cmd"] = p.args;
+    config["Env"] = p.env;
+    config["WorkingDir"] = p.cwd;
+    config["User"] = fmt::format("{}:{}", p.user.uid, p.user.gid);
+    config["Tty"] = p.terminal;
+  }
+  json host = json::object();
+  if (spec.linux.resources) {
+    const oci::Resources& r = *spec.linux.resources;
+    host["Memory"] = r.memory && r.memory->limit ? *r.memory->limit : 0;
+    host["PidsLimit"] = r.pids ? r.pids->limit : 0;
+    host["CpuQuota"] = r.cpu && r.cpu->quota ? *r.cpu->quota : 0;
+    host["CpuPeriod"] = r.cpu && r.cpu->period ? *r.cpu->period : 0;
+  }
+  host["ReadonlyRootfs"] = spec.root.readonly;
+  if (auto it = labels.find(kRestartPolicyLabel); it != labels.end())
+    host["RestartPolicy"] = it->second;
+  if (spec.process && spec.process->capabilities)
+    host["Capabilities"] = spec.process->capabilities->bounding;
+  json out = {{"Id", c.id()},
+              {"Name", ContainerName(c)},
+              {"Image", c.image()},
+              {"Created", TimeUtil::ToString(c.created_at())},
+              {"State", StateJson(t)},
+              {"Config", config},
+              {"HostConfig", host},
+              {"Mounts", MountsJson(spec)},
+              {"Labels", labels},
+              {"LogPath", LogPath(cli.log_root, conn.ns(), c.id())},
+              {"Snapshotter", c.snapshotter()},
+              {"SnapshotKey", c.snapshot_key()},
+              {"Runtime", c.runtime().name()},
+              {"Spec", json::parse(c.spec().value(), nullptr, false)}};
+  return out;
+}
+
+absl::Status RunInspectContainers(Cli& cli, const std::vector<std::string>& refs) {
+  json out = json::array();
+  for (const std::string& ref : refs) {
+    BERTH_ASSIGN_OR_RETURN(json one, InspectOne(cli, ref));
+    out.push_back(std::move(one));
+  }
+  std::printf("%s\n", out.dump(2).c_str());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void AddContainerInspect(CLI::App& parent, Cli& cli) {
+  auto refs = std::make_shared<std::vector<std::string>>();
+  CLI::App* cmd = parent.add_subcommand("inspect", "Show containers as JSON");
+  cmd->add_option("containers", *refs, "Containers (name, id or id prefix)")->required();
+  cmd->callback([&cli, refs] {
+    cli.action = [&cli, refs] { return Annotate(RunInspectContainers(cli, *refs), "inspect"); };
+  });
+}
+
+}  // namespace berth::ctr

@@ -1,0 +1,180 @@
+// bctr ps [-a] [-q] [--no-trunc] [--format table|json]: list containers as docker ps does.
+
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "fmt/format.h"
+#include "google/protobuf/util/time_util.h"
+#include "nlohmann/json.hpp"
+
+#include "ctr/commands/commands.h"
+#include "ctr/container_create.h"
+#include "ctr/containers.h"
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+
+namespace berth::ctr {
+namespace {
+
+using nlohmann::json;
+
+struct PsFlags {
+  bool all = false;
+  bool quiet = false;
+  bool no_trunc = false;
+  std::string format = "table";
+};
+
+// When `pid` started (unix seconds), from /proc; 0 when unknown.
+int64_t ProcessStart(uint32_t pid) {
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string line;
+  if (!std::getline(stat, line))
+    return 0;
+  size_t close = line.rfind(')');
+  if (close == std::string::npos)
+    return 0;
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  uint64_t start_ticks = 0;
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+    if (i == 22)
+      start_ticks = std::stoull(field);
+  }
+  std::ifstream procstat("/proc/stat");
+  int64_t btime = 0;
+  while (std::getline(procstat, line)) {
+    if (line.starts_with("btime "))
+      btime = std::stoll(line.substr(6));
+  }
+  long hz = ::sysconf(_SC_CLK_TCK);
+  return btime == 0 || hz <= 0 ? 0 : btime + static_cast<int64_t>(start_ticks / hz);
+}
+
+std::string Command(const ContainerRecord& c, bool full) {
+  absl::StatusOr<oci::Spec> spec = ContainerSpec(c);
+  std::string cmd;
+  if (spec.ok() && spec->process) {
+    for (const std::string& a : spec->process->args) cmd += (cmd.empty() ? "" : " ") + a;
+  }
+  if (!full && cmd.size() > 20)
+    cmd = cmd.substr(0, 19) + "…";
+  return "\"" + cmd + "\"";
+}
+
+std::string Status(const TaskInfo& t) {
+  if (!t.exists || t.status == "created")
+    return "Created";
+  if (t.status == "stopped") {
+    return fmt::format("Exited ({}) {}", t.exit_status,
+                       t.exited_at > 0 ? HumanAgo(t.exited_at) : "");
+  }
+  int64_t start = ProcessStart(t.pid);
+  std::string up = start > 0 ? "Up " + HumanDuration(NowSeconds() - start) : "Up";
+  if (t.status == "paused")
+    return up + " (Paused)";
+  return up;
+}
+
+absl::StatusOr<std::map<std::string, TaskInfo>> AllTasks(Connection& conn) {
+  tasks_api::ListTasksRequest req;
+  tasks_api::ListTasksResponse resp;
+  auto ctx = conn.Context();
+  BERTH_RETURN_IF_ERROR(conn.Check(conn.tasks().List(ctx.get(), req, &resp)));
+  std::map<std::string, TaskInfo> out;
+  for (const auto& p : resp.tasks()) {
+    if (p.id().empty() || p.id() == p.container_id())
+      out[p.container_id()] = TaskInfoFromProcess(p);
+  }
+  return out;
+}
+
+absl::Status RunPs(Cli& cli, const PsFlags& f) {
+  Connection& conn = cli.conn();
+  BERTH_ASSIGN_OR_RETURN(std::vector<ContainerRecord> all, ListContainers(conn));
+  BERTH_ASSIGN_OR_RETURN(auto tasks, AllTasks(conn));
+  std::sort(all.begin(), all.end(), [](const ContainerRecord& a, const ContainerRecord& b) {
+    return a.created_at().seconds() > b.created_at().seconds() ||
+           (a.created_at().seconds() == b.created_at().seconds() &&
+            a.created_at().nanos() > b.created_at().nanos());
+  });
+
+  struct Row {
+    const ContainerRecord* c;
+    TaskInfo t;
+  };
+
+  std::vector<Row> rows;
+  for (const ContainerRecord& c : all) {
+    TaskInfo t = tasks.contains(c.id()) ? tasks[c.id()] : TaskInfo{};
+    bool up = t.exists && t.status != "stopped" && t.status != "created";
+    if (f.all || up)
+      rows.push_back({&c, t});
+  }
+  auto id_of = [&](const ContainerRecord& c) { return f.no_trunc ? c.id() : c.id().substr(0, 12); };
+  if (f.quiet) {
+    for (const Row& r : rows) std::printf("%s\n", id_of(*r.c).c_str());
+    return absl::OkStatus();
+  }
+  if (f.format == "json") {
+    json out = json::array();
+    for (const Row& r : rows) {
+      out.push_back({{"ID", r.c->id()},
+                     {"Names", ContainerName(*r.c)},
+                     {"Image", r.c->image()},
+                     {"Command", Command(*r.c, true)},
+                     {"CreatedAt", google::protobuf::util::TimeUtil::ToString(r.c->created_at())},
+                     {"State", StatusWord(r.t)},
+                     {"Status", Status(r.t)},
+                     {"Pid", r.t.pid},
+                     {"Labels", json(std::map<std::string, std::string>(r.c->labels().begin(),
+                                                                        r.c->labels().end()))}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return absl::OkStatus();
+  }
+  std::vector<std::vector<std::string>> table = {
+      {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"}};
+  for (const Row& r : rows) {
+    table.push_back({id_of(*r.c), r.c->image(), Command(*r.c, f.no_trunc),
+                     HumanAgo(r.c->created_at().seconds()), Status(r.t), ContainerName(*r.c)});
+  }
+  std::vector<size_t> width(table[0].size(), 0);
+  auto display_len = [](const std::string& s) {
+    size_t n = 0;
+    for (unsigned char ch : s) n += (ch & 0xc0) != 0x80;
+    return n;
+  };
+  for (const auto& row : table)
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], display_len(row[i]));
+  for (const auto& row : table) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size())
+        line += std::string(width[i] - display_len(row[i]) + 3, ' ');
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void AddPs(CLI::App& parent, Cli& cli) {
+  auto f = std::make_shared<PsFlags>();
+  CLI::App* cmd = parent.add_subcommand("ps", "List containers (running ones; -a: all)");
+  cmd->add_flag("-a,--all", f->all, "Show all containers, not only running ones");
+  cmd->add_flag("-q,--quiet", f->quiet, "Only ids");
+  cmd->add_flag("--no-trunc", f->no_trunc, "Full ids and commands");
+  cmd->add_option("--format", f->format, "Output format: table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  cmd->callback([&cli, f] { cli.action = [&cli, f] { return Annotate(RunPs(cli, *f), "ps"); }; });
+}
+
+}  // namespace berth::ctr

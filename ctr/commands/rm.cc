@@ -1,0 +1,71 @@
+// bctr rm [-f] CONTAINER...: remove containers with their task, snapshot and log.
+
+#include <signal.h>
+
+#include <memory>
+
+#include "fmt/format.h"
+
+#include "ctr/commands/commands.h"
+#include "ctr/containers.h"
+#include "ctr/stdio.h"
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+
+namespace berth::ctr {
+namespace {
+
+struct RmFlags {
+  bool force = false;
+  std::vector<std::string> containers;
+};
+
+absl::Status RemoveOne(Cli& cli, const std::string& ref, bool force) {
+  Connection& conn = cli.conn();
+  BERTH_ASSIGN_OR_RETURN(ContainerRecord c, FindContainer(conn, ref));
+  BERTH_ASSIGN_OR_RETURN(TaskInfo t, GetTaskInfo(conn, c.id()));
+  if (t.exists && t.status != "stopped") {
+    if (!force) {
+      return FailedPrecondition(
+          fmt::format("container {:?}: is {}; stop it first or use rm -f", ref, t.status));
+    }
+    if (c.labels().contains(kRestartPolicyLabel))
+      BERTH_RETURN_IF_ERROR(SetContainerLabel(conn, c.id(), kRestartStatusLabel, "stopped"));
+    BERTH_RETURN_IF_ERROR(KillTask(conn, c.id(), SIGKILL, true));
+    BERTH_RETURN_IF_ERROR(WaitTask(conn, c.id(), 30000).status());
+  }
+  if (t.exists) {
+    absl::Status st = DeleteTask(conn, c.id()).status();
+    if (!st.ok() && !absl::IsNotFound(st))
+      return st;
+  }
+  return RemoveContainer(conn, c, cli.log_root);
+}
+
+absl::Status RunRm(Cli& cli, const RmFlags& f) {
+  bool failed = false;
+  for (const std::string& ref : f.containers) {
+    absl::Status st = RemoveOne(cli, ref, f.force);
+    if (st.ok()) {
+      std::printf("%s\n", ref.c_str());
+      continue;
+    }
+    std::fprintf(stderr, "bctr: rm: %s\n", std::string(st.message()).c_str());
+    failed = true;
+  }
+  if (failed)
+    ExitWithCode(1);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void AddRm(CLI::App& parent, Cli& cli) {
+  auto f = std::make_shared<RmFlags>();
+  CLI::App* cmd = parent.add_subcommand("rm", "Remove containers");
+  cmd->add_flag("-f,--force", f->force, "Kill running containers first");
+  cmd->add_option("containers", f->containers, "Containers (name, id or id prefix)")->required();
+  cmd->callback([&cli, f] { cli.action = [&cli, f] { return RunRm(cli, *f); }; });
+}
+
+}  // namespace berth::ctr

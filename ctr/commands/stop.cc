@@ -1,0 +1,130 @@
+// bctr stop [-t SECONDS] CONTAINER... and bctr kill [-s SIGNAL] CONTAINER...
+
+#include <signal.h>
+#include <string.h>
+
+#include <cctype>
+#include <memory>
+
+#include "fmt/format.h"
+
+#include "ctr/commands/commands.h"
+#include "ctr/containers.h"
+#include "ctr/stdio.h"
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+
+namespace berth::ctr {
+namespace {
+
+struct StopFlags {
+  int timeout = 10;
+  std::string signal = "KILL";
+  std::vector<std::string> containers;
+};
+
+// "TERM", "SIGTERM", "sigterm", "15" → 15.
+absl::StatusOr<int> ParseSignal(const std::string& s) {
+  if (!s.empty() && std::all_of(s.begin(), s.end(), ::isdigit)) {
+    int n = std::stoi(s.substr(0, 3));
+    if (n > 0 && n < NSIG)
+      return n;
+  }
+  std::string name;
+  for (char ch : s) name += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  if (name.starts_with("SIG"))
+    name = name.substr(3);
+  for (int n = 1; n < NSIG; ++n) {
+    const char* abbrev = ::sigabbrev_np(n);
+    if (abbrev != nullptr && name == abbrev)
+      return n;
+  }
+  return InvalidArgument(fmt::format("signal {:?}: unknown", s));
+}
+
+// Stops one container: its stop signal, then SIGKILL after `timeout` seconds.
+absl::Status StopOne(Cli& cli, const std::string& ref, int timeout) {
+  Connection& conn = cli.conn();
+  BERTH_ASSIGN_OR_RETURN(ContainerRecord c, FindContainer(conn, ref));
+  if (c.labels().contains(kRestartPolicyLabel))
+    BERTH_RETURN_IF_ERROR(SetContainerLabel(conn, c.id(), kRestartStatusLabel, "stopped"));
+  BERTH_ASSIGN_OR_RETURN(TaskInfo t, GetTaskInfo(conn, c.id()));
+  if (!t.exists || t.status == "stopped")
+    return absl::OkStatus();
+  if (t.status == "paused")
+    BERTH_RETURN_IF_ERROR(KillTask(conn, c.id(), SIGKILL, true));
+  else
+    BERTH_RETURN_IF_ERROR(KillTask(conn, c.id(), SIGTERM));
+  absl::StatusOr<uint32_t> code = WaitTask(conn, c.id(), int64_t{timeout} * 1000);
+  if (absl::IsDeadlineExceeded(code.status())) {
+    BERTH_RETURN_IF_ERROR(KillTask(conn, c.id(), SIGKILL, true));
+    code = WaitTask(conn, c.id(), 30000);
+  }
+  return code.status();
+}
+
+absl::Status RunStop(Cli& cli, const StopFlags& f) {
+  absl::Status last;
+  for (const std::string& ref : f.containers) {
+    absl::Status st = StopOne(cli, ref, f.timeout);
+    if (st.ok()) {
+      std::printf("%s\n", ref.c_str());
+      continue;
+    }
+    std::fprintf(stderr, "bctr: stop: %s\n", std::string(st.message()).c_str());
+    last = st;
+  }
+  if (!last.ok())
+    ExitWithCode(1);
+  return absl::OkStatus();
+}
+
+absl::Status RunKill(Cli& cli, const StopFlags& f) {
+  BERTH_ASSIGN_OR_RETURN(int sig, ParseSignal(f.signal));
+  absl::Status last;
+  for (const std::string& ref : f.containers) {
+    absl::Status st = [&]() -> absl::Status {
+      BERTH_ASSIGN_OR_RETURN(ContainerRecord c, FindContainer(cli.conn(), ref));
+      BERTH_ASSIGN_OR_RETURN(TaskInfo t, GetTaskInfo(cli.conn(), c.id()));
+      if (!t.exists || t.status == "stopped")
+        return FailedPrecondition(fmt::format("container {:?}: is not running", ref));
+      if (c.labels().contains(kRestartPolicyLabel) && (sig == SIGKILL || sig == SIGTERM))
+        BERTH_RETURN_IF_ERROR(
+            SetContainerLabel(cli.conn(), c.id(), kRestartStatusLabel, "stopped"));
+      return KillTask(cli.conn(), c.id(), sig);
+    }();
+    if (st.ok()) {
+      std::printf("%s\n", ref.c_str());
+      continue;
+    }
+    std::fprintf(stderr, "bctr: kill: %s\n", std::string(st.message()).c_str());
+    last = st;
+  }
+  if (!last.ok())
+    ExitWithCode(1);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void AddStop(CLI::App& parent, Cli& cli) {
+  auto f = std::make_shared<StopFlags>();
+  CLI::App* cmd = parent.add_subcommand("stop", "Stop containers: SIGTERM, then SIGKILL");
+  cmd->add_option("-t,--time", f->timeout, "Seconds to wait before SIGKILL")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 86400));
+  cmd->add_option("containers", f->containers, "Containers (name, id or id prefix)")->required();
+  cmd->callback([&cli, f] { cli.action = [&cli, f] { return RunStop(cli, *f); }; });
+}
+
+void AddKill(CLI::App& parent, Cli& cli) {
+  auto f = std::make_shared<StopFlags>();
+  CLI::App* cmd = parent.add_subcommand("kill", "Send a signal to containers");
+  cmd->add_option("-s,--signal", f->signal, "Signal: name (TERM, SIGHUP) or number")
+      ->capture_default_str();
+  cmd->add_option("containers", f->containers, "Containers (name, id or id prefix)")->required();
+  cmd->callback(
+      [&cli, f] { cli.action = [&cli, f] { return Annotate(RunKill(cli, *f), "kill"); }; });
+}
+
+}  // namespace berth::ctr

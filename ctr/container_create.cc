@@ -1,0 +1,373 @@
+#include "ctr/container_create.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/cleanup/cleanup.h"
+#include "fmt/format.h"
+
+#include "ctr/container_meta.h"
+#include "ctr/content_io.h"
+#include "ctr/lease.h"
+#include "ctr/progress.h"
+#include "ctr/pull.h"
+#include "ctr/stdio.h"
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+#include "lib/mount/mount.h"
+#include "lib/oci/spec_json.h"
+
+namespace berth::ctr {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::StatusOr<bool> SnapshotExists(Connection& conn, const std::string& sn,
+                                    const std::string& key) {
+  snapshots_api::StatSnapshotRequest req;
+  req.set_snapshotter(sn);
+  req.set_key(key);
+  snapshots_api::StatSnapshotResponse resp;
+  auto ctx = conn.Context();
+  absl::Status st = conn.Check(conn.snapshots().Stat(ctx.get(), req, &resp));
+  if (absl::IsNotFound(st))
+    return false;
+  BERTH_RETURN_IF_ERROR(st);
+  return true;
+}
+
+void RemoveSnapshot(Connection& conn, const std::string& sn, const std::string& key) {
+  snapshots_api::RemoveSnapshotRequest req;
+  req.set_snapshotter(sn);
+  req.set_key(key);
+  google::protobuf::Empty resp;
+  auto ctx = conn.Context();
+  (void)conn.snapshots().Remove(ctx.get(), req, &resp);
+}
+
+absl::StatusOr<PullResult> PullMissing(Cli& cli, const registry::Reference& ref,
+                                       const std::string& snapshotter) {
+  std::fprintf(stderr, "Unable to find image '%s' locally\n", ref.String().c_str());
+  RegistryFlags rf;
+  BERTH_ASSIGN_OR_RETURN(registry::ClientOptions co, rf.Options(ref.domain));
+  registry::Client client(std::move(co));
+  const bool tty = ::isatty(STDERR_FILENO) == 1;
+  Progress progress(stderr, tty, "downloading");
+  PullOptions opts;
+  opts.snapshotter = snapshotter;
+  opts.observer = &progress;
+  if (!tty) {
+    opts.say = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
+  }
+  absl::StatusOr<PullResult> r = Pull(cli.conn(), client, ref, opts);
+  progress.Stop();
+  return r;
+}
+
+// The platform manifest of an image record's target.
+absl::StatusOr<registry::Manifest> ImageManifest(Connection& conn, const std::string& name,
+                                                 const ::containerd::types::Descriptor& target) {
+  BERTH_ASSIGN_OR_RETURN(std::string body, ReadBlob(conn, target.digest()));
+  if (registry::IsIndex(target.media_type())) {
+    BERTH_ASSIGN_OR_RETURN(registry::Index idx, registry::ParseIndex(body, name));
+    BERTH_ASSIGN_OR_RETURN(registry::Descriptor d,
+                           registry::ChoosePlatform(idx, registry::HostPlatform(), name));
+    BERTH_ASSIGN_OR_RETURN(body, ReadBlob(conn, d.digest));
+  }
+  return registry::ParseManifest(body, name);
+}
+
+// Reads /etc/passwd and /etc/group from a read-only view of the image's top snapshot.
+absl::StatusOr<UserDb> ReadUserDb(Connection& conn, const std::string& snapshotter,
+                                  const std::string& chain_id, const std::string& id) {
+  UserDb db;
+  if (chain_id.empty())
+    return db;
+  std::string key = "bctr-userdb-" + id;
+  snapshots_api::ViewSnapshotRequest req;
+  req.set_snapshotter(snapshotter);
+  req.set_key(key);
+  req.set_parent(chain_id);
+  snapshots_api::ViewSnapshotResponse resp;
+  auto ctx = conn.Context();
+  BERTH_RETURN_IF_ERROR(conn.Check(conn.snapshots().View(ctx.get(), req, &resp)));
+  absl::Cleanup remove = [&] { RemoveSnapshot(conn, snapshotter, key); };
+  std::vector<mount::Mount> mounts;
+  for (const auto& m : resp.mounts())
+    mounts.push_back({m.type(), m.source(), {m.options().begin(), m.options().end()}});
+  auto read = [](const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  BERTH_RETURN_IF_ERROR(mount::WithTempMount(mounts, fs::temp_directory_path() / "bctr-userdb",
+                                             [&](const fs::path& root) {
+                                               db.passwd = read(root / "etc/passwd");
+                                               db.group = read(root / "etc/group");
+                                               return absl::OkStatus();
+                                             }));
+  return db;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ContainerLabels(const RunFlags& f,
+                                                                   const std::string& ns,
+                                                                   const std::string& id,
+                                                                   const std::string& log_root,
+                                                                   const std::string& name) {
+  std::map<std::string, std::string> labels;
+  for (const std::string& l : f.labels) {
+    size_t eq = l.find('=');
+    if (eq == 0 || l.empty())
+      return InvalidArgument(fmt::format("--label {:?}: want KEY=VALUE", l));
+    labels[l.substr(0, eq)] = eq == std::string::npos ? "" : l.substr(eq + 1);
+  }
+  labels[kNameLabel] = name;
+  std::string log_uri = LogUri(LogPath(log_root, ns, id));
+  labels[kLogUriLabel] = log_uri;
+  BERTH_ASSIGN_OR_RETURN(std::string policy, ParseRestartPolicy(f.restart));
+  if (!policy.empty()) {
+    labels[kRestartStatusLabel] = "running";
+    labels[kRestartPolicyLabel] = policy;
+    labels[kRestartLogUriLabel] = log_uri;
+  }
+  return labels;
+}
+
+absl::StatusOr<std::string> PickName(Connection& conn, const RunFlags& f) {
+  if (!f.name.empty()) {
+    BERTH_RETURN_IF_ERROR(ValidateContainerName(f.name));
+    BERTH_RETURN_IF_ERROR(CheckNameFree(conn, f.name));
+    return f.name;
+  }
+  for (int i = 0; i < 8; ++i) {
+    std::string name = NewContainerName();
+    if (i > 3)
+      name += fmt::format("_{}", i);
+    if (CheckNameFree(conn, name).ok())
+      return name;
+  }
+  return absl::AlreadyExistsError("no free container name found; use --name");
+}
+
+// Creates the task with fifos (attached) or the log file (detached).
+absl::Status CreateTask(Cli& cli, const ContainerRecord& c, const TaskOptions& opts,
+                        ProcessStdio* io) {
+  Connection& conn = cli.conn();
+  BERTH_ASSIGN_OR_RETURN(std::vector<::containerd::types::Mount> mounts,
+                         ContainerRootfsMounts(conn, c));
+  tasks_api::CreateTaskRequest req;
+  req.set_container_id(c.id());
+  for (auto& m : mounts) *req.add_rootfs() = std::move(m);
+  req.set_terminal(opts.tty);
+  if (io != nullptr) {
+    req.set_stdin(io->stdin_path());
+    req.set_stdout(io->stdout_path());
+    req.set_stderr(io->stderr_path());
+  } else {
+    std::string path = LogPath(cli.log_root, conn.ns(), c.id());
+    std::error_code ec;
+    fs::create_directories(fs::path(path).parent_path(), ec);
+    if (ec)
+      return ErrnoError(ec.value(), fmt::format("create log directory for {}", path));
+    req.set_stdout(LogUri(path));
+    req.set_stderr(LogUri(path));
+  }
+  tasks_api::CreateTaskResponse resp;
+  auto ctx = conn.Context();
+  return Annotate(conn.Check(conn.tasks().Create(ctx.get(), req, &resp)),
+                  fmt::format("container {}", c.id().substr(0, 12)));
+}
+
+absl::Status StartProcess(Connection& conn, const std::string& id, const std::string& exec_id) {
+  tasks_api::StartRequest req;
+  req.set_container_id(id);
+  req.set_exec_id(exec_id);
+  tasks_api::StartResponse resp;
+  auto ctx = conn.Context();
+  return conn.Check(conn.tasks().Start(ctx.get(), req, &resp));
+}
+
+}  // namespace
+
+absl::StatusOr<ResolvedImage> EnsureImage(Cli& cli, const std::string& ref_text,
+                                          const std::string& snapshotter) {
+  Connection& conn = cli.conn();
+  absl::StatusOr<registry::Reference> ref = ParseImageRef(ref_text);
+  ResolvedImage out;
+  out.name = ref.ok() ? ref->String() : ref_text;
+  images_api::GetImageRequest get;
+  get.set_name(out.name);
+  images_api::GetImageResponse got;
+  auto ctx = conn.Context();
+  absl::Status st = conn.Check(conn.images().Get(ctx.get(), get, &got));
+  if (absl::IsNotFound(st) && ref.ok()) {
+    BERTH_RETURN_IF_ERROR(PullMissing(cli, *ref, snapshotter).status());
+    auto again = conn.Context();
+    st = conn.Check(conn.images().Get(again.get(), get, &got));
+  } else if (absl::IsNotFound(st)) {
+    return Annotate(ref.status(), fmt::format("image {:?}", ref_text));
+  }
+  BERTH_RETURN_IF_ERROR(st);
+  BERTH_ASSIGN_OR_RETURN(registry::Manifest m, ImageManifest(conn, out.name, got.image().target()));
+  BERTH_ASSIGN_OR_RETURN(std::string config, ReadBlob(conn, m.config.digest));
+  absl::StatusOr<ImageConfig> parsed = ParseImageConfig(config);
+  if (!parsed.ok())
+    return Annotate(parsed.status(), out.name);
+  out.config = *std::move(parsed);
+  BERTH_ASSIGN_OR_RETURN(std::vector<std::string> diff_ids,
+                         registry::ConfigDiffIds(config, m.config.digest));
+  std::vector<std::string> chain = ChainIds(diff_ids);
+  if (chain.empty())
+    return out;
+  out.chain_id = chain.back();
+  BERTH_ASSIGN_OR_RETURN(bool exists, SnapshotExists(conn, snapshotter, out.chain_id));
+  if (!exists) {
+    BERTH_ASSIGN_OR_RETURN(ScopedLease lease, ScopedLease::Create(conn));
+    absl::StatusOr<std::string> top = Unpack(conn, m, snapshotter);
+    if (!top.ok())
+      return Annotate(top.status(), "unpack " + out.name);
+    out.chain_id = *top;
+  }
+  return out;
+}
+
+absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& f) {
+  Connection& conn = cli.conn();
+  if (f.rm && f.restart != "no" && !f.restart.empty())
+    return InvalidArgument("--restart and --rm cannot be used together");
+  BERTH_ASSIGN_OR_RETURN(std::string policy, ParseRestartPolicy(f.restart));
+  (void)policy;
+  BERTH_ASSIGN_OR_RETURN(std::string name, PickName(conn, f));
+  BERTH_ASSIGN_OR_RETURN(ResolvedImage image, EnsureImage(cli, f.image, f.snapshotter));
+  const std::string id = NewContainerId();
+  SpecInput in;
+  in.ns = conn.ns();
+  in.id = id;
+  in.flags = &f;
+  in.image = image.config;
+  in.read_user_db = [&] { return ReadUserDb(conn, f.snapshotter, image.chain_id, id); };
+  BERTH_ASSIGN_OR_RETURN(oci::Spec spec, BuildSpec(in));
+  if (f.tty) {
+    if (auto size = TerminalSize())
+      spec.process->console_size = oci::ConsoleSize{size->second, size->first};
+  }
+  BERTH_ASSIGN_OR_RETURN(auto labels, ContainerLabels(f, conn.ns(), id, cli.log_root, name));
+
+  BERTH_ASSIGN_OR_RETURN(ScopedLease lease, ScopedLease::Create(conn));
+  snapshots_api::PrepareSnapshotRequest prep;
+  prep.set_snapshotter(f.snapshotter);
+  prep.set_key(id);
+  prep.set_parent(image.chain_id);
+  snapshots_api::PrepareSnapshotResponse prepared;
+  auto pctx = conn.Context();
+  BERTH_RETURN_IF_ERROR(Annotate(conn.Check(conn.snapshots().Prepare(pctx.get(), prep, &prepared)),
+                                 fmt::format("container {}: prepare snapshot", id.substr(0, 12))));
+  absl::Cleanup undo = [&] { RemoveSnapshot(conn, f.snapshotter, id); };
+
+  ContainerRecord c;
+  c.set_id(id);
+  c.mutable_labels()->insert(labels.begin(), labels.end());
+  c.set_image(image.name);
+  c.mutable_runtime()->set_name(kRuntimeName);
+  c.mutable_spec()->set_type_url(kSpecTypeUrl);
+  c.mutable_spec()->set_value(oci::SpecToJson(spec, false));
+  c.set_snapshotter(f.snapshotter);
+  c.set_snapshot_key(id);
+  containers_api::CreateContainerRequest req;
+  *req.mutable_container() = c;
+  containers_api::CreateContainerResponse resp;
+  auto ctx = conn.Context();
+  BERTH_RETURN_IF_ERROR(conn.Check(conn.containers().Create(ctx.get(), req, &resp)));
+  std::move(undo).Cancel();
+  return resp.container();
+}
+
+absl::StatusOr<oci::Spec> ContainerSpec(const ContainerRecord& c) {
+  return oci::ParseSpec(c.spec().value(), fmt::format("container {} spec", c.id().substr(0, 12)));
+}
+
+absl::StatusOr<int> StartTask(Cli& cli, const ContainerRecord& c, const TaskOptions& opts) {
+  Connection& conn = cli.conn();
+  BERTH_ASSIGN_OR_RETURN(TaskInfo state, GetTaskInfo(conn, c.id()));
+  if (state.exists && state.status != "stopped") {
+    return FailedPrecondition(
+        fmt::format("container {:?}: already has a {} task", ContainerName(c), state.status));
+  }
+  if (state.exists)
+    BERTH_RETURN_IF_ERROR(DeleteTask(conn, c.id()).status());
+  if (!opts.attach) {
+    BERTH_RETURN_IF_ERROR(CreateTask(cli, c, opts, nullptr));
+    BERTH_RETURN_IF_ERROR(StartProcess(conn, c.id(), ""));
+    return 0;
+  }
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<ProcessStdio> io,
+                         ProcessStdio::Create(c.id(), opts.interactive, opts.tty));
+  std::atomic<bool> started{false};
+  SignalProxy proxy([&](int sig) {
+    if (sig == SIGWINCH) {
+      if (!opts.tty || !started)
+        return;
+      if (auto size = TerminalSize()) {
+        tasks_api::ResizePtyRequest req;
+        req.set_container_id(c.id());
+        req.set_width(size->first);
+        req.set_height(size->second);
+        google::protobuf::Empty resp;
+        auto ctx = conn.Context();
+        (void)conn.tasks().ResizePty(ctx.get(), req, &resp);
+      }
+      return;
+    }
+    if (!started)
+      ExitWithCode(128 + sig);
+    (void)KillTask(conn, c.id(), sig);
+  });
+  BERTH_RETURN_IF_ERROR(CreateTask(cli, c, opts, io.get()));
+  io->Start([&conn, id = c.id()] {
+    tasks_api::CloseIORequest req;
+    req.set_container_id(id);
+    req.set_stdin(true);
+    google::protobuf::Empty resp;
+    auto ctx = conn.Context();
+    (void)conn.tasks().CloseIO(ctx.get(), req, &resp);
+  });
+  std::optional<RawTerminal> raw;
+  if (opts.tty && opts.interactive)
+    raw.emplace();
+  absl::Status st = StartProcess(conn, c.id(), "");
+  if (!st.ok()) {
+    if (raw)
+      raw->Restore();
+    (void)DeleteTask(conn, c.id());
+    return st;
+  }
+  started = true;
+  if (opts.tty) {
+    if (auto size = TerminalSize()) {
+      tasks_api::ResizePtyRequest req;
+      req.set_container_id(c.id());
+      req.set_width(size->first);
+      req.set_height(size->second);
+      google::protobuf::Empty resp;
+      auto ctx = conn.Context();
+      (void)conn.tasks().ResizePty(ctx.get(), req, &resp);
+    }
+  }
+  absl::StatusOr<uint32_t> code = WaitTask(conn, c.id(), -1);
+  io->WaitOutput(std::chrono::seconds(2));
+  if (raw)
+    raw->Restore();
+  BERTH_RETURN_IF_ERROR(code.status());
+  BERTH_RETURN_IF_ERROR(DeleteTask(conn, c.id()).status());
+  if (opts.remove)
+    BERTH_RETURN_IF_ERROR(RemoveContainer(conn, c, cli.log_root));
+  return static_cast<int>(*code);
+}
+
+}  // namespace berth::ctr

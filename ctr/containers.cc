@@ -1,0 +1,286 @@
+#include "ctr/containers.h"
+
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <system_error>
+
+#include "fmt/format.h"
+
+#include "ctr/container_meta.h"
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+
+namespace berth::ctr {
+namespace {
+
+constexpr const char* kAdjectives[] = {
+    "admiring", "brave",   "calm",       "clever",   "dazzling", "eager",   "elated",   "festive",
+    "focused",  "gallant", "gentle",     "happy",    "jolly",    "keen",    "kind",     "lucid",
+    "modest",   "nifty",   "optimistic", "peaceful", "quirky",   "relaxed", "serene",   "sharp",
+    "stoic",    "sweet",   "tender",     "trusting", "upbeat",   "vibrant", "wizardly", "zealous"};
+constexpr const char* kNames[] = {
+    "babbage", "bohr",   "curie",    "darwin",   "dijkstra", "einstein", "euler",    "fermat",
+    "feynman", "gauss",  "hopper",   "hypatia",  "kepler",   "knuth",    "lamport",  "lovelace",
+    "meitner", "newton", "noether",  "pascal",   "ritchie",  "shannon",  "thompson", "turing",
+    "wozniak", "yalow",  "torvalds", "goldberg", "hamilton", "liskov",   "mccarthy", "perlman"};
+
+std::mt19937_64& Rng() {
+  static std::mt19937_64 rng(std::random_device{}() ^
+                             (static_cast<uint64_t>(std::random_device{}()) << 32));
+  return rng;
+}
+
+}  // namespace
+
+TaskInfo TaskInfoFromProcess(const ::containerd::v1::types::Process& p) {
+  TaskInfo t;
+  t.exists = true;
+  t.pid = p.pid();
+  t.exit_status = p.exit_status();
+  t.exited_at = p.exited_at().seconds();
+  switch (p.status()) {
+    case ::containerd::v1::types::CREATED:
+      t.status = "created";
+      break;
+    case ::containerd::v1::types::RUNNING:
+      t.status = "running";
+      break;
+    case ::containerd::v1::types::STOPPED:
+      t.status = "stopped";
+      break;
+    case ::containerd::v1::types::PAUSED:
+      t.status = "paused";
+      break;
+    case ::containerd::v1::types::PAUSING:
+      t.status = "pausing";
+      break;
+    default:
+      t.status = "unknown";
+  }
+  return t;
+}
+
+std::string NewContainerId() {
+  return fmt::format("{:016x}{:016x}{:016x}{:016x}", Rng()(), Rng()(), Rng()(), Rng()());
+}
+
+std::string NewContainerName() {
+  std::uniform_int_distribution<size_t> a(0, std::size(kAdjectives) - 1);
+  std::uniform_int_distribution<size_t> n(0, std::size(kNames) - 1);
+  return fmt::format("{}_{}", kAdjectives[a(Rng())], kNames[n(Rng())]);
+}
+
+std::string ContainerName(const ContainerRecord& c) {
+  auto it = c.labels().find(kNameLabel);
+  return it == c.labels().end() || it->second.empty() ? c.id() : it->second;
+}
+
+absl::Status ValidateContainerName(const std::string& name) {
+  auto ok = [](char ch, bool first) {
+    bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+    return alnum || (!first && (ch == '_' || ch == '.' || ch == '-'));
+  };
+  bool valid = !name.empty() && name.size() <= 128;
+  for (size_t i = 0; valid && i < name.size(); ++i) valid = ok(name[i], i == 0);
+  if (!valid) {
+    return InvalidArgument(fmt::format(
+        "container name {:?}: invalid (want [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128)", name));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ContainerRecord>> ListContainers(Connection& conn) {
+  containers_api::ListContainersRequest req;
+  containers_api::ListContainersResponse resp;
+  auto ctx = conn.Context();
+  BERTH_RETURN_IF_ERROR(conn.Check(conn.containers().List(ctx.get(), req, &resp)));
+  return std::vector<ContainerRecord>(resp.containers().begin(), resp.containers().end());
+}
+
+absl::StatusOr<ContainerRecord> FindContainer(Connection& conn, const std::string& ref) {
+  if (ref.empty())
+    return InvalidArgument("container name or id must not be empty");
+  containers_api::GetContainerRequest get;
+  get.set_id(ref);
+  containers_api::GetContainerResponse got;
+  auto ctx = conn.Context();
+  absl::Status st = conn.Check(conn.containers().Get(ctx.get(), get, &got));
+  if (st.ok())
+    return got.container();
+  if (!absl::IsNotFound(st) && !absl::IsInvalidArgument(st))
+    return st;
+  BERTH_ASSIGN_OR_RETURN(std::vector<ContainerRecord> all, ListContainers(conn));
+  std::vector<const ContainerRecord*> prefixed;
+  for (const ContainerRecord& c : all) {
+    auto it = c.labels().find(kNameLabel);
+    if (it != c.labels().end() && it->second == ref)
+      return c;
+    if (c.id().starts_with(ref))
+      prefixed.push_back(&c);
+  }
+  if (prefixed.size() == 1)
+    return *prefixed.front();
+  if (prefixed.size() > 1) {
+    return InvalidArgument(
+        fmt::format("container {:?}: the id prefix matches {} containers", ref, prefixed.size()));
+  }
+  return NotFoundError("container", ref);
+}
+
+absl::Status CheckNameFree(Connection& conn, const std::string& name) {
+  BERTH_ASSIGN_OR_RETURN(std::vector<ContainerRecord> all, ListContainers(conn));
+  for (const ContainerRecord& c : all) {
+    auto it = c.labels().find(kNameLabel);
+    if (it != c.labels().end() && it->second == name) {
+      return absl::AlreadyExistsError(fmt::format(
+          "container name {:?}: already in use by container {}", name, c.id().substr(0, 12)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TaskInfo> GetTaskInfo(Connection& conn, const std::string& id) {
+  tasks_api::GetRequest req;
+  req.set_container_id(id);
+  tasks_api::GetResponse resp;
+  auto ctx = conn.Context();
+  absl::Status st = conn.Check(conn.tasks().Get(ctx.get(), req, &resp));
+  if (absl::IsNotFound(st))
+    return TaskInfo{};
+  BERTH_RETURN_IF_ERROR(st);
+  return TaskInfoFromProcess(resp.process());
+}
+
+std::string StatusWord(const TaskInfo& t) {
+  if (!t.exists)
+    return "created";
+  if (t.status == "stopped")
+    return "exited";
+  return t.status;
+}
+
+absl::StatusOr<uint32_t> DeleteTask(Connection& conn, const std::string& id) {
+  tasks_api::DeleteTaskRequest req;
+  req.set_container_id(id);
+  tasks_api::DeleteResponse resp;
+  auto ctx = conn.Context();
+  BERTH_RETURN_IF_ERROR(conn.Check(conn.tasks().Delete(ctx.get(), req, &resp)));
+  return resp.exit_status();
+}
+
+absl::Status KillTask(Connection& conn, const std::string& id, int signal, bool all) {
+  tasks_api::KillRequest req;
+  req.set_container_id(id);
+  req.set_signal(static_cast<uint32_t>(signal));
+  req.set_all(all);
+  google::protobuf::Empty resp;
+  auto ctx = conn.Context();
+  return conn.Check(conn.tasks().Kill(ctx.get(), req, &resp));
+}
+
+absl::StatusOr<uint32_t> WaitTask(Connection& conn, const std::string& id, int64_t timeout_ms) {
+  tasks_api::WaitRequest req;
+  req.set_container_id(id);
+  tasks_api::WaitResponse resp;
+  auto ctx = conn.Context();
+  if (timeout_ms >= 0)
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
+  grpc::Status gs = conn.tasks().Wait(ctx.get(), req, &resp);
+  if (gs.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return absl::DeadlineExceededError(
+        fmt::format("container {:?}: did not exit within {} ms", id, timeout_ms));
+  }
+  BERTH_RETURN_IF_ERROR(conn.Check(gs));
+  return resp.exit_status();
+}
+
+absl::Status RemoveContainer(Connection& conn, const ContainerRecord& c,
+                             const std::string& log_root) {
+  containers_api::DeleteContainerRequest del;
+  del.set_id(c.id());
+  google::protobuf::Empty empty;
+  auto ctx = conn.Context();
+  absl::Status st = conn.Check(conn.containers().Delete(ctx.get(), del, &empty));
+  if (!st.ok() && !absl::IsNotFound(st))
+    return st;
+  if (!c.snapshot_key().empty() && c.snapshot_key() == c.id()) {
+    snapshots_api::RemoveSnapshotRequest rm;
+    rm.set_snapshotter(c.snapshotter());
+    rm.set_key(c.snapshot_key());
+    auto sctx = conn.Context();
+    st = conn.Check(conn.snapshots().Remove(sctx.get(), rm, &empty));
+    if (!st.ok() && !absl::IsNotFound(st))
+      return Annotate(st, fmt::format("container {:?}: remove snapshot", c.id()));
+  }
+  std::error_code ec;
+  std::filesystem::remove(LogPath(log_root, conn.ns(), c.id()), ec);
+  return absl::OkStatus();
+}
+
+absl::Status SetContainerLabel(Connection& conn, const std::string& id, const std::string& key,
+                               const std::string& value) {
+  containers_api::UpdateContainerRequest req;
+  req.mutable_container()->set_id(id);
+  if (!value.empty())
+    (*req.mutable_container()->mutable_labels())[key] = value;
+  req.mutable_update_mask()->add_paths("labels." + key);
+  containers_api::UpdateContainerResponse resp;
+  auto ctx = conn.Context();
+  return conn.Check(conn.containers().Update(ctx.get(), req, &resp));
+}
+
+absl::StatusOr<std::vector<::containerd::types::Mount>> ContainerRootfsMounts(
+    Connection& conn, const ContainerRecord& c) {
+  if (c.snapshot_key().empty())
+    return std::vector<::containerd::types::Mount>{};
+  snapshots_api::MountsRequest req;
+  req.set_snapshotter(c.snapshotter());
+  req.set_key(c.snapshot_key());
+  snapshots_api::MountsResponse resp;
+  auto ctx = conn.Context();
+  BERTH_RETURN_IF_ERROR(
+      Annotate(conn.Check(conn.snapshots().Mounts(ctx.get(), req, &resp)),
+               fmt::format("container {:?}: snapshot {:?}", c.id(), c.snapshot_key())));
+  return std::vector<::containerd::types::Mount>(resp.mounts().begin(), resp.mounts().end());
+}
+
+std::string HumanDuration(int64_t s) {
+  if (s < 1)
+    return "Less than a second";
+  if (s == 1)
+    return "1 second";
+  if (s < 60)
+    return fmt::format("{} seconds", s);
+  int64_t m = s / 60;
+  if (m == 1)
+    return "About a minute";
+  if (m < 60)
+    return fmt::format("{} minutes", m);
+  int64_t h = (s + 1800) / 3600;
+  if (h == 1)
+    return "About an hour";
+  if (h < 48)
+    return fmt::format("{} hours", h);
+  if (h < 24 * 7 * 2)
+    return fmt::format("{} days", h / 24);
+  if (h < 24 * 30 * 2)
+    return fmt::format("{} weeks", h / 24 / 7);
+  if (h < 24 * 365 * 2)
+    return fmt::format("{} months", h / 24 / 30);
+  return fmt::format("{} years", h / 24 / 365);
+}
+
+std::string HumanAgo(int64_t unix_seconds) {
+  if (unix_seconds <= 0)
+    return "-";
+  return HumanDuration(NowSeconds() - unix_seconds) + " ago";
+}
+
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace berth::ctr

@@ -1,0 +1,98 @@
+#pragma once
+
+// Containers as bctr's container verbs see them: found by full id, unique id prefix or name
+// (the kNameLabel label, unique per namespace), with the state of their task, and removed
+// whole (task, container record, snapshot, log file). Ids are 64 hex characters as Docker's;
+// names default to a readable "adjective_name" pair.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+#include "ctr/connection.h"
+
+namespace berth::ctr {
+
+using ContainerRecord = containers_api::Container;
+
+// The spec's type URL in Container.spec.
+inline constexpr char kSpecTypeUrl[] = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+// An exec's process spec in ExecProcessRequest.spec.
+inline constexpr char kProcessTypeUrl[] =
+    "types.containerd.io/opencontainers/runtime-spec/1/Process";
+// The runtime every bctr container asks for (berthd maps it to berth-shim).
+inline constexpr char kRuntimeName[] = "io.containerd.runc.v2";
+
+// A fresh container id: 64 random lower-case hex characters.
+std::string NewContainerId();
+
+// A fresh docker-like name ("eager_turing"); not checked for uniqueness.
+std::string NewContainerName();
+
+// The container's name: its kNameLabel, else its id.
+std::string ContainerName(const ContainerRecord& c);
+
+// Checks that `name` is a valid container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128).
+absl::Status ValidateContainerName(const std::string& name);
+
+// Every container in the namespace.
+absl::StatusOr<std::vector<ContainerRecord>> ListContainers(Connection& conn);
+
+// The container `ref` names: an exact id, else an exact name, else a unique id prefix.
+// NotFound `container "x": not found`; InvalidArgument when a prefix is ambiguous.
+absl::StatusOr<ContainerRecord> FindContainer(Connection& conn, const std::string& ref);
+
+// AlreadyExists naming the holder when another container is called `name`.
+absl::Status CheckNameFree(Connection& conn, const std::string& name);
+
+// A task's state as bctr reports it.
+struct TaskInfo {
+  bool exists = false;  // false: created, never started (or the task was deleted)
+  std::string status;   // "created", "running", "paused", "pausing", "stopped", "unknown"
+  uint32_t pid = 0;
+  uint32_t exit_status = 0;
+  int64_t exited_at = 0;  // unix seconds, 0 when not exited
+};
+
+TaskInfo TaskInfoFromProcess(const ::containerd::v1::types::Process& p);
+
+absl::StatusOr<TaskInfo> GetTaskInfo(Connection& conn, const std::string& id);
+
+// Docker's status word: created, running, paused, exited.
+std::string StatusWord(const TaskInfo& t);
+
+// Deletes the task if there is one (it must not be running). Returns its exit status.
+absl::StatusOr<uint32_t> DeleteTask(Connection& conn, const std::string& id);
+
+// Sends `signal` to the task's init (all processes when `all`).
+absl::Status KillTask(Connection& conn, const std::string& id, int signal, bool all = false);
+
+// Waits for the task's init to exit, up to `timeout_ms` (< 0: no limit). Returns the exit
+// status, or DeadlineExceeded.
+absl::StatusOr<uint32_t> WaitTask(Connection& conn, const std::string& id, int64_t timeout_ms);
+
+// Removes what a container owns after its task is gone: the record, its snapshot (when bctr
+// made it: key == id) and its log file. `log_root` is cli.log_root.
+absl::Status RemoveContainer(Connection& conn, const ContainerRecord& c,
+                             const std::string& log_root);
+
+// Sets (or, with an empty value, removes) one label on a container.
+absl::Status SetContainerLabel(Connection& conn, const std::string& id, const std::string& key,
+                               const std::string& value);
+
+// The mounts of the container's snapshot, for Tasks.Create.
+absl::StatusOr<std::vector<::containerd::types::Mount>> ContainerRootfsMounts(
+    Connection& conn, const ContainerRecord& c);
+
+// "5 minutes ago", "About an hour ago", as docker prints durations in the past.
+std::string HumanAgo(int64_t unix_seconds);
+// "3 minutes", "About an hour": a duration as docker prints it.
+std::string HumanDuration(int64_t seconds);
+
+// Current unix time in seconds.
+int64_t NowSeconds();
+
+}  // namespace berth::ctr

@@ -1,0 +1,604 @@
+#include "ctr/spec.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+#include "lib/oci/capabilities.h"
+#include "lib/oci/default_spec.h"
+#include "lib/oci/spec_json.h"
+
+namespace berth::ctr {
+namespace {
+
+using nlohmann::json;
+
+std::vector<std::string> Split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  std::stringstream ss(s);
+  while (std::getline(ss, cur, sep)) out.push_back(cur);
+  if (!s.empty() && s.back() == sep)
+    out.emplace_back();
+  return out;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::optional<uint32_t> ParseUint32(const std::string& s) {
+  if (s.empty() || s.size() > 10 || !std::all_of(s.begin(), s.end(), ::isdigit))
+    return std::nullopt;
+  uint64_t v = std::stoull(s);
+  if (v > 0xffffffffULL)
+    return std::nullopt;
+  return static_cast<uint32_t>(v);
+}
+
+std::vector<std::string> StringList(const json& j, const char* key) {
+  std::vector<std::string> out;
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_array())
+    return out;
+  for (const json& v : *it) {
+    if (v.is_string())
+      out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+std::string StringField(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// passwd/group line fields, or empty when `key` (a name or number in field 0 or 2) is absent.
+std::vector<std::string> FindEntry(const std::string& db, const std::string& key, bool numeric) {
+  std::stringstream ss(db);
+  std::string line;
+  while (std::getline(ss, line)) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    std::vector<std::string> f = Split(line, ':');
+    if (f.size() < 3)
+      continue;
+    if ((numeric ? f[2] : f[0]) == key)
+      return f;
+  }
+  return {};
+}
+
+// Supplementary groups of `user` (group lines listing it), as Docker adds them.
+std::vector<uint32_t> MemberGroups(const std::string& db, const std::string& user, uint32_t gid) {
+  std::vector<uint32_t> out;
+  std::stringstream ss(db);
+  std::string line;
+  while (std::getline(ss, line)) {
+    std::vector<std::string> f = Split(line, ':');
+    if (f.size() < 4 || user.empty())
+      continue;
+    std::vector<std::string> members = Split(f[3], ',');
+    std::optional<uint32_t> g = ParseUint32(f[2]);
+    if (g && *g != gid && std::find(members.begin(), members.end(), user) != members.end())
+      out.push_back(*g);
+  }
+  return out;
+}
+
+std::string CapName(const std::string& s) {
+  std::string u = Upper(s);
+  return u.starts_with("CAP_") || u == "ALL" ? u : "CAP_" + u;
+}
+
+absl::Status ApplyNetwork(const RunFlags& f, oci::Spec& s) {
+  if (f.net == "default" || f.net == "none" || f.net == "bridge")
+    return absl::OkStatus();
+  if (f.net != "host") {
+    return InvalidArgument(fmt::format(
+        "--net {:?}: unsupported (want host or none; bctr has no CNI networks)", f.net));
+  }
+  auto& ns = s.linux.namespaces;
+  ns.erase(std::remove_if(ns.begin(), ns.end(),
+                          [](const oci::Namespace& n) { return n.type == "network"; }),
+           ns.end());
+  for (const char* file : {"/etc/hosts", "/etc/resolv.conf"}) {
+    if (::access(file, R_OK) == 0)
+      s.mounts.push_back({file, "bind", file, {"rbind", "ro", "rprivate"}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplySecurityOpts(const RunFlags& f, oci::Spec& s) {
+  for (const std::string& opt : f.security_opts) {
+    std::string key = opt.substr(0, opt.find_first_of("=:"));
+    std::string value = key.size() < opt.size() ? opt.substr(key.size() + 1) : "";
+    if (key == "no-new-privileges") {
+      s.process->no_new_privileges = value.empty() || value == "true";
+    } else if (key == "seccomp" && value == "unconfined") {
+      s.linux.seccomp.reset();
+    } else if (key == "seccomp" && !value.empty()) {
+      std::ifstream in(value);
+      if (!in)
+        return InvalidArgument(fmt::format("--security-opt seccomp={}: cannot read", value));
+      std::stringstream ss;
+      ss << in.rdbuf();
+      json profile = json::parse(ss.str(), nullptr, false);
+      if (profile.is_discarded() || !profile.is_object())
+        return InvalidArgument(fmt::format("--security-opt seccomp={}: not a JSON object", value));
+      json doc = {{"ociVersion", "1.1.0"},
+                  {"root", {{"path", "rootfs"}}},
+                  {"process", {{"args", {"sh"}}, {"cwd", "/"}}},
+                  {"linux", {{"seccomp", profile}}}};
+      BERTH_ASSIGN_OR_RETURN(oci::Spec parsed,
+                             oci::ParseSpec(doc.dump(), "--security-opt seccomp=" + value));
+      s.linux.seccomp = parsed.linux.seccomp;
+    } else {
+      return InvalidArgument(fmt::format(
+          "--security-opt {:?}: unsupported (want seccomp=unconfined|PATH or no-new-privileges)",
+          opt));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void ApplyPrivileged(oci::Spec& s) {
+  std::vector<std::string> all;
+  for (std::string_view n : oci::AllCapabilityNames()) {
+    if (!n.empty())
+      all.emplace_back(n);
+  }
+  s.process->capabilities->bounding = all;
+  s.process->capabilities->effective = all;
+  s.process->capabilities->permitted = all;
+  s.linux.seccomp.reset();
+  s.linux.masked_paths.clear();
+  s.linux.readonly_paths.clear();
+  for (oci::Mount& m : s.mounts) {
+    if (m.destination == "/sys" || m.destination == "/sys/fs/cgroup")
+      std::erase(m.options, "ro");
+  }
+  oci::DeviceRule allow_all;
+  allow_all.allow = true;
+  allow_all.type = "a";
+  allow_all.access = "rwm";
+  s.linux.resources->devices = {allow_all};
+}
+
+absl::Status ApplyResources(const RunFlags& f, oci::Spec& s) {
+  oci::Resources& r = *s.linux.resources;
+  if (!f.memory.empty()) {
+    BERTH_ASSIGN_OR_RETURN(int64_t bytes, ParseMemorySize(f.memory));
+    if (bytes < 6 * 1024 * 1024)
+      return InvalidArgument(fmt::format("--memory {:?}: the minimum is 6m", f.memory));
+    r.memory.emplace().limit = bytes;
+  }
+  if (f.cpus < 0 || std::isnan(f.cpus))
+    return InvalidArgument(fmt::format("--cpus {}: must not be negative", f.cpus));
+  if (f.cpus > 0) {
+    oci::CpuResources& cpu = r.cpu.emplace();
+    cpu.period = 100000;
+    cpu.quota = static_cast<int64_t>(std::llround(f.cpus * 100000));
+    if (*cpu.quota < 1000)
+      return InvalidArgument(fmt::format("--cpus {}: the minimum is 0.01", f.cpus));
+  }
+  if (f.pids_limit != 0)
+    r.pids.emplace().limit = f.pids_limit;
+  return absl::OkStatus();
+}
+
+absl::Status ApplyMounts(const RunFlags& f, oci::Spec& s) {
+  std::vector<oci::Mount> extra;
+  for (const std::string& v : f.volumes) {
+    BERTH_ASSIGN_OR_RETURN(oci::Mount m, ParseVolume(v));
+    extra.push_back(std::move(m));
+  }
+  for (const std::string& v : f.mounts) {
+    BERTH_ASSIGN_OR_RETURN(oci::Mount m, ParseMountFlag(v));
+    extra.push_back(std::move(m));
+  }
+  for (oci::Mount& m : extra) {
+    std::erase_if(s.mounts, [&](const oci::Mount& d) { return d.destination == m.destination; });
+    s.mounts.push_back(std::move(m));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyEnv(const RunFlags& f, const ImageConfig& image, oci::Spec& s) {
+  std::vector<std::string>& env = s.process->env;
+  for (const std::string& e : image.env) SetEnv(env, e);
+  for (const std::string& file : f.env_files) {
+    BERTH_ASSIGN_OR_RETURN(std::vector<std::string> lines, ReadEnvFile(file));
+    for (const std::string& e : lines) SetEnv(env, e);
+  }
+  for (const std::string& e : f.env) {
+    if (e.empty() || e[0] == '=')
+      return InvalidArgument(fmt::format("--env {:?}: want KEY=VALUE or KEY", e));
+    if (std::optional<std::string> v = ExpandEnv(e))
+      SetEnv(env, *v);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyProcess(const SpecInput& in, oci::Spec& s) {
+  const RunFlags& f = *in.flags;
+  oci::Process& p = *s.process;
+  std::vector<std::string> entry = in.image.entrypoint;
+  std::vector<std::string> cmd = f.args.empty() ? in.image.cmd : f.args;
+  if (f.entrypoint) {
+    entry = f.entrypoint->empty() ? std::vector<std::string>{}
+                                  : std::vector<std::string>{*f.entrypoint};
+    if (f.args.empty())
+      cmd.clear();
+  }
+  p.args = entry;
+  p.args.insert(p.args.end(), cmd.begin(), cmd.end());
+  if (p.args.empty())
+    return InvalidArgument(
+        fmt::format("image {:?}: no command given and the image has none", f.image));
+  p.terminal = f.tty;
+  p.no_new_privileges = false;  // Docker's default; --security-opt no-new-privileges sets it
+  p.cwd = !f.workdir.empty()              ? f.workdir
+          : !in.image.working_dir.empty() ? in.image.working_dir
+                                          : "/";
+  if (!p.cwd.starts_with("/"))
+    return InvalidArgument(fmt::format("--workdir {:?}: must be an absolute path", p.cwd));
+  std::string user = !f.user.empty() ? f.user : in.image.user;
+  std::string home = "/root";
+  if (!user.empty()) {
+    BERTH_ASSIGN_OR_RETURN(p.user, ResolveUser(user, in.read_user_db, &home));
+  }
+  BERTH_RETURN_IF_ERROR(ApplyEnv(f, in.image, s));
+  SetEnv(p.env, "HOSTNAME=" + s.hostname);
+  bool has_home = std::any_of(p.env.begin(), p.env.end(),
+                              [](const std::string& e) { return e.starts_with("HOME="); });
+  if (!has_home)
+    SetEnv(p.env, "HOME=" + home);
+  if (f.tty) {
+    bool has_term = std::any_of(p.env.begin(), p.env.end(),
+                                [](const std::string& e) { return e.starts_with("TERM="); });
+    if (!has_term)
+      SetEnv(p.env, "TERM=xterm");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void RunFlags::Add(CLI::App& cmd, bool run) {
+  if (run) {
+    cmd.add_flag("-d,--detach", detach, "Run in the background and print the container id");
+    cmd.add_flag("--rm", rm, "Remove the container when it exits");
+  }
+  cmd.add_flag("-i,--interactive", interactive, "Keep stdin open and forward it");
+  cmd.add_flag("-t,--tty", tty, "Allocate a pseudo-terminal");
+  cmd.add_option("--name", name, "Name of the container (default: a generated one)");
+  cmd.add_option("-e,--env", env, "Set an environment variable: KEY=VALUE or KEY");
+  cmd.add_option("--env-file", env_files, "Read KEY=VALUE lines from a file")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("-v,--volume", volumes, "Bind mount HOST:CONTAINER[:ro]");
+  cmd.add_option("--mount", mounts,
+                 "Mount: type=bind,source=HOST,target=CTR[,readonly] or "
+                 "type=tmpfs,target=CTR");
+  cmd.add_option("-l,--label", labels, "Set a label KEY=VALUE on the container");
+  cmd.add_option("-w,--workdir", workdir, "Working directory inside the container");
+  cmd.add_option("-u,--user", user, "User (name or uid) and optional group: USER[:GROUP]");
+  cmd.add_flag("--read-only", read_only, "Mount the root filesystem read-only");
+  cmd.add_option("-m,--memory", memory, "Memory limit, e.g. 512m or 1g");
+  cmd.add_option("--cpus", cpus, "Number of CPUs (a CFS quota), e.g. 1.5");
+  cmd.add_option("--pids-limit", pids_limit, "Maximum number of processes (-1: unlimited)");
+  cmd.add_flag("--privileged", privileged, "All capabilities, no seccomp, every device allowed");
+  cmd.add_option("--cap-add", cap_add, "Add a capability (e.g. NET_ADMIN, or ALL)");
+  cmd.add_option("--cap-drop", cap_drop, "Drop a capability (e.g. CHOWN, or ALL)");
+  cmd.add_option("--security-opt", security_opts,
+                 "seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges");
+  cmd.add_option("--hostname", hostname, "Host name (default: the short container id)");
+  cmd.add_option("--net,--network", net, "Network: none (a private loopback only) or host")
+      ->capture_default_str();
+  cmd.add_option("--restart", restart, "Restart policy: no, always, on-failure[:N]")
+      ->capture_default_str();
+  cmd.add_option_function<std::string>(
+      "--entrypoint", [this](const std::string& e) { entrypoint = e; },
+      "Override the image's entrypoint");
+  cmd.add_option("--snapshotter", snapshotter, "Snapshotter of the container's filesystem")
+      ->capture_default_str();
+  cmd.add_option("image", image, "Image to run")->required();
+  cmd.add_option("command", args, "Command and arguments (default: the image's)");
+  cmd.positionals_at_end();
+}
+
+absl::StatusOr<ImageConfig> ParseImageConfig(const std::string& blob) {
+  json doc = json::parse(blob, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    return InvalidArgument("image config: not a JSON object");
+  ImageConfig c;
+  auto it = doc.find("config");
+  if (it == doc.end() || !it->is_object())
+    return c;
+  c.entrypoint = StringList(*it, "Entrypoint");
+  c.cmd = StringList(*it, "Cmd");
+  c.env = StringList(*it, "Env");
+  c.working_dir = StringField(*it, "WorkingDir");
+  c.user = StringField(*it, "User");
+  c.stop_signal = StringField(*it, "StopSignal");
+  return c;
+}
+
+absl::StatusOr<int64_t> ParseMemorySize(const std::string& s) {
+  std::string v = Lower(s);
+  if (v.size() > 1 && v.back() == 'b' && !std::isdigit(static_cast<unsigned char>(v[v.size() - 2])))
+    v.pop_back();
+  int64_t mult = 1;
+  if (!v.empty() && !std::isdigit(static_cast<unsigned char>(v.back()))) {
+    switch (v.back()) {
+      case 'b':
+        break;
+      case 'k':
+        mult = 1LL << 10;
+        break;
+      case 'm':
+        mult = 1LL << 20;
+        break;
+      case 'g':
+        mult = 1LL << 30;
+        break;
+      case 't':
+        mult = 1LL << 40;
+        break;
+      default:
+        return InvalidArgument(fmt::format("size {:?}: unknown unit (want b, k, m, g or t)", s));
+    }
+    v.pop_back();
+  }
+  char* end = nullptr;
+  double n = std::strtod(v.c_str(), &end);
+  if (v.empty() || end == nullptr || *end != '\0' || !(n >= 0) || n * mult > 9.2e18)
+    return InvalidArgument(fmt::format("size {:?}: not a size like 512m or 1g", s));
+  return static_cast<int64_t>(n * static_cast<double>(mult));
+}
+
+absl::StatusOr<oci::Mount> ParseVolume(const std::string& s) {
+  std::vector<std::string> parts = Split(s, ':');
+  if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty())
+    return InvalidArgument(fmt::format("--volume {:?}: want HOST:CONTAINER[:ro]", s));
+  if (!parts[0].starts_with("/")) {
+    return InvalidArgument(fmt::format(
+        "--volume {:?}: the host path must be absolute (named volumes are not supported)", s));
+  }
+  if (!parts[1].starts_with("/"))
+    return InvalidArgument(fmt::format("--volume {:?}: the container path must be absolute", s));
+  oci::Mount m{parts[1], "bind", parts[0], {"rbind", "rprivate"}};
+  if (parts.size() == 3) {
+    for (const std::string& o : Split(parts[2], ',')) {
+      if (o == "ro")
+        m.options.push_back("ro");
+      else if (o != "rw" && o != "z" && o != "Z")
+        return InvalidArgument(fmt::format("--volume {:?}: unknown option {:?}", s, o));
+    }
+  }
+  return m;
+}
+
+absl::StatusOr<oci::Mount> ParseMountFlag(const std::string& s) {
+  std::string type = "volume", src, dst;
+  bool ro = false;
+  std::string size;
+  for (const std::string& kv : Split(s, ',')) {
+    size_t eq = kv.find('=');
+    std::string k = kv.substr(0, eq);
+    std::string v = eq == std::string::npos ? "" : kv.substr(eq + 1);
+    if (k == "type")
+      type = v;
+    else if (k == "source" || k == "src")
+      src = v;
+    else if (k == "target" || k == "dst" || k == "destination")
+      dst = v;
+    else if (k == "readonly" || k == "ro")
+      ro = v.empty() || v == "true" || v == "1";
+    else if (k == "tmpfs-size")
+      size = v;
+    else
+      return InvalidArgument(fmt::format("--mount {:?}: unknown key {:?}", s, k));
+  }
+  if (!dst.starts_with("/"))
+    return InvalidArgument(fmt::format("--mount {:?}: target must be an absolute path", s));
+  if (type == "bind") {
+    if (!src.starts_with("/"))
+      return InvalidArgument(fmt::format("--mount {:?}: source must be an absolute path", s));
+    oci::Mount m{dst, "bind", src, {"rbind", "rprivate"}};
+    if (ro)
+      m.options.push_back("ro");
+    return m;
+  }
+  if (type == "tmpfs") {
+    oci::Mount m{dst, "tmpfs", "tmpfs", {"nosuid", "nodev", "mode=1777"}};
+    if (!size.empty()) {
+      BERTH_ASSIGN_OR_RETURN(int64_t bytes, ParseMemorySize(size));
+      m.options.push_back(fmt::format("size={}", bytes));
+    }
+    if (ro)
+      m.options.push_back("ro");
+    return m;
+  }
+  return InvalidArgument(
+      fmt::format("--mount {:?}: type {:?} is not supported (bind, tmpfs)", s, type));
+}
+
+absl::StatusOr<std::vector<std::string>> ApplyCapabilities(std::vector<std::string> base,
+                                                           const std::vector<std::string>& add,
+                                                           const std::vector<std::string>& drop) {
+  std::set<std::string> added;
+  for (const std::string& a : add) {
+    std::string c = CapName(a);
+    if (c == "ALL") {
+      for (std::string_view n : oci::AllCapabilityNames()) {
+        if (!n.empty())
+          added.emplace(n);
+      }
+      continue;
+    }
+    if (!oci::CapabilityFromName(c))
+      return InvalidArgument(fmt::format("--cap-add {:?}: unknown capability", a));
+    added.insert(c);
+  }
+  for (const std::string& c : added) {
+    if (std::find(base.begin(), base.end(), c) == base.end())
+      base.push_back(c);
+  }
+  for (const std::string& d : drop) {
+    std::string c = CapName(d);
+    if (c == "ALL") {
+      std::erase_if(base, [&](const std::string& b) { return !added.contains(b); });
+      continue;
+    }
+    if (!oci::CapabilityFromName(c))
+      return InvalidArgument(fmt::format("--cap-drop {:?}: unknown capability", d));
+    std::erase(base, c);
+  }
+  return base;
+}
+
+std::optional<std::string> ExpandEnv(const std::string& e) {
+  if (e.find('=') != std::string::npos)
+    return e;
+  const char* v = std::getenv(e.c_str());  // NOLINT(concurrency-mt-unsafe)
+  if (v == nullptr)
+    return std::nullopt;
+  return e + "=" + v;
+}
+
+void SetEnv(std::vector<std::string>& list, const std::string& env) {
+  std::string key = env.substr(0, env.find('=') + 1);
+  for (std::string& e : list) {
+    if (e.starts_with(key)) {
+      e = env;
+      return;
+    }
+  }
+  list.push_back(env);
+}
+
+absl::StatusOr<std::vector<std::string>> ReadEnvFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in)
+    return absl::NotFoundError(fmt::format("--env-file {:?}: cannot read", path));
+  std::vector<std::string> out;
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#')
+      continue;
+    line = line.substr(start);
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    if (line[0] == '=')
+      return InvalidArgument(fmt::format("--env-file {:?}: line {}: no variable name", path, n));
+    if (std::optional<std::string> v = ExpandEnv(line))
+      out.push_back(*v);
+  }
+  return out;
+}
+
+absl::StatusOr<oci::User> ResolveUser(const std::string& spec, const UserDbReader& read,
+                                      std::string* home) {
+  size_t colon = spec.find(':');
+  std::string user = spec.substr(0, colon);
+  std::string group = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  if (user.empty())
+    return InvalidArgument(fmt::format("user {:?}: want USER[:GROUP]", spec));
+  std::optional<uint32_t> uid = ParseUint32(user);
+  std::optional<uint32_t> gid = ParseUint32(group);
+  oci::User u;
+  *home = uid && *uid == 0 ? "/root" : "/";
+  UserDb db;
+  if (!uid || group.empty() || !gid) {
+    if (!read)
+      return InvalidArgument(fmt::format("user {:?}: cannot read the image's user database", spec));
+    BERTH_ASSIGN_OR_RETURN(db, read());
+  }
+  std::vector<std::string> pw = FindEntry(db.passwd, user, uid.has_value());
+  if (!uid && pw.empty())
+    return absl::NotFoundError(
+        fmt::format("user {:?}: no such user in the image's /etc/passwd", user));
+  u.uid = uid ? *uid : ParseUint32(pw[2]).value_or(0);
+  u.gid = pw.size() > 3 ? ParseUint32(pw[3]).value_or(0) : 0;
+  if (pw.size() > 5 && !pw[5].empty())
+    *home = pw[5];
+  if (!group.empty()) {
+    if (gid) {
+      u.gid = *gid;
+    } else {
+      std::vector<std::string> gr = FindEntry(db.group, group, false);
+      if (gr.empty())
+        return absl::NotFoundError(
+            fmt::format("group {:?}: no such group in the image's /etc/group", group));
+      u.gid = ParseUint32(gr[2]).value_or(0);
+    }
+  }
+  if (!pw.empty())
+    u.additional_gids = MemberGroups(db.group, pw[0], u.gid);
+  return u;
+}
+
+absl::StatusOr<std::string> ParseRestartPolicy(const std::string& s) {
+  if (s.empty() || s == "no")
+    return std::string();
+  if (s == "always" || s == "unless-stopped")
+    return std::string("always");
+  if (s == "on-failure")
+    return s;
+  if (s.starts_with("on-failure:")) {
+    std::optional<uint32_t> n = ParseUint32(s.substr(11));
+    if (n && *n > 0)
+      return s;
+  }
+  return InvalidArgument(
+      fmt::format("--restart {:?}: want no, always, unless-stopped or on-failure[:N]", s));
+}
+
+absl::StatusOr<oci::Spec> BuildSpec(const SpecInput& in) {
+  const RunFlags& f = *in.flags;
+  oci::Spec s = oci::DefaultSpec(in.ns, in.id);
+  s.hostname = !f.hostname.empty() ? f.hostname : in.id.substr(0, 12);
+  if (f.net == "host" && f.hostname.empty()) {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof(buf) - 1) == 0)
+      s.hostname = buf;
+  }
+  BERTH_RETURN_IF_ERROR(ApplyNetwork(f, s));
+  if (f.privileged)
+    ApplyPrivileged(s);
+  BERTH_ASSIGN_OR_RETURN(
+      std::vector<std::string> caps,
+      ApplyCapabilities(s.process->capabilities->bounding, f.cap_add, f.cap_drop));
+  s.process->capabilities->bounding = caps;
+  s.process->capabilities->effective = caps;
+  s.process->capabilities->permitted = caps;
+  BERTH_RETURN_IF_ERROR(ApplyProcess(in, s));
+  BERTH_RETURN_IF_ERROR(ApplySecurityOpts(f, s));
+  BERTH_RETURN_IF_ERROR(ApplyResources(f, s));
+  BERTH_RETURN_IF_ERROR(ApplyMounts(f, s));
+  s.root.readonly = f.read_only;
+  return s;
+}
+
+}  // namespace berth::ctr

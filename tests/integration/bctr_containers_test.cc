@@ -1,0 +1,237 @@
+// bctr's container verbs after run: a detached container through ps, exec, top, stats,
+// inspect, pause/unpause, rename, stop (SIGTERM, then SIGKILL after -t) and rm; -t under a real
+// terminal (tmux); and the errors a user meets (unknown flag, unknown container, a name in use,
+// rm of a running container), each one line and a non-zero exit.
+
+#include <chrono>
+#include <regex>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+#include "tests/integration/bctr_fixture.h"
+
+namespace berth {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::MatchesRegex;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+class BctrContainersTest : public BctrFixture {
+ protected:
+  // One line on stderr starting "bctr: ", containing `what`, and exit code `code`.
+  void ExpectOneLineError(const testing::CommandResult& r, int code, const std::string& what) {
+    EXPECT_EQ(r.exit_code, code) << r.out << r.err;
+    EXPECT_THAT(r.err, StartsWith("bctr: "));
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_THAT(r.err, HasSubstr(what));
+  }
+
+  // The pid of `id`'s task as Debian's ctr reports it.
+  int TaskPid(const std::string& id) {
+    for (const std::string& line : SplitLines(C({"tasks", "ls"}).out)) {
+      if (line.starts_with(id + " "))
+        return std::atoi(line.substr(id.size() + 1).c_str());
+    }
+    return -1;
+  }
+
+  std::string TaskStatus(const std::string& id) {
+    for (const std::string& line : SplitLines(C({"tasks", "ls"}).out)) {
+      if (line.starts_with(id + " "))
+        return line.substr(line.rfind(' ') + 1);
+    }
+    return "";
+  }
+};
+
+TEST_F(BctrContainersTest, DetachedLifecycle) {
+  testing::CommandResult r = Bctr({"run", "-d", "--name", "web", "busybox", "sleep", "1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << DaemonLog();
+  ASSERT_THAT(r.out, MatchesRegex("[0-9a-f]{64}\n"));
+  const std::string id = r.out.substr(0, 64);
+  EXPECT_EQ(TaskStatus(id), "RUNNING");
+
+  r = Bctr({"ps"});
+  std::vector<std::string> lines = SplitLines(r.out);
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  EXPECT_THAT(lines[0], MatchesRegex("CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +NAMES"));
+  EXPECT_THAT(lines[1], MatchesRegex(id.substr(0, 12) +
+                                     " +docker.io/library/busybox:latest +\"sleep 1000\" +"
+                                     "(Less than a second|[0-9]+ seconds?) ago +Up .* +web"));
+  EXPECT_EQ(Bctr({"ps", "-q"}).out, id.substr(0, 12) + "\n");
+  nlohmann::json ps = nlohmann::json::parse(Bctr({"ps", "--format", "json"}).out, nullptr, false);
+  ASSERT_TRUE(ps.is_array());
+  EXPECT_EQ(ps[0]["ID"], id);
+  EXPECT_EQ(ps[0]["State"], "running");
+
+  // exec by name, by id prefix; its exit code; -e, -w, -u.
+  r = Bctr({"exec", "web", "sh", "-c", "echo in-$(hostname)"});
+  EXPECT_EQ(r.out, "in-" + id.substr(0, 12) + "\n") << r.err;
+  r = Bctr({"exec", id.substr(0, 8), "sh", "-c", "exit 3"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  r = Bctr({"exec", "-e", "X=1", "-w", "/tmp", "-u", "nobody", "web", "sh", "-c",
+            "echo $X $(pwd) $(id -u)"});
+  EXPECT_EQ(r.out, "1 /tmp 65534\n") << r.err;
+  r = BctrWithInput({"exec", "-i", "web", "cat"}, "piped\n");
+  EXPECT_EQ(r.out, "piped\n") << r.err;
+
+  // top lists sleep; inspect has the pid; stats shows the container.
+  r = Bctr({"top", "web"});
+  EXPECT_THAT(r.out, StartsWith("UID"));
+  EXPECT_THAT(r.out, HasSubstr("sleep 1000"));
+  r = Bctr({"inspect", "web"});
+  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_array()) << r.out << r.err;
+  EXPECT_EQ(j[0]["Id"], id);
+  EXPECT_EQ(j[0]["Name"], "web");
+  EXPECT_EQ(j[0]["State"]["Status"], "running");
+  EXPECT_EQ(j[0]["State"]["Pid"], TaskPid(id));
+  EXPECT_GT(TaskPid(id), 0);
+  EXPECT_EQ(j[0]["LogPath"], log_root() + "/" + ns() + "/" + id + ".log");
+  r = Bctr({"stats", "--no-stream"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  lines = SplitLines(r.out);
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  EXPECT_THAT(lines[0], StartsWith("CONTAINER ID"));
+  EXPECT_THAT(lines[1], MatchesRegex(id.substr(0, 12) +
+                                     " +web +[0-9.]+% +[0-9.]+ [KMG]?i?B / [0-9.]+ [KMGT]iB +"
+                                     "[0-9.]+% +1"));
+
+  // pause / unpause, rename.
+  EXPECT_EQ(Bctr({"pause", "web"}).exit_code, 0);
+  EXPECT_EQ(TaskStatus(id), "PAUSED");
+  EXPECT_THAT(Bctr({"ps"}).out, HasSubstr("(Paused)"));
+  EXPECT_EQ(Bctr({"unpause", "web"}).exit_code, 0);
+  EXPECT_EQ(TaskStatus(id), "RUNNING");
+  r = Bctr({"rename", "web", "web2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(Bctr({"ps"}).out, HasSubstr(" web2\n"));
+
+  // rm refuses a running container; stop: sleep as pid 1 ignores SIGTERM, so -t 1 kills it.
+  r = Bctr({"rm", "web2"});
+  ExpectOneLineError(r, 1, "container \"web2\": is running; stop it first or use rm -f");
+  auto start = std::chrono::steady_clock::now();
+  r = Bctr({"stop", "-t", "1", "web2"});
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(took, 0.9);
+  EXPECT_LT(took, 5.0);
+  EXPECT_EQ(TaskStatus(id), "STOPPED");
+  EXPECT_THAT(Bctr({"ps", "-a"}).out, HasSubstr("Exited (137)"));
+  EXPECT_EQ(Bctr({"ps", "-q"}).out, "");
+
+  // start again (detached), then rm -f.
+  r = Bctr({"start", "web2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(TaskStatus(id), "RUNNING");
+  r = Bctr({"rm", "-f", "web2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(ContainerIds(), IsEmpty());
+  EXPECT_THAT(ActiveSnapshots(), IsEmpty());
+  EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
+}
+
+TEST_F(BctrContainersTest, StopSendsTermFirst) {
+  testing::CommandResult r = Bctr({"run", "-d", "--name", "polite", "busybox", "sh", "-c",
+                                   "trap 'exit 0' TERM; while true; do sleep 0.1; done"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the trap is set
+  auto start = std::chrono::steady_clock::now();
+  r = Bctr({"stop", "polite"});  // default -t 10
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LT(took, 3.0);
+  EXPECT_THAT(Bctr({"ps", "-a"}).out, HasSubstr("Exited (0)"));
+  r = Bctr({"kill", "polite"});
+  ExpectOneLineError(r, 1, "container \"polite\": is not running");
+  EXPECT_EQ(Bctr({"rm", "polite"}).exit_code, 0);
+}
+
+TEST_F(BctrContainersTest, CreateThenStartAttached) {
+  testing::CommandResult r =
+      Bctr({"create", "--name", "later", "busybox", "sh", "-c", "echo started; exit 5"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(Bctr({"ps", "-a"}).out, HasSubstr("Created"));
+  EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
+  r = Bctr({"start", "-a", "later"});
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_EQ(r.out, "started\n");
+  r = Bctr({"start", "-a", "later"});  // a second run of the same container
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_EQ(Bctr({"rm", "later"}).exit_code, 0);
+}
+
+TEST_F(BctrContainersTest, TerminalUnderTmux) {
+  if (!testing::HaveProgram("tmux"))
+    GTEST_SKIP() << "tmux is not installed";
+  const std::string sock = "berth-bctr-" + std::to_string(::getpid());
+  auto tmux = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"tmux", "-L", sock});
+    return testing::RunCommand(args);
+  };
+  std::string cmd = BctrCommandLine({"run", "-it", "--rm", "--name", "tty1", "busybox", "sh"}) +
+                    "; echo exit=$?; sleep 30";
+  testing::CommandResult r =
+      tmux({"new-session", "-d", "-s", "t", "-x", "100", "-y", "30", "sh", "-c", cmd});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto pane = [&] { return tmux({"capture-pane", "-p", "-t", "t"}).out; };
+  auto wait_for = [&](const std::string& text) {
+    for (int i = 0; i < 200; ++i) {
+      if (pane().find(text) != std::string::npos)
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  EXPECT_TRUE(wait_for("# ")) << pane();
+  tmux({"send-keys", "-t", "t", "echo hi$((40+2)); tty; stty size", "Enter"});
+  EXPECT_TRUE(wait_for("hi42")) << pane();
+  EXPECT_TRUE(wait_for("/dev/pts/")) << pane();
+  EXPECT_TRUE(wait_for("30 100")) << pane();  // the pane's size reached the pty
+  tmux({"send-keys", "-t", "t", "exit 4", "Enter"});
+  EXPECT_TRUE(wait_for("exit=4")) << pane();
+  tmux({"kill-server"});
+  EXPECT_THAT(ContainerIds(), IsEmpty());
+}
+
+TEST_F(BctrContainersTest, BadInput) {
+  testing::CommandResult r = Bctr({"run", "--no-such-flag", "busybox"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, StartsWith("bctr: run: "));
+  r = Bctr({"rm", "nope"});
+  ExpectOneLineError(r, 1, "bctr: rm: container \"nope\": not found");
+  r = Bctr({"exec", "nope", "true"});
+  ExpectOneLineError(r, 1, "container \"nope\": not found");
+  r = Bctr({"stop", "nope"});
+  ExpectOneLineError(r, 1, "container \"nope\": not found");
+  r = Bctr({"inspect", "nope"});
+  ExpectOneLineError(r, 1, "container \"nope\": not found");
+
+  r = Bctr({"create", "--name", "dup", "busybox"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string id = r.out.substr(0, 64);
+  r = Bctr({"run", "--name", "dup", "busybox", "true"});
+  ExpectOneLineError(r, 1,
+                     "container name \"dup\": already in use by container " + id.substr(0, 12));
+  r = Bctr({"create", "busybox"});  // a generated name, docker-like
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(Bctr({"inspect", r.out.substr(0, 64)}).out);
+  EXPECT_THAT(j[0]["Name"].get<std::string>(), MatchesRegex("[a-z]+_[a-z]+"));
+  r = Bctr({"rename", "dup", j[0]["Name"].get<std::string>()});
+  ExpectOneLineError(r, 1, "already in use");
+  r = Bctr({"run", "--name", "bad name", "busybox", "true"});
+  ExpectOneLineError(r, 1, "container name \"bad name\": invalid");
+  r = Bctr({"exec", id.substr(0, 12), "true"});
+  ExpectOneLineError(r, 1, "is not running");
+  EXPECT_EQ(ContainerIds().size(), 2u);
+}
+
+}  // namespace
+}  // namespace berth

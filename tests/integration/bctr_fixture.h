@@ -1,0 +1,284 @@
+#pragma once
+
+// BctrFixture: a private berthd, the busybox test image (tests/fixtures/make-images.sh, built
+// once per test binary) imported with Debian's ctr into a namespace of the test's own, and bctr
+// pointed at both (--address, -n, --log-root in the test's TempDir). TearDown kills and deletes
+// whatever tasks are left, kills leftover shims of the namespace and removes its cgroups.
+//
+// berthd runs with a short state directory of its own (/run/bctr-it-<pid>-<n>, removed in
+// TearDown) rather than the fixture's TempDir: a shim's socket lives in the bundle,
+// <state>/tasks/<ns>/<64-hex id>/shim.sock, and a unix socket path has at most 107 bytes.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+#include "tests/testing/daemon_fixture.h"
+#include "tests/testing/matchers.h"
+
+extern char** environ;  // NOLINT: for posix_spawn
+
+namespace berth {
+
+inline std::vector<std::string> SplitLines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty())
+      out.push_back(line);
+  }
+  return out;
+}
+
+class BctrFixture : public testing::DaemonFixture {
+ protected:
+  static void SetUpTestSuite() {
+    if (::geteuid() != 0 || !images_.empty())
+      return;
+    char tmpl[] = "/tmp/berth-bctr-images.XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr)
+      return;
+    testing::CommandResult r =
+        testing::RunCommand({"bash", testing::SourceDir() + "/tests/fixtures/make-images.sh", tmpl},
+                            std::chrono::seconds(300));
+    if (r.exit_code == 0)
+      images_ = tmpl;
+    else
+      std::fprintf(stderr, "make-images.sh failed: %s\n", r.err.c_str());
+  }
+
+  static void TearDownTestSuite() {
+    if (!images_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(images_, ec);
+      images_.clear();
+    }
+  }
+
+  void SetUp() override {
+    DaemonFixture::SetUp();
+    BERTH_REQUIRE_ROOT();
+    BERTH_REQUIRE_CTR();
+    ASSERT_EQ(::access(testing::BinPath("bctr").c_str(), X_OK), 0) << "bctr not built";
+    ASSERT_FALSE(images_.empty()) << "the test images could not be built";
+    static int counter = 0;
+    ++counter;
+    ns_ = "b" + std::to_string(counter);
+    state_ = "/run/bctr-it-" + std::to_string(::getpid()) + "-" + std::to_string(counter);
+    ASSERT_TRUE(StartBerthd());
+    testing::CommandResult r = C({"images", "import", images_ + "/busybox.docker.tar"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    started_ = true;
+  }
+
+  void TearDown() override {
+    if (started_ && berthd_ > 0)
+      RemoveAllTasks();
+    CleanUpLeftoverShims();
+    RemoveNamespaceCgroups();
+    StopBerthd();
+    RemoveState();
+    if (HasFailure())
+      std::fprintf(stderr, "--- berthd log ---\n%s\n", DaemonLog().c_str());
+    DaemonFixture::TearDown();
+  }
+
+  // bctr against our berthd and namespace; stdin from /dev/null.
+  testing::CommandResult Bctr(const std::vector<std::string>& args,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+    std::vector<std::string> argv = {
+        testing::BinPath("bctr"), "--address", socket(), "-n", ns_, "--log-root", log_root()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testing::RunCommand(argv, timeout);
+  }
+
+  // The same through sh -c, with `input` on its stdin.
+  testing::CommandResult BctrWithInput(const std::vector<std::string>& args,
+                                       const std::string& input) {
+    std::string cmd = "printf '%s' '" + input + "' | " + BctrCommandLine(args);
+    return testing::RunCommand({"sh", "-c", cmd});
+  }
+
+  std::string BctrCommandLine(const std::vector<std::string>& args) const {
+    std::string cmd = testing::BinPath("bctr") + " --address " + socket() + " -n " + ns_ +
+                      " --log-root " + log_root();
+    for (const std::string& a : args) cmd += " '" + a + "'";
+    return cmd;
+  }
+
+  // Debian's ctr in our namespace.
+  testing::CommandResult C(std::vector<std::string> args) {
+    std::vector<std::string> argv = {"ctr", "--address", socket(), "-n", ns_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testing::RunCommand(argv);
+  }
+
+  std::string log_root() const { return (dir().path() / "logs").string(); }
+
+  const std::string& ns() const { return ns_; }
+
+  // Host path of a task's cgroup v1 controller directory (or the v2 directory).
+  std::string CgroupFile(const std::string& id, const std::string& controller,
+                         const std::string& file) const {
+    if (std::filesystem::exists("/sys/fs/cgroup/cgroup.controllers"))
+      return "/sys/fs/cgroup/" + ns_ + "/" + id + "/" + file;
+    return "/sys/fs/cgroup/" + controller + "/" + ns_ + "/" + id + "/" + file;
+  }
+
+  // Keys of the active snapshots (containers' filesystems) in our namespace.
+  std::vector<std::string> ActiveSnapshots() {
+    std::vector<std::string> out;
+    std::vector<std::string> lines = SplitLines(C({"snapshots", "ls"}).out);
+    for (size_t i = 1; i < lines.size(); ++i) {
+      if (lines[i].find("Active") != std::string::npos)
+        out.push_back(lines[i].substr(0, lines[i].find(' ')));
+    }
+    return out;
+  }
+
+  std::vector<std::string> ContainerIds() { return SplitLines(C({"containers", "ls", "-q"}).out); }
+
+ private:
+  bool StartBerthd() {
+    std::vector<std::string> argv = {testing::BinPath("berthd"),
+                                     "--root",
+                                     root(),
+                                     "--state",
+                                     state_,
+                                     "--address",
+                                     socket(),
+                                     "--log-level",
+                                     "debug"};
+    std::vector<char*> args;
+    for (std::string& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    std::string log = (dir().path() / "berthd.log").string();
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 2, 1);
+    int rc = ::posix_spawn(&berthd_, args[0], &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+      berthd_ = -1;
+      ADD_FAILURE() << "cannot start berthd";
+      return false;
+    }
+    for (int i = 0; i < 1000; ++i) {
+      if (::waitpid(berthd_, nullptr, WNOHANG) == berthd_) {
+        berthd_ = -1;
+        ADD_FAILURE() << "berthd exited during start-up:\n" << DaemonLog();
+        return false;
+      }
+      if (std::filesystem::exists(socket()) &&
+          testing::RunCommand({"ctr", "--address", socket(), "version"}).exit_code == 0)
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "berthd did not answer on " << socket();
+    return false;
+  }
+
+  void StopBerthd() {
+    if (berthd_ <= 0)
+      return;
+    ::kill(berthd_, SIGTERM);
+    for (int i = 0; i < 1000; ++i) {
+      if (::waitpid(berthd_, nullptr, WNOHANG) == berthd_) {
+        berthd_ = -1;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "berthd did not stop on SIGTERM; killing it";
+    ::kill(berthd_, SIGKILL);
+    ::waitpid(berthd_, nullptr, 0);
+    berthd_ = -1;
+  }
+
+  // Unmounts whatever is still mounted below the state directory, then removes it.
+  void RemoveState() {
+    if (state_.empty() || !std::filesystem::exists(state_))
+      return;
+    std::vector<std::string> mounts;
+    for (const std::string& line : SplitLines(testing::ReadFile("/proc/self/mountinfo"))) {
+      std::istringstream in(line);
+      std::string f;
+      for (int i = 0; i < 5 && in >> f; ++i) {
+      }
+      if (f.starts_with(state_ + "/"))
+        mounts.push_back(f);
+    }
+    for (auto it = mounts.rbegin(); it != mounts.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
+    std::error_code ec;
+    std::filesystem::remove_all(state_, ec);
+  }
+
+  void RemoveAllTasks() {
+    for (const std::string& id : SplitLines(C({"tasks", "ls", "-q"}).out)) {
+      (void)C({"tasks", "resume", id});
+      (void)C({"tasks", "kill", "--all", "-s", "SIGKILL", id});
+    }
+    for (const std::string& id : SplitLines(C({"tasks", "ls", "-q"}).out)) {
+      for (int i = 0; i < 100; ++i) {
+        bool stopped = false;
+        for (const std::string& line : SplitLines(C({"tasks", "ls"}).out))
+          stopped =
+              stopped || (line.starts_with(id + " ") && line.find("STOPPED") != std::string::npos);
+        if (stopped)
+          break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      (void)C({"tasks", "delete", id});
+    }
+    for (const std::string& id : ContainerIds()) (void)C({"containers", "rm", id});
+  }
+
+  void CleanUpLeftoverShims() {
+    std::error_code ec;
+    std::filesystem::path bundles = state_ + "/tasks/" + ns_;
+    if (ns_.empty() || !std::filesystem::exists(bundles, ec))
+      return;
+    for (const auto& e : std::filesystem::directory_iterator(bundles, ec)) {
+      std::string pid_text = testing::ReadFile(e.path() / "shim.pid");
+      int pid = pid_text.empty() ? -1 : std::atoi(pid_text.c_str());
+      std::string cmdline = testing::ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+      if (pid > 0 && cmdline.find("berth-shim") != std::string::npos)
+        ::kill(pid, SIGKILL);
+      (void)testing::RunCommand({testing::BinPath("berth-shim"), "delete", "--id",
+                                 e.path().filename().string(), "--namespace", ns_, "--bundle",
+                                 e.path().string()});
+    }
+  }
+
+  void RemoveNamespaceCgroups() {
+    if (ns_.empty())
+      return;
+    std::error_code ec;
+    ::rmdir(("/sys/fs/cgroup/" + ns_).c_str());
+    for (const auto& e : std::filesystem::directory_iterator("/sys/fs/cgroup", ec))
+      ::rmdir((e.path() / ns_).c_str());
+  }
+
+  static inline std::string images_;
+  std::string ns_;
+  std::string state_;
+  pid_t berthd_ = -1;
+  bool started_ = false;
+};
+
+}  // namespace berth

@@ -1,0 +1,207 @@
+// bctr run against a private berthd with the busybox test image: output and exit codes, and
+// that each flag takes effect inside the container (bind mounts, env, workdir, user,
+// read-only root, memory and pids limits in the task's cgroup, capabilities, network,
+// hostname), --rm leaving nothing behind, and a run that cannot get its image leaving nothing.
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+#include "tests/integration/bctr_fixture.h"
+
+namespace berth {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::MatchesRegex;
+using ::testing::StartsWith;
+
+class BctrRunTest : public BctrFixture {};
+
+TEST_F(BctrRunTest, PrintsOutputAndReturnsTheExitCode) {
+  testing::CommandResult r = Bctr({"run", "--rm", "busybox", "sh", "-c", "echo hello; exit 7"});
+  EXPECT_EQ(r.exit_code, 7) << r.err << DaemonLog();
+  EXPECT_EQ(r.out, "hello\n");
+  r = Bctr({"run", "--rm", "busybox", "sh", "-c", "echo to-stderr >&2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "to-stderr\n");
+  // The image's Cmd (/bin/sh) reads stdin with -i.
+  r = BctrWithInput({"run", "--rm", "-i", "busybox"}, "echo from-stdin; exit 3\n");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.out, "from-stdin\n");
+  // Hostname: the short id by default, --hostname otherwise.
+  r = Bctr({"run", "--rm", "busybox", "hostname"});
+  EXPECT_THAT(r.out, MatchesRegex("[0-9a-f]{12}\n"));
+  r = Bctr({"run", "--rm", "--hostname", "box1", "busybox", "hostname"});
+  EXPECT_EQ(r.out, "box1\n");
+}
+
+TEST_F(BctrRunTest, RemoveLeavesNothingBehind) {
+  testing::CommandResult r = Bctr({"run", "--rm", "busybox", "true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(ContainerIds(), IsEmpty());
+  EXPECT_THAT(ActiveSnapshots(), IsEmpty());
+  EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
+  // Without --rm the container stays, exited, with its snapshot.
+  r = Bctr({"run", "--name", "kept", "busybox", "true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ContainerIds().size(), 1u);
+  EXPECT_EQ(ActiveSnapshots().size(), 1u);
+  EXPECT_THAT(Bctr({"ps", "-a"}).out, HasSubstr("Exited (0)"));
+  r = Bctr({"rm", "kept"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(ContainerIds(), IsEmpty());
+  EXPECT_THAT(ActiveSnapshots(), IsEmpty());
+}
+
+TEST_F(BctrRunTest, BindMountsEnvWorkdirAndUser) {
+  fs::path host = dir().path() / "shared";
+  fs::create_directories(host);
+  testing::WriteFile(host / "in.txt", "from-host\n");
+  const std::string v = host.string() + ":/data";
+  testing::CommandResult r =
+      Bctr({"run", "--rm", "-v", v, "busybox", "sh", "-c", "cat /data/in.txt; echo out > /data/o"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "from-host\n");
+  EXPECT_EQ(testing::ReadFile(host / "o"), "out\n");
+  r = Bctr({"run", "--rm", "-v", v + ":ro", "busybox", "sh", "-c", "echo x > /data/o2"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("Read-only file system"));
+  EXPECT_FALSE(fs::exists(host / "o2"));
+  r = Bctr({"run", "--rm", "--mount", "type=bind,source=" + host.string() + ",target=/m,readonly",
+            "busybox", "sh", "-c", "cat /m/in.txt && ! touch /m/x"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "from-host\n");
+
+  testing::WriteFile(dir().path() / "env", "# comment\nFROM_FILE=1\n\nBOTH=file\n");
+  r = Bctr({"run", "--rm", "-e", "A=b c", "-e", "BOTH=flag", "--env-file",
+            (dir().path() / "env").string(), "busybox", "sh", "-c",
+            "echo \"$A|$FROM_FILE|$BOTH|$PATH\""});
+  EXPECT_EQ(r.out, "b c|1|flag|/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n")
+      << r.err;
+  r = Bctr({"run", "--rm", "-w", "/tmp", "busybox", "pwd"});
+  EXPECT_EQ(r.out, "/tmp\n") << r.err;
+
+  r = Bctr({"run", "--rm", "-u", "nobody", "busybox", "sh", "-c", "id -u; id -g"});
+  EXPECT_EQ(r.out, "65534\n65534\n") << r.err;
+  r = Bctr({"run", "--rm", "-u", "1234:5678", "busybox", "sh", "-c", "id -u; id -g"});
+  EXPECT_EQ(r.out, "1234\n5678\n") << r.err;
+  r = Bctr({"run", "--rm", "-u", "nobody:root", "busybox", "id", "-g"});
+  EXPECT_EQ(r.out, "0\n") << r.err;
+  r = Bctr({"run", "--rm", "-u", "nosuchuser", "busybox", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, StartsWith("bctr: run: "));
+  EXPECT_THAT(r.err, HasSubstr("\"nosuchuser\": no such user"));
+  EXPECT_THAT(ContainerIds(), IsEmpty()) << "a failed run leaves no container";
+  EXPECT_THAT(ActiveSnapshots(), IsEmpty());
+}
+
+TEST_F(BctrRunTest, ReadOnlyRootAndCapabilities) {
+  testing::CommandResult r = Bctr({"run", "--rm", "--read-only", "busybox", "touch", "/x"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("Read-only file system"));
+  r = Bctr({"run", "--rm", "busybox", "sh", "-c", "touch /x && echo ok"});
+  EXPECT_EQ(r.out, "ok\n") << r.err;
+
+  // Docker's default set is 0xa80425fb; CAP_CHOWN is bit 0.
+  r = Bctr({"run", "--rm", "busybox", "grep", "CapEff", "/proc/self/status"});
+  EXPECT_THAT(r.out, HasSubstr("00000000a80425fb")) << r.err;
+  r = Bctr({"run", "--rm", "--cap-drop", "chown", "busybox", "sh", "-c",
+            "grep CapEff /proc/self/status; touch /f; chown 65534 /f"});
+  EXPECT_THAT(r.out, HasSubstr("00000000a80425fa"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("Operation not permitted"));
+  r = Bctr({"run", "--rm", "--cap-drop", "ALL", "--cap-add", "CAP_KILL", "busybox", "grep",
+            "CapEff", "/proc/self/status"});
+  EXPECT_THAT(r.out, HasSubstr("0000000000000020")) << r.err;
+  r = Bctr({"run", "--rm", "--cap-add", "bogus", "busybox", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--cap-add \"bogus\": unknown capability"));
+}
+
+TEST_F(BctrRunTest, ResourceLimitsLandInTheCgroup) {
+  testing::CommandResult r = Bctr({"run", "-d", "--memory", "64m", "--pids-limit", "42", "--cpus",
+                                   "0.5", "busybox", "sleep", "1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << DaemonLog();
+  ASSERT_THAT(r.out, MatchesRegex("[0-9a-f]{64}\n"));
+  const std::string id = r.out.substr(0, 64);
+  bool v2 = fs::exists("/sys/fs/cgroup/cgroup.controllers");
+  if (v2) {
+    EXPECT_EQ(testing::ReadFile(CgroupFile(id, "", "memory.max")), "67108864\n");
+    EXPECT_EQ(testing::ReadFile(CgroupFile(id, "", "pids.max")), "42\n");
+    EXPECT_EQ(testing::ReadFile(CgroupFile(id, "", "cpu.max")), "50000 100000\n");
+  } else {
+    EXPECT_EQ(testing::ReadFile(CgroupFile(id, "memory", "memory.limit_in_bytes")), "67108864\n");
+    EXPECT_EQ(testing::ReadFile(CgroupFile(id, "pids", "pids.max")), "42\n");
+    EXPECT_EQ(testing::ReadFile(CgroupFile(id, "cpu", "cpu.cfs_quota_us")), "50000\n");
+  }
+  r = Bctr({"rm", "-f", id});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(ContainerIds(), IsEmpty());
+  r = Bctr({"run", "--rm", "--memory", "12q", "busybox", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("unknown unit"));
+}
+
+TEST_F(BctrRunTest, NetworkModes) {
+  testing::CommandResult r =
+      Bctr({"run", "--rm", "--net", "none", "busybox", "ls", "/sys/class/net"});
+  EXPECT_EQ(r.out, "lo\n") << r.err;
+  r = Bctr({"run", "--rm", "busybox", "ls", "/sys/class/net"});
+  EXPECT_EQ(r.out, "lo\n") << r.err;
+  r = Bctr({"run", "--rm", "--net", "host", "busybox", "ls", "/sys/class/net"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  size_t host_ifaces = 0;
+  for (const auto& e : fs::directory_iterator("/sys/class/net")) host_ifaces += !e.path().empty();
+  EXPECT_EQ(SplitLines(r.out).size(), host_ifaces) << r.out;
+  r = Bctr({"run", "--rm", "--net", "bridge2", "busybox", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--net \"bridge2\": unsupported"));
+}
+
+TEST_F(BctrRunTest, EntrypointAndRestartLabels) {
+  testing::CommandResult r = Bctr({"run", "--rm", "--entrypoint", "echo", "busybox", "a", "b"});
+  EXPECT_EQ(r.out, "a b\n") << r.err;
+  r = Bctr({"create", "--name", "pol", "--restart", "on-failure:2", "busybox", "true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Bctr({"inspect", "pol"});
+  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_array()) << r.out;
+  EXPECT_EQ(j[0]["Labels"]["containerd.io/restart.policy"], "on-failure:2");
+  EXPECT_EQ(j[0]["Labels"]["containerd.io/restart.status"], "running");
+  EXPECT_THAT(j[0]["Labels"]["containerd.io/restart.loguri"].get<std::string>(),
+              StartsWith("file://" + log_root()));
+  EXPECT_EQ(j[0]["State"]["Status"], "created");
+  r = Bctr({"run", "--rm", "--restart", "always", "busybox", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--restart and --rm cannot be used together"));
+  r = Bctr({"run", "--restart", "sometimes", "busybox", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--restart \"sometimes\""));
+}
+
+TEST_F(BctrRunTest, AnImageThatCannotBePulledLeavesNothing) {
+  testing::CommandResult r = Bctr({"run", "--rm", "127.0.0.1:1/nosuch:latest", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 2) << r.err;  // "Unable to find…"
+  EXPECT_THAT(r.err, HasSubstr("bctr: run: "));
+  EXPECT_THAT(ContainerIds(), IsEmpty());
+  EXPECT_THAT(ActiveSnapshots(), IsEmpty());
+  EXPECT_EQ(C({"images", "ls", "-q"}).out, "docker.io/library/busybox:latest\n");
+  r = Bctr({"run", "--rm", "busybox"});  // no -i: sh reads EOF and exits 0
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Bctr({"run", "--rm", "BAD::ref", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, StartsWith("bctr: run: "));
+}
+
+}  // namespace
+}  // namespace berth
