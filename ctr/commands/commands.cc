@@ -11,6 +11,7 @@ std::span<const Verb> Verbs() {
       {"images", AddImages},
       {"rmi", AddRmi},
       {"tag", AddTag},
+      {"logs", AddLogs},
       {"login", AddLogin},
       {"logout", AddLogout},
       {"version", AddVersion},

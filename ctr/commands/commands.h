@@ -27,6 +27,7 @@ void AddImagesLs(CLI::App& parent, Cli& cli);  // images.cc
 void AddRmi(CLI::App& parent, Cli& cli);       // images.cc: `images rm`, also as `rmi`
 void AddInspect(CLI::App& parent, Cli& cli);   // images.cc: `images inspect`
 void AddTag(CLI::App& parent, Cli& cli);       // tag.cc
+void AddLogs(CLI::App& parent, Cli& cli);      // logs.cc
 void AddLogin(CLI::App& parent, Cli& cli);     // login.cc
 void AddLogout(CLI::App& parent, Cli& cli);    // login.cc
 void AddVersion(CLI::App& parent, Cli& cli);   // version.cc
