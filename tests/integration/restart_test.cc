@@ -2,6 +2,8 @@
 // client): containers labelled with containerd's restart labels are restarted by the policy,
 // and their output goes to the file named by --log-uri, written by the shim.
 
+#include <signal.h>
+
 #include <chrono>
 #include <string>
 #include <thread>
@@ -180,6 +182,41 @@ TEST_F(RestartTest, AlwaysHoldsAcrossADaemonRestart) {
     auto t = Tasks();
     return t["svc"].second == "RUNNING" && t["svc"].first != pid;
   })) << DaemonLog();
+}
+
+}  // namespace
+}  // namespace berth
+
+namespace berth {
+namespace {
+
+// The shim owns the log file: output written while berthd is down is kept, and the container
+// never waits for berthd.
+TEST_F(RestartTest, LogKeepsGrowingWhileBerthdIsDown) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  ASSERT_TRUE(ImportBusybox());
+  std::string log = LogPath("ticks.log");
+  testing::CommandResult r =
+      C({"run", "-d", "--log-uri", "file://" + log + "?format=cri", kImage, "ticks", "sh", "-c",
+         "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.05; done"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(Eventually([&] { return CountLines(log, " stdout F tick") > 0; }));
+  StopDaemon(SIGKILL);
+  int before = CountLines(log, " stdout F tick");
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  int during = CountLines(log, " stdout F tick");
+  EXPECT_GT(during, before + 5) << "the log did not grow while berthd was down";
+  ASSERT_TRUE(StartDaemon());
+  EXPECT_EQ(Tasks()["ticks"].second, "RUNNING");
+  EXPECT_TRUE(Eventually([&] { return CountLines(log, " stdout F tick") > during; }));
+  // Every tick is there, in order, none lost.
+  int want = 1;
+  for (const std::string& line : Lines(testing::ReadFile(log))) {
+    ASSERT_THAT(line, HasSubstr(" stdout F tick " + std::to_string(want))) << line;
+    ++want;
+  }
 }
 
 }  // namespace
