@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "lib/base/unique_fd.h"
+#include "lib/ttrpc/unix_address.h"
 #include "lib/ttrpc/wire.h"
 
 namespace berth::ttrpc {
@@ -215,17 +216,15 @@ void Client::Conn::Fail(const absl::Status& why) {
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Dial(const std::string& path,
                                                      absl::Duration timeout) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path))
-    return absl::InvalidArgumentError("ttrpc: socket path " + path + " is too long");
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  absl::StatusOr<UnixAddress> addr = MakeUnixAddress(path);
+  if (!addr.ok())
+    return addr.status();
   absl::Time deadline = absl::Now() + timeout;
   for (;;) {
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd.valid())
       return absl::UnavailableError(std::string("ttrpc: socket: ") + std::strerror(errno));
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    if (::connect(fd.get(), addr->get(), sizeof(addr->addr)) == 0) {
       auto conn = std::make_shared<Conn>(fd.release());
       Loop::Get().Add(conn);
       return std::unique_ptr<Client>(new Client(std::move(conn)));

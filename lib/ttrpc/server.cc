@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "lib/ttrpc/unix_address.h"
 #include "lib/ttrpc/wire.h"
 
 namespace berth::ttrpc {
@@ -57,17 +58,15 @@ void Server::RegisterStream(const std::string& service, const std::string& metho
 }
 
 absl::Status Server::Listen(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path))
-    return absl::InvalidArgumentError("ttrpc: socket path " + path + " is too long");
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  absl::StatusOr<UnixAddress> addr = MakeUnixAddress(path);
+  if (!addr.ok())
+    return addr.status();
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid())
     return absl::InternalError(std::string("ttrpc: socket: ") + std::strerror(errno));
   ::unlink(path.c_str());
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::chmod(path.c_str(), 0600) != 0 || ::listen(fd.get(), 64) != 0) {
+  if (::bind(fd.get(), addr->get(), sizeof(addr->addr)) != 0 || ::chmod(path.c_str(), 0600) != 0 ||
+      ::listen(fd.get(), 64) != 0) {
     return absl::InternalError("ttrpc: listen on " + path + ": " + std::strerror(errno));
   }
   listen_fd_ = std::move(fd);

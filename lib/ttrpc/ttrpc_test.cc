@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -17,6 +18,8 @@
 #include "tests/testing/temp_dir.h"
 
 namespace berth::ttrpc {
+namespace fs = std::filesystem;
+
 namespace {
 
 using ::berth::testing::IsOk;
@@ -263,6 +266,29 @@ TEST(TtrpcDialTest, NoServerIsUnavailable) {
   berth::testing::TempDir dir("ttrpc");
   EXPECT_THAT(Client::Dial((dir / "none.sock").string(), absl::Milliseconds(50)).status(),
               StatusIs(absl::StatusCode::kUnavailable, "none.sock"));
+}
+
+TEST(TtrpcDialTest, SocketPathLongerThanSunPath) {
+  // A bundle under a deep state dir with a 64-character container id: 150+ bytes.
+  berth::testing::TempDir dir("ttrpc");
+  fs::path deep = dir / "state/tasks/default" / std::string(64, 'a');
+  fs::create_directories(deep);
+  std::string path = (deep / "shim.sock").string();
+  ASSERT_GT(path.size(), sizeof(sockaddr_un::sun_path));
+  Server server;
+  server.RegisterUnary(kSvc, "Echo", [](const std::string& req, std::string* resp) {
+    *resp = req;
+    return absl::OkStatus();
+  });
+  ASSERT_THAT(server.Listen(path), IsOk());
+  EXPECT_TRUE(fs::exists(path));  // bound at the real path, not elsewhere
+  std::thread t([&] { server.Serve(absl::Milliseconds(200)); });
+  absl::StatusOr<std::unique_ptr<Client>> c = Client::Dial(path, absl::Seconds(2));
+  ASSERT_THAT(c.status(), IsOk());
+  EXPECT_EQ((*c)->Call(kSvc, "Echo", "deep", absl::Seconds(5)).value_or("?"), "deep");
+  server.Stop();
+  t.join();
+  server.Shutdown(absl::Seconds(2));
 }
 
 TEST(TtrpcDialTest, PeerThatCloses) {
