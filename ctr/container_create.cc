@@ -329,14 +329,7 @@ absl::StatusOr<int> StartTask(Cli& cli, const ContainerRecord& c, const TaskOpti
     (void)KillTask(conn, c.id(), sig);
   });
   BERTH_RETURN_IF_ERROR(CreateTask(cli, c, opts, io.get()));
-  io->Start([&conn, id = c.id()] {
-    tasks_api::CloseIORequest req;
-    req.set_container_id(id);
-    req.set_stdin(true);
-    google::protobuf::Empty resp;
-    auto ctx = conn.Context();
-    (void)conn.tasks().CloseIO(ctx.get(), req, &resp);
-  });
+  io->StartOutput();
   std::optional<RawTerminal> raw;
   if (opts.tty && opts.interactive)
     raw.emplace();
@@ -348,6 +341,14 @@ absl::StatusOr<int> StartTask(Cli& cli, const ContainerRecord& c, const TaskOpti
     return st;
   }
   started = true;
+  io->StartInput([&conn, id = c.id()] {
+    tasks_api::CloseIORequest req;
+    req.set_container_id(id);
+    req.set_stdin(true);
+    google::protobuf::Empty resp;
+    auto ctx = conn.Context();
+    (void)conn.tasks().CloseIO(ctx.get(), req, &resp);
+  });
   if (opts.tty) {
     if (auto size = TerminalSize()) {
       tasks_api::ResizePtyRequest req;
@@ -365,8 +366,13 @@ absl::StatusOr<int> StartTask(Cli& cli, const ContainerRecord& c, const TaskOpti
     raw->Restore();
   BERTH_RETURN_IF_ERROR(code.status());
   BERTH_RETURN_IF_ERROR(DeleteTask(conn, c.id()).status());
-  if (opts.remove)
+  if (opts.remove) {
     BERTH_RETURN_IF_ERROR(RemoveContainer(conn, c, cli.log_root));
+  } else {
+    BERTH_RETURN_IF_ERROR(SetContainerLabels(conn, c.id(),
+                                             {{kExitStatusLabel, std::to_string(*code)},
+                                              {kFinishedAtLabel, std::to_string(NowSeconds())}}));
+  }
   return static_cast<int>(*code);
 }
 

@@ -1,6 +1,7 @@
 #include "ctr/containers.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <system_error>
@@ -153,6 +154,8 @@ absl::StatusOr<TaskInfo> GetTaskInfo(Connection& conn, const std::string& id) {
 }
 
 std::string StatusWord(const TaskInfo& t) {
+  if (t.status == "stopped")
+    return "exited";
   if (!t.exists)
     return "created";
   if (t.status == "stopped")
@@ -220,14 +223,35 @@ absl::Status RemoveContainer(Connection& conn, const ContainerRecord& c,
 
 absl::Status SetContainerLabel(Connection& conn, const std::string& id, const std::string& key,
                                const std::string& value) {
+  return SetContainerLabels(conn, id, {{key, value}});
+}
+
+absl::Status SetContainerLabels(Connection& conn, const std::string& id,
+                                const std::map<std::string, std::string>& labels) {
   containers_api::UpdateContainerRequest req;
   req.mutable_container()->set_id(id);
-  if (!value.empty())
-    (*req.mutable_container()->mutable_labels())[key] = value;
-  req.mutable_update_mask()->add_paths("labels." + key);
+  for (const auto& [key, value] : labels) {
+    if (!value.empty())
+      (*req.mutable_container()->mutable_labels())[key] = value;
+    req.mutable_update_mask()->add_paths("labels." + key);
+  }
   containers_api::UpdateContainerResponse resp;
   auto ctx = conn.Context();
   return conn.Check(conn.containers().Update(ctx.get(), req, &resp));
+}
+
+TaskInfo ContainerState(const ContainerRecord& c, const TaskInfo& task) {
+  if (task.exists)
+    return task;
+  auto code = c.labels().find(kExitStatusLabel);
+  if (code == c.labels().end())
+    return task;
+  TaskInfo t;
+  t.status = "stopped";
+  t.exit_status = static_cast<uint32_t>(std::strtoul(code->second.c_str(), nullptr, 10));
+  if (auto at = c.labels().find(kFinishedAtLabel); at != c.labels().end())
+    t.exited_at = std::strtoll(at->second.c_str(), nullptr, 10);
+  return t;
 }
 
 absl::StatusOr<std::vector<::containerd::types::Mount>> ContainerRootfsMounts(

@@ -6,6 +6,7 @@
 // names default to a readable "adjective_name" pair.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,11 @@ inline constexpr char kProcessTypeUrl[] =
     "types.containerd.io/opencontainers/runtime-spec/1/Process";
 // The runtime every bctr container asks for (berthd maps it to berth-shim).
 inline constexpr char kRuntimeName[] = "io.containerd.runc.v2";
+
+// The exit of a container's last task, recorded by bctr when it deletes the task after an
+// attached run (so `ps -a` shows "Exited (N)" without keeping a shim per exited container).
+inline constexpr char kExitStatusLabel[] = "berth.io/exit-status";
+inline constexpr char kFinishedAtLabel[] = "berth.io/finished-at";  // unix seconds
 
 // A fresh container id: 64 random lower-case hex characters.
 std::string NewContainerId();
@@ -82,6 +88,13 @@ absl::Status RemoveContainer(Connection& conn, const ContainerRecord& c,
 // Sets (or, with an empty value, removes) one label on a container.
 absl::Status SetContainerLabel(Connection& conn, const std::string& id, const std::string& key,
                                const std::string& value);
+// The same for several labels in one update.
+absl::Status SetContainerLabels(Connection& conn, const std::string& id,
+                                const std::map<std::string, std::string>& labels);
+
+// The container's state: its task's when it has one, else the exit recorded in its labels
+// (kExitStatusLabel), else "created".
+TaskInfo ContainerState(const ContainerRecord& c, const TaskInfo& task);
 
 // The mounts of the container's snapshot, for Tasks.Create.
 absl::StatusOr<std::vector<::containerd::types::Mount>> ContainerRootfsMounts(

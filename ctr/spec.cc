@@ -290,14 +290,18 @@ void RunFlags::Add(CLI::App& cmd, bool run) {
   cmd.add_flag("-i,--interactive", interactive, "Keep stdin open and forward it");
   cmd.add_flag("-t,--tty", tty, "Allocate a pseudo-terminal");
   cmd.add_option("--name", name, "Name of the container (default: a generated one)");
-  cmd.add_option("-e,--env", env, "Set an environment variable: KEY=VALUE or KEY");
+  cmd.add_option("-e,--env", env, "Set an environment variable: KEY=VALUE or KEY")
+      ->allow_extra_args(false);
   cmd.add_option("--env-file", env_files, "Read KEY=VALUE lines from a file")
-      ->check(CLI::ExistingFile);
-  cmd.add_option("-v,--volume", volumes, "Bind mount HOST:CONTAINER[:ro]");
+      ->check(CLI::ExistingFile)
+      ->allow_extra_args(false);
+  cmd.add_option("-v,--volume", volumes, "Bind mount HOST:CONTAINER[:ro]")->allow_extra_args(false);
   cmd.add_option("--mount", mounts,
                  "Mount: type=bind,source=HOST,target=CTR[,readonly] or "
-                 "type=tmpfs,target=CTR");
-  cmd.add_option("-l,--label", labels, "Set a label KEY=VALUE on the container");
+                 "type=tmpfs,target=CTR")
+      ->allow_extra_args(false);
+  cmd.add_option("-l,--label", labels, "Set a label KEY=VALUE on the container")
+      ->allow_extra_args(false);
   cmd.add_option("-w,--workdir", workdir, "Working directory inside the container");
   cmd.add_option("-u,--user", user, "User (name or uid) and optional group: USER[:GROUP]");
   cmd.add_flag("--read-only", read_only, "Mount the root filesystem read-only");
@@ -305,10 +309,13 @@ void RunFlags::Add(CLI::App& cmd, bool run) {
   cmd.add_option("--cpus", cpus, "Number of CPUs (a CFS quota), e.g. 1.5");
   cmd.add_option("--pids-limit", pids_limit, "Maximum number of processes (-1: unlimited)");
   cmd.add_flag("--privileged", privileged, "All capabilities, no seccomp, every device allowed");
-  cmd.add_option("--cap-add", cap_add, "Add a capability (e.g. NET_ADMIN, or ALL)");
-  cmd.add_option("--cap-drop", cap_drop, "Drop a capability (e.g. CHOWN, or ALL)");
+  cmd.add_option("--cap-add", cap_add, "Add a capability (e.g. NET_ADMIN, or ALL)")
+      ->allow_extra_args(false);
+  cmd.add_option("--cap-drop", cap_drop, "Drop a capability (e.g. CHOWN, or ALL)")
+      ->allow_extra_args(false);
   cmd.add_option("--security-opt", security_opts,
-                 "seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges");
+                 "seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges")
+      ->allow_extra_args(false);
   cmd.add_option("--hostname", hostname, "Host name (default: the short container id)");
   cmd.add_option("--net,--network", net, "Network: none (a private loopback only) or host")
       ->capture_default_str();

@@ -108,8 +108,11 @@ ProcessStdio::~ProcessStdio() {
     ::rmdir(dir_.c_str());
 }
 
-void ProcessStdio::Start(std::function<void()> stdin_closed) {
+void ProcessStdio::StartOutput() {
   threads_.emplace_back([this] { CopyOutput(); });
+}
+
+void ProcessStdio::StartInput(std::function<void()> stdin_closed) {
   if (stdin_fifo_.get() >= 0) {
     int fl = ::fcntl(stdin_fifo_.get(), F_GETFL);
     ::fcntl(stdin_fifo_.get(), F_SETFL, fl & ~O_NONBLOCK);

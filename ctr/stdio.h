@@ -41,9 +41,13 @@ class ProcessStdio {
 
   const std::string& stderr_path() const { return stderr_path_; }
 
-  // Starts copying: the fifos' output to fds 1 and 2, fd 0 into the stdin fifo. When fd 0
-  // reaches EOF the stdin fifo is closed and `stdin_closed` runs (on a copy thread).
-  void Start(std::function<void()> stdin_closed);
+  // Starts copying the fifos' output to fds 1 and 2.
+  void StartOutput();
+
+  // Starts copying fd 0 into the stdin fifo; call once the process runs (the shim drops a
+  // CloseIO that comes before its copy started). When fd 0 reaches EOF the fifo is closed and
+  // `stdin_closed` runs (on the copy thread).
+  void StartInput(std::function<void()> stdin_closed);
 
   // Waits until the output fifos reached EOF (the shim closes them when the process and its
   // children closed their ends), at most `timeout`.

@@ -50,7 +50,8 @@ json MountsJson(const oci::Spec& spec) {
 absl::StatusOr<json> InspectOne(Cli& cli, const std::string& ref) {
   Connection& conn = cli.conn();
   BERTH_ASSIGN_OR_RETURN(ContainerRecord c, FindContainer(conn, ref));
-  BERTH_ASSIGN_OR_RETURN(TaskInfo t, GetTaskInfo(conn, c.id()));
+  BERTH_ASSIGN_OR_RETURN(TaskInfo task, GetTaskInfo(conn, c.id()));
+  TaskInfo t = ContainerState(c, task);
   BERTH_ASSIGN_OR_RETURN(oci::Spec spec, ContainerSpec(c));
   std::map<std::string, std::string> labels(c.labels().begin(), c.labels().end());
   json config = {{"Hostname", spec.hostname}, {"Image", c.image()}, {"Labels", labels}};

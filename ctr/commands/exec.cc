@@ -204,7 +204,7 @@ absl::StatusOr<int> RunExec(Cli& cli, const ExecFlags& f) {
     run.Signal(sig);
   });
   BERTH_RETURN_IF_ERROR(run.Create(p, io.get(), f.tty));
-  io->Start([&run] { run.CloseStdin(); });
+  io->StartOutput();
   std::optional<RawTerminal> raw;
   if (f.tty && f.interactive)
     raw.emplace();
@@ -212,6 +212,7 @@ absl::StatusOr<int> RunExec(Cli& cli, const ExecFlags& f) {
   if (!st.ok())
     return st;
   started = true;
+  io->StartInput([&run] { run.CloseStdin(); });
   if (f.tty)
     run.Resize();
   absl::StatusOr<uint32_t> code = run.Wait();
@@ -230,7 +231,8 @@ void AddExec(CLI::App& parent, Cli& cli) {
   cmd->add_flag("-i,--interactive", f->interactive, "Forward stdin");
   cmd->add_flag("-t,--tty", f->tty, "Allocate a pseudo-terminal");
   cmd->add_flag("-d,--detach", f->detach, "Run in the background");
-  cmd->add_option("-e,--env", f->env, "Set an environment variable: KEY=VALUE or KEY");
+  cmd->add_option("-e,--env", f->env, "Set an environment variable: KEY=VALUE or KEY")
+      ->allow_extra_args(false);
   cmd->add_option("-w,--workdir", f->workdir, "Working directory");
   cmd->add_option("-u,--user", f->user, "User (name or uid) and optional group: USER[:GROUP]");
   cmd->add_option("container", f->container, "Container (name, id or id prefix)")->required();

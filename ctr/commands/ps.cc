@@ -67,12 +67,12 @@ std::string Command(const ContainerRecord& c, bool full) {
 }
 
 std::string Status(const TaskInfo& t) {
-  if (!t.exists || t.status == "created")
-    return "Created";
   if (t.status == "stopped") {
     return fmt::format("Exited ({}) {}", t.exit_status,
                        t.exited_at > 0 ? HumanAgo(t.exited_at) : "");
   }
+  if (!t.exists || t.status == "created")
+    return "Created";
   int64_t start = ProcessStart(t.pid);
   std::string up = start > 0 ? "Up " + HumanDuration(NowSeconds() - start) : "Up";
   if (t.status == "paused")
@@ -110,7 +110,7 @@ absl::Status RunPs(Cli& cli, const PsFlags& f) {
 
   std::vector<Row> rows;
   for (const ContainerRecord& c : all) {
-    TaskInfo t = tasks.contains(c.id()) ? tasks[c.id()] : TaskInfo{};
+    TaskInfo t = ContainerState(c, tasks.contains(c.id()) ? tasks[c.id()] : TaskInfo{});
     bool up = t.exists && t.status != "stopped" && t.status != "created";
     if (f.all || up)
       rows.push_back({&c, t});

@@ -51,9 +51,16 @@ uint64_t HostMemory() {
 absl::StatusOr<Sample> Decode(const google::protobuf::Any& data) {
   Sample s;
   s.at = std::chrono::steady_clock::now();
-  if (data.Is<io::containerd::cgroups::v1::Metrics>()) {
+  // berthd names the payload as containerd does ("io.containerd.cgroups.v1.Metrics"), protobuf
+  // with a "type.googleapis.com/" prefix: match the message name.
+  auto is = [&](const std::string& name) {
+    const std::string& url = data.type_url();
+    return url == name || url.ends_with("/" + name);
+  };
+  if (is(io::containerd::cgroups::v1::Metrics::descriptor()->full_name())) {
     io::containerd::cgroups::v1::Metrics m;
-    data.UnpackTo(&m);
+    if (!m.ParseFromString(data.value()))
+      return InvalidArgument("metrics: cannot parse cgroup v1 metrics");
     s.cpu_ns = m.cpu().usage().total();
     uint64_t usage = m.memory().usage().usage();
     uint64_t cache = m.memory().total_inactive_file();
@@ -62,9 +69,10 @@ absl::StatusOr<Sample> Decode(const google::protobuf::Any& data) {
     s.pids = m.pids().current();
     return s;
   }
-  if (data.Is<io::containerd::cgroups::v2::Metrics>()) {
+  if (is(io::containerd::cgroups::v2::Metrics::descriptor()->full_name())) {
     io::containerd::cgroups::v2::Metrics m;
-    data.UnpackTo(&m);
+    if (!m.ParseFromString(data.value()))
+      return InvalidArgument("metrics: cannot parse cgroup v2 metrics");
     s.cpu_ns = m.cpu().usage_usec() * 1000;
     uint64_t usage = m.memory().usage();
     uint64_t inactive = m.memory().inactive_file();
