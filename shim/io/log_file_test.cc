@@ -222,6 +222,26 @@ TEST(ProcessIoLogTest, RawLogIsHandedToTheProcess) {
   EXPECT_EQ(testing::ReadFile(log), "out err\n");
 }
 
+// Under a terminal the pty master is copied into the log, as stdout; the pty's "\r\n" ends a
+// line like "\n".
+TEST(ProcessIoLogTest, TerminalOutputGoesToTheLog) {
+  testing::TempDir dir("procio");
+  std::string log = (dir / "tty.log").string();
+  IoConfig config = Config("", "file://" + log + "?format=cri", "");
+  config.terminal = true;
+  absl::StatusOr<std::unique_ptr<ProcessIo>> io = ProcessIo::Open(config);
+  ASSERT_THAT(io, IsOk());
+  int slave = ::fcntl((*io)->stdio().console, F_DUPFD_CLOEXEC, 0);
+  ASSERT_GE(slave, 0);
+  (*io)->Started();
+  ASSERT_EQ(::write(slave, "on a tty\n", 9), 9);
+  ::close(slave);  // the master reads EIO: the end of the output
+  (*io)->WaitOutput();
+  std::vector<std::string> r = Lines(testing::ReadFile(log));
+  ASSERT_EQ(r.size(), 1u) << testing::ReadFile(log);
+  EXPECT_THAT(r[0], ::testing::EndsWith(" stdout F on a tty"));
+}
+
 TEST(ProcessIoLogTest, OtherSchemesAreRejected) {
   absl::StatusOr<std::unique_ptr<ProcessIo>> io =
       ProcessIo::Open(Config("", "binary:///usr/bin/logger", ""));
