@@ -15,7 +15,6 @@
 
 #include "absl/time/time.h"
 #include "fmt/format.h"
-#include "google/protobuf/util/time_util.h"
 #include "spdlog/spdlog.h"
 
 #include "berth/shim/v1/shim.pb.h"
@@ -27,6 +26,7 @@
 #include "shim/linux/exit_claims.h"
 #include "shim/linux/process.h"
 #include "shim/linux/syscalls.h"
+#include "shim/proto_time.h"
 #include "shim/reaper.h"
 #include "shim/shim_service.h"
 #include "shim/task/oci_command.h"
@@ -188,7 +188,7 @@ int DeleteBundle(const ShimOptions& opts) {
   std::ifstream(bundle + "/init.pid") >> pid;
   resp.set_pid(static_cast<uint32_t>(pid));
   resp.set_exit_status(128 + SIGKILL);
-  *resp.mutable_exited_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *resp.mutable_exited_at() = NowProtoTime();
   resp.SerializeToOstream(&std::cout);
   return 0;
 }

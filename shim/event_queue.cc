@@ -1,15 +1,15 @@
 #include "shim/event_queue.h"
 
-#include "google/protobuf/util/time_util.h"
+#include "shim/proto_time.h"
 
 namespace berth::shim {
 
-void EventQueue::Publish(const std::string& topic, const google::protobuf::Message& event) {
+void EventQueue::PublishAny(const std::string& topic, google::protobuf::Any event) {
   v1::Event e;
-  *e.mutable_timestamp() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *e.mutable_timestamp() = NowProtoTime();
   e.set_namespace_(namespace_);
   e.set_topic(topic);
-  e.mutable_event()->PackFrom(event);
+  *e.mutable_event() = std::move(event);
   absl::MutexLock lock(&mu_);
   events_.push_back(std::move(e));
   if (events_.size() > kMaxEvents) {

@@ -10,7 +10,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "google/protobuf/message.h"
+#include "google/protobuf/any.pb.h"
 
 #include "berth/shim/v1/shim.pb.h"
 
@@ -22,8 +22,16 @@ class EventQueue {
 
   explicit EventQueue(std::string ns) : namespace_(std::move(ns)) {}
 
-  // Wraps `event` in an Any with the timestamp and namespace.
-  void Publish(const std::string& topic, const google::protobuf::Message& event);
+  // Wraps `event` (a generated message: lite Any packs by static type) in an Any with the
+  // timestamp and namespace.
+  template <typename M>
+  void Publish(const std::string& topic, const M& event) {
+    google::protobuf::Any any;
+    any.PackFrom(event);
+    PublishAny(topic, std::move(any));
+  }
+
+  void PublishAny(const std::string& topic, google::protobuf::Any event);
 
   // The event with sequence number `*next` (advancing it), waiting up to `timeout`; nullopt on
   // timeout or after Close. Events older than the queue's window are skipped.

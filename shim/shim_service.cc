@@ -10,18 +10,13 @@
 #include "containerd/runc/options/oci.pb.h"
 #include "lib/base/status.h"
 #include "lib/base/version.h"
+#include "shim/proto_time.h"
 
 namespace berth::shim {
 namespace {
 
 google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  if (t == absl::Time())
-    return ts;
-  int64_t ns = absl::ToUnixNanos(t);
-  ts.set_seconds(ns / 1000000000);
-  ts.set_nanos(static_cast<int32_t>(ns % 1000000000));
-  return ts;
+  return ToProtoTime(t);
 }
 
 containerd::v1::types::Status ToProto(State s) {
@@ -144,8 +139,7 @@ absl::Status ShimService::Exec(const v1::ExecProcessRequest& req, google::protob
   return Reply("Exec", task_.AddExec(req.exec_id(), io, req.spec().value()));
 }
 
-absl::Status ShimService::ResizePty(const v1::ResizePtyRequest& req,
-                                    google::protobuf::Empty*) {
+absl::Status ShimService::ResizePty(const v1::ResizePtyRequest& req, google::protobuf::Empty*) {
   return Reply("ResizePty", task_.ResizePty(req.exec_id(), req.width(), req.height()));
 }
 

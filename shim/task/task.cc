@@ -4,19 +4,19 @@
 #include <fstream>
 
 #include "fmt/format.h"
-#include "google/protobuf/util/time_util.h"
 #include "spdlog/spdlog.h"
 
 #include "containerd/events/task.pb.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/oci/spec_json.h"
+#include "shim/proto_time.h"
 
 namespace berth::shim {
 namespace {
 
 google::protobuf::Timestamp ToProto(absl::Time t) {
-  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+  return ToProtoTime(t);
 }
 
 }  // namespace
