@@ -27,6 +27,14 @@ void AddImagesLs(CLI::App& parent, Cli& cli);  // images.cc
 void AddRmi(CLI::App& parent, Cli& cli);       // images.cc: `images rm`, also as `rmi`
 void AddInspect(CLI::App& parent, Cli& cli);   // images.cc: `images inspect`
 void AddTag(CLI::App& parent, Cli& cli);       // tag.cc
+void AddSave(CLI::App& parent, Cli& cli);  // archive.cc
+void AddLoad(CLI::App& parent, Cli& cli);  // archive.cc
+void AddCommit(CLI::App& parent, Cli& cli);  // commit.cc
+void AddDiff(CLI::App& parent, Cli& cli);  // container_fs.cc
+void AddCp(CLI::App& parent, Cli& cli);  // container_fs.cc
+void AddExport(CLI::App& parent, Cli& cli);  // container_fs.cc
+void AddImagesImport(CLI::App& parent, Cli& cli);  // archive.cc: `images import`
+void AddImagesExport(CLI::App& parent, Cli& cli);  // archive.cc: `images export`
 void AddLogs(CLI::App& parent, Cli& cli);      // logs.cc
 void AddLogin(CLI::App& parent, Cli& cli);     // login.cc
 void AddLogout(CLI::App& parent, Cli& cli);    // login.cc

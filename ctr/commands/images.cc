@@ -230,6 +230,8 @@ void AddImages(CLI::App& parent, Cli& cli) {
   AddTag(*cmd, cli);
   AddPull(*cmd, cli);
   AddPush(*cmd, cli);
+  AddImagesImport(*cmd, cli);
+  AddImagesExport(*cmd, cli);
   // `bctr images [-q] [--format json]` alone lists, as `docker images` does.
   auto f = std::make_shared<LsFlags>();
   cmd->add_flag("-q,--quiet", f->quiet, "Only names (when listing)");

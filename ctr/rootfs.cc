@@ -1,0 +1,136 @@
+#include "ctr/rootfs.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "fmt/format.h"
+
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+
+namespace berth::ctr {
+
+absl::StatusOr<ContainerRef> LookupContainer(Connection& conn, const std::string& id) {
+  containers_api::GetContainerRequest req;
+  req.set_id(id);
+  containers_api::GetContainerResponse resp;
+  auto ctx = conn.Context();
+  BERTH_RETURN_IF_ERROR(conn.Check(conn.containers().Get(ctx.get(), req, &resp)));
+  const auto& c = resp.container();
+  ContainerRef out{c.id(), c.image(), c.snapshotter(), c.snapshot_key()};
+  if (out.snapshot_key.empty())
+    return FailedPrecondition(
+        fmt::format("container {:?}: has no snapshot (made with --rootfs?)", id));
+  if (out.snapshotter.empty())
+    out.snapshotter = "overlayfs";
+  return out;
+}
+
+absl::StatusOr<TaskState> GetTaskState(Connection& conn, const std::string& id) {
+  tasks_api::GetRequest req;
+  req.set_container_id(id);
+  tasks_api::GetResponse resp;
+  auto ctx = conn.Context();
+  absl::Status st = conn.Check(conn.tasks().Get(ctx.get(), req, &resp));
+  if (absl::IsNotFound(st))
+    return TaskState{};
+  BERTH_RETURN_IF_ERROR(st);
+  using ::containerd::v1::types::Status;
+  Status s = resp.process().status();
+  if (s != Status::RUNNING && s != Status::PAUSED && s != Status::PAUSING)
+    return TaskState{};
+  return TaskState{resp.process().pid(), s != Status::RUNNING};
+}
+
+absl::StatusOr<std::vector<mount::Mount>> SnapshotMounts(Connection& conn,
+                                                         const std::string& snapshotter,
+                                                         const std::string& key) {
+  snapshots_api::MountsRequest req;
+  req.set_snapshotter(snapshotter);
+  req.set_key(key);
+  snapshots_api::MountsResponse resp;
+  auto ctx = conn.Context();
+  BERTH_RETURN_IF_ERROR(Annotate(conn.Check(conn.snapshots().Mounts(ctx.get(), req, &resp)),
+                                 fmt::format("snapshot {:?}", key)));
+  std::vector<mount::Mount> out;
+  for (const auto& m : resp.mounts())
+    out.push_back({m.type(), m.source(), {m.options().begin(), m.options().end()}});
+  return out;
+}
+
+std::vector<mount::Mount> ReadOnlyView(std::vector<mount::Mount> mounts) {
+  for (mount::Mount& m : mounts) {
+    std::vector<std::string> opts;
+    std::string upper, lower;
+    for (const std::string& o : m.options) {
+      if (o.starts_with("upperdir="))
+        upper = o.substr(9);
+      else if (o.starts_with("lowerdir="))
+        lower = o.substr(9);
+      else if (!o.starts_with("workdir=") && o != "rw")
+        opts.push_back(o);
+    }
+    if (m.type == "overlay" && !upper.empty()) {
+      opts.push_back("lowerdir=" + (lower.empty() ? upper : upper + ":" + lower));
+    } else if (!lower.empty()) {
+      opts.push_back("lowerdir=" + lower);
+    }
+    opts.push_back("ro");
+    m.options = std::move(opts);
+  }
+  return mounts;
+}
+
+absl::StatusOr<UniqueFd> OpenInRoot(int root_fd, const std::string& path, bool follow_last) {
+  std::string rel = path;
+  while (rel.starts_with("/")) rel.erase(0, 1);
+  while (rel.size() > 1 && rel.ends_with("/")) rel.pop_back();
+  if (rel.empty())
+    rel = ".";
+  struct open_how how = {};
+  how.flags = O_PATH | O_CLOEXEC | (follow_last ? 0 : O_NOFOLLOW);
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  long fd;
+  do {
+    fd = ::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof(how));
+  } while (fd < 0 && (errno == EAGAIN || errno == EINTR));
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT)
+      return absl::NotFoundError(fmt::format("{:?}: no such file or directory", path));
+    return ErrnoError(err, fmt::format("open {:?}", path));
+  }
+  return UniqueFd(static_cast<int>(fd));
+}
+
+absl::Status WithContainerRoot(Connection& conn, const ContainerRef& c, Access access,
+                               absl::FunctionRef<absl::Status(int root_fd)> fn) {
+  BERTH_ASSIGN_OR_RETURN(TaskState task, GetTaskState(conn, c.id));
+  if (task.pid != 0) {
+    std::string root = fmt::format("/proc/{}/root", task.pid);
+    UniqueFd fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!fd.valid())
+      return ErrnoError(errno, fmt::format("container {:?}: open its root {}", c.id, root));
+    return fn(fd.get());
+  }
+  BERTH_ASSIGN_OR_RETURN(std::vector<mount::Mount> mounts,
+                         SnapshotMounts(conn, c.snapshotter, c.snapshot_key));
+  if (access == Access::kRead)
+    mounts = ReadOnlyView(std::move(mounts));
+  std::error_code ec;
+  std::filesystem::path parent = std::filesystem::temp_directory_path(ec) / "bctr-rootfs";
+  return mount::WithTempMount(mounts, parent,
+                              [&](const std::filesystem::path& dir) -> absl::Status {
+                                UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+                                if (!fd.valid())
+                                  return ErrnoError(errno, fmt::format("open {}", dir.string()));
+                                return fn(fd.get());
+                              });
+}
+
+}  // namespace berth::ctr
