@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 
 #include "fmt/format.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 
 #include "lib/base/status.h"
@@ -49,6 +53,22 @@ void Table::Print(std::FILE* out) const {
     }
     std::fprintf(out, "%s\n", line.c_str());
   }
+}
+
+std::string AnyJson(const google::protobuf::Any& any) {
+  std::string_view name = any.type_url();
+  name = name.substr(name.rfind('/') + 1);
+  const google::protobuf::Descriptor* desc =
+      google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(std::string(name));
+  if (desc != nullptr) {
+    std::unique_ptr<google::protobuf::Message> msg(
+        google::protobuf::MessageFactory::generated_factory()->GetPrototype(desc)->New());
+    std::string out;
+    if (msg->ParseFromString(any.value()) &&
+        google::protobuf::util::MessageToJsonString(*msg, &out).ok())
+      return out;
+  }
+  return nlohmann::json{{"@type", any.type_url()}}.dump();
 }
 
 nlohmann::json LabelsJson(const google::protobuf::Map<std::string, std::string>& labels) {

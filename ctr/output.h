@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "google/protobuf/any.pb.h"
 #include "google/protobuf/map.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "nlohmann/json.hpp"
@@ -33,6 +34,11 @@ class Table {
  private:
   std::vector<std::vector<std::string>> rows_;
 };
+
+// An Any as JSON. containerd's type URLs are bare message names ("containerd.events.TaskExit"),
+// which protobuf's JSON printer does not resolve, so the message is unpacked by name from the
+// types linked into bctr; an unknown type gives {"@type": URL}.
+std::string AnyJson(const google::protobuf::Any& any);
 
 nlohmann::json LabelsJson(const google::protobuf::Map<std::string, std::string>& labels);
 

@@ -41,6 +41,8 @@ std::span<const Verb> Verbs() {
       {"snapshots", AddSnapshots},
       {"events", AddEvents},
       {"plugins", AddPlugins},
+      {"containers", AddContainers},
+      {"tasks", AddTasks},
       {"__complete", AddComplete},
   };
   // clang-format on

@@ -46,6 +46,8 @@ void AddContent(CLI::App& parent, Cli& cli);     // content.cc: ls, get, rm, lab
 void AddSnapshots(CLI::App& parent, Cli& cli);   // snapshots.cc: ls, info, usage, tree, rm, mounts
 void AddEvents(CLI::App& parent, Cli& cli);      // events.cc
 void AddPlugins(CLI::App& parent, Cli& cli);     // plugins.cc: ls
+void AddContainers(CLI::App& parent, Cli& cli);  // containers_group.cc: ls, info, rm, label
+void AddTasks(CLI::App& parent, Cli& cli);       // tasks_group.cc: ls, ps, kill, pause, resume, rm, metrics
 void AddRun(CLI::App& parent, Cli& cli);               // run.cc
 void AddCreate(CLI::App& parent, Cli& cli);            // run.cc
 void AddStart(CLI::App& parent, Cli& cli);             // start.cc

@@ -3,10 +3,6 @@
 
 #include <memory>
 
-#include "google/protobuf/descriptor.h"
-#include "google/protobuf/dynamic_message.h"
-#include "google/protobuf/util/json_util.h"
-
 #include "containerd/events/container.pb.h"
 #include "containerd/events/content.pb.h"
 #include "containerd/events/image.pb.h"
@@ -32,24 +28,6 @@ void LinkEventTypes() {
   (void)containerd::events::TaskExit::descriptor();
 }
 
-// containerd's type URLs are bare message names ("containerd.events.TaskExit"), which
-// protobuf's JSON printer does not resolve for an Any; so the event is unpacked by name.
-std::string EventJson(const google::protobuf::Any& any) {
-  std::string_view name = any.type_url();
-  name = name.substr(name.rfind('/') + 1);
-  const google::protobuf::Descriptor* desc =
-      google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(std::string(name));
-  if (desc != nullptr) {
-    std::unique_ptr<google::protobuf::Message> msg(
-        google::protobuf::MessageFactory::generated_factory()->GetPrototype(desc)->New());
-    std::string out;
-    if (msg->ParseFromString(any.value()) &&
-        google::protobuf::util::MessageToJsonString(*msg, &out).ok())
-      return out;
-  }
-  return "{\"@type\":\"" + any.type_url() + "\"}";  // a type this bctr does not know
-}
-
 absl::Status RunEvents(Cli& cli, const std::vector<std::string>& filters) {
   LinkEventTypes();
   Connection& conn = cli.conn();
@@ -60,7 +38,7 @@ absl::Status RunEvents(Cli& cli, const std::vector<std::string>& filters) {
   events_api::Envelope env;
   while (reader->Read(&env)) {
     std::printf("%s %s %s %s\n", TimeString(env.timestamp()).c_str(), env.namespace_().c_str(),
-                env.topic().c_str(), EventJson(env.event()).c_str());
+                env.topic().c_str(), AnyJson(env.event()).c_str());
     std::fflush(stdout);
   }
   return conn.Check(reader->Finish());

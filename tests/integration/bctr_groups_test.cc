@@ -160,6 +160,56 @@ TEST_F(BctrGroupsTest, EventsAndPlugins) {
               MatchesRegex("(.|\n)*io.containerd.snapshotter.v1 +overlayfs +[^ ]+ +ok\n(.|\n)*"));
 }
 
+TEST_F(BctrGroupsTest, ContainersAndTasks) {
+  ImportBusybox();
+  testing::CommandResult run =
+      Bctr({"--log-root", (dir().path() / "logs").string(), "run", "-d", "--name", "g1",
+            "docker.io/library/busybox:latest", "sleep", "300"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::string id = run.out.substr(0, run.out.find('\n'));
+  ASSERT_THAT(id, MatchesRegex("[0-9a-f]{64}"));
+
+  EXPECT_THAT(Bctr({"containers", "ls"}).out,
+              MatchesRegex("CONTAINER +IMAGE +RUNTIME\n" + id +
+                           " +docker.io/library/busybox:latest +io.containerd.runc.v2\n"));
+  nlohmann::json info =
+      nlohmann::json::parse(Bctr({"containers", "info", "g1"}).out, nullptr, false);
+  ASSERT_FALSE(info.is_discarded());
+  EXPECT_EQ(info["ID"], id);
+  EXPECT_EQ(info["Spec"]["process"]["args"], nlohmann::json({"sleep", "300"}));
+  EXPECT_THAT(Bctr({"containers", "label", "g1", "team=db"}).out, HasSubstr("team=db"));
+  EXPECT_THAT(C({"containers", "info", id}).out, HasSubstr("\"team\": \"db\""));
+
+  EXPECT_THAT(Bctr({"tasks", "ls"}).out,
+              MatchesRegex("TASK +PID +STATUS\n" + id + " +[0-9]+ +RUNNING\n"));
+  EXPECT_THAT(Bctr({"tasks", "ps", id}).out, MatchesRegex("PID +INFO\n[0-9]+ +.*\n"));
+  testing::CommandResult metrics = Bctr({"tasks", "metrics", id});
+  ASSERT_EQ(metrics.exit_code, 0) << metrics.err;
+  nlohmann::json m = nlohmann::json::parse(metrics.out, nullptr, false);
+  ASSERT_FALSE(m.is_discarded()) << metrics.out;
+  EXPECT_TRUE(m.contains("memory") || m.contains("pids")) << metrics.out;
+
+  ASSERT_EQ(Bctr({"tasks", "pause", id}).exit_code, 0);
+  EXPECT_THAT(C({"tasks", "ls"}).out, HasSubstr("PAUSED"));
+  ASSERT_EQ(Bctr({"tasks", "resume", id}).exit_code, 0);
+  ExpectOneLineError(Bctr({"containers", "rm", "g1"}), "running");
+  ExpectOneLineError(Bctr({"tasks", "kill", "-s", "SIGNOPE", id}), "SIGNOPE");
+  ASSERT_EQ(Bctr({"tasks", "kill", "-s", "KILL", id}).exit_code, 0);
+  testing::CommandResult rm;
+  for (int i = 0; i < 50; ++i) {  // the exit reaches berthd asynchronously
+    rm = Bctr({"tasks", "rm", id});
+    if (rm.exit_code == 0)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(rm.exit_code, 0) << rm.err;
+  EXPECT_EQ(rm.out, id + " exited with 137\n");
+  ASSERT_EQ(Bctr({"containers", "rm", "g1"}).exit_code, 0);
+  EXPECT_EQ(C({"containers", "ls", "-q"}).out, "");
+  EXPECT_EQ(C({"snapshots", "ls"}).out.find(id), std::string::npos);
+  ExpectOneLineError(Bctr({"containers", "info", "g1"}), "g1");
+}
+
 TEST_F(BctrGroupsTest, CompletionListsImages) {
   ImportBusybox();
   testing::CommandResult r = Bctr({"__complete", "rmi", "docker.io/library/bu"});
