@@ -10,12 +10,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdint>
 #include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
