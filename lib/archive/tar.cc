@@ -71,7 +71,7 @@ absl::Status TarWriter::Open() {
   e_ = archive_entry_new();
   if (a_ == nullptr || e_ == nullptr)
     return Internal("libarchive: cannot allocate a tar writer");
-  archive_write_set_format_pax_restricted(a_);
+  archive_write_set_format_pax(a_);  // PAX headers keep sub-second times
   archive_write_set_bytes_per_block(a_, 64 * 1024);
   archive_write_set_bytes_in_last_block(a_, 1);
   if (archive_write_open(a_, this, nullptr, WriteCallback, nullptr) != ARCHIVE_OK)
