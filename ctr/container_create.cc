@@ -14,6 +14,7 @@
 #include "ctr/container_meta.h"
 #include "ctr/content_io.h"
 #include "ctr/lease.h"
+#include "ctr/output.h"
 #include "ctr/progress.h"
 #include "ctr/pull.h"
 #include "ctr/stdio.h"

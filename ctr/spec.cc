@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <set>
+#include <span>
 #include <sstream>
 
 #include "fmt/format.h"
@@ -103,6 +104,26 @@ std::vector<uint32_t> MemberGroups(const std::string& db, const std::string& use
   return out;
 }
 
+// Every capability this process may pass on (its bounding set): "all" for --privileged and
+// --cap-add ALL, as a host root may lack some (CAP_SYS_RESOURCE in some sandboxes), and asking
+// for one outside the bounding set makes capset fail.
+std::vector<std::string> AllAvailableCapabilities() {
+  uint64_t bounding = ~uint64_t{0};
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("CapBnd:"))
+      bounding = std::stoull(line.substr(7), nullptr, 16);
+  }
+  std::vector<std::string> out;
+  std::span<const std::string_view> names = oci::AllCapabilityNames();
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!names[i].empty() && i < 64 && (bounding >> i & 1) != 0)
+      out.emplace_back(names[i]);
+  }
+  return out;
+}
+
 std::string CapName(const std::string& s) {
   std::string u = Upper(s);
   return u.starts_with("CAP_") || u == "ALL" ? u : "CAP_" + u;
@@ -160,11 +181,7 @@ absl::Status ApplySecurityOpts(const RunFlags& f, oci::Spec& s) {
 }
 
 void ApplyPrivileged(oci::Spec& s) {
-  std::vector<std::string> all;
-  for (std::string_view n : oci::AllCapabilityNames()) {
-    if (!n.empty())
-      all.emplace_back(n);
-  }
+  std::vector<std::string> all = AllAvailableCapabilities();
   s.process->capabilities->bounding = all;
   s.process->capabilities->effective = all;
   s.process->capabilities->permitted = all;
@@ -455,10 +472,7 @@ absl::StatusOr<std::vector<std::string>> ApplyCapabilities(std::vector<std::stri
   for (const std::string& a : add) {
     std::string c = CapName(a);
     if (c == "ALL") {
-      for (std::string_view n : oci::AllCapabilityNames()) {
-        if (!n.empty())
-          added.emplace(n);
-      }
+      for (const std::string& n : AllAvailableCapabilities()) added.insert(n);
       continue;
     }
     if (!oci::CapabilityFromName(c))
@@ -537,9 +551,12 @@ absl::StatusOr<oci::User> ResolveUser(const std::string& spec, const UserDbReade
   oci::User u;
   *home = uid && *uid == 0 ? "/root" : "/";
   UserDb db;
-  if (!uid || group.empty() || !gid) {
-    if (!read)
-      return InvalidArgument(fmt::format("user {:?}: cannot read the image's user database", spec));
+  // Names need the database; a numeric user without a group looks up its primary group there
+  // when it can (and gets gid 0 otherwise, as Docker does without /etc/passwd).
+  bool need = !uid || (!group.empty() && !gid);
+  if (need && !read)
+    return InvalidArgument(fmt::format("user {:?}: cannot read the image's user database", spec));
+  if (read && (need || group.empty())) {
     BERTH_ASSIGN_OR_RETURN(db, read());
   }
   std::vector<std::string> pw = FindEntry(db.passwd, user, uid.has_value());

@@ -88,7 +88,8 @@ absl::StatusOr<oci::Mount> ParseVolume(const std::string& s);
 // --mount type=bind,source=/a,target=/b[,readonly] or type=tmpfs,target=/t[,tmpfs-size=N].
 absl::StatusOr<oci::Mount> ParseMountFlag(const std::string& s);
 
-// Docker's capability arithmetic: ALL, names with or without CAP_, any case. Drops apply
+// Docker's capability arithmetic: ALL (every capability in bctr's bounding set), names with or
+// without CAP_, any case. Drops apply
 // after adds, except that adding a capability explicitly keeps it when ALL is dropped.
 absl::StatusOr<std::vector<std::string>> ApplyCapabilities(std::vector<std::string> base,
                                                            const std::vector<std::string>& add,

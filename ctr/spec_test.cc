@@ -1,0 +1,158 @@
+// ctr/spec.h without a daemon: flag parsing and the spec built from an image config and flags.
+
+#include "ctr/spec.h"
+
+#include <algorithm>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "tests/testing/matchers.h"
+
+namespace berth::ctr {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::Not;
+
+TEST(SpecTest, MemorySizes) {
+  EXPECT_EQ(*ParseMemorySize("512m"), 512LL << 20);
+  EXPECT_EQ(*ParseMemorySize("1g"), 1LL << 30);
+  EXPECT_EQ(*ParseMemorySize("1GB"), 1LL << 30);
+  EXPECT_EQ(*ParseMemorySize("100k"), 100LL << 10);
+  EXPECT_EQ(*ParseMemorySize("4096"), 4096);
+  EXPECT_EQ(*ParseMemorySize("1.5m"), 3LL << 19);
+  EXPECT_FALSE(ParseMemorySize("12q").ok());
+  EXPECT_FALSE(ParseMemorySize("m").ok());
+  EXPECT_FALSE(ParseMemorySize("-1m").ok());
+  EXPECT_FALSE(ParseMemorySize("").ok());
+}
+
+TEST(SpecTest, VolumesAndMounts) {
+  absl::StatusOr<oci::Mount> m = ParseVolume("/srv/data:/data:ro");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->source, "/srv/data");
+  EXPECT_EQ(m->destination, "/data");
+  EXPECT_THAT(m->options, ElementsAre("rbind", "rprivate", "ro"));
+  EXPECT_FALSE(ParseVolume("named:/data").ok());
+  EXPECT_FALSE(ParseVolume("/a:rel").ok());
+  EXPECT_FALSE(ParseVolume("/a:/b:bogus").ok());
+  m = ParseMountFlag("type=bind,src=/a,dst=/b,readonly");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_THAT(m->options, Contains("ro"));
+  m = ParseMountFlag("type=tmpfs,target=/t,tmpfs-size=1m");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->type, "tmpfs");
+  EXPECT_THAT(m->options, Contains("size=1048576"));
+  EXPECT_FALSE(ParseMountFlag("type=volume,src=x,dst=/b").ok());
+  EXPECT_FALSE(ParseMountFlag("type=bind,src=/a,dst=/b,color=red").ok());
+}
+
+TEST(SpecTest, Capabilities) {
+  std::vector<std::string> base = {"CAP_CHOWN", "CAP_KILL"};
+  EXPECT_THAT(*ApplyCapabilities(base, {"net_admin"}, {"chown"}),
+              ElementsAre("CAP_KILL", "CAP_NET_ADMIN"));
+  EXPECT_THAT(*ApplyCapabilities(base, {"CAP_SYS_TIME"}, {"ALL"}), ElementsAre("CAP_SYS_TIME"));
+  EXPECT_FALSE(ApplyCapabilities(base, {"bogus"}, {}).ok());
+  EXPECT_FALSE(ApplyCapabilities(base, {}, {"CAP_BOGUS"}).ok());
+}
+
+TEST(SpecTest, UsersFromTheImageDatabase) {
+  int reads = 0;
+  UserDbReader read = [&]() -> absl::StatusOr<UserDb> {
+    ++reads;
+    return UserDb{"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001:App:/home/app:/bin/sh\n",
+                  "root:x:0:\napp:x:1001:\nextra:x:2000:app,other\n"};
+  };
+  std::string home;
+  absl::StatusOr<oci::User> u = ResolveUser("app", read, &home);
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->uid, 1000u);
+  EXPECT_EQ(u->gid, 1001u);
+  EXPECT_THAT(u->additional_gids, ElementsAre(2000u));
+  EXPECT_EQ(home, "/home/app");
+  u = ResolveUser("1234:5678", read, &home);
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->uid, 1234u);
+  EXPECT_EQ(u->gid, 5678u);
+  int before = reads;
+  (void)ResolveUser("1:2", read, &home);
+  EXPECT_EQ(reads, before) << "numbers alone need no lookup";
+  u = ResolveUser("app:root", read, &home);
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->gid, 0u);
+  EXPECT_TRUE(absl::IsNotFound(ResolveUser("nobody", read, &home).status()));
+  EXPECT_TRUE(absl::IsNotFound(ResolveUser("app:nogroup", read, &home).status()));
+}
+
+TEST(SpecTest, RestartPolicies) {
+  EXPECT_EQ(*ParseRestartPolicy("no"), "");
+  EXPECT_EQ(*ParseRestartPolicy("always"), "always");
+  EXPECT_EQ(*ParseRestartPolicy("on-failure:2"), "on-failure:2");
+  EXPECT_FALSE(ParseRestartPolicy("on-failure:0").ok());
+  EXPECT_FALSE(ParseRestartPolicy("sometimes").ok());
+}
+
+TEST(SpecTest, BuildsFromImageConfigAndFlags) {
+  absl::StatusOr<ImageConfig> image = ParseImageConfig(
+      R"({"config":{"Entrypoint":["/entry"],"Cmd":["serve"],"Env":["PATH=/bin","A=image"],
+          "WorkingDir":"/srv","User":"0"}})");
+  ASSERT_TRUE(image.ok()) << image.status();
+  RunFlags f;
+  f.image = "img";
+  f.env = {"A=flag", "B=2"};
+  f.memory = "64m";
+  f.cpus = 1.5;
+  f.pids_limit = 10;
+  f.read_only = true;
+  f.cap_drop = {"CHOWN"};
+  f.volumes = {"/h:/c"};
+  f.tty = true;
+  SpecInput in{.ns = "default",
+               .id = std::string(64, 'a'),
+               .flags = &f,
+               .image = *image,
+               .read_user_db = nullptr};
+  absl::StatusOr<oci::Spec> s = BuildSpec(in);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_THAT(s->process->args, ElementsAre("/entry", "serve"));
+  EXPECT_EQ(s->process->cwd, "/srv");
+  EXPECT_THAT(s->process->env, Contains("A=flag"));
+  EXPECT_THAT(s->process->env, Contains("B=2"));
+  EXPECT_THAT(s->process->env, Contains("PATH=/bin"));
+  EXPECT_THAT(s->process->env, Contains("HOSTNAME=aaaaaaaaaaaa"));
+  EXPECT_THAT(s->process->env, Contains("TERM=xterm"));
+  EXPECT_TRUE(s->process->terminal);
+  EXPECT_EQ(s->hostname, "aaaaaaaaaaaa");
+  EXPECT_EQ(*s->linux.resources->memory->limit, 64 << 20);
+  EXPECT_EQ(*s->linux.resources->cpu->quota, 150000);
+  EXPECT_EQ(s->linux.resources->pids->limit, 10);
+  EXPECT_TRUE(s->root.readonly);
+  EXPECT_THAT(s->process->capabilities->effective, Not(Contains("CAP_CHOWN")));
+  EXPECT_TRUE(s->linux.seccomp.has_value());
+  EXPECT_EQ(s->mounts.back().destination, "/c");
+  EXPECT_EQ(s->linux.cgroups_path, "/default/" + std::string(64, 'a'));
+
+  f.args = {"other"};
+  f.entrypoint = "";
+  s = BuildSpec(in);
+  ASSERT_TRUE(s.ok());
+  EXPECT_THAT(s->process->args, ElementsAre("other"));
+  f.args.clear();
+  EXPECT_FALSE(BuildSpec(in).ok()) << "no command at all";
+
+  f.entrypoint.reset();
+  f.net = "host";
+  f.security_opts = {"seccomp=unconfined"};
+  s = BuildSpec(in);
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE(s->linux.seccomp.has_value());
+  EXPECT_TRUE(std::none_of(s->linux.namespaces.begin(), s->linux.namespaces.end(),
+                           [](const oci::Namespace& n) { return n.type == "network"; }));
+  f.security_opts = {"apparmor=x"};
+  EXPECT_FALSE(BuildSpec(in).ok());
+}
+
+}  // namespace
+}  // namespace berth::ctr
