@@ -1,7 +1,11 @@
 #include "ctr/containers.h"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <system_error>
@@ -269,42 +273,23 @@ absl::StatusOr<std::vector<::containerd::types::Mount>> ContainerRootfsMounts(
   return std::vector<::containerd::types::Mount>(resp.mounts().begin(), resp.mounts().end());
 }
 
-std::string HumanDuration(int64_t s) {
-  if (s < 1)
-    return "Less than a second";
-  if (s == 1)
-    return "1 second";
-  if (s < 60)
-    return fmt::format("{} seconds", s);
-  int64_t m = s / 60;
-  if (m == 1)
-    return "About a minute";
-  if (m < 60)
-    return fmt::format("{} minutes", m);
-  int64_t h = (s + 1800) / 3600;
-  if (h == 1)
-    return "About an hour";
-  if (h < 48)
-    return fmt::format("{} hours", h);
-  if (h < 24 * 7 * 2)
-    return fmt::format("{} days", h / 24);
-  if (h < 24 * 30 * 2)
-    return fmt::format("{} weeks", h / 24 / 7);
-  if (h < 24 * 365 * 2)
-    return fmt::format("{} months", h / 24 / 30);
-  return fmt::format("{} years", h / 24 / 365);
-}
-
-std::string HumanAgo(int64_t unix_seconds) {
-  if (unix_seconds <= 0)
-    return "-";
-  return HumanDuration(NowSeconds() - unix_seconds) + " ago";
-}
-
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// "TERM", "SIGTERM", "sigterm", "15" → 15.
+absl::StatusOr<int> ParseSignal(const std::string& s) {
+  if (!s.empty() && std::all_of(s.begin(), s.end(), ::isdigit)) {
+    int n = std::stoi(s.substr(0, 3));
+    if (n > 0 && n < NSIG)
+      return n;
+  }
+  std::string name;
+  for (char ch : s) name += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  if (name.starts_with("SIG"))
+    name = name.substr(3);
+  for (int n = 1; n < NSIG; ++n) {
+    const char* abbrev = ::sigabbrev_np(n);
+    if (abbrev != nullptr && name == abbrev)
+      return n;
+  }
+  return InvalidArgument(fmt::format("signal {:?}: unknown", s));
 }
 
 }  // namespace berth::ctr

@@ -100,12 +100,7 @@ TaskInfo ContainerState(const ContainerRecord& c, const TaskInfo& task);
 absl::StatusOr<std::vector<::containerd::types::Mount>> ContainerRootfsMounts(
     Connection& conn, const ContainerRecord& c);
 
-// "5 minutes ago", "About an hour ago", as docker prints durations in the past.
-std::string HumanAgo(int64_t unix_seconds);
-// "3 minutes", "About an hour": a duration as docker prints it.
-std::string HumanDuration(int64_t seconds);
-
-// Current unix time in seconds.
-int64_t NowSeconds();
+// A signal by name or number: "TERM", "SIGTERM", "sigterm", "15" → 15; InvalidArgument else.
+absl::StatusOr<int> ParseSignal(const std::string& s);
 
 }  // namespace berth::ctr

@@ -14,23 +14,46 @@
 
 namespace berth::ctr {
 
-std::string Ago(const google::protobuf::Timestamp& t) {
-  if (t.seconds() == 0)
-    return "-";
-  int64_t s = std::chrono::duration_cast<std::chrono::seconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count() -
-              t.seconds();
-  auto unit = [](int64_t n, const char* what) {
-    return fmt::format("{} {}{} ago", n, what, n == 1 ? "" : "s");
-  };
+std::string HumanDuration(int64_t s) {
+  if (s < 1)
+    return "Less than a second";
+  if (s == 1)
+    return "1 second";
   if (s < 60)
-    return unit(std::max<int64_t>(s, 0), "second");
-  if (s < 3600)
-    return unit(s / 60, "minute");
-  if (s < 86400)
-    return unit(s / 3600, "hour");
-  return unit(s / 86400, "day");
+    return fmt::format("{} seconds", s);
+  int64_t m = s / 60;
+  if (m == 1)
+    return "About a minute";
+  if (m < 60)
+    return fmt::format("{} minutes", m);
+  int64_t h = (s + 1800) / 3600;
+  if (h == 1)
+    return "About an hour";
+  if (h < 48)
+    return fmt::format("{} hours", h);
+  if (h < 24 * 7 * 2)
+    return fmt::format("{} days", h / 24);
+  if (h < 24 * 30 * 2)
+    return fmt::format("{} weeks", h / 24 / 7);
+  if (h < 24 * 365 * 2)
+    return fmt::format("{} months", h / 24 / 30);
+  return fmt::format("{} years", h / 24 / 365);
+}
+
+std::string HumanAgo(int64_t unix_seconds) {
+  if (unix_seconds <= 0)
+    return "-";
+  return HumanDuration(NowSeconds() - unix_seconds) + " ago";
+}
+
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Ago(const google::protobuf::Timestamp& t) {
+  return HumanAgo(t.seconds());
 }
 
 std::string TimeString(const google::protobuf::Timestamp& t) {

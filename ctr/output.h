@@ -16,8 +16,14 @@
 
 namespace berth::ctr {
 
-// "5 seconds ago", "3 minutes ago", "2 days ago"; "-" for an unset time.
+// "3 minutes", "About an hour": a duration as docker prints it.
+std::string HumanDuration(int64_t seconds);
+// "5 minutes ago", "About an hour ago", as docker prints times in the past; "-" for 0.
+std::string HumanAgo(int64_t unix_seconds);
 std::string Ago(const google::protobuf::Timestamp& t);
+
+// Current unix time in seconds.
+int64_t NowSeconds();
 
 // RFC 3339 ("2026-11-23T15:04:05.123Z").
 std::string TimeString(const google::protobuf::Timestamp& t);

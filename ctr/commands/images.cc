@@ -9,6 +9,7 @@
 
 #include "ctr/commands/commands.h"
 #include "ctr/content_io.h"
+#include "ctr/output.h"
 #include "ctr/progress.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
@@ -24,22 +25,6 @@ using nlohmann::json;
 std::string ImageName(const std::string& s) {
   absl::StatusOr<registry::Reference> r = registry::ParseReference(s);
   return r.ok() ? r->String() : s;
-}
-
-std::string Ago(const google::protobuf::Timestamp& t) {
-  if (t.seconds() == 0)
-    return "-";
-  int64_t s = std::chrono::duration_cast<std::chrono::seconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count() -
-              t.seconds();
-  if (s < 60)
-    return fmt::format("{} second{} ago", s, s == 1 ? "" : "s");
-  if (s < 3600)
-    return fmt::format("{} minute{} ago", s / 60, s / 60 == 1 ? "" : "s");
-  if (s < 86400)
-    return fmt::format("{} hour{} ago", s / 3600, s / 3600 == 1 ? "" : "s");
-  return fmt::format("{} day{} ago", s / 86400, s / 86400 == 1 ? "" : "s");
 }
 
 // Size of the image for this host's platform: manifest + config + layers (compressed), as

@@ -23,25 +23,6 @@ struct StopFlags {
   std::vector<std::string> containers;
 };
 
-// "TERM", "SIGTERM", "sigterm", "15" → 15.
-absl::StatusOr<int> ParseSignal(const std::string& s) {
-  if (!s.empty() && std::all_of(s.begin(), s.end(), ::isdigit)) {
-    int n = std::stoi(s.substr(0, 3));
-    if (n > 0 && n < NSIG)
-      return n;
-  }
-  std::string name;
-  for (char ch : s) name += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  if (name.starts_with("SIG"))
-    name = name.substr(3);
-  for (int n = 1; n < NSIG; ++n) {
-    const char* abbrev = ::sigabbrev_np(n);
-    if (abbrev != nullptr && name == abbrev)
-      return n;
-  }
-  return InvalidArgument(fmt::format("signal {:?}: unknown", s));
-}
-
 // Stops one container: its stop signal, then SIGKILL after `timeout` seconds.
 absl::Status StopOne(Cli& cli, const std::string& ref, int timeout) {
   Connection& conn = cli.conn();

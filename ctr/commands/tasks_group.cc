@@ -53,22 +53,6 @@ absl::Status RunPs(Cli& cli, const std::string& id) {
   return absl::OkStatus();
 }
 
-// "SIGTERM", "TERM", "15" → 15.
-absl::StatusOr<int> ParseSignal(const std::string& s) {
-  std::string name = s.starts_with("SIG") ? s.substr(3) : s;
-  if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) {
-    int n = std::stoi(name);
-    if (n > 0 && n < NSIG)
-      return n;
-  }
-  for (int n = 1; n < NSIG; ++n) {
-    const char* abbrev = sigabbrev_np(n);
-    if (abbrev != nullptr && name == abbrev)
-      return n;
-  }
-  return InvalidArgument(fmt::format("signal {:?}: not a signal name or number", s));
-}
-
 struct KillFlags {
   std::string id;
   std::string signal = "SIGTERM";

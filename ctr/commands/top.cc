@@ -11,6 +11,7 @@
 
 #include "ctr/commands/commands.h"
 #include "ctr/containers.h"
+#include "ctr/output.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 
