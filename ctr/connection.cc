@@ -36,7 +36,10 @@ std::unique_ptr<grpc::ClientContext> Connection::Context() const {
 }
 
 absl::Status Connection::Check(const grpc::Status& s) const {
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+  // UNAVAILABLE with the channel not connected is the transport's; berthd's own UNAVAILABLE
+  // (a shim that does not answer) arrives over a ready channel and keeps its message.
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      channel_->GetState(false) != GRPC_CHANNEL_READY) {
     return absl::UnavailableError(
         fmt::format("cannot reach berthd at {}: {} (is berthd running? see --address)", address_,
                     s.error_message()));

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "ctr/commands/commands.h"
+#include "ctr/containers.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/base/unique_fd.h"
@@ -187,33 +188,6 @@ absl::StatusOr<LogSource> SourceFromUri(const std::string& id, const std::string
   src.cri = q != std::string_view::npos &&
             rest.substr(q + 1).find("format=cri") != std::string_view::npos;
   return src;
-}
-
-// The container named by id, name label or unique id prefix.
-absl::StatusOr<containers_api::Container> FindContainer(Connection& conn, const std::string& ref) {
-  containers_api::ListContainersRequest req;
-  containers_api::ListContainersResponse resp;
-  auto ctx = conn.Context();
-  BERTH_RETURN_IF_ERROR(conn.Check(conn.containers().List(ctx.get(), req, &resp)));
-  const containers_api::Container* by_name = nullptr;
-  std::vector<const containers_api::Container*> by_prefix;
-  for (const containers_api::Container& c : resp.containers()) {
-    if (c.id() == ref)
-      return c;
-    auto name = c.labels().find(kNameLabel);
-    if (name != c.labels().end() && name->second == ref)
-      by_name = &c;
-    if (c.id().starts_with(ref))
-      by_prefix.push_back(&c);
-  }
-  if (by_name != nullptr)
-    return *by_name;
-  if (by_prefix.size() == 1 && !ref.empty())
-    return *by_prefix.front();
-  if (by_prefix.size() > 1)
-    return InvalidArgument(
-        fmt::format("container {:?}: the prefix names {} containers", ref, by_prefix.size()));
-  return NotFoundError("container", ref);
 }
 
 // True while the container's task runs (created, running, paused): -f keeps following.
