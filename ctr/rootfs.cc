@@ -10,18 +10,14 @@
 
 #include "fmt/format.h"
 
+#include "ctr/containers.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 
 namespace berth::ctr {
 
 absl::StatusOr<ContainerRef> LookupContainer(Connection& conn, const std::string& id) {
-  containers_api::GetContainerRequest req;
-  req.set_id(id);
-  containers_api::GetContainerResponse resp;
-  auto ctx = conn.Context();
-  BERTH_RETURN_IF_ERROR(conn.Check(conn.containers().Get(ctx.get(), req, &resp)));
-  const auto& c = resp.container();
+  BERTH_ASSIGN_OR_RETURN(ContainerRecord c, FindContainer(conn, id));
   ContainerRef out{c.id(), c.image(), c.snapshotter(), c.snapshot_key()};
   if (out.snapshot_key.empty())
     return FailedPrecondition(

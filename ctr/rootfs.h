@@ -25,7 +25,8 @@ struct ContainerRef {
   std::string snapshot_key;
 };
 
-// The container `id`; NotFound names it; FailedPrecondition when it has no snapshot.
+// The container `id` names (an id, a name or a unique id prefix: FindContainer); NotFound
+// names it; FailedPrecondition when it has no snapshot.
 absl::StatusOr<ContainerRef> LookupContainer(Connection& conn, const std::string& id);
 
 struct TaskState {
