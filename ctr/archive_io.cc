@@ -351,6 +351,7 @@ absl::StatusOr<ImportedImage> Importer::IndexImage() {
                          registry::Sha256Digest(it->second),
                          static_cast<int64_t>(it->second.size())};
   BERTH_RETURN_IF_ERROR(WriteBlob(conn_, RefKey(d), d, it->second, IndexGcLabels(idx)));
+  by_digest_[d.digest] = Blob{d, it->second, true, ""};
   return ImportedImage{NormalizedName(opts_.index_name), d};
 }
 

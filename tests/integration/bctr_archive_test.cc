@@ -121,6 +121,20 @@ TEST_F(BctrArchiveTest, LoadsDockerAndOciArchivesThatCtrThenLists) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, StartsWith("root:x:0:0"));
 
+  // --index-name names the archive's whole index too.
+  r = Bctr({"images", "import", "--no-unpack", "--base-name", "localhost/layered", "--index-name",
+            "localhost/whole:v1", images_ + "/layered.oci.tar"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(C({"images", "ls", "-q"}).out, HasSubstr("localhost/whole:v1\n"));
+  r = testing::RunCommand(
+      {"sh", "-c", "tar xOf " + images_ + "/layered.oci.tar index.json | sha256sum"});
+  std::string index_digest = "sha256:" + r.out.substr(0, 64);
+  r = C({"images", "ls"});
+  std::string line = r.out.substr(r.out.find("localhost/whole:v1"));
+  line = line.substr(0, line.find('\n'));
+  EXPECT_THAT(line, HasSubstr(" application/vnd.oci.image.index.v1+json "));
+  EXPECT_THAT(line, HasSubstr(" " + index_digest + " "));
+
   // From stdin, gzip-compressed, under the default base name for a bare OCI ref name.
   r = Bctr({"images", "import", "-"}, " < /dev/null");
   ExpectOneLineError(r, "stdin");
