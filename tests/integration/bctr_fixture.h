@@ -1,19 +1,13 @@
 #pragma once
 
-// BctrFixture: a private berthd, the busybox test image (tests/fixtures/make-images.sh, built
-// once per test binary) imported with Debian's ctr into a namespace of the test's own, and bctr
-// pointed at both (--address, -n, --log-root in the test's TempDir). TearDown kills and deletes
-// whatever tasks are left, kills leftover shims of the namespace and removes its cgroups.
-//
-// berthd runs with a short state directory of its own (/run/bctr-it-<pid>-<n>, removed in
-// TearDown) rather than the fixture's TempDir: a shim's socket lives in the bundle,
-// <state>/tasks/<ns>/<64-hex id>/shim.sock, and a unix socket path has at most 107 bytes.
+// BctrFixture: a private berthd (DaemonFixture), the busybox test image
+// (tests/fixtures/make-images.sh, built once per test binary) imported with Debian's ctr into a
+// namespace of the test's own, and bctr pointed at both (--address, -n, --log-root in the
+// test's TempDir). TearDown kills and deletes whatever tasks are left, kills leftover shims of
+// the namespace and removes its cgroups.
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/mount.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -28,8 +22,6 @@
 
 #include "tests/testing/daemon_fixture.h"
 #include "tests/testing/matchers.h"
-
-extern char** environ;  // NOLINT: for posix_spawn
 
 namespace berth {
 
@@ -77,22 +69,17 @@ class BctrFixture : public testing::DaemonFixture {
     static int counter = 0;
     ++counter;
     ns_ = "b" + std::to_string(counter);
-    state_ = "/run/bctr-it-" + std::to_string(::getpid()) + "-" + std::to_string(counter);
-    ASSERT_TRUE(StartBerthd());
+    ASSERT_TRUE(StartDaemon());
     testing::CommandResult r = C({"images", "import", images_ + "/busybox.docker.tar"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     started_ = true;
   }
 
   void TearDown() override {
-    if (started_ && berthd_ > 0)
+    if (started_ && DaemonRunning())
       RemoveAllTasks();
     CleanUpLeftoverShims();
     RemoveNamespaceCgroups();
-    StopBerthd();
-    RemoveState();
-    if (HasFailure())
-      std::fprintf(stderr, "--- berthd log ---\n%s\n", DaemonLog().c_str());
     DaemonFixture::TearDown();
   }
 
@@ -152,82 +139,6 @@ class BctrFixture : public testing::DaemonFixture {
   std::vector<std::string> ContainerIds() { return SplitLines(C({"containers", "ls", "-q"}).out); }
 
  private:
-  bool StartBerthd() {
-    std::vector<std::string> argv = {testing::BinPath("berthd"),
-                                     "--root",
-                                     root(),
-                                     "--state",
-                                     state_,
-                                     "--address",
-                                     socket(),
-                                     "--log-level",
-                                     "debug"};
-    std::vector<char*> args;
-    for (std::string& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    std::string log = (dir().path() / "berthd.log").string();
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 2, 1);
-    int rc = ::posix_spawn(&berthd_, args[0], &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-      berthd_ = -1;
-      ADD_FAILURE() << "cannot start berthd";
-      return false;
-    }
-    for (int i = 0; i < 1000; ++i) {
-      if (::waitpid(berthd_, nullptr, WNOHANG) == berthd_) {
-        berthd_ = -1;
-        ADD_FAILURE() << "berthd exited during start-up:\n" << DaemonLog();
-        return false;
-      }
-      if (std::filesystem::exists(socket()) &&
-          testing::RunCommand({"ctr", "--address", socket(), "version"}).exit_code == 0)
-        return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ADD_FAILURE() << "berthd did not answer on " << socket();
-    return false;
-  }
-
-  void StopBerthd() {
-    if (berthd_ <= 0)
-      return;
-    ::kill(berthd_, SIGTERM);
-    for (int i = 0; i < 1000; ++i) {
-      if (::waitpid(berthd_, nullptr, WNOHANG) == berthd_) {
-        berthd_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ADD_FAILURE() << "berthd did not stop on SIGTERM; killing it";
-    ::kill(berthd_, SIGKILL);
-    ::waitpid(berthd_, nullptr, 0);
-    berthd_ = -1;
-  }
-
-  // Unmounts whatever is still mounted below the state directory, then removes it.
-  void RemoveState() {
-    if (state_.empty() || !std::filesystem::exists(state_))
-      return;
-    std::vector<std::string> mounts;
-    for (const std::string& line : SplitLines(testing::ReadFile("/proc/self/mountinfo"))) {
-      std::istringstream in(line);
-      std::string f;
-      for (int i = 0; i < 5 && in >> f; ++i) {
-      }
-      if (f.starts_with(state_ + "/"))
-        mounts.push_back(f);
-    }
-    for (auto it = mounts.rbegin(); it != mounts.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
-    std::error_code ec;
-    std::filesystem::remove_all(state_, ec);
-  }
-
   void RemoveAllTasks() {
     for (const std::string& id : SplitLines(C({"tasks", "ls", "-q"}).out)) {
       (void)C({"tasks", "resume", id});
@@ -250,7 +161,7 @@ class BctrFixture : public testing::DaemonFixture {
 
   void CleanUpLeftoverShims() {
     std::error_code ec;
-    std::filesystem::path bundles = state_ + "/tasks/" + ns_;
+    std::filesystem::path bundles = state() + "/tasks/" + ns_;
     if (ns_.empty() || !std::filesystem::exists(bundles, ec))
       return;
     for (const auto& e : std::filesystem::directory_iterator(bundles, ec)) {
@@ -276,8 +187,6 @@ class BctrFixture : public testing::DaemonFixture {
 
   static inline std::string images_;
   std::string ns_;
-  std::string state_;
-  pid_t berthd_ = -1;
   bool started_ = false;
 };
 
