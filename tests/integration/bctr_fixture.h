@@ -115,6 +115,9 @@ class BctrFixture : public testing::DaemonFixture {
 
   std::string log_root() const { return (dir().path() / "logs").string(); }
 
+  // The test images (make-images.sh's OUTDIR): oci/<name>, <name>.docker.tar, ...
+  static const std::string& images_dir() { return images_; }
+
   const std::string& ns() const { return ns_; }
 
   // Host path of a task's cgroup v1 controller directory (or the v2 directory).
