@@ -33,37 +33,12 @@ cleanup() {
 trap cleanup EXIT
 rm -rf "$DIR" && mkdir -p "$DIR"
 
-# The image: Debian minbase in one layer.
-if [ ! -x "$ROOTFS/usr/bin/bash" ]; then
-  command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null
-  rm -rf "$ROOTFS"
-  debootstrap --variant=minbase bookworm "$ROOTFS" http://deb.debian.org/debian >"$DIR/debootstrap.log" 2>&1 ||
-    { tail -20 "$DIR/debootstrap.log" >&2; echo "debootstrap failed" >&2; exit 1; }
-  rm -rf "$ROOTFS"/dev/* "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/*.bin
-fi
-umoci init --layout "$DIR/oci" && umoci new --image "$DIR/oci:latest"
-umoci insert --image "$DIR/oci:latest" "$ROOTFS" / >/dev/null
-umoci config --image "$DIR/oci:latest" --config.cmd bash
-
-# The registry, on a free port.
-PORT=$(comm -23 <(seq 20000 20999) <(ss -Htln | awk '{ sub(".*:", "", $4); print $4 }' | sort -n) | shuf -n 1)
-cat > "$DIR/registry.yml" <<YML
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $DIR/registry
-http:
-  addr: 127.0.0.1:$PORT
-YML
-docker-registry serve "$DIR/registry.yml" > "$DIR/registry.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
+source "$SRC/bench/lib.sh"
+debian_oci_image "$DIR/oci"
+start_registry
 IMAGE=127.0.0.1:$PORT/debian:latest
 skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$DIR/oci:latest" "docker://$IMAGE"
 
-source "$SRC/bench/lib.sh"
 start_daemons
 
 
