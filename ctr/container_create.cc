@@ -28,29 +28,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-absl::StatusOr<bool> SnapshotExists(Connection& conn, const std::string& sn,
-                                    const std::string& key) {
-  snapshots_api::StatSnapshotRequest req;
-  req.set_snapshotter(sn);
-  req.set_key(key);
-  snapshots_api::StatSnapshotResponse resp;
-  auto ctx = conn.Context();
-  absl::Status st = conn.Check(conn.snapshots().Stat(ctx.get(), req, &resp));
-  if (absl::IsNotFound(st))
-    return false;
-  BERTH_RETURN_IF_ERROR(st);
-  return true;
-}
-
-void RemoveSnapshot(Connection& conn, const std::string& sn, const std::string& key) {
-  snapshots_api::RemoveSnapshotRequest req;
-  req.set_snapshotter(sn);
-  req.set_key(key);
-  google::protobuf::Empty resp;
-  auto ctx = conn.Context();
-  (void)conn.snapshots().Remove(ctx.get(), req, &resp);
-}
-
 absl::StatusOr<PullResult> PullMissing(Cli& cli, const registry::Reference& ref,
                                        const std::string& snapshotter) {
   std::fprintf(stderr, "Unable to find image '%s' locally\n", ref.String().c_str());

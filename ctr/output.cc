@@ -60,7 +60,21 @@ std::string TimeString(const google::protobuf::Timestamp& t) {
   return google::protobuf::util::TimeUtil::ToString(t);
 }
 
-void Table::Print(std::FILE* out) const {
+void Table::Print(std::string_view format, std::FILE* out) const {
+  if (format == "json") {
+    nlohmann::json rows = nlohmann::json::array();
+    for (size_t r = 1; r < rows_.size(); ++r) {
+      nlohmann::json row = nlohmann::json::object();
+      for (size_t i = 0; i < rows_[r].size() && i < rows_[0].size(); ++i) {
+        std::string key = rows_[0][i];
+        std::transform(key.begin(), key.end(), key.begin(), ::tolower);
+        row[key] = rows_[r][i];
+      }
+      rows.push_back(std::move(row));
+    }
+    std::fprintf(out, "%s\n", rows.dump(2).c_str());
+    return;
+  }
   std::vector<size_t> width;
   for (const auto& row : rows_) {
     if (width.size() < row.size())
@@ -92,6 +106,26 @@ std::string AnyJson(const google::protobuf::Any& any) {
       return out;
   }
   return nlohmann::json{{"@type", any.type_url()}}.dump();
+}
+
+void ListFlags::Add(CLI::App* cmd, const char* quiet_help) {
+  cmd->add_flag("-q,--quiet", quiet, quiet_help);
+  cmd->add_option("--format", format, "Output format: table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+}
+
+void Listing::Add(std::vector<std::string> row) {
+  keys_.push_back(row.empty() ? "" : row[0]);
+  table_.Add(std::move(row));
+}
+
+void Listing::Print() const {
+  if (!flags_.quiet) {
+    table_.Print(flags_.format);
+    return;
+  }
+  for (const std::string& k : keys_) std::printf("%s\n", k.c_str());
 }
 
 nlohmann::json LabelsJson(const google::protobuf::Map<std::string, std::string>& labels) {

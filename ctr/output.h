@@ -6,8 +6,10 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 #include "google/protobuf/any.pb.h"
 #include "google/protobuf/map.h"
@@ -28,14 +30,15 @@ int64_t NowSeconds();
 // RFC 3339 ("2026-11-23T15:04:05.123Z").
 std::string TimeString(const google::protobuf::Timestamp& t);
 
-// Columns padded to their widest cell, two spaces apart; the last column is not padded.
+// Columns padded to their widest cell, two spaces apart; the last column is not padded. With
+// format "json", a JSON array instead: one object a row, keyed by the lower-cased headers.
 class Table {
  public:
   explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
 
   void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
 
-  void Print(std::FILE* out = stdout) const;
+  void Print(std::string_view format = "table", std::FILE* out = stdout) const;
 
  private:
   std::vector<std::vector<std::string>> rows_;
@@ -45,6 +48,29 @@ class Table {
 // which protobuf's JSON printer does not resolve, so the message is unpacked by name from the
 // types linked into bctr; an unknown type gives {"@type": URL}.
 std::string AnyJson(const google::protobuf::Any& any);
+
+// The output flags of a listing verb: -q (only the first column) and --format table|json.
+struct ListFlags {
+  bool quiet = false;
+  std::string format = "table";
+
+  void Add(CLI::App* cmd, const char* quiet_help);
+};
+
+// The rows of a listing, printed as ListFlags say. row[0] is what -q prints.
+class Listing {
+ public:
+  Listing(const ListFlags& flags, std::vector<std::string> header)
+      : flags_(flags), table_(std::move(header)) {}
+
+  void Add(std::vector<std::string> row);
+  void Print() const;
+
+ private:
+  const ListFlags& flags_;
+  Table table_;
+  std::vector<std::string> keys_;
+};
 
 nlohmann::json LabelsJson(const google::protobuf::Map<std::string, std::string>& labels);
 

@@ -52,6 +52,13 @@ absl::StatusOr<PullResult> Pull(Connection& conn, registry::Client& client,
 absl::StatusOr<std::string> Unpack(Connection& conn, const registry::Manifest& manifest,
                                    const std::string& snapshotter);
 
+// Whether `key` exists in `snapshotter` (other errors are returned).
+absl::StatusOr<bool> SnapshotExists(Connection& conn, const std::string& snapshotter,
+                                    const std::string& key);
+// Removes a snapshot, best effort, for undoing a half-done step (what stays is left to the GC
+// through the caller's lease).
+void RemoveSnapshot(Connection& conn, const std::string& snapshotter, const std::string& key);
+
 // chain ids from diff ids: chain[0] = diff[0], chain[i] = sha256(chain[i-1] + " " + diff[i]).
 std::vector<std::string> ChainIds(const std::vector<std::string>& diff_ids);
 

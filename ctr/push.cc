@@ -7,19 +7,12 @@
 #include "fmt/format.h"
 
 #include "ctr/content_io.h"
+#include "ctr/image_record.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 
 namespace berth::ctr {
 namespace {
-
-registry::Descriptor FromProto(const ::containerd::types::Descriptor& p) {
-  registry::Descriptor d;
-  d.media_type = p.media_type();
-  d.digest = p.digest();
-  d.size = p.size();
-  return d;
-}
 
 absl::Status PushBlobs(Connection& conn, registry::Client& client,
                        const registry::Reference& remote, const registry::Manifest& m,

@@ -14,29 +14,6 @@
 namespace berth::ctr {
 namespace {
 
-absl::StatusOr<bool> SnapshotExists(Connection& conn, const std::string& sn,
-                                    const std::string& key) {
-  snapshots_api::StatSnapshotRequest req;
-  req.set_snapshotter(sn);
-  req.set_key(key);
-  snapshots_api::StatSnapshotResponse resp;
-  auto ctx = conn.Context();
-  absl::Status st = conn.Check(conn.snapshots().Stat(ctx.get(), req, &resp));
-  if (absl::IsNotFound(st))
-    return false;
-  BERTH_RETURN_IF_ERROR(st);
-  return true;
-}
-
-void RemoveSnapshot(Connection& conn, const std::string& sn, const std::string& key) {
-  snapshots_api::RemoveSnapshotRequest req;
-  req.set_snapshotter(sn);
-  req.set_key(key);
-  google::protobuf::Empty resp;
-  auto ctx = conn.Context();
-  (void)conn.snapshots().Remove(ctx.get(), req, &resp);  // the lease lets GC finish the job
-}
-
 // Applies one layer on top of `parent` and commits it as `chain`.
 absl::Status ApplyLayer(Connection& conn, const std::string& sn, const registry::Descriptor& layer,
                         const std::string& diff_id, const std::string& parent,
@@ -79,6 +56,30 @@ absl::Status ApplyLayer(Connection& conn, const std::string& sn, const registry:
 }
 
 }  // namespace
+
+absl::StatusOr<bool> SnapshotExists(Connection& conn, const std::string& sn,
+                                    const std::string& key) {
+  snapshots_api::StatSnapshotRequest req;
+  req.set_snapshotter(sn);
+  req.set_key(key);
+  snapshots_api::StatSnapshotResponse resp;
+  auto ctx = conn.Context();
+  absl::Status st = conn.Check(conn.snapshots().Stat(ctx.get(), req, &resp));
+  if (absl::IsNotFound(st))
+    return false;
+  BERTH_RETURN_IF_ERROR(st);
+  return true;
+}
+
+void RemoveSnapshot(Connection& conn, const std::string& sn, const std::string& key) {
+  snapshots_api::RemoveSnapshotRequest req;
+  req.set_snapshotter(sn);
+  req.set_key(key);
+  google::protobuf::Empty resp;
+  auto ctx = conn.Context();
+  (void)conn.snapshots().Remove(ctx.get(), req, &resp);
+}
+
 
 std::vector<std::string> ChainIds(const std::vector<std::string>& diff_ids) {
   std::vector<std::string> chain;

@@ -16,20 +16,16 @@ namespace {
 
 using Stub = containers_api::Containers::Stub;
 
-absl::Status RunLs(Cli& cli, bool quiet, const std::vector<std::string>& filters) {
+absl::Status RunLs(Cli& cli, const ListFlags& lf, const std::vector<std::string>& filters) {
   containers_api::ListContainersRequest req;
   for (const std::string& f : filters) req.add_filters(f);
   containers_api::ListContainersResponse resp;
   BERTH_RETURN_IF_ERROR(cli.conn().Call(cli.conn().containers(), &Stub::List, req, &resp));
-  Table t({"CONTAINER", "IMAGE", "RUNTIME"});
+  Listing out(lf, {"CONTAINER", "IMAGE", "RUNTIME"});
   for (const auto& c : resp.containers()) {
-    if (quiet)
-      std::printf("%s\n", c.id().c_str());
-    else
-      t.Add({c.id(), c.image().empty() ? "-" : c.image(), c.runtime().name()});
+    out.Add({c.id(), c.image().empty() ? "-" : c.image(), c.runtime().name()});
   }
-  if (!quiet)
-    t.Print();
+  out.Print();
   return absl::OkStatus();
 }
 
@@ -90,15 +86,13 @@ void AddContainers(CLI::App& parent, Cli& cli) {
                       ->alias("container");
   grp->require_subcommand(1);
 
-  auto quiet = std::make_shared<bool>(false);
+  auto lf = std::make_shared<ListFlags>();
   auto args = std::make_shared<std::vector<std::string>>();
   CLI::App* ls = grp->add_subcommand("ls", "List containers")->alias("list");
-  ls->add_flag("-q,--quiet", *quiet, "Only ids");
+  lf->Add(ls, "Only ids");
   ls->add_option("filters", *args, "containerd filters, e.g. image~=busybox");
-  ls->callback([&cli, quiet, args] {
-    cli.action = [&cli, quiet, args] {
-      return Annotate(RunLs(cli, *quiet, *args), "containers ls");
-    };
+  ls->callback([&cli, lf, args] {
+    cli.action = [&cli, lf, args] { return Annotate(RunLs(cli, *lf, *args), "containers ls"); };
   });
 
   auto ref = std::make_shared<std::string>();

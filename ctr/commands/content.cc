@@ -16,26 +16,22 @@ namespace {
 
 using Stub = content_api::Content::Stub;
 
-absl::Status RunLs(Cli& cli, bool quiet, const std::vector<std::string>& filters) {
+absl::Status RunLs(Cli& cli, const ListFlags& lf, const std::vector<std::string>& filters) {
   Connection& conn = cli.conn();
   content_api::ListContentRequest req;
   for (const std::string& f : filters) req.add_filters(f);
   auto ctx = conn.Context();
   auto reader = conn.content().List(ctx.get(), req);
-  Table t({"DIGEST", "SIZE", "AGE", "LABELS"});
+  Listing out(lf, {"DIGEST", "SIZE", "AGE", "LABELS"});
   content_api::ListContentResponse resp;
   while (reader->Read(&resp)) {
     for (const auto& info : resp.info()) {
-      if (quiet)
-        std::printf("%s\n", info.digest().c_str());
-      else
-        t.Add({info.digest(), HumanSize(info.size()), Ago(info.created_at()),
+      out.Add({info.digest(), HumanSize(info.size()), Ago(info.created_at()),
                LabelsCell(info.labels())});
     }
   }
   BERTH_RETURN_IF_ERROR(conn.Check(reader->Finish()));
-  if (!quiet)
-    t.Print();
+  out.Print();
   return absl::OkStatus();
 }
 
@@ -101,15 +97,13 @@ void AddContent(CLI::App& parent, Cli& cli) {
   CLI::App* grp = parent.add_subcommand("content", "Manage the blobs in the content store");
   grp->require_subcommand(1);
 
-  auto quiet = std::make_shared<bool>(false);
+  auto lf = std::make_shared<ListFlags>();
   auto filters = std::make_shared<std::vector<std::string>>();
   CLI::App* ls = grp->add_subcommand("ls", "List blobs")->alias("list");
-  ls->add_flag("-q,--quiet", *quiet, "Only digests");
+  lf->Add(ls, "Only digests");
   ls->add_option("filters", *filters, "containerd filters, e.g. labels.\"a\"==b");
-  ls->callback([&cli, quiet, filters] {
-    cli.action = [&cli, quiet, filters] {
-      return Annotate(RunLs(cli, *quiet, *filters), "content ls");
-    };
+  ls->callback([&cli, lf, filters] {
+    cli.action = [&cli, lf, filters] { return Annotate(RunLs(cli, *lf, *filters), "content ls"); };
   });
 
   auto digest = std::make_shared<std::string>();

@@ -17,20 +17,16 @@ namespace {
 using Stub = leases_api::Leases::Stub;
 constexpr char kExpireLabel[] = "containerd.io/gc.expire";
 
-absl::Status RunLs(Cli& cli, bool quiet, const std::vector<std::string>& filters) {
+absl::Status RunLs(Cli& cli, const ListFlags& lf, const std::vector<std::string>& filters) {
   leases_api::ListRequest req;
   for (const std::string& f : filters) req.add_filters(f);
   leases_api::ListResponse resp;
   BERTH_RETURN_IF_ERROR(cli.conn().Call(cli.conn().leases(), &Stub::List, req, &resp));
-  Table t({"ID", "CREATED", "LABELS"});
+  Listing out(lf, {"ID", "CREATED", "LABELS"});
   for (const auto& l : resp.leases()) {
-    if (quiet)
-      std::printf("%s\n", l.id().c_str());
-    else
-      t.Add({l.id(), Ago(l.created_at()), LabelsCell(l.labels())});
+    out.Add({l.id(), Ago(l.created_at()), LabelsCell(l.labels())});
   }
-  if (!quiet)
-    t.Print();
+  out.Print();
   return absl::OkStatus();
 }
 
@@ -83,15 +79,13 @@ void AddLeases(CLI::App& parent, Cli& cli) {
   CLI::App* grp = parent.add_subcommand("leases", "Manage leases (what they hold is kept from GC)");
   grp->require_subcommand(1);
 
-  auto quiet = std::make_shared<bool>(false);
+  auto lf = std::make_shared<ListFlags>();
   auto filters = std::make_shared<std::vector<std::string>>();
   CLI::App* ls = grp->add_subcommand("ls", "List leases")->alias("list");
-  ls->add_flag("-q,--quiet", *quiet, "Only ids");
+  lf->Add(ls, "Only ids");
   ls->add_option("filters", *filters, "containerd filters, e.g. id~=^pull");
-  ls->callback([&cli, quiet, filters] {
-    cli.action = [&cli, quiet, filters] {
-      return Annotate(RunLs(cli, *quiet, *filters), "leases ls");
-    };
+  ls->callback([&cli, lf, filters] {
+    cli.action = [&cli, lf, filters] { return Annotate(RunLs(cli, *lf, *filters), "leases ls"); };
   });
 
   auto cf = std::make_shared<CreateFlags>();

@@ -12,19 +12,13 @@ namespace {
 
 using Stub = namespaces_api::Namespaces::Stub;
 
-absl::Status RunLs(Cli& cli, bool quiet) {
+absl::Status RunLs(Cli& cli, const ListFlags& f) {
   namespaces_api::ListNamespacesRequest req;
   namespaces_api::ListNamespacesResponse resp;
   BERTH_RETURN_IF_ERROR(cli.conn().Call(cli.conn().namespaces(), &Stub::List, req, &resp));
-  Table t({"NAME", "LABELS"});
-  for (const auto& n : resp.namespaces()) {
-    if (quiet)
-      std::printf("%s\n", n.name().c_str());
-    else
-      t.Add({n.name(), LabelsCell(n.labels())});
-  }
-  if (!quiet)
-    t.Print();
+  Listing out(f, {"NAME", "LABELS"});
+  for (const auto& n : resp.namespaces()) out.Add({n.name(), LabelsCell(n.labels())});
+  out.Print();
   return absl::OkStatus();
 }
 
@@ -76,11 +70,11 @@ void AddNamespaces(CLI::App& parent, Cli& cli) {
   CLI::App* grp = parent.add_subcommand("namespaces", "Manage namespaces")->alias("ns");
   grp->require_subcommand(1);
 
-  auto quiet = std::make_shared<bool>(false);
+  auto lf = std::make_shared<ListFlags>();
   CLI::App* ls = grp->add_subcommand("ls", "List namespaces")->alias("list");
-  ls->add_flag("-q,--quiet", *quiet, "Only names");
-  ls->callback([&cli, quiet] {
-    cli.action = [&cli, quiet] { return Annotate(RunLs(cli, *quiet), "namespaces ls"); };
+  lf->Add(ls, "Only names");
+  ls->callback([&cli, lf] {
+    cli.action = [&cli, lf] { return Annotate(RunLs(cli, *lf), "namespaces ls"); };
   });
 
   auto name = std::make_shared<std::string>();

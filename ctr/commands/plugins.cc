@@ -12,7 +12,8 @@ namespace {
 
 using Stub = introspection_api::Introspection::Stub;
 
-absl::Status RunLs(Cli& cli, bool detailed, const std::vector<std::string>& filters) {
+absl::Status RunLs(Cli& cli, bool detailed, const std::string& format,
+                   const std::vector<std::string>& filters) {
   introspection_api::PluginsRequest req;
   for (const std::string& f : filters) req.add_filters(f);
   introspection_api::PluginsResponse resp;
@@ -31,7 +32,7 @@ absl::Status RunLs(Cli& cli, bool detailed, const std::vector<std::string>& filt
       row.push_back(failed ? p.init_err().message() : "-");
     t.Add(std::move(row));
   }
-  t.Print();
+  t.Print(format);
   return absl::OkStatus();
 }
 
@@ -42,13 +43,17 @@ void AddPlugins(CLI::App& parent, Cli& cli) {
   grp->require_subcommand(1);
   auto detailed = std::make_shared<bool>(false);
   auto filters = std::make_shared<std::vector<std::string>>();
+  auto format = std::make_shared<std::string>("table");
   CLI::App* ls = grp->add_subcommand("ls", "List plugins")->alias("list");
+  ls->add_option("--format", *format, "Output format: table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
   ls->add_flag("-d,--detailed", *detailed, "Show why a plugin failed to load");
   ls->add_option("filters", *filters,
                  "containerd filters, e.g. type==io.containerd.snapshotter.v1");
-  ls->callback([&cli, detailed, filters] {
-    cli.action = [&cli, detailed, filters] {
-      return Annotate(RunLs(cli, *detailed, *filters), "plugins ls");
+  ls->callback([&cli, detailed, format, filters] {
+    cli.action = [&cli, detailed, format, filters] {
+      return Annotate(RunLs(cli, *detailed, *format, *filters), "plugins ls");
     };
   });
 }

@@ -48,21 +48,17 @@ absl::StatusOr<std::vector<snapshots_api::Info>> List(Cli& cli, const std::strin
 
 struct Flags {
   std::string snapshotter = "overlayfs";
-  bool quiet = false;
+  ListFlags list;
   std::vector<std::string> args;  // filters, keys
 };
 
 absl::Status RunLs(Cli& cli, const Flags& f) {
   BERTH_ASSIGN_OR_RETURN(auto infos, List(cli, f.snapshotter, f.args));
-  Table t({"KEY", "PARENT", "KIND"});
+  Listing out(f.list, {"KEY", "PARENT", "KIND"});
   for (const auto& i : infos) {
-    if (f.quiet)
-      std::printf("%s\n", i.name().c_str());
-    else
-      t.Add({i.name(), i.parent().empty() ? "-" : i.parent(), KindName(i.kind())});
+    out.Add({i.name(), i.parent().empty() ? "-" : i.parent(), KindName(i.kind())});
   }
-  if (!f.quiet)
-    t.Print();
+  out.Print();
   return absl::OkStatus();
 }
 
@@ -187,9 +183,10 @@ void AddSnapshots(CLI::App& parent, Cli& cli) {
   CLI::App* grp = parent.add_subcommand("snapshots", "Manage snapshots")->alias("snapshot");
   grp->require_subcommand(1);
   grp->add_option("--snapshotter", f->snapshotter, "Snapshotter")->capture_default_str();
-  AddVerb(grp, cli, f, "ls", "List snapshots", {"filters", "containerd filters", 0, -1}, RunLs)
-      ->alias("list")
-      ->add_flag("-q,--quiet", f->quiet, "Only keys");
+  CLI::App* ls =
+      AddVerb(grp, cli, f, "ls", "List snapshots", {"filters", "containerd filters", 0, -1}, RunLs);
+  ls->alias("list");
+  f->list.Add(ls, "Only keys");
   AddVerb(grp, cli, f, "info", "Show a snapshot as JSON", {"key", "Snapshot key", 1, 1}, RunInfo);
   AddVerb(grp, cli, f, "usage", "Disk usage of snapshots (all by default)",
           {"keys", "Snapshot keys", 0, -1}, RunUsage);

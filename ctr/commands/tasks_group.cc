@@ -25,19 +25,15 @@ const char* StatusName(int s) {
   return s >= 0 && s < 6 ? kNames[s] : "UNKNOWN";
 }
 
-absl::Status RunLs(Cli& cli, bool quiet) {
+absl::Status RunLs(Cli& cli, const ListFlags& lf) {
   tasks_api::ListTasksRequest req;
   tasks_api::ListTasksResponse resp;
   BERTH_RETURN_IF_ERROR(cli.conn().Call(cli.conn().tasks(), &Stub::List, req, &resp));
-  Table t({"TASK", "PID", "STATUS"});
+  Listing out(lf, {"TASK", "PID", "STATUS"});
   for (const auto& p : resp.tasks()) {
-    if (quiet)
-      std::printf("%s\n", p.id().c_str());
-    else
-      t.Add({p.id(), std::to_string(p.pid()), StatusName(p.status())});
+    out.Add({p.id(), std::to_string(p.pid()), StatusName(p.status())});
   }
-  if (!quiet)
-    t.Print();
+  out.Print();
   return absl::OkStatus();
 }
 
@@ -129,12 +125,11 @@ void AddTasks(CLI::App& parent, Cli& cli) {
   CLI::App* grp = parent.add_subcommand("tasks", "Manage tasks (ctr style)")->alias("task");
   grp->require_subcommand(1);
 
-  auto quiet = std::make_shared<bool>(false);
+  auto lf = std::make_shared<ListFlags>();
   CLI::App* ls = grp->add_subcommand("ls", "List tasks")->alias("list");
-  ls->add_flag("-q,--quiet", *quiet, "Only ids");
-  ls->callback([&cli, quiet] {
-    cli.action = [&cli, quiet] { return Annotate(RunLs(cli, *quiet), "tasks ls"); };
-  });
+  lf->Add(ls, "Only ids");
+  ls->callback(
+      [&cli, lf] { cli.action = [&cli, lf] { return Annotate(RunLs(cli, *lf), "tasks ls"); }; });
 
   AddIdVerb(grp, cli, "ps", "List a task's processes", RunPs);
   AddIdVerb(grp, cli, "pause", "Freeze a task",

@@ -70,6 +70,14 @@ TEST_F(BctrGroupsTest, Namespaces) {
   EXPECT_THAT(ls.out, HasSubstr("team-a"));
   EXPECT_THAT(ls.out, HasSubstr("owner=ops"));
   EXPECT_THAT(Ctr({"namespaces", "ls", "-q"}).out, HasSubstr("team-a"));
+  nlohmann::json listed =
+      nlohmann::json::parse(Bctr({"namespaces", "ls", "--format", "json"}).out, nullptr, false);
+  ASSERT_TRUE(listed.is_array()) << listed;
+  EXPECT_NE(std::find(listed.begin(), listed.end(),
+                      nlohmann::json{{"name", "team-a"}, {"labels", "owner=ops"}}),
+            listed.end())
+      << listed;
+  EXPECT_THAT(Bctr({"namespaces", "ls", "-q"}).out, HasSubstr("team-a\n"));
 
   testing::CommandResult label = Bctr({"ns", "label", "team-a", "tier=1", "owner="});
   ASSERT_EQ(label.exit_code, 0) << label.err;
