@@ -80,7 +80,6 @@ void RemoveSnapshot(Connection& conn, const std::string& sn, const std::string& 
   (void)conn.snapshots().Remove(ctx.get(), req, &resp);
 }
 
-
 std::vector<std::string> ChainIds(const std::vector<std::string>& diff_ids) {
   std::vector<std::string> chain;
   for (const std::string& d : diff_ids)

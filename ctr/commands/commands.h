@@ -20,34 +20,35 @@ struct Verb {
 // The top-level verbs, in the order `bctr --help` shows them.
 std::span<const Verb> Verbs();
 
-void AddPull(CLI::App& parent, Cli& cli);      // pull.cc
-void AddPush(CLI::App& parent, Cli& cli);      // push.cc
-void AddImages(CLI::App& parent, Cli& cli);    // images.cc: ls, rm, inspect, tag, pull, push
-void AddImagesLs(CLI::App& parent, Cli& cli);  // images.cc
-void AddRmi(CLI::App& parent, Cli& cli);       // images.cc: `images rm`, also as `rmi`
-void AddInspect(CLI::App& parent, Cli& cli);   // images.cc: `images inspect`
-void AddTag(CLI::App& parent, Cli& cli);       // tag.cc
-void AddSave(CLI::App& parent, Cli& cli);  // archive.cc
-void AddLoad(CLI::App& parent, Cli& cli);  // archive.cc
-void AddCommit(CLI::App& parent, Cli& cli);  // commit.cc
-void AddDiff(CLI::App& parent, Cli& cli);  // container_fs.cc
-void AddCp(CLI::App& parent, Cli& cli);  // container_fs.cc
-void AddExport(CLI::App& parent, Cli& cli);  // container_fs.cc
+void AddPull(CLI::App& parent, Cli& cli);          // pull.cc
+void AddPush(CLI::App& parent, Cli& cli);          // push.cc
+void AddImages(CLI::App& parent, Cli& cli);        // images.cc: ls, rm, inspect, tag, pull, push
+void AddImagesLs(CLI::App& parent, Cli& cli);      // images.cc
+void AddRmi(CLI::App& parent, Cli& cli);           // images.cc: `images rm`, also as `rmi`
+void AddInspect(CLI::App& parent, Cli& cli);       // images.cc: `images inspect`
+void AddTag(CLI::App& parent, Cli& cli);           // tag.cc
+void AddSave(CLI::App& parent, Cli& cli);          // archive.cc
+void AddLoad(CLI::App& parent, Cli& cli);          // archive.cc
+void AddCommit(CLI::App& parent, Cli& cli);        // commit.cc
+void AddDiff(CLI::App& parent, Cli& cli);          // container_fs.cc
+void AddCp(CLI::App& parent, Cli& cli);            // container_fs.cc
+void AddExport(CLI::App& parent, Cli& cli);        // container_fs.cc
 void AddImagesImport(CLI::App& parent, Cli& cli);  // archive.cc: `images import`
 void AddImagesExport(CLI::App& parent, Cli& cli);  // archive.cc: `images export`
-void AddLogs(CLI::App& parent, Cli& cli);      // logs.cc
-void AddLogin(CLI::App& parent, Cli& cli);     // login.cc
-void AddLogout(CLI::App& parent, Cli& cli);    // login.cc
-void AddVersion(CLI::App& parent, Cli& cli);   // version.cc
-void AddComplete(CLI::App& parent, Cli& cli);  // complete.cc: hidden `__complete`
-void AddNamespaces(CLI::App& parent, Cli& cli);  // namespaces.cc: ls, create, rm, label
-void AddLeases(CLI::App& parent, Cli& cli);      // leases.cc: ls, create, rm
-void AddContent(CLI::App& parent, Cli& cli);     // content.cc: ls, get, rm, label
+void AddLogs(CLI::App& parent, Cli& cli);          // logs.cc
+void AddLogin(CLI::App& parent, Cli& cli);         // login.cc
+void AddLogout(CLI::App& parent, Cli& cli);        // login.cc
+void AddVersion(CLI::App& parent, Cli& cli);       // version.cc
+void AddComplete(CLI::App& parent, Cli& cli);      // complete.cc: hidden `__complete`
+void AddNamespaces(CLI::App& parent, Cli& cli);    // namespaces.cc: ls, create, rm, label
+void AddLeases(CLI::App& parent, Cli& cli);        // leases.cc: ls, create, rm
+void AddContent(CLI::App& parent, Cli& cli);       // content.cc: ls, get, rm, label
 void AddSnapshots(CLI::App& parent, Cli& cli);   // snapshots.cc: ls, info, usage, tree, rm, mounts
 void AddEvents(CLI::App& parent, Cli& cli);      // events.cc
 void AddPlugins(CLI::App& parent, Cli& cli);     // plugins.cc: ls
 void AddContainers(CLI::App& parent, Cli& cli);  // containers_group.cc: ls, info, rm, label
-void AddTasks(CLI::App& parent, Cli& cli);       // tasks_group.cc: ls, ps, kill, pause, resume, rm, metrics
+void AddTasks(CLI::App& parent,
+              Cli& cli);  // tasks_group.cc: ls, ps, kill, pause, resume, rm, metrics
 void AddRun(CLI::App& parent, Cli& cli);               // run.cc
 void AddCreate(CLI::App& parent, Cli& cli);            // run.cc
 void AddStart(CLI::App& parent, Cli& cli);             // start.cc
