@@ -47,16 +47,15 @@ void AddSnapshots(CLI::App& parent, Cli& cli);   // snapshots.cc: ls, info, usag
 void AddEvents(CLI::App& parent, Cli& cli);      // events.cc
 void AddPlugins(CLI::App& parent, Cli& cli);     // plugins.cc: ls
 void AddContainers(CLI::App& parent, Cli& cli);  // containers_group.cc: ls, info, rm, label
-void AddTasks(CLI::App& parent,
-              Cli& cli);  // tasks_group.cc: ls, ps, kill, pause, resume, rm, metrics
-void AddRun(CLI::App& parent, Cli& cli);               // run.cc
-void AddCreate(CLI::App& parent, Cli& cli);            // run.cc
-void AddStart(CLI::App& parent, Cli& cli);             // start.cc
-void AddPs(CLI::App& parent, Cli& cli);                // ps.cc
-void AddStop(CLI::App& parent, Cli& cli);              // stop.cc
-void AddKill(CLI::App& parent, Cli& cli);              // stop.cc
-void AddRm(CLI::App& parent, Cli& cli);                // rm.cc
-void AddExec(CLI::App& parent, Cli& cli);              // exec.cc
+void AddTasks(CLI::App& parent, Cli& cli);       // tasks_group.cc: ls, ps, kill, pause, rm, ...
+void AddRun(CLI::App& parent, Cli& cli);         // run.cc
+void AddCreate(CLI::App& parent, Cli& cli);      // run.cc
+void AddStart(CLI::App& parent, Cli& cli);       // start.cc
+void AddPs(CLI::App& parent, Cli& cli);          // ps.cc
+void AddStop(CLI::App& parent, Cli& cli);        // stop.cc
+void AddKill(CLI::App& parent, Cli& cli);        // stop.cc
+void AddRm(CLI::App& parent, Cli& cli);          // rm.cc
+void AddExec(CLI::App& parent, Cli& cli);        // exec.cc
 void AddContainerInspect(CLI::App& parent, Cli& cli);  // container_inspect.cc: `inspect`
 void AddTop(CLI::App& parent, Cli& cli);               // top.cc
 void AddStats(CLI::App& parent, Cli& cli);             // stats.cc
