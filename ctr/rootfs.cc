@@ -28,19 +28,10 @@ absl::StatusOr<ContainerRef> LookupContainer(Connection& conn, const std::string
 }
 
 absl::StatusOr<TaskState> GetTaskState(Connection& conn, const std::string& id) {
-  tasks_api::GetRequest req;
-  req.set_container_id(id);
-  tasks_api::GetResponse resp;
-  auto ctx = conn.Context();
-  absl::Status st = conn.Check(conn.tasks().Get(ctx.get(), req, &resp));
-  if (absl::IsNotFound(st))
+  BERTH_ASSIGN_OR_RETURN(TaskInfo t, GetTaskInfo(conn, id));
+  if (t.status != "running" && t.status != "paused" && t.status != "pausing")
     return TaskState{};
-  BERTH_RETURN_IF_ERROR(st);
-  using ::containerd::v1::types::Status;
-  Status s = resp.process().status();
-  if (s != Status::RUNNING && s != Status::PAUSED && s != Status::PAUSING)
-    return TaskState{};
-  return TaskState{resp.process().pid(), s != Status::RUNNING};
+  return TaskState{t.pid, t.status != "running"};
 }
 
 absl::StatusOr<std::vector<mount::Mount>> SnapshotMounts(Connection& conn,
