@@ -1,5 +1,6 @@
 #include "lib/rpc/handler.h"
 
+#include "absl/time/clock.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -18,7 +19,11 @@ std::string MetadataValue(const grpc::ServerContext& ctx, const char* key) {
   return std::string(it->second.data(), it->second.size());
 }
 
-grpc::Status Finish(std::string_view method, const absl::Status& s) {
+grpc::Status Finish(std::string_view method, absl::Time start, const absl::Status& s) {
+  if (spdlog::should_log(spdlog::level::trace))
+    spdlog::trace("rpc method={} ms={:.3f} code={}", method,
+                  absl::ToDoubleMilliseconds(absl::Now() - start),
+                  absl::StatusCodeToString(s.code()));
   if (!s.ok()) {
     bool severe = s.code() == absl::StatusCode::kInternal || s.code() == absl::StatusCode::kUnknown;
     spdlog::log(severe ? spdlog::level::err : spdlog::level::debug, "rpc failed method={} error={}",
@@ -45,14 +50,16 @@ std::string LeaseOf(const grpc::ServerContext& ctx) {
 
 grpc::Status Handle(const grpc::ServerContext& ctx, std::string_view method,
                     absl::FunctionRef<absl::Status(const std::string& ns)> body) {
+  absl::Time start = absl::Now();
   absl::StatusOr<std::string> ns = NamespaceOf(ctx);
   if (!ns.ok())
-    return Finish(method, ns.status());
-  return Finish(method, body(*ns));
+    return Finish(method, start, ns.status());
+  return Finish(method, start, body(*ns));
 }
 
 grpc::Status HandleUnscoped(std::string_view method, absl::FunctionRef<absl::Status()> body) {
-  return Finish(method, body());
+  absl::Time start = absl::Now();
+  return Finish(method, start, body());
 }
 
 }  // namespace berth::rpc

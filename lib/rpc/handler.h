@@ -1,7 +1,8 @@
 #pragma once
 
 // Runs the body of an RPC: reads the namespace where the call is scoped to one, maps the
-// result to a grpc::Status, and logs failures once (debug; Internal and Unknown at error).
+// result to a grpc::Status, and logs failures once (debug; Internal and Unknown at error) and
+// every call with its duration at trace level.
 
 #include <string>
 #include <string_view>

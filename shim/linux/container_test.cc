@@ -99,6 +99,33 @@ TEST_F(ContainerTest, RunsAsPid1InNewNamespaces) {
   EXPECT_THAT(out, HasSubstr("berthbox\nFOO=bar\n/tmp\n1000\n1000 10 20\n"));
 }
 
+TEST_F(ContainerTest, HomeComesFromPasswdWhenTheEnvHasNoneAsInRunc) {
+  std::ofstream(dir_ / "rootfs/etc/passwd", std::ios::app)
+      << "app:x:1000:1000:App:/home/app:/bin/sh\nodd:x:1001:1001::/srv/odd dir:/bin/sh";
+
+  struct Case {
+    uid_t uid;
+    std::string env_home;  // "" for none; "HOME=" for an empty one
+    std::string want;
+  };
+
+  for (const Case& c : {Case{0, "", "HOME=/root|"}, Case{1000, "", "HOME=/home/app|"},
+                        Case{1001, "HOME=", "HOME=/srv/odd dir|"}, Case{4242, "", "HOME=/|"},
+                        Case{1000, "HOME=/mine", "HOME=/mine|"}}) {
+    SCOPED_TRACE(c.uid);
+    ASSERT_EQ(::ftruncate(out_.get(), 0), 0);
+    ASSERT_EQ(::lseek(out_.get(), 0, SEEK_SET), 0);
+    oci::Spec spec = shim::testing::BusyboxSpec("home", "echo \"HOME=$HOME|\"");
+    std::erase_if(spec.process->env, [](const std::string& e) { return e.starts_with("HOME="); });
+    if (!c.env_home.empty())
+      spec.process->env.push_back(c.env_home);
+    spec.process->user.uid = c.uid;
+    std::string out;
+    ASSERT_EQ(Run(spec, &out), 0) << out;
+    EXPECT_EQ(out, c.want + "\n");
+  }
+}
+
 TEST_F(ContainerTest, SecurityAndReadOnlySettingsApply) {
   oci::Spec spec = shim::testing::BusyboxSpec(
       "sec",
@@ -234,6 +261,12 @@ TEST_F(ContainerTest, ExecJoinsTheRunningContainer) {
   ASSERT_THAT(st, IsOk());
   EXPECT_EQ(*st, 3);
   EXPECT_THAT(ReadFile(dir_ / "out"), HasSubstr("execbox\nsleep 60 \n"));
+  p.args = {"sh", "-c", "echo \"home=$HOME\""};
+  std::erase_if(p.env, [](const std::string& v) { return v.starts_with("HOME="); });
+  e = (*c)->Exec(p, {.in = -1, .out = out_.get(), .err = -1, .console = -1});
+  ASSERT_THAT(e, IsOk());
+  ASSERT_THAT(e->Wait(std::chrono::seconds(10)), IsOk());
+  EXPECT_THAT(ReadFile(dir_ / "out"), HasSubstr("home=/root\n"));
   ASSERT_THAT((*c)->KillAll(SIGKILL), IsOk());
   st = (*c)->init().Wait(std::chrono::seconds(10));
   ASSERT_THAT(st, IsOk());

@@ -9,8 +9,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstring>
 
 #include "lib/base/status_macros.h"
 #include "shim/linux/sync.h"
@@ -59,10 +61,17 @@ absl::StatusOr<std::unique_ptr<ProcessPlan>> PlanProcess(const oci::Process& pro
                                                          const Stdio& stdio) {
   auto plan = std::make_unique<ProcessPlan>();
   plan->args = process.args;
-  plan->env = process.env;
+  for (const std::string& e : process.env) {
+    if (e != "HOME=")  // runc treats an empty HOME as none
+      plan->env.push_back(e);
+  }
+  plan->lookup_home = std::none_of(plan->env.begin(), plan->env.end(),
+                                   [](const std::string& e) { return e.starts_with("HOME="); });
   for (std::string& a : plan->args) plan->argv.push_back(a.data());
   plan->argv.push_back(nullptr);
   for (std::string& e : plan->env) plan->envp.push_back(e.data());
+  if (plan->lookup_home)
+    plan->envp.push_back(plan->home_env.data());
   plan->envp.push_back(nullptr);
   plan->candidates = Candidates(process.args.at(0), process.env);
   plan->cwd = process.cwd;
@@ -107,6 +116,69 @@ void SetupStdio(const ProcessPlan& plan, int sync) {
 
 namespace {
 
+// Writes "HOME=<home>" into `out` if `line` (no newline) is the passwd entry of `uid`.
+bool MatchPasswdLine(const char* line, size_t len, uid_t uid, std::array<char, 4096 + 6>& out) {
+  size_t field_start[7] = {};
+  size_t fields = 1;
+  for (size_t i = 0; i < len && fields < 7; ++i) {
+    if (line[i] == ':')
+      field_start[fields++] = i + 1;
+  }
+  if (fields < 7)
+    return false;
+  uint64_t id = 0;
+  size_t i = field_start[2];
+  if (i + 1 >= field_start[3])
+    return false;  // empty uid
+  for (; i + 1 < field_start[3]; ++i) {
+    if (line[i] < '0' || line[i] > '9' || id > UINT32_MAX)
+      return false;
+    id = id * 10 + static_cast<uint64_t>(line[i] - '0');
+  }
+  if (id != uid)
+    return false;
+  size_t home_len = field_start[6] - 1 - field_start[5];
+  if (home_len + 6 > out.size())
+    return false;
+  std::memcpy(out.data(), "HOME=", 5);
+  std::memcpy(out.data() + 5, line + field_start[5], home_len);
+  out[5 + home_len] = '\0';
+  return true;
+}
+
+// Child side, after the container's root is in place and before the user switch: fills
+// plan.home_env from /etc/passwd without allocating (clone from a threaded shim).
+void LookupHome(const ProcessPlan& plan) {
+  std::array<char, 4096 + 6>& out = plan.home_env;
+  std::memcpy(out.data(), "HOME=/", 7);
+  int fd = ::open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  char chunk[4096];
+  char line[4096];
+  size_t len = 0;
+  bool too_long = false;
+  bool found = false;  // MatchPasswdLine writes `out` only when it matches
+  ssize_t n;
+  while (!found && (n = ::read(fd, chunk, sizeof(chunk))) > 0) {
+    for (ssize_t i = 0; i < n && !found; ++i) {
+      if (chunk[i] != '\n') {
+        if (len < sizeof(line))
+          line[len++] = chunk[i];
+        else
+          too_long = true;
+        continue;
+      }
+      found = !too_long && MatchPasswdLine(line, len, plan.uid, out);
+      len = 0;
+      too_long = false;
+    }
+  }
+  if (!found && !too_long && len > 0)
+    found = MatchPasswdLine(line, len, plan.uid, out);  // a last line without a newline
+  ::close(fd);
+}
+
 // Raw syscalls: glibc's wrappers broadcast to every thread it believes exists (setxid), and
 // after clone from a multi-threaded shim those threads are gone: the wrapper would hang.
 void SwitchUser(const ProcessPlan& plan, int sync) {
@@ -122,6 +194,8 @@ void SwitchUser(const ProcessPlan& plan, int sync) {
 }  // namespace
 
 void FinalizeAndExec(const ProcessPlan& plan, int sync) {
+  if (plan.lookup_home)
+    LookupHome(plan);
   for (const oci::Rlimit& r : plan.rlimits) {
     struct rlimit rl = {r.soft, r.hard};
     if (::setrlimit(static_cast<__rlimit_resource>(r.resource), &rl) != 0)

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,11 @@ struct ProcessPlan {
   bool no_new_privs = false;
   std::optional<SeccompProgram> seccomp;
   Stdio stdio;
+  // When the env has no HOME (or an empty one), envp points here and the child fills in
+  // "HOME=<dir>" from the container's /etc/passwd before it switches user, as runc does: the
+  // home of the process's uid, "/" when there is no entry. Written in the child's own copy.
+  bool lookup_home = false;
+  mutable std::array<char, 4096 + 6> home_env{};
 };
 
 // Errors: InvalidArgument from the seccomp compiler.
