@@ -60,11 +60,12 @@ run_args() {  # $1: berth|ctrd
 C() { local s=$1; shift; ctr -a "$DIR/$s.sock" -n bench "$@"; }
 rss_kb() { awk '/^Rss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
 pss_kb() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
-shims() {  # $1: berth|ctrd → pids of that daemon's shims
+shims() {  # $1: berth|ctrd → pids of that daemon's shims serving a task (not berthd's spare)
   local pat
   if [ "$1" = berth ]; then pat="berth-shim"; else pat="containerd-shim-runc-v2"; fi
   for p in /proc/[0-9]*; do
-    { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null | grep -q "^[^ ]*$pat .*$DIR/$1.sock" && basename "$p"
+    { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null | grep -v -- "--spare" |
+      grep -q "^[^ ]*$pat .*$DIR/$1.sock" && basename "$p"
   done
   return 0
 }

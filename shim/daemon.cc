@@ -1,8 +1,12 @@
 #include "shim/daemon.h"
 
 #include <fcntl.h>
+#include <linux/prctl.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +15,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
+#include <sstream>
 #include <thread>
 
 #include "absl/time/time.h"
@@ -49,13 +55,9 @@ void Tell(int fd, const std::string& msg) {
   (void)!::write(fd, msg.data(), msg.size());
 }
 
-// The daemon's own setup, before any thread: subreaper, cwd, stdio, signals, log, pid file.
-bool Prepare(const ShimOptions& opts, int ready) {
+// The daemon's own setup, before any thread: subreaper, stdio, signals.
+void PrepareProcess() {
   ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-  if (::chdir(opts.bundle.c_str()) != 0) {
-    Tell(ready, fmt::format("chdir {}: {}", opts.bundle, std::strerror(errno)));
-    return false;
-  }
   linux::CloseRangeCloexec(3);  // nothing the caller leaked reaches a container
   int null_fd = ::open("/dev/null", O_RDWR);
   for (int fd = 0; fd < 3; ++fd) ::dup2(null_fd, fd);
@@ -65,6 +67,14 @@ bool Prepare(const ShimOptions& opts, int ready) {
   std::signal(SIGTERM, OnTerminate);
   std::signal(SIGINT, OnTerminate);
   Reaper::BlockSigchld();
+}
+
+// The task's: cwd (the bundle), log, pid file.
+bool PrepareBundle(const ShimOptions& opts, int ready) {
+  if (::chdir(opts.bundle.c_str()) != 0) {
+    Tell(ready, fmt::format("chdir {}: {}", opts.bundle, std::strerror(errno)));
+    return false;
+  }
   absl::StatusOr<spdlog::level::level_enum> level = ParseLogLevel(opts.log_level);
   absl::Status s = SetupFileLogging("berth-shim", opts.bundle + "/shim.log",
                                     level.ok() ? *level : spdlog::level::info);
@@ -76,9 +86,86 @@ bool Prepare(const ShimOptions& opts, int ready) {
   return true;
 }
 
+// A spare's wait for its task on kSpareChannelFd: fills id, namespace and bundle (and the
+// socket, in the bundle). False when berthd closed the channel or sent something else.
+bool WaitForTask(ShimOptions& opts) {
+  pollfd p = {kSpareChannelFd, POLLIN, 0};
+  while (::poll(&p, 1, -1) < 0) {  // poll, unlike recv, is not restarted after SIGTERM
+    if (errno != EINTR || g_terminate != 0)
+      return false;
+  }
+  char buf[8192];
+  ssize_t n = ::recv(kSpareChannelFd, buf, sizeof(buf), MSG_DONTWAIT);
+  if (n <= 0)
+    return false;
+  std::string msg(buf, static_cast<size_t>(n));
+  size_t a = msg.find('\0');
+  size_t b = a == std::string::npos ? a : msg.find('\0', a + 1);
+  if (b == std::string::npos || a == 0 || b == a + 1 || b + 1 >= msg.size() || msg[b + 1] != '/') {
+    Tell(kSpareChannelFd, "spare shim: malformed task message");
+    return false;
+  }
+  opts.id = msg.substr(0, a);
+  opts.ns = msg.substr(a + 1, b - a - 1);
+  opts.bundle = msg.substr(b + 1);
+  opts.socket = opts.bundle + "/shim.sock";
+  return true;
+}
+
+// Fields of /proc/self/stat by number (1-based, as proc(5) counts them); empty when unreadable.
+std::vector<unsigned long> SelfStat() {
+  std::ifstream f("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos)
+    return {};
+  std::vector<unsigned long> fields(4, 0);  // pid, comm and state (3) are not needed
+  std::istringstream in(stat.substr(paren + 4));
+  for (std::string field; in >> field;) fields.push_back(std::strtoul(field.c_str(), nullptr, 10));
+  return fields;
+}
+
+// Makes /proc/self/cmdline of a spare that took its task read as berthd would have started a
+// shim for it ("berth-shim start --id ID --namespace NS --bundle DIR --address ADDR"), for ps
+// and pgrep and for berthd's Bundle::LiveShimPid. PR_SET_MM_MAP (as LXC's setproctitle) needs
+// no CAP_SYS_RESOURCE, unlike PR_SET_MM_ARG_START; where it fails the command line stays
+// "... start --spare ..." and berthd knows the shim by its cwd.
+void RenameToTask(const ShimOptions& opts) {
+  std::ifstream f("/proc/self/cmdline");
+  std::string self;
+  std::getline(f, self, '\0');
+  static std::string* line = new std::string;  // the kernel reads it for the process's life
+  for (const std::string& a : {self, std::string("start"), std::string("--id"), opts.id,
+                               std::string("--namespace"), opts.ns, std::string("--bundle"),
+                               opts.bundle, std::string("--address"), opts.daemon_address}) {
+    line->append(a);
+    line->push_back('\0');
+  }
+  std::vector<unsigned long> st = SelfStat();
+  if (st.size() <= 51)
+    return;
+  prctl_mm_map map{};
+  map.start_code = st[26];
+  map.end_code = st[27];
+  map.start_stack = st[28];
+  map.start_data = st[45];
+  map.end_data = st[46];
+  map.start_brk = st[47];
+  map.brk = static_cast<uint64_t>(::syscall(SYS_brk, 0));
+  map.arg_start = reinterpret_cast<uint64_t>(line->data());
+  map.arg_end = map.arg_start + line->size();
+  map.env_start = st[50];
+  map.env_end = st[51];
+  map.exe_fd = static_cast<uint32_t>(-1);
+  if (::prctl(PR_SET_MM, PR_SET_MM_MAP, &map, sizeof(map), 0) != 0)
+    spdlog::debug("rename spare shim: prctl PR_SET_MM_MAP: {}", std::strerror(errno));
+}
+
 int Serve(const ShimOptions& opts, int ready) {
-  if (!Prepare(opts, ready))
+  if (!PrepareBundle(opts, ready))
     return 1;
+  if (opts.spare)
+    RenameToTask(opts);
   EventQueue events(opts.ns);
   Task task(opts.ns, opts.id, events);
   std::atomic<bool> gone = false;
@@ -127,7 +214,7 @@ std::string Absolute(const std::string& path) {
 
 int StartShim(ShimOptions opts) {
   opts.bundle = Absolute(opts.bundle);
-  if (opts.socket.empty())
+  if (opts.socket.empty() && !opts.spare)
     opts.socket = opts.bundle + "/shim.sock";
   int ready[2];
   if (::pipe2(ready, O_CLOEXEC) != 0) {
@@ -144,7 +231,14 @@ int StartShim(ShimOptions opts) {
     ::setsid();
     if (::fork() != 0)
       ::_exit(0);  // the daemon is re-parented to the nearest subreaper or init
-    std::exit(Serve(opts, ready[1]));
+    PrepareProcess();
+    if (!opts.spare)
+      std::exit(Serve(opts, ready[1]));
+    Tell(ready[1], fmt::format("spare {}", ::getpid()));
+    ::close(ready[1]);
+    if (!WaitForTask(opts))
+      std::exit(0);
+    std::exit(Serve(opts, kSpareChannelFd));
   }
   ::close(ready[1]);
   std::string answer;
@@ -153,7 +247,7 @@ int StartShim(ShimOptions opts) {
   while ((n = ::read(ready[0], buf, sizeof(buf))) > 0) answer.append(buf, static_cast<size_t>(n));
   ::close(ready[0]);
   ::waitpid(pid, nullptr, 0);
-  if (answer.rfind("unix://", 0) != 0) {
+  if (answer.rfind(opts.spare ? "spare" : "unix://", 0) != 0) {
     std::cerr << "berth-shim: " << (answer.empty() ? "the daemon exited" : answer) << "\n";
     return 1;
   }

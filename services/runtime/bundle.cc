@@ -80,8 +80,12 @@ pid_t Bundle::LiveShimPid() const {
   std::ifstream cmdline_file(proc + "/cmdline");
   std::string cmdline((std::istreambuf_iterator<char>(cmdline_file)),
                       std::istreambuf_iterator<char>());
-  if (cmdline.find("berth-shim") == std::string::npos ||
-      cmdline.find(std::string(1, '\0') + path_.string() + '\0') == std::string::npos)
+  if (cmdline.find("berth-shim") == std::string::npos)
+    return 0;
+  // Its command line names the bundle, or (a spare that took this task) it runs in it.
+  std::error_code ec;
+  if (cmdline.find(std::string(1, '\0') + path_.string() + '\0') == std::string::npos &&
+      !fs::equivalent(proc + "/cwd", path_, ec))
     return 0;
   std::ifstream stat_file(proc + "/stat");
   std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());

@@ -31,7 +31,7 @@ class Bundle {
   absl::Status Remove() const;
 
   // The pid in shim.pid when that process is alive and is the berth-shim of this bundle
-  // (its command line names the bundle); 0 otherwise.
+  // (its command line names the bundle, or it is a spare shim that runs in it); 0 otherwise.
   pid_t LiveShimPid() const;
 
   // True when something is mounted on rootfs/.

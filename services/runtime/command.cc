@@ -66,7 +66,7 @@ int WaitExit(pid_t pid) {
 }  // namespace
 
 absl::StatusOr<CommandOutput> RunProgram(const std::vector<std::string>& argv,
-                                         std::chrono::milliseconds timeout) {
+                                         std::chrono::milliseconds timeout, int pass_fd) {
   if (argv.empty())
     return InvalidArgument("run program: no arguments");
   UniqueFd out_r, out_w, err_r, err_w;
@@ -85,6 +85,15 @@ absl::StatusOr<CommandOutput> RunProgram(const std::vector<std::string>& argv,
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
   posix_spawn_file_actions_adddup2(&actions, err_w.get(), 2);
+  UniqueFd pass_copy;
+  if (pass_fd == 3) {  // dup2(3, 3) would leave it close-on-exec
+    pass_copy.reset(::fcntl(pass_fd, F_DUPFD_CLOEXEC, 4));
+    if (!pass_copy.valid())
+      return ErrnoError(errno, "dup");
+    pass_fd = pass_copy.get();
+  }
+  if (pass_fd >= 0)
+    posix_spawn_file_actions_adddup2(&actions, pass_fd, 3);
   sigset_t empty, all;
   sigemptyset(&empty);
   sigfillset(&all);

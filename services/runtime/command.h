@@ -3,7 +3,8 @@
 // Runs a helper program from berthd (berth-shim start|delete) and collects its output. berthd
 // is multi-threaded, so this uses posix_spawn, never fork; the child starts with an empty
 // signal mask and default signal dispositions (berthd blocks SIGTERM and ignores SIGPIPE, which
-// a shim and its containers must not inherit), stdin from /dev/null and no other fd of berthd.
+// a shim and its containers must not inherit), stdin from /dev/null and no other fd of berthd
+// (but `pass_fd` as fd 3 when given).
 
 #include <chrono>
 #include <string>
@@ -22,6 +23,6 @@ struct CommandOutput {
 // Errors: the errno of posix_spawn naming the program; DeadlineExceeded after `timeout` (the
 // child is then killed and reaped). A non-zero exit is not an error here.
 absl::StatusOr<CommandOutput> RunProgram(const std::vector<std::string>& argv,
-                                         std::chrono::milliseconds timeout);
+                                         std::chrono::milliseconds timeout, int pass_fd = -1);
 
 }  // namespace berth::runtime

@@ -34,6 +34,15 @@ bool IsShimRuntime(const std::string& name) {
 
 absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::StartShim(const Bundle& bundle,
                                                                  const std::string& runtime) {
+  if (spares_ != nullptr) {
+    absl::Status adopted = spares_->Adopt(bundle, absl::FromChrono(kShimStartTimeout));
+    if (adopted.ok()) {
+      BERTH_ASSIGN_OR_RETURN(std::unique_ptr<ShimTask> task,
+                             ShimTask::Connect(bundle, runtime, kConnectTimeout));
+      return std::shared_ptr<ShimTask>(std::move(task));
+    }
+    spdlog::debug("starting a shim for task id={}: {}", bundle.id(), adopted.ToString());
+  }
   BERTH_ASSIGN_OR_RETURN(
       CommandOutput out,
       RunProgram({config_.shim_binary, "start", "--id", bundle.id(), "--namespace", bundle.ns(),
@@ -64,6 +73,12 @@ void TaskManager::StopShim(ShimTask& task, bool now) {
 TaskManager::TaskManager(Config config, events::Exchange& exchange)
     : config_(std::move(config)), exchange_(exchange) {
   janitor_ = std::thread([this] { JanitorLoop(); });
+  if (config_.spare_shims > 0) {
+    spares_ =
+        std::make_unique<SpareShims>(SpareShims::Config{.shim_binary = config_.shim_binary,
+                                                        .daemon_address = config_.daemon_address,
+                                                        .count = config_.spare_shims});
+  }
 }
 
 TaskManager::~TaskManager() {
@@ -72,6 +87,7 @@ TaskManager::~TaskManager() {
     stopping_ = true;
   }
   janitor_.join();
+  spares_.reset();
   std::map<std::pair<std::string, std::string>, std::shared_ptr<ShimTask>> tasks;
   {
     absl::MutexLock lock(&mu_);
@@ -322,9 +338,13 @@ void RegisterPlugin(plugin::Registry& registry) {
         fs::path self = fs::read_symlink("/proc/self/exe", ec);
         if (ec)
           return ErrnoError(ec.value(), "read /proc/self/exe");
+        BERTH_ASSIGN_OR_RETURN(int64_t spares, ic.config().Int("spare_shims", 1));
+        if (spares < 0 || spares > 64)
+          return InvalidArgument(fmt::format("spare_shims {}: must be 0 to 64", spares));
         TaskManager::Config config{.state = ic.daemon().state / "tasks",
                                    .shim_binary = (self.parent_path() / "berth-shim").string(),
-                                   .daemon_address = ic.daemon().address};
+                                   .daemon_address = ic.daemon().address,
+                                   .spare_shims = static_cast<int>(spares)};
         if (::access(config.shim_binary.c_str(), X_OK) != 0)
           return ErrnoError(errno, fmt::format("shim binary {}", config.shim_binary));
         ic.Export("state", config.state.string());

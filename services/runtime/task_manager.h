@@ -3,7 +3,8 @@
 // TaskManager is berthd's runtime (containerd's io.containerd.runtime.v2.task): it owns the
 // task bundles under <berthd state>/tasks/<namespace>/<id>/, starts one berth-shim per task
 // and keeps a ShimTask (client + event forwarding) for each. berthd is not the shims'
-// parent: tasks outlive berthd, and Restore() reconnects to them when berthd starts again.
+// parent: tasks outlive berthd, and Restore() reconnects to them when berthd starts again. A
+// task's shim is a spare started ahead of it when one is ready (spare_shim.h).
 //
 // Runtime names io.containerd.runc.v2, io.containerd.runc.v1 and io.containerd.berth.v1 are
 // all berth-shim; the runc options' binary_name (ctr run --runc-binary) makes the shim drive
@@ -33,6 +34,7 @@
 #include "services/plugin/registry.h"
 #include "services/runtime/bundle.h"
 #include "services/runtime/shim_task.h"
+#include "services/runtime/spare_shim.h"
 
 namespace berth::runtime {
 
@@ -53,6 +55,7 @@ class TaskManager : public plugin::Plugin {
     std::filesystem::path state;  // bundles go to <state>/<namespace>/<id>
     std::string shim_binary;      // berth-shim
     std::string daemon_address;   // berthd's socket, passed to the shims
+    int spare_shims = 1;          // shims started ahead of their tasks (spare_shim.h); 0: none
   };
 
   TaskManager(Config config, events::Exchange& exchange);
@@ -64,6 +67,9 @@ class TaskManager : public plugin::Plugin {
   // bundle whose shim is gone (`berth-shim delete`, then /tasks/exit with the status it
   // reports, and /tasks/delete). Returns the number of tasks reconnected.
   absl::StatusOr<int> Restore();
+
+  // The pids of the spare shims ready now.
+  std::vector<pid_t> SparePids() { return spares_ ? spares_->ReadyPids() : std::vector<pid_t>{}; }
 
   // Writes the bundle, mounts the rootfs, starts the shim and creates the init process
   // (stopped until Start). Errors: AlreadyExists (a task with that id is there),
@@ -113,6 +119,7 @@ class TaskManager : public plugin::Plugin {
   std::deque<std::weak_ptr<ShimTask>> lost_;  // guarded by mu_: shims whose stream ended
   bool stopping_ = false;                     // guarded by mu_
   std::thread janitor_;
+  std::unique_ptr<SpareShims> spares_;  // null when config_.spare_shims is 0
 };
 
 // True for the runtime names berth-shim serves.

@@ -56,6 +56,18 @@ bool ProcessAlive(int pid) {
          stat[paren + 2] != 'X';
 }
 
+int ParentPid(int pid) {
+  std::string stat = testing::ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos)
+    return 0;
+  std::istringstream in(stat.substr(paren + 2));
+  std::string state;
+  int ppid = 0;
+  in >> state >> ppid;
+  return ppid;
+}
+
 bool IsCgroupV2() {
   return fs::exists("/sys/fs/cgroup/cgroup.controllers");
 }
@@ -239,20 +251,57 @@ class TasksTest : public testing::DaemonFixture {
     }
   }
 
-  // Pids of the berth-shim processes serving this test's namespace (from /proc/*/cmdline).
-  std::vector<int> ShimsOfNamespace() {
+  // Pids of the live berth-shim processes whose command line contains `want`, or (with
+  // `cwd_under`) whose cwd is below that directory.
+  static std::vector<int> FindShims(const std::string& want, const std::string& cwd_under = "") {
     std::vector<int> out;
-    std::string want = std::string("--namespace") + '\0' + ns_ + '\0';
     for (const fs::directory_entry& e : fs::directory_iterator("/proc")) {
       std::string name = e.path().filename();
       if (name.find_first_not_of("0123456789") != std::string::npos)
         continue;
       std::string cmdline = testing::ReadFile(e.path() / "cmdline");
-      if (cmdline.find("berth-shim") != std::string::npos &&
-          cmdline.find(want) != std::string::npos && ProcessAlive(std::stoi(name)))
+      if (cmdline.find("berth-shim") == std::string::npos || !ProcessAlive(std::stoi(name)))
+        continue;
+      std::error_code ec;
+      std::string cwd = fs::read_symlink(e.path() / "cwd", ec).string();
+      if (cmdline.find(want) != std::string::npos ||
+          (!cwd_under.empty() && cwd.starts_with(cwd_under + "/")))
         out.push_back(std::stoi(name));
     }
     return out;
+  }
+
+  // Pids of the berth-shim processes serving this test's namespace: by their command line, or
+  // (a spare shim that took a task and could not rename itself) by their cwd, the bundle.
+  std::vector<int> ShimsOfNamespace() {
+    return FindShims(std::string("--namespace") + '\0' + ns_ + '\0', bundles());
+  }
+
+  // Pids of our berthd's spare shims, not yet given a task: the daemons, not the `start`
+  // process berthd ran (its child) or the one between them (their child).
+  std::vector<int> SpareShims() {
+    std::vector<int> out;
+    for (int pid :
+         FindShims(std::string("--spare") + '\0' + "--address" + '\0' + socket() + '\0')) {
+      int parent = ParentPid(pid);
+      if (parent != daemon_pid() &&
+          testing::ReadFile("/proc/" + std::to_string(parent) + "/cmdline").find("berth-shim") ==
+              std::string::npos)
+        out.push_back(pid);
+    }
+    return out;
+  }
+
+  // Polls until our berthd has a spare shim other than `other` (up to 10 s): its pid, or 0.
+  int WaitForSpare(int other = 0) {
+    for (int i = 0; i < 200; ++i) {
+      for (int pid : SpareShims()) {
+        if (pid != other)
+          return pid;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return 0;
   }
 
   // Asserts that nothing of the namespace is left: no shim, no bundle, no mount under the
@@ -696,6 +745,8 @@ TEST_F(TasksTest, RestartAfterMoreEventsThanTheShimKeepsRepublishesNothing) {
   ASSERT_EQ(C({"tasks", "pause", "busy"}).exit_code, 0);
   EXPECT_TRUE(events.WaitFor(ns_ + " /tasks/paused {\"container_id\":\"busy\"}"))
       << events.Output();
+  for (int i = 0; i < 100 && seen() < 1043; ++i)  // written just after the event is published
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(seen(), 1043);
   RemoveAllTasks();
   ExpectNothingLeft({"busy"});
@@ -769,6 +820,63 @@ TEST_F(TasksTest, TasksSurviveABerthdKillAndAreRestored) {
   for (const std::string& id : ids) EXPECT_FALSE(ProcessAlive(before[id].first)) << id;
   ids.insert(ids.end(), {"quits", "orphan"});
   ExpectNothingLeft(ids);
+}
+
+}  // namespace
+}  // namespace berth
+
+namespace berth {
+namespace {
+
+TEST_F(TasksTest, ASpareShimTakesTheNextTaskAndNoSpareOutlivesBerthd) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  int spare = WaitForSpare();
+  ASSERT_GT(spare, 0) << "berthd started no spare shim";
+  ASSERT_EQ(Run({"-d"}, "first", {"sleep", "1000"}).exit_code, 0);
+  EXPECT_EQ(ShimPid("first"), spare);
+  // It now reads as a shim started for its task (ps, pgrep).
+  EXPECT_THAT(testing::ReadFile("/proc/" + std::to_string(spare) + "/cmdline"),
+              HasSubstr(std::string("--id") + '\0' + "first" + '\0' + "--namespace" + '\0' + ns_));
+  int next = WaitForSpare(spare);
+  ASSERT_GT(next, 0) << "no new spare after the first was taken";
+
+  // berthd dies: its spare goes with it, the task's shim stays and is found again.
+  ASSERT_EQ(StopDaemon(SIGKILL), 128 + SIGKILL);
+  for (int i = 0; i < 100 && ProcessAlive(next); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(ProcessAlive(next)) << "spare shim " << next << " outlived berthd";
+  EXPECT_TRUE(ProcessAlive(spare));
+  ASSERT_TRUE(StartDaemon());
+  EXPECT_THAT(DaemonLog(), HasSubstr("task manager ready tasks=1"));
+  EXPECT_EQ(Tasks()["first"].second, "RUNNING");
+  testing::CommandResult r =
+      C({"tasks", "exec", "--fifo-dir", fifo_dir(), "--exec-id", "e1", "first", "echo", "ok"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok\n");
+  RemoveAllTasks();
+  ExpectNothingLeft({"first"});
+
+  // A berthd that stops takes its spare along too.
+  int spare_now = WaitForSpare();
+  ASSERT_GT(spare_now, 0);
+  ASSERT_EQ(StopDaemon(SIGTERM), 0);
+  for (int i = 0; i < 100 && ProcessAlive(spare_now); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(ProcessAlive(spare_now));
+
+  // spare_shims = 0: none, and tasks start their own shim.
+  fs::path cfg = dir().path() / "no-spares.toml";
+  testing::WriteFile(cfg, "[plugins.\"io.containerd.runtime.v2.task\"]\nspare_shims = 0\n");
+  ASSERT_TRUE(StartDaemon({"--config", cfg.string()}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_THAT(SpareShims(), ::testing::IsEmpty());
+  r = Run({"--rm"}, "own", {"echo", "own shim"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "own shim\n");
+  EXPECT_THAT(SpareShims(), ::testing::IsEmpty());
+  ExpectNothingLeft({"first", "own"});
 }
 
 }  // namespace
