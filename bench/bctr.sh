@@ -51,9 +51,9 @@ B run --rm $BUSYBOX /bin/true
 C run --rm --fifo-dir "$DIR/fifo" --runc-root "$DIR/runc" $BUSYBOX warm /bin/true
 : > "$DIR/bctr.rt"; : > "$DIR/ctr.rt"
 for i in $(seq 1 "$RUNS"); do
-  t0=$(now); B run --rm $BUSYBOX /bin/true; t1=$(now); ms "$t0" "$t1" >> "$DIR/bctr.rt"
-  t0=$(now); C run --rm --fifo-dir "$DIR/fifo" --runc-root "$DIR/runc" $BUSYBOX rt-$i /bin/true
-  t1=$(now); ms "$t0" "$t1" >> "$DIR/ctr.rt"
+  t0=$EPOCHREALTIME; B run --rm $BUSYBOX /bin/true; t1=$EPOCHREALTIME; ms "$t0" "$t1" >> "$DIR/bctr.rt"
+  t0=$EPOCHREALTIME; C run --rm --fifo-dir "$DIR/fifo" --runc-root "$DIR/runc" $BUSYBOX rt-$i /bin/true
+  t1=$EPOCHREALTIME; ms "$t0" "$t1" >> "$DIR/ctr.rt"
 done
 
 # 2. cold pull.
@@ -62,8 +62,8 @@ for i in $(seq 1 "$RUNS"); do
   B images rm --sync "$DEBIAN" >/dev/null 2>&1 || true
   C images rm --sync "$DEBIAN" >/dev/null 2>&1 || true
   sync
-  t0=$(now); B pull --plain-http "$DEBIAN" >/dev/null; t1=$(now); ms "$t0" "$t1" >> "$DIR/bctr.pull"
-  t0=$(now); C images pull --plain-http "$DEBIAN" >/dev/null; t1=$(now); ms "$t0" "$t1" >> "$DIR/ctr.pull"
+  t0=$EPOCHREALTIME; B pull --plain-http "$DEBIAN" >/dev/null; t1=$EPOCHREALTIME; ms "$t0" "$t1" >> "$DIR/bctr.pull"
+  t0=$EPOCHREALTIME; C images pull --plain-http "$DEBIAN" >/dev/null; t1=$EPOCHREALTIME; ms "$t0" "$t1" >> "$DIR/ctr.pull"
 done
 
 br=$(median < "$DIR/bctr.rt"); cr=$(median < "$DIR/ctr.rt")

@@ -45,11 +45,11 @@ ingest() {  # $1: socket, $2: run, $3: daemon pid → prints "ms daemon-cpu-ms c
   cold "$1"
   local t0 t1 c0 c1
   c0=$(cpu_ms "$3")
-  t0=$(now)
+  t0=$EPOCHREALTIME
   /usr/bin/time -o "$DIR/ctr.time" -f "%U %S" \
     ctr -a "$1" -n bench content ingest --expected-size $SIZE --expected-digest "$DIGEST" \
     "bench-$2" < "$DIR/blob"
-  t1=$(now)
+  t1=$EPOCHREALTIME
   c1=$(cpu_ms "$3")
   ctr -a "$1" -n bench content ls -q | grep -q "$DIGEST" || { echo "ingest into $1 left no blob" >&2; exit 1; }
   echo "$(ms "$t0" "$t1") $((c1 - c0)) $(awk '{ printf "%.0f", ($1 + $2) * 1000 }' "$DIR/ctr.time")"
@@ -60,7 +60,7 @@ col() { cut -d' ' -f"$1" "$2" | median; }  # median of column $1 of file $2
 for i in $(seq 1 "$RUNS"); do
   ingest "$DIR/berth.sock" "$i" "$BERTH_PID" >> "$DIR/berth.ms"
   ingest "$DIR/ctrd.sock" "$i" "$CTRD_PID" >> "$DIR/ctrd.ms"
-  t0=$(now); openssl dgst -sha256 "$DIR/blob" > /dev/null; t1=$(now); ms "$t0" "$t1" >> "$DIR/openssl.ms"
+  t0=$EPOCHREALTIME; openssl dgst -sha256 "$DIR/blob" > /dev/null; t1=$EPOCHREALTIME; ms "$t0" "$t1" >> "$DIR/openssl.ms"
 done
 
 b=$(col 1 "$DIR/berth.ms"); c=$(col 1 "$DIR/ctrd.ms"); o=$(median < "$DIR/openssl.ms")

@@ -68,7 +68,8 @@ YML
   for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
 }
 
-now() { echo "$EPOCHREALTIME"; }
-# ms T0 T1: the milliseconds between two `now` readings, one per line.
+# Timings read $EPOCHREALTIME directly, as the anchor's scripts: a $(...) would fork a subshell
+# inside the timed span (milliseconds on this VM).
+# ms T0 T1: the milliseconds between two $EPOCHREALTIME readings, one per line.
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", (b - a) * 1000 }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

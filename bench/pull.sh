@@ -51,9 +51,9 @@ cold() {  # $1: socket
 pull() {  # $1: socket, $2: name → appends total ms to $2.ms and unpack ms to $2.unpack.ms
   cold "$1"
   local t0 t1 out
-  t0=$(now)
+  t0=$EPOCHREALTIME
   out=$(ctr -a "$1" -n bench images pull --plain-http "$IMAGE" 2>&1) || { echo "$out" >&2; exit 1; }
-  t1=$(now)
+  t1=$EPOCHREALTIME
   ms "$t0" "$t1" >> "$DIR/$2.ms"
   # ctr's own line: "unpacking linux/amd64 sha256:...\ndone: 1.23s" (or ms)
   echo "$out" | awk '/^done: / { v = $2; if (v ~ /ms$/) { sub("ms", "", v); print v } else { sub("s", "", v); print v * 1000 } }' >> "$DIR/$2.unpack.ms"
@@ -65,9 +65,9 @@ LAYER=$(ls -S "$DIR"/oci/blobs/sha256/* | head -1)
 for i in $(seq 1 "$RUNS"); do
   pull "$DIR/berth.sock" berth
   pull "$DIR/ctrd.sock" ctrd
-  t0=$(now); gzip -dc "$LAYER" > /dev/null; t1=$(now); ms "$t0" "$t1" >> "$DIR/gzip.ms"
+  t0=$EPOCHREALTIME; gzip -dc "$LAYER" > /dev/null; t1=$EPOCHREALTIME; ms "$t0" "$t1" >> "$DIR/gzip.ms"
   rm -rf "$DIR/untar"; mkdir "$DIR/untar"; sync
-  t0=$(now); tar -xzf "$LAYER" -C "$DIR/untar" 2>/dev/null; t1=$(now); ms "$t0" "$t1" >> "$DIR/tar.ms"
+  t0=$EPOCHREALTIME; tar -xzf "$LAYER" -C "$DIR/untar" 2>/dev/null; t1=$EPOCHREALTIME; ms "$t0" "$t1" >> "$DIR/tar.ms"
 done
 
 b=$(grep . "$DIR/berth.ms" | median); c=$(grep . "$DIR/ctrd.ms" | median)

@@ -49,12 +49,12 @@ for i in $(seq 1 "$RUNS"); do
   berth_files=$(find "$out" | wc -l)
 
   fresh "$i.tar"
-  t0=$(now); gzip -dc "$LAYER" | tar -x -C "$out"; t1=$(now)
+  t0=$EPOCHREALTIME; gzip -dc "$LAYER" | tar -x -C "$out"; t1=$EPOCHREALTIME
   elapsed "$t0" "$t1" >> "$DIR/tar.t"
   tar_files=$(find "$out" | wc -l)
   [ "$berth_files" = "$tar_files" ] || echo "warning: berth wrote $berth_files paths, tar $tar_files" >&2
 
-  t0=$(now); gzip -dc "$LAYER" > /dev/null; t1=$(now)
+  t0=$EPOCHREALTIME; gzip -dc "$LAYER" > /dev/null; t1=$EPOCHREALTIME
   elapsed "$t0" "$t1" >> "$DIR/gzip.t"
   echo "run $i: berth $(tail -1 "$DIR/berth.t") s, gzip|tar $(tail -1 "$DIR/tar.t") s, gzip -dc $(tail -1 "$DIR/gzip.t") s"
 done

@@ -62,13 +62,52 @@ int64_t IdOf(const std::string& name, std::string_view prefix) {
 }
 
 // Removes `dir`, logging (not returning) a failure: Cleanup() gets it later.
-void RemoveLater(const fs::path& dir) {
+void RemoveNow(const fs::path& dir) {
   if (absl::Status s = RemoveTree(dir); !s.ok())
     spdlog::warn("snapshot directory left for cleanup path={} error={}", dir.string(),
                  s.ToString());
 }
 
 }  // namespace
+
+LocalSnapshotter::~LocalSnapshotter() {
+  {
+    absl::MutexLock lock(&trash_mu_);
+    stopping_ = true;
+  }
+  remover_.join();
+}
+
+void LocalSnapshotter::RemoveLater(fs::path dir) {
+  absl::MutexLock lock(&trash_mu_);
+  trash_.push_back(std::move(dir));
+}
+
+void LocalSnapshotter::WaitForRemovals() {
+  absl::MutexLock lock(&trash_mu_);
+  auto done = [this]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(trash_mu_) { return trash_.empty() && !removing_; };
+  trash_mu_.Await(absl::Condition(&done));
+}
+
+void LocalSnapshotter::RemoverLoop() {
+  absl::MutexLock lock(&trash_mu_);
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(trash_mu_) {
+    return stopping_ || !trash_.empty();
+  };
+  for (;;) {
+    trash_mu_.Await(absl::Condition(&ready));
+    if (trash_.empty())
+      return;  // stopping, and nothing left
+    fs::path dir = std::move(trash_.front());
+    trash_.pop_front();
+    removing_ = true;
+    trash_mu_.Unlock();
+    RemoveNow(dir);
+    trash_mu_.Lock();
+    removing_ = false;
+  }
+}
 
 int64_t NowNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -215,12 +254,13 @@ absl::StatusOr<std::vector<mount::Mount>> LocalSnapshotter::Create(Kind kind,
     RemoveLater(tmp);
     return Annotate(s, Object(key));
   }
+  // The id can come again (see above): its directory goes now, not in the background.
   if (s = SyncDir(root_ / "snapshots"); !s.ok()) {
-    RemoveLater(dir);
+    RemoveNow(dir);
     return Annotate(s, Object(key));
   }
   if (s = tx.Commit(); !s.ok()) {
-    RemoveLater(dir);
+    RemoveNow(dir);
     return Annotate(s, Object(key));
   }
   return driver_->Mounts(dir, kind, parents);
@@ -249,6 +289,7 @@ absl::Status LocalSnapshotter::Commit(const std::string& name, const std::string
 absl::Status LocalSnapshotter::Remove(const std::string& key) {
   if (key.empty())
     return InvalidArgument("snapshot key must not be empty");
+  mount::WaitForBackgroundUnmounts();  // a deleted task's rootfs may still be on it
   absl::MutexLock lock(&mu_);
   BERTH_ASSIGN_OR_RETURN(MetaStore::Transaction tx, store_->Begin());
   BERTH_ASSIGN_OR_RETURN(Record r, store_->Get(key));
@@ -260,6 +301,8 @@ absl::Status LocalSnapshotter::Remove(const std::string& key) {
   const fs::path removed = root_ / "snapshots" / fmt::format("rm-{}", r.id);
   bool renamed = false;
   if (fs::exists(dir)) {
+    if (fs::exists(removed))
+      WaitForRemovals();  // an earlier snapshot with this id may still be going
     BERTH_RETURN_IF_ERROR(RemoveTree(removed));
     BERTH_RETURN_IF_ERROR(Annotate(Rename(dir, removed), Object(key)));
     renamed = true;
@@ -289,6 +332,7 @@ absl::Status LocalSnapshotter::Walk(absl::FunctionRef<absl::Status(const Info&)>
 }
 
 absl::Status LocalSnapshotter::Cleanup() {
+  WaitForRemovals();
   absl::MutexLock lock(&mu_);
   BERTH_ASSIGN_OR_RETURN(std::set<int64_t> ids, store_->Ids());
   std::error_code ec;

@@ -13,9 +13,11 @@
 //
 // Thread-safe: one mutex serializes the calls (Walk calls its fn outside it).
 
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -45,6 +47,8 @@ class LocalSnapshotter : public Snapshotter {
   // Creates <root>, <root>/snapshots and the database when missing.
   static absl::StatusOr<std::unique_ptr<LocalSnapshotter>> Open(const std::filesystem::path& root,
                                                                 std::unique_ptr<Driver> driver);
+  // Finishes the removals still queued.
+  ~LocalSnapshotter() override;
 
   absl::StatusOr<Info> Stat(const std::string& key) override;
   absl::StatusOr<Info> Update(const Info& info, const std::vector<std::string>& paths) override;
@@ -69,7 +73,9 @@ class LocalSnapshotter : public Snapshotter {
  protected:
   LocalSnapshotter(std::filesystem::path root, std::unique_ptr<MetaStore> store,
                    std::unique_ptr<Driver> driver)
-      : root_(std::move(root)), store_(std::move(store)), driver_(std::move(driver)) {}
+      : root_(std::move(root)), store_(std::move(store)), driver_(std::move(driver)) {
+    remover_ = std::thread([this] { RemoverLoop(); });
+  }
 
  private:
   // Puts back the directories of removals that a crash interrupted before their commit.
@@ -86,6 +92,18 @@ class LocalSnapshotter : public Snapshotter {
   absl::Mutex mu_;
   std::unique_ptr<MetaStore> store_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Driver> driver_;
+
+  // Directories no record points to any more (a removed snapshot, moved to rm-<id> before the
+  // commit; a failed creation) are deleted by one thread of their own, off the caller's path
+  // and outside mu_. Cleanup() waits for the queue first; a crash leaves them to Cleanup().
+  void RemoveLater(std::filesystem::path dir);
+  void WaitForRemovals();
+  void RemoverLoop();
+  absl::Mutex trash_mu_;
+  std::deque<std::filesystem::path> trash_ ABSL_GUARDED_BY(trash_mu_);
+  bool removing_ ABSL_GUARDED_BY(trash_mu_) = false;  // the thread is deleting one now
+  bool stopping_ ABSL_GUARDED_BY(trash_mu_) = false;
+  std::thread remover_;
 };
 
 // Nanoseconds since the Unix epoch.

@@ -10,6 +10,7 @@
 #include <system_error>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "fmt/format.h"
 
 #include "lib/base/status.h"
@@ -108,6 +109,30 @@ absl::Status Unmount(const fs::path& target) {
   if (err == 0 || err == EINVAL || err == ENOENT)
     return absl::OkStatus();
   return ErrnoError(err, fmt::format("unmount {:?}", target.string()));
+}
+
+namespace {
+
+absl::Mutex background_mu;
+int background_unmounts ABSL_GUARDED_BY(background_mu) = 0;
+
+}  // namespace
+
+void BeginBackgroundUnmount() {
+  absl::MutexLock lock(&background_mu);
+  ++background_unmounts;
+}
+
+void EndBackgroundUnmount() {
+  absl::MutexLock lock(&background_mu);
+  --background_unmounts;
+}
+
+void WaitForBackgroundUnmounts() {
+  absl::MutexLock lock(&background_mu);
+  auto none = []()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(background_mu) { return background_unmounts == 0; };
+  background_mu.Await(absl::Condition(&none));
 }
 
 absl::Status UnmountAll(const fs::path& target) {

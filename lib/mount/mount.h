@@ -47,6 +47,14 @@ absl::Status Unmount(const std::filesystem::path& target);
 // Unmounts `target` until nothing is mounted there any more.
 absl::Status UnmountAll(const std::filesystem::path& target);
 
+// Unmounts this process runs in the background (a deleted task's rootfs, once the delete has
+// answered): Begin before handing one off, End when it is done. WaitForBackgroundUnmounts
+// returns once none is pending; a snapshotter calls it before it removes a snapshot's
+// directories, which such a mount may still be using.
+void BeginBackgroundUnmount();
+void EndBackgroundUnmount();
+void WaitForBackgroundUnmounts();
+
 // Mounts `mounts` on a fresh directory under `parent` (created when missing), calls fn(dir),
 // then always unmounts and removes the directory (rmdir only: never a recursive delete, so a
 // mount that could not be removed keeps its data). Returns fn's error first, else the mount or

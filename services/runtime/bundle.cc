@@ -95,6 +95,15 @@ pid_t Bundle::LiveShimPid() const {
   return pid;
 }
 
+void Bundle::MarkDeleted() const {
+  std::ofstream(path_ / "deleted").flush();
+}
+
+bool Bundle::Deleted() const {
+  std::error_code ec;
+  return fs::exists(path_ / "deleted", ec);
+}
+
 bool Bundle::RootfsMounted() const {
   return IsMountPoint(rootfs());
 }

@@ -37,6 +37,11 @@ class Bundle {
   // True when something is mounted on rootfs/.
   bool RootfsMounted() const;
 
+  // Marks the bundle as the remains of a deleted task (a "deleted" file), for a berthd that
+  // restarts before the directory is gone: it removes it without reporting the task again.
+  void MarkDeleted() const;
+  bool Deleted() const;
+
   struct EventMark {
     int64_t count = 0;  // events forwarded so far
     uint64_t last = 0;  // fingerprint of the last one

@@ -73,6 +73,7 @@ void TaskManager::StopShim(ShimTask& task, bool now) {
 TaskManager::TaskManager(Config config, events::Exchange& exchange)
     : config_(std::move(config)), exchange_(exchange) {
   janitor_ = std::thread([this] { JanitorLoop(); });
+  cleaner_ = std::thread([this] { CleanerLoop(); });
   if (config_.spare_shims > 0) {
     spares_ =
         std::make_unique<SpareShims>(SpareShims::Config{.shim_binary = config_.shim_binary,
@@ -87,6 +88,11 @@ TaskManager::~TaskManager() {
     stopping_ = true;
   }
   janitor_.join();
+  {
+    absl::MutexLock lock(&mu_);
+    cleaner_stopping_ = true;
+  }
+  cleaner_.join();  // finishes the deleted tasks' cleanup first
   spares_.reset();
   std::map<std::pair<std::string, std::string>, std::shared_ptr<ShimTask>> tasks;
   {
@@ -159,6 +165,15 @@ absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Create(CreateTaskOptions 
     absl::MutexLock lock(&mu_);
     if (tasks_.count({opts.ns, opts.id}) != 0)
       return AlreadyExistsError("task", opts.id);
+    // A task of this id that was just deleted: its bundle directory is still being removed.
+    const std::pair<std::string, std::string> key = {opts.ns, opts.id};
+    auto cleaned = [this, &key]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !cleaning_.contains(key); };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&cleaned), absl::Seconds(15)))
+      return Unavailable(
+          fmt::format("task {:?}: the previous task of this id is still being "
+                      "cleaned up",
+                      opts.id));
   }
   absl::Time t0 = absl::Now();
   Bundle bundle = MakeBundle(opts.ns, opts.id);
@@ -170,17 +185,21 @@ absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Create(CreateTaskOptions 
     if (absl::Status s = bundle.Remove(); !s.ok())
       spdlog::error("remove bundle after a failed create id={} error={}", opts.id, s.ToString());
   };
+  absl::Time t_bundle = absl::Now();
   if (!opts.rootfs.empty()) {
     BERTH_RETURN_IF_ERROR(Annotate(mount::MountAll(opts.rootfs, bundle.rootfs()),
                                    fmt::format("task {:?}: mount rootfs", opts.id)));
   }
+  absl::Time t_mount = absl::Now();
   BERTH_ASSIGN_OR_RETURN(task, StartShim(bundle, opts.runtime_name));
   absl::Time t1 = absl::Now();
   Watch(task);
   BERTH_RETURN_IF_ERROR(
       task->Create(opts.io, opts.options.has_value() ? &*opts.options : nullptr).status());
-  spdlog::debug("task created id={} shim_start_ms={} create_ms={}", opts.id,
-                absl::ToDoubleMilliseconds(t1 - t0), absl::ToDoubleMilliseconds(absl::Now() - t1));
+  spdlog::debug(
+      "task created id={} bundle_ms={} mount_ms={} shim_start_ms={} create_ms={}", opts.id,
+      absl::ToDoubleMilliseconds(t_bundle - t0), absl::ToDoubleMilliseconds(t_mount - t_bundle),
+      absl::ToDoubleMilliseconds(t1 - t_mount), absl::ToDoubleMilliseconds(absl::Now() - t1));
   {
     absl::MutexLock lock(&mu_);
     tasks_[{opts.ns, opts.id}] = task;
@@ -242,13 +261,45 @@ absl::StatusOr<shimapi::DeleteResponse> TaskManager::Delete(const std::string& n
     task->StopEvents(std::chrono::milliseconds(0));
     return CleanupDeadShim(task->bundle());
   }
-  StopShim(*task, /*now=*/false);
-  absl::Time t2 = absl::Now();
-  BERTH_RETURN_IF_ERROR(task->bundle().Remove());
-  spdlog::debug("task deleted id={} delete_ms={} stop_shim_ms={} remove_ms={}", id,
-                absl::ToDoubleMilliseconds(t1 - t0), absl::ToDoubleMilliseconds(t2 - t1),
-                absl::ToDoubleMilliseconds(absl::Now() - t2));
+  // The rest is the cleaner's, off the reply path: the rootfs unmount (overlayfs syncs its
+  // upper filesystem then: milliseconds), the shim's exit and the bundle directory. Snapshot
+  // removals wait for the unmount (mount::WaitForBackgroundUnmounts); the "deleted" mark keeps
+  // a restart after a crash in between from reporting the task again.
+  task->bundle().MarkDeleted();
+  mount::BeginBackgroundUnmount();
+  {
+    absl::MutexLock lock(&mu_);
+    cleaning_.insert({ns, id});
+    to_clean_.push_back(task);
+  }
+  spdlog::debug("task deleted id={} delete_ms={}", id, absl::ToDoubleMilliseconds(t1 - t0));
   return exit;
+}
+
+void TaskManager::CleanerLoop() {
+  absl::MutexLock lock(&mu_);
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return cleaner_stopping_ || !to_clean_.empty();
+  };
+  for (;;) {
+    mu_.Await(absl::Condition(&ready));
+    if (to_clean_.empty())
+      return;  // stopping, and nothing left
+    std::shared_ptr<ShimTask> task = std::move(to_clean_.front());
+    to_clean_.pop_front();
+    mu_.Unlock();
+    absl::Status unmounted = mount::UnmountAll(task->bundle().rootfs());
+    mount::EndBackgroundUnmount();
+    if (!unmounted.ok())
+      spdlog::error("unmount rootfs of deleted task id={} error={}", task->bundle().id(),
+                    unmounted.ToString());
+    StopShim(*task, /*now=*/false);
+    if (absl::Status s = task->bundle().Remove(); !s.ok())
+      spdlog::error("remove bundle of deleted task id={} error={}", task->bundle().id(),
+                    s.ToString());
+    mu_.Lock();
+    cleaning_.erase({task->bundle().ns(), task->bundle().id()});
+  }
 }
 
 absl::StatusOr<shimapi::DeleteResponse> TaskManager::CleanupDeadShim(const Bundle& bundle) {
@@ -307,6 +358,11 @@ absl::StatusOr<int> TaskManager::Restore() {
       continue;
     for (const fs::directory_entry& dir : fs::directory_iterator(ns_dir.path(), ec)) {
       Bundle bundle = MakeBundle(ns_dir.path().filename(), dir.path().filename());
+      if (bundle.Deleted()) {  // deleted, then berthd stopped before the cleaner was done
+        if (absl::Status s = bundle.Remove(); !s.ok())
+          spdlog::error("remove bundle of deleted task id={} error={}", bundle.id(), s.ToString());
+        continue;
+      }
       absl::StatusOr<std::unique_ptr<ShimTask>> task = Reconnect(bundle);
       if (!task.ok()) {
         spdlog::info("shim of task is gone, cleaning up namespace={} id={} why={}", bundle.ns(),

@@ -83,8 +83,9 @@ class TaskManager : public plugin::Plugin {
   // The tasks of `ns`, by id.
   std::vector<std::shared_ptr<ShimTask>> List(const std::string& ns);
 
-  // Deletes the (stopped) init process, lets the shim exit and removes the bundle; returns
-  // the init's exit. A shim that is gone is cleaned up with `berth-shim delete`. Errors:
+  // Deletes the (stopped) init process and unmounts the rootfs; returns the init's exit. The
+  // shim's exit and the bundle's removal follow in the background (a Create of the same id
+  // waits for them). A shim that is gone is cleaned up with `berth-shim delete`. Errors:
   // NotFound, FailedPrecondition (still running: the shim's message).
   absl::StatusOr<shimapi::DeleteResponse> Delete(const std::string& ns, const std::string& id);
 
@@ -93,6 +94,8 @@ class TaskManager : public plugin::Plugin {
   void Watch(const std::shared_ptr<ShimTask>& task);
   // The janitor thread: cleans up after shims that are gone.
   void JanitorLoop();
+  // The cleaner thread: lets the shims of deleted tasks exit and removes their bundles.
+  void CleanerLoop();
   void CleanUpLostShim(const std::shared_ptr<ShimTask>& task);
   // The task, marked as being deleted: FailedPrecondition when it already is.
   absl::StatusOr<std::shared_ptr<ShimTask>> Claim(const std::string& ns, const std::string& id);
@@ -119,6 +122,11 @@ class TaskManager : public plugin::Plugin {
   std::deque<std::weak_ptr<ShimTask>> lost_;  // guarded by mu_: shims whose stream ended
   bool stopping_ = false;                     // guarded by mu_
   std::thread janitor_;
+  std::set<std::pair<std::string, std::string>> cleaning_;  // guarded by mu_: deleted, not yet
+                                                            // cleaned up
+  std::deque<std::shared_ptr<ShimTask>> to_clean_;          // guarded by mu_
+  bool cleaner_stopping_ = false;                           // guarded by mu_
+  std::thread cleaner_;
   std::unique_ptr<SpareShims> spares_;  // null when config_.spare_shims is 0
 };
 
