@@ -221,14 +221,19 @@ absl::StatusOr<CollectStats> Collector::Collect() {
     }
   }
   SweepIngests(live, stats);
-  spdlog::info(
-      "garbage collected records={} leases={} blobs={} snapshot_records={} snapshots={} "
-      "ingests={} ms={}",
-      stats.content_records, stats.leases, stats.blobs, stats.snapshot_records, stats.snapshots,
-      stats.ingests,
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                            start)
-          .count());
+  // As containerd, a collection that removed nothing is only a debug line (one per container
+  // deletion otherwise).
+  const bool removed = stats.content_records + stats.leases + stats.blobs + stats.snapshot_records +
+                           stats.snapshots + stats.ingests >
+                       0;
+  spdlog::log(removed ? spdlog::level::info : spdlog::level::debug,
+              "garbage collected records={} leases={} blobs={} snapshot_records={} snapshots={} "
+              "ingests={} ms={}",
+              stats.content_records, stats.leases, stats.blobs, stats.snapshot_records,
+              stats.snapshots, stats.ingests,
+              std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count());
   return stats;
 }
 
