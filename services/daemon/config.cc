@@ -132,6 +132,16 @@ level = "info"
 # Create the character and block device nodes that layers carry, as containerd and Docker
 # do (only possible as root). When false, applying a layer with a device node fails.
 allow_device_nodes = true
+
+[plugins."io.containerd.runtime.v2.task"]
+# berth-shims started ahead of their tasks, so that a task's create does not wait for a shim
+# to start (0 to 64; 0 turns them off).
+spare_shims = 1
+
+[plugins."io.containerd.internal.v1.restart"]
+# How often the restart monitor checks the containers that carry a restart policy, besides
+# reacting to their exits.
+interval = "10s"
 )toml";
 }
 

@@ -23,6 +23,12 @@ TEST(ConfigTest, EmptyFileMeansDefaults) {
   EXPECT_TRUE(c->disabled_plugins.empty());
 }
 
+// `berthd config default` prints what deploy/config.toml ships: one text, kept in step.
+TEST(ConfigTest, DefaultTextIsTheShippedConfigFile) {
+  EXPECT_EQ(DefaultConfigText(),
+            berth::testing::ReadFile(berth::testing::SourceDir() + "/deploy/config.toml"));
+}
+
 TEST(ConfigTest, DefaultTextParsesToTheDefaults) {
   auto c = ParseConfig(DefaultConfigText(), "default");
   ASSERT_THAT(c, IsOk());
