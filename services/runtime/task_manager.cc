@@ -285,20 +285,26 @@ void TaskManager::CleanerLoop() {
     mu_.Await(absl::Condition(&ready));
     if (to_clean_.empty())
       return;  // stopping, and nothing left
-    std::shared_ptr<ShimTask> task = std::move(to_clean_.front());
-    to_clean_.pop_front();
+    std::deque<std::shared_ptr<ShimTask>> batch;
+    batch.swap(to_clean_);
     mu_.Unlock();
-    absl::Status unmounted = mount::UnmountAll(task->bundle().rootfs());
-    mount::EndBackgroundUnmount();
-    if (!unmounted.ok())
-      spdlog::error("unmount rootfs of deleted task id={} error={}", task->bundle().id(),
-                    unmounted.ToString());
-    StopShim(*task, /*now=*/false);
-    if (absl::Status s = task->bundle().Remove(); !s.ok())
-      spdlog::error("remove bundle of deleted task id={} error={}", task->bundle().id(),
-                    s.ToString());
+    // Every unmount of the batch first: snapshot removals wait for them, not for a slow shim.
+    for (const std::shared_ptr<ShimTask>& task : batch) {
+      absl::Status unmounted = mount::UnmountAll(task->bundle().rootfs());
+      mount::EndBackgroundUnmount();
+      if (!unmounted.ok())
+        spdlog::error("unmount rootfs of deleted task id={} error={}", task->bundle().id(),
+                      unmounted.ToString());
+    }
+    for (const std::shared_ptr<ShimTask>& task : batch) {
+      StopShim(*task, /*now=*/false);
+      if (absl::Status s = task->bundle().Remove(); !s.ok())
+        spdlog::error("remove bundle of deleted task id={} error={}", task->bundle().id(),
+                      s.ToString());
+      absl::MutexLock done(&mu_);
+      cleaning_.erase({task->bundle().ns(), task->bundle().id()});
+    }
     mu_.Lock();
-    cleaning_.erase({task->bundle().ns(), task->bundle().id()});
   }
 }
 
