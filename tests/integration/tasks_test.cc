@@ -91,8 +91,8 @@ class EventWatcher {
       pid_ = -1;
     posix_spawn_file_actions_destroy(&fa);
     for (int i = 0; pid_ > 0 && i < 50; ++i) {
-      std::string probe = "berth-events-probe-" + std::to_string(::getpid()) + "-" +
-                          std::to_string(i);
+      std::string probe =
+          "berth-events-probe-" + std::to_string(::getpid()) + "-" + std::to_string(i);
       testing::RunCommand({"ctr", "--address", socket, "namespaces", "create", probe});
       bool seen = WaitFor("\"name\":\"" + probe + "\"", std::chrono::milliseconds(200));
       testing::RunCommand({"ctr", "--address", socket, "namespaces", "remove", probe});
