@@ -64,9 +64,13 @@ absl::Status StreamBlob(grpc::ServerContext& ctx, int fd, int64_t offset, int64_
       return ErrnoError(n < 0 ? errno : EIO, "read content");
     data->resize(static_cast<size_t>(n));
     resp.set_offset(offset);
-    if (!writer.Write(resp))
-      return absl::CancelledError("client went away");
     offset += n;
+    // The last chunk goes out with the call's status, in one write (a small blob, as the
+    // manifests and configs that ctr run reads, is then a single write).
+    bool sent = offset < end ? writer.Write(resp)
+                             : writer.Write(resp, grpc::WriteOptions().set_last_message());
+    if (!sent)
+      return absl::CancelledError("client went away");
   }
   return absl::OkStatus();
 }
