@@ -1,22 +1,13 @@
 // bctr's image verbs against a private berthd and two instances of Debian's docker-registry
-// on 127.0.0.1: one plain, one with TLS from a test CA (made here with openssl) and htpasswd
-// basic auth. Pull (with unpack, checked through Debian's ctr), images ls/inspect, tag, rmi,
-// login/logout, push and pull back, and the failures a user meets: each one line on stderr,
-// a non-zero exit, and no image record or lease left behind.
+// on 127.0.0.1: one plain, one with TLS from a test CA and htpasswd basic auth
+// (tests/testing/registry_auth.h). Pull (with unpack, checked through Debian's ctr), images
+// ls/inspect, tag, rmi, login/logout, push and pull back, and the failures a user meets: each one
+// line on stderr, a non-zero exit, and no image record or lease left behind.
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <filesystem>
-#include <mutex>
 #include <regex>
 #include <thread>
 
@@ -28,8 +19,7 @@
 #include "tests/testing/daemon_fixture.h"
 #include "tests/testing/matchers.h"
 #include "tests/testing/registry.h"
-
-extern char** environ;
+#include "tests/testing/registry_auth.h"
 
 namespace berth {
 namespace {
@@ -39,200 +29,6 @@ using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 using ::testing::Not;
 using ::testing::StartsWith;
-
-// docker-registry with TLS (a server certificate for IP 127.0.0.1 from a fresh test CA) and
-// htpasswd (bcrypt) basic auth for one user. The destructor kills only the pid it started.
-class SecureRegistry {
- public:
-  ~SecureRegistry() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  // "" on success, else what failed.
-  std::string Start(const fs::path& dir, const std::string& user, const std::string& password) {
-    ca_ = (dir / "ca.crt").string();
-    auto run = [](const std::vector<std::string>& argv) {
-      testing::CommandResult r = testing::RunCommand(argv);
-      return r.exit_code == 0 ? std::string() : argv[0] + " failed: " + r.err;
-    };
-    std::string d = dir.string();
-    testing::WriteFile(dir / "san.cnf", "subjectAltName=IP:127.0.0.1\n");
-    for (const auto& argv : std::vector<std::vector<std::string>>{
-             {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "/ca.key",
-              "-out", ca_, "-days", "1", "-subj", "/CN=berth test CA"},
-             {"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "/server.key",
-              "-out", d + "/server.csr", "-subj", "/CN=127.0.0.1"},
-             {"openssl", "x509", "-req", "-in", d + "/server.csr", "-CA", ca_, "-CAkey",
-              d + "/ca.key", "-CAcreateserial", "-out", d + "/server.crt", "-days", "1", "-extfile",
-              d + "/san.cnf"},
-             {"htpasswd", "-Bbc", d + "/htpasswd", user, password}}) {
-      if (std::string err = run(argv); !err.empty())
-        return err;
-    }
-    int port = testing::FreeLoopbackPort();
-    host_ = "127.0.0.1:" + std::to_string(port);
-    testing::WriteFile(dir / "registry.yml",
-                       "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
-                       "    rootdirectory: " +
-                           d +
-                           "/storage\n"
-                           "auth:\n  htpasswd:\n    realm: berth-test\n    path: " +
-                           d +
-                           "/htpasswd\n"
-                           "http:\n  addr: " +
-                           host_ + "\n  tls:\n    certificate: " + d +
-                           "/server.crt\n    key: " + d + "/server.key\n");
-    std::vector<std::string> argv = {"docker-registry", "serve", d + "/registry.yml"};
-    std::vector<char*> args;
-    for (std::string& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    std::string log = d + "/registry.log";
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    int rc = posix_spawnp(&pid_, args[0], &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-      pid_ = -1;
-      return "cannot start docker-registry";
-    }
-    for (int i = 0; i < 1000; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return "docker-registry exited: " + testing::ReadFile(log);
-      }
-      if (testing::LoopbackPortAnswers(port))
-        return "";
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return "docker-registry did not answer on " + host_;
-  }
-
-  const std::string& host() const { return host_; }
-
-  const std::string& ca() const { return ca_; }
-
- private:
-  pid_t pid_ = -1;
-  std::string host_;
-  std::string ca_;
-};
-
-// A bearer token server for docker-registry's `auth: token`: answers GET /token with one
-// pre-signed JWT when the request carries the expected basic credentials, 401 otherwise. It
-// records the query strings it saw (the scopes asked for).
-class TokenServer {
- public:
-  TokenServer(std::string token, std::string basic)
-      : token_(std::move(token)), basic_(std::move(basic)) {}
-
-  ~TokenServer() {
-    stop_ = true;
-    if (fd_ >= 0)
-      ::shutdown(fd_, SHUT_RDWR);
-    if (thread_.joinable())
-      thread_.join();
-    if (fd_ >= 0)
-      ::close(fd_);
-  }
-
-  // Listens on 127.0.0.1; returns the port.
-  int Start() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || ::listen(fd_, 16) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      return -1;
-    thread_ = std::thread([this] { Serve(); });
-    return ntohs(a.sin_port);
-  }
-
-  std::vector<std::string> queries() {
-    std::lock_guard<std::mutex> l(mu_);
-    return queries_;
-  }
-
- private:
-  void Serve() {
-    while (!stop_) {
-      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0)
-        return;
-      std::string req;
-      char buf[4096];
-      while (req.find("\r\n\r\n") == std::string::npos) {
-        ssize_t n = ::read(c, buf, sizeof(buf));
-        if (n <= 0)
-          break;
-        req.append(buf, static_cast<size_t>(n));
-      }
-      std::string line = req.substr(0, req.find("\r\n"));
-      {
-        std::lock_guard<std::mutex> l(mu_);
-        size_t q = line.find('?');
-        queries_.push_back(q == std::string::npos ? ""
-                                                  : line.substr(q + 1, line.rfind(' ') - q - 1));
-      }
-      bool ok = req.find("Authorization: Basic " + basic_ + "\r\n") != std::string::npos;
-      std::string body = ok ? "{\"token\":\"" + token_ + "\",\"expires_in\":3600}"
-                            : "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}";
-      std::string resp = std::string(ok ? "HTTP/1.1 200 OK" : "HTTP/1.1 401 Unauthorized") +
-                         "\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                         "Content-Length: " +
-                         std::to_string(body.size()) + "\r\n\r\n" + body;
-      (void)!::write(c, resp.data(), resp.size());
-      ::close(c);
-    }
-  }
-
-  std::string token_;
-  std::string basic_;
-  int fd_ = -1;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::mutex mu_;
-  std::vector<std::string> queries_;
-};
-
-// A JWT for docker-registry's token auth, signed (RS256) with a fresh key whose self-signed
-// certificate (written to `dir`/token.crt, the registry's rootcertbundle) rides in x5c.
-std::string MakeToken(const fs::path& dir, const std::string& repo) {
-  std::string d = dir.string();
-  testing::RunCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                       d + "/token.key", "-out", d + "/token.crt", "-days", "1", "-subj",
-                       "/CN=berth test token issuer"});
-  testing::RunCommand(
-      {"openssl", "x509", "-in", d + "/token.crt", "-outform", "DER", "-out", d + "/token.der"});
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
-  nlohmann::json header = {{"alg", "RS256"},
-                           {"typ", "JWT"},
-                           {"x5c", {absl::Base64Escape(testing::ReadFile(dir / "token.der"))}}};
-  nlohmann::json claims = {
-      {"iss", "berth-test-issuer"},
-      {"sub", "alice"},
-      {"aud", "berth-test-registry"},
-      {"exp", now + 3600},
-      {"nbf", now - 60},
-      {"iat", now - 60},
-      {"jti", "berth-test"},
-      {"access", {{{"type", "repository"}, {"name", repo}, {"actions", {"pull", "push"}}}}}};
-  std::string input =
-      absl::WebSafeBase64Escape(header.dump()) + "." + absl::WebSafeBase64Escape(claims.dump());
-  testing::WriteFile(dir / "jwt.in", input);
-  testing::RunCommand({"openssl", "dgst", "-sha256", "-sign", d + "/token.key", "-out",
-                       d + "/jwt.sig", d + "/jwt.in"});
-  return input + "." + absl::WebSafeBase64Escape(testing::ReadFile(dir / "jwt.sig"));
-}
 
 class BctrImagesTest : public testing::DaemonFixture {
  protected:
@@ -393,7 +189,7 @@ TEST_F(BctrImagesTest, ProgressBarsOnATerminal) {
 TEST_F(BctrImagesTest, LoginPushToTlsRegistryAndPullBack) {
   if (!testing::HaveProgram("htpasswd") || !testing::HaveProgram("openssl"))
     GTEST_SKIP() << "htpasswd (apache2-utils) or openssl is not installed";
-  SecureRegistry secure;
+  testing::SecureRegistry secure;
   fs::create_directories(dir().path() / "secure");
   ASSERT_EQ(secure.Start(dir().path() / "secure", "alice", "s3cret"), "");
   const std::string host = secure.host();
@@ -533,52 +329,20 @@ TEST_F(BctrImagesTest, BearerTokenAuthWithBasicCredentialsAtTheTokenServer) {
     GTEST_SKIP() << "openssl is not installed";
   fs::path d = dir().path() / "token";
   fs::create_directories(d);
-  TokenServer tokens(MakeToken(d, "team/app"), absl::Base64Escape("alice:s3cret"));
+  testing::TokenServer tokens(testing::MakeRegistryToken(d, "team/app"),
+                              absl::Base64Escape("alice:s3cret"));
   int tport = tokens.Start();
   ASSERT_GT(tport, 0);
   // docker-registry with `auth: token` (plain HTTP; TLS is covered above).
-  int port = testing::FreeLoopbackPort();
-  std::string host = "127.0.0.1:" + std::to_string(port);
-  testing::WriteFile(d / "registry.yml",
-                     "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
-                     "    rootdirectory: " +
-                         d.string() +
-                         "/storage\n"
-                         "auth:\n  token:\n    realm: http://127.0.0.1:" +
-                         std::to_string(tport) +
-                         "/token\n    service: berth-test-registry\n"
-                         "    issuer: berth-test-issuer\n    rootcertbundle: " +
-                         d.string() +
-                         "/token.crt\n"
-                         "http:\n  addr: " +
-                         host + "\n");
-  pid_t pid = -1;
-  std::vector<std::string> argv = {"docker-registry", "serve", (d / "registry.yml").string()};
-  std::vector<char*> args;
-  for (std::string& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  const std::string log = (d / "registry.log").string();
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  ASSERT_EQ(rc, 0);
-
-  struct Killer {
-    pid_t pid;
-
-    ~Killer() {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  } killer{pid};
-
-  for (int i = 0; i < 500 && !testing::LoopbackPortAnswers(port); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_TRUE(testing::LoopbackPortAnswers(port)) << testing::ReadFile(log);
+  testing::RegistryOptions token_auth;
+  token_auth.auth = "  token:\n    realm: http://127.0.0.1:" + std::to_string(tport) +
+                    "/token\n    service: berth-test-registry\n"
+                    "    issuer: berth-test-issuer\n    rootcertbundle: " +
+                    d.string() + "/token.crt\n";
+  token_auth.start_timeout = std::chrono::seconds(5);
+  testing::LocalRegistry registry;
+  ASSERT_EQ(registry.Start(d, token_auth), "");
+  const std::string host = registry.host();
 
   testing::CommandResult r = Bctr({"pull", "--plain-http", plain_.host() + "/busybox"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -56,21 +56,28 @@ LocalRegistry::~LocalRegistry() {
   }
 }
 
-std::string LocalRegistry::Start(const std::filesystem::path& dir) {
+std::string LocalRegistry::Start(const std::filesystem::path& dir, const RegistryOptions& options) {
   int port = FreeLoopbackPort();
   if (port <= 0)
     return "no free port on 127.0.0.1";
   host_ = "127.0.0.1:" + std::to_string(port);
   std::filesystem::path config = dir / "registry.yml";
   log_ = dir / "registry.log";
-  WriteFile(config,
-            "version: 0.1\n"
-            "log:\n  level: warn\n"
-            "storage:\n  filesystem:\n    rootdirectory: " +
-                (dir / "storage").string() +
-                "\n  delete:\n    enabled: true\n"
-                "http:\n  addr: " +
-                host_ + "\n");
+  std::string yaml =
+      "version: 0.1\n"
+      "log:\n  level: warn\n"
+      "storage:\n  filesystem:\n    rootdirectory: " +
+      (dir / "storage").string() +
+      "\n  delete:\n    enabled: true\n"
+      "http:\n  addr: " +
+      host_ + "\n";
+  if (!options.tls_certificate.empty()) {
+    yaml += "  tls:\n    certificate: " + options.tls_certificate +
+            "\n    key: " + options.tls_key + "\n";
+  }
+  if (!options.auth.empty())
+    yaml += "auth:\n" + options.auth;
+  WriteFile(config, yaml);
   std::vector<std::string> argv = {"docker-registry", "serve", config.string()};
   std::vector<char*> args;
   for (std::string& a : argv) args.push_back(a.data());
@@ -86,7 +93,7 @@ std::string LocalRegistry::Start(const std::filesystem::path& dir) {
     pid_ = -1;
     return std::string("cannot start docker-registry: ") + std::strerror(rc);
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto deadline = std::chrono::steady_clock::now() + options.start_timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -97,7 +104,8 @@ std::string LocalRegistry::Start(const std::filesystem::path& dir) {
       return "";
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  return "docker-registry did not answer on " + host_ + " within 10 s; log:\n" + ReadFile(log_);
+  return "docker-registry did not answer on " + host_ + " within " +
+         std::to_string(options.start_timeout.count()) + " s; log:\n" + ReadFile(log_);
 }
 
 std::string LocalRegistry::Push(const std::filesystem::path& layout,

@@ -6,10 +6,22 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 
 namespace berth::testing {
+
+// What a LocalRegistry serves besides plain HTTP without auth.
+struct RegistryOptions {
+  // The body of docker-registry's `auth:` section, indented by two ("  htpasswd:\n    ...").
+  std::string auth;
+  // A TLS certificate and key: the registry serves HTTPS.
+  std::string tls_certificate;
+  std::string tls_key;
+  // How long Start waits for the registry to answer.
+  std::chrono::seconds start_timeout{10};
+};
 
 class LocalRegistry {
  public:
@@ -20,7 +32,7 @@ class LocalRegistry {
 
   // Starts the registry with config and storage under `dir`; "" on success, else what went
   // wrong (with the registry's log).
-  std::string Start(const std::filesystem::path& dir);
+  std::string Start(const std::filesystem::path& dir, const RegistryOptions& options = {});
 
   // "127.0.0.1:PORT"
   const std::string& host() const { return host_; }
