@@ -1,7 +1,8 @@
 #pragma once
 
 // DetachedFixture: a private berthd and Debian's ctr in a namespace of the test's own, for
-// tests of detached containers (restart_test.cc, bctr_logs_test.cc). It imports the busybox
+// tests of detached containers (restart_test.cc, bctr_logs_test.cc, and under TasksFixture
+// the tasks tests). It imports the busybox
 // test image once per test when asked, and its TearDown marks every container of the namespace
 // `containerd.io/restart.status=stopped` (so berthd's restart monitor leaves it alone), kills
 // and deletes the tasks, removes the containers, then cleans what berthd could not: shims
@@ -100,11 +101,15 @@ class DetachedFixture : public DaemonFixture {
     }
   }
 
-  bool WaitStatus(const std::string& id, const std::string& status) {
-    return Eventually([&] {
-      auto t = Tasks();
-      return t.count(id) != 0 && t[id].second == status;
-    });
+  // Polls `ctr tasks ls` until `id` has `status`.
+  bool WaitStatus(const std::string& id, const std::string& status,
+                  std::chrono::milliseconds limit = std::chrono::seconds(15)) {
+    return Eventually(
+        [&] {
+          auto t = Tasks();
+          return t.count(id) != 0 && t[id].second == status;
+        },
+        limit);
   }
 
   // The value of a container label from `ctr containers info` ("" when absent).
@@ -118,11 +123,15 @@ class DetachedFixture : public DaemonFixture {
     return info.substr(at, info.find('"', at) - at);
   }
 
+  // Kills and deletes every task of the namespace (paused ones are resumed first: a frozen
+  // process dies only once thawed) and removes every container.
   void RemoveAll() {
     for (const std::string& id : Lines(C({"containers", "ls", "-q"}).out))
       (void)C({"containers", "label", id, "containerd.io/restart.status=stopped"});
-    for (const std::string& id : Lines(C({"tasks", "ls", "-q"}).out))
+    for (const std::string& id : Lines(C({"tasks", "ls", "-q"}).out)) {
+      (void)C({"tasks", "resume", id});
       (void)C({"tasks", "kill", "--all", "-s", "SIGKILL", id});
+    }
     for (const std::string& id : Lines(C({"tasks", "ls", "-q"}).out)) {
       (void)WaitStatus(id, "STOPPED");
       (void)C({"tasks", "delete", id});

@@ -1,0 +1,250 @@
+// Tasks across berthd's restarts and their shims' deaths: live restore after a SIGKILL, a dead
+// shim cleaned up and reported, event replay after a restart, bundles marked deleted, and the
+// spare shims berthd keeps (the fixture: tasks_fixture.h).
+
+#include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+
+#include "containerd/services/tasks/v1/tasks.grpc.pb.h"
+#include "tests/integration/tasks_fixture.h"
+#include "tests/testing/matchers.h"
+
+namespace berth {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::EventWatcher;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::ProcessAlive;
+using testing::TasksTest;
+
+TEST_F(TasksTest, AShimThatDiesIsCleanedUpAndReportedAsExited) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  ASSERT_EQ(Run({"-d"}, "doomed", {"sleep", "1000"}).exit_code, 0);
+  ASSERT_EQ(Run({"-d"}, "bystander", {"sleep", "1000"}).exit_code, 0);
+  int pid = Tasks()["doomed"].first;
+  int shim = ShimPid("doomed");
+  ASSERT_GT(shim, 0);
+  ASSERT_NE(testing::ReadFile("/proc/" + std::to_string(shim) + "/cmdline").find("berth-shim"),
+            std::string::npos);
+  EventWatcher events(socket(), dir().path() / "events.txt");
+  ::kill(shim, SIGKILL);  // a shim we started (through berthd) and whose pid the bundle holds
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = Tasks().count("doomed") == 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(gone) << C({"tasks", "ls"}).out;
+  EXPECT_FALSE(ProcessAlive(pid));
+  EXPECT_FALSE(fs::exists(bundles() + "/doomed"));
+  EXPECT_TRUE(events.WaitFor(ns_ + " /tasks/exit {\"container_id\":\"doomed\",\"id\":" +
+                             "\"doomed\",\"pid\":" + std::to_string(pid) + ",\"exit_status\":137"))
+      << events.Output();
+  EXPECT_EQ(Tasks()["bystander"].second, "RUNNING");
+  EXPECT_EQ(C({"containers", "rm", "doomed"}).exit_code, 0);
+  RemoveAll();
+  ExpectNothingLeft({"doomed", "bystander"});
+}
+
+// A shim replays only its last 1024 events to a new subscriber. After more than that, a
+// restarted berthd must still find where it left off: nothing is published twice, and the
+// next event is published once.
+TEST_F(TasksTest, RestartAfterMoreEventsThanTheShimKeepsRepublishesNothing) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  ASSERT_EQ(Run({"-d"}, "busy", {"sleep", "1000"}).exit_code, 0);
+  auto stub = ::containerd::services::tasks::v1::Tasks::NewStub(
+      grpc::CreateChannel("unix:" + socket(), grpc::InsecureChannelCredentials()));
+  auto call = [&](bool pause) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("containerd-namespace", ns_);
+    google::protobuf::Empty out;
+    if (pause) {
+      ::containerd::services::tasks::v1::PauseTaskRequest req;
+      req.set_container_id("busy");
+      return stub->Pause(&ctx, req, &out);
+    }
+    ::containerd::services::tasks::v1::ResumeTaskRequest req;
+    req.set_container_id("busy");
+    return stub->Resume(&ctx, req, &out);
+  };
+  for (int i = 0; i < 520; ++i) {  // 1040 events, plus /tasks/create and /tasks/start
+    ASSERT_TRUE(call(true).ok()) << i;
+    ASSERT_TRUE(call(false).ok()) << i;
+  }
+  auto seen = [&] {
+    std::istringstream in(testing::ReadFile(bundles() + "/busy/events.seen"));
+    int64_t count = 0;
+    in >> count;
+    return count;
+  };
+  for (int i = 0; i < 100 && seen() < 1042; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(seen(), 1042);
+
+  ASSERT_EQ(StopDaemon(SIGKILL), 128 + SIGKILL);
+  ASSERT_TRUE(StartDaemon());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(seen(), 1042);  // the replayed 1024 were all recognised as forwarded
+  EventWatcher events(socket(), dir().path() / "events.txt");
+  ASSERT_EQ(C({"tasks", "pause", "busy"}).exit_code, 0);
+  EXPECT_TRUE(events.WaitFor(ns_ + " /tasks/paused {\"container_id\":\"busy\"}"))
+      << events.Output();
+  for (int i = 0; i < 100 && seen() < 1043; ++i)  // written just after the event is published
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(seen(), 1043);
+  RemoveAll();
+  ExpectNothingLeft({"busy"});
+}
+
+TEST_F(TasksTest, TasksSurviveABerthdKillAndAreRestored) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 9; ++i) {
+    ids.push_back("live" + std::to_string(i));
+    ASSERT_EQ(Run({"-d"}, ids.back(), {"sleep", "1000"}).exit_code, 0);
+  }
+  // Exits while berthd is down, its shim keeping the status.
+  ASSERT_EQ(Run({"-d"}, "quits", {"sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 6"})
+                .exit_code,
+            0);
+  // Its shim dies while berthd is down.
+  ASSERT_EQ(Run({"-d"}, "orphan", {"sleep", "1000"}).exit_code, 0);
+  auto before = Tasks();
+  ASSERT_EQ(before.size(), 11u);
+  int orphan_pid = before["orphan"].first;
+
+  ASSERT_EQ(StopDaemon(SIGKILL), 128 + SIGKILL);
+  testing::WriteFile(Rootfs() + "/tmp/go", "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_FALSE(ProcessAlive(before["quits"].first));
+  for (const std::string& id : ids) EXPECT_TRUE(ProcessAlive(before[id].first)) << id;
+  int orphan_shim = ShimPid("orphan");
+  ASSERT_GT(orphan_shim, 0);
+  ASSERT_NE(
+      testing::ReadFile("/proc/" + std::to_string(orphan_shim) + "/cmdline").find("berth-shim"),
+      std::string::npos);
+  ::kill(orphan_shim, SIGKILL);
+
+  auto restart = std::chrono::steady_clock::now();
+  ASSERT_TRUE(StartDaemon());
+  auto restart_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - restart)
+                        .count();
+  std::printf("berthd restart with 10 live tasks and a dead shim: %lld ms\n",
+              static_cast<long long>(restart_ms));
+  EXPECT_LT(restart_ms, 5000);
+  EXPECT_THAT(DaemonLog(), HasSubstr("task manager ready tasks=10"));
+  auto after = Tasks();
+  for (const std::string& id : ids) {
+    ASSERT_EQ(after.count(id), 1u) << id;
+    EXPECT_EQ(after[id].second, "RUNNING") << id;
+    EXPECT_EQ(after[id].first, before[id].first) << id;  // the same process
+  }
+  ASSERT_EQ(after.count("quits"), 1u);
+  EXPECT_EQ(after["quits"].second, "STOPPED");
+  testing::CommandResult r = C({"tasks", "delete", "quits"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("task quits exit with non-zero exit code 6"));  // kept by the shim
+  // The orphan was cleaned up at start: its processes killed, its bundle gone.
+  EXPECT_EQ(after.count("orphan"), 0u);
+  EXPECT_FALSE(ProcessAlive(orphan_pid));
+  EXPECT_FALSE(fs::exists(bundles() + "/orphan"));
+  EXPECT_THAT(DaemonLog(),
+              HasSubstr("shim of task is gone, cleaning up namespace=" + ns_ + " id=orphan"));
+
+  // The restored tasks are fully usable.
+  r = C({"tasks", "exec", "--fifo-dir", fifo_dir(), "--exec-id", "after", "live0", "echo",
+         "still-here"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "still-here\n");
+  RemoveAll();
+  EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
+  for (const std::string& id : ids) EXPECT_FALSE(ProcessAlive(before[id].first)) << id;
+  ids.insert(ids.end(), {"quits", "orphan"});
+  ExpectNothingLeft(ids);
+}
+
+// A bundle marked deleted (berthd stopped between answering a delete and removing it) is
+// removed at the next start without the task being reported again.
+TEST_F(TasksTest, ABundleMarkedDeletedIsRemovedQuietlyOnRestart) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  ASSERT_EQ(Run({"-d"}, "live", {"sleep", "1000"}).exit_code, 0);
+  ASSERT_EQ(StopDaemon(SIGKILL), 128 + SIGKILL);
+  fs::create_directories(bundles() + "/ghost/rootfs");
+  testing::WriteFile(bundles() + "/ghost/config.json", "{}");
+  testing::WriteFile(bundles() + "/ghost/deleted", "");
+  ASSERT_TRUE(StartDaemon());
+  EXPECT_THAT(DaemonLog(), HasSubstr("task manager ready tasks=1"));
+  EXPECT_FALSE(fs::exists(bundles() + "/ghost"));
+  EXPECT_THAT(DaemonLog(), Not(HasSubstr("id=ghost")));
+  auto tasks = Tasks();
+  EXPECT_EQ(tasks.count("ghost"), 0u);
+  EXPECT_EQ(tasks["live"].second, "RUNNING");
+  RemoveAll();
+  ExpectNothingLeft({"live"});
+}
+
+TEST_F(TasksTest, ASpareShimTakesTheNextTaskAndNoSpareOutlivesBerthd) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  int spare = WaitForSpare();
+  ASSERT_GT(spare, 0) << "berthd started no spare shim";
+  ASSERT_EQ(Run({"-d"}, "first", {"sleep", "1000"}).exit_code, 0);
+  EXPECT_EQ(ShimPid("first"), spare);
+  // It now reads as a shim started for its task (ps, pgrep).
+  EXPECT_THAT(testing::ReadFile("/proc/" + std::to_string(spare) + "/cmdline"),
+              HasSubstr(std::string("--id") + '\0' + "first" + '\0' + "--namespace" + '\0' + ns_));
+  int next = WaitForSpare(spare);
+  ASSERT_GT(next, 0) << "no new spare after the first was taken";
+
+  // berthd dies: its spare goes with it, the task's shim stays and is found again.
+  ASSERT_EQ(StopDaemon(SIGKILL), 128 + SIGKILL);
+  for (int i = 0; i < 100 && ProcessAlive(next); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(ProcessAlive(next)) << "spare shim " << next << " outlived berthd";
+  EXPECT_TRUE(ProcessAlive(spare));
+  ASSERT_TRUE(StartDaemon());
+  EXPECT_THAT(DaemonLog(), HasSubstr("task manager ready tasks=1"));
+  EXPECT_EQ(Tasks()["first"].second, "RUNNING");
+  testing::CommandResult r =
+      C({"tasks", "exec", "--fifo-dir", fifo_dir(), "--exec-id", "e1", "first", "echo", "ok"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok\n");
+  RemoveAll();
+  ExpectNothingLeft({"first"});
+
+  // A berthd that stops takes its spare along too.
+  int spare_now = WaitForSpare();
+  ASSERT_GT(spare_now, 0);
+  ASSERT_EQ(StopDaemon(SIGTERM), 0);
+  for (int i = 0; i < 100 && ProcessAlive(spare_now); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(ProcessAlive(spare_now));
+
+  // spare_shims = 0: none, and tasks start their own shim.
+  fs::path cfg = dir().path() / "no-spares.toml";
+  testing::WriteFile(cfg, "[plugins.\"io.containerd.runtime.v2.task\"]\nspare_shims = 0\n");
+  ASSERT_TRUE(StartDaemon({"--config", cfg.string()}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_THAT(SpareShims(), ::testing::IsEmpty());
+  r = Run({"--rm"}, "own", {"echo", "own shim"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "own shim\n");
+  EXPECT_THAT(SpareShims(), ::testing::IsEmpty());
+  ExpectNothingLeft({"first", "own"});
+}
+
+}  // namespace
+}  // namespace berth
