@@ -16,8 +16,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::EventWatcher;
-using testing::IsCgroupV2;
 using ::testing::HasSubstr;
+using testing::IsCgroupV2;
 using ::testing::Not;
 using testing::ProcessAlive;
 using testing::TasksTest;
