@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,8 +14,6 @@
 #include "gtest/gtest.h"
 
 #include "tests/testing/daemon_fixture.h"
-
-extern char** environ;
 
 namespace berth {
 namespace {
@@ -146,18 +143,8 @@ TEST_F(ContentTest, EventsReachSubscribers) {
 
 // Starts `ctr content ingest` with stdin from a pipe we write; returns its pid.
 pid_t SpawnIngest(const std::vector<std::string>& argv, int stdin_fd, const std::string& log) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, stdin_fd, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  return rc == 0 ? pid : -1;
+  return testing::SpawnInBackground(
+      argv, {.output = log, .truncate = true, .with_stderr = true, .stdin_fd = stdin_fd});
 }
 
 TEST_F(ContentTest, IngestResumesAfterDaemonIsKilledMidWrite) {

@@ -7,9 +7,7 @@
 // /<ns>/<id>), fifo dir and state dir, and kills and deletes whatever it started even when it
 // fails. Also `ctr events` in the background (EventWatcher) and process helpers.
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,8 +24,6 @@
 
 #include "tests/integration/detached_fixture.h"
 #include "tests/testing/daemon_fixture.h"
-
-extern char** environ;
 
 namespace berth::testing {
 
@@ -66,18 +62,8 @@ inline bool IsCgroupV2() {
 class EventWatcher {
  public:
   EventWatcher(const std::string& socket, const fs::path& out) : out_(out) {
-    std::vector<std::string> argv = {"/usr/bin/ctr", "--address", socket, "events"};
-    std::vector<char*> args;
-    for (std::string& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    if (::posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ) != 0)
-      pid_ = -1;
-    posix_spawn_file_actions_destroy(&fa);
+    pid_ = SpawnInBackground({"/usr/bin/ctr", "--address", socket, "events"},
+                             {.output = out.string(), .truncate = true, .with_stderr = false});
     for (int i = 0; pid_ > 0 && i < 50; ++i) {
       std::string probe =
           "berth-events-probe-" + std::to_string(::getpid()) + "-" + std::to_string(i);

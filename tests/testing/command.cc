@@ -27,6 +27,33 @@ void Drain(int fd, std::string& into, bool& open) {
 
 }  // namespace
 
+pid_t SpawnInBackground(const std::vector<std::string>& argv, const BackgroundIo& io, int* error) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  if (io.stdin_fd >= 0)
+    posix_spawn_file_actions_adddup2(&fa, io.stdin_fd, 0);
+  else
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, io.output.c_str(),
+                                   O_WRONLY | O_CREAT | (io.truncate ? O_TRUNC : O_APPEND), 0644);
+  if (io.with_stderr)
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  else
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    if (error != nullptr)
+      *error = rc;
+    return -1;
+  }
+  return pid;
+}
+
 CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   CommandResult res;
   int out[2], err[2];

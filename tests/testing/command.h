@@ -2,6 +2,8 @@
 
 // Runs a program and captures its output, for tests that drive real binaries (berthd, ctr).
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <string>
 #include <vector>
@@ -19,6 +21,20 @@ struct CommandResult {
 // `timeout`.
 CommandResult RunCommand(const std::vector<std::string>& argv,
                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// Where the standard streams of a process started by SpawnInBackground go.
+struct BackgroundIo {
+  std::string output;       // the file stdout goes to
+  bool truncate = false;    // empty `output` first; else append to it
+  bool with_stderr = true;  // stderr to `output` too; else to /dev/null
+  int stdin_fd = -1;        // -1: /dev/null
+};
+
+// Starts argv[0] (searched in PATH) without waiting for it: its pid, which the caller waits
+// for and kills by that pid; -1 when it could not be started (`*error`, if given, is then the
+// errno-style reason).
+pid_t SpawnInBackground(const std::vector<std::string>& argv, const BackgroundIo& io,
+                        int* error = nullptr);
 
 // Directory of the binaries being tested: $BERTH_BIN_DIR, else the build's bin/.
 std::string BinDir();

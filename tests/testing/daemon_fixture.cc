@@ -1,8 +1,6 @@
 #include "tests/testing/daemon_fixture.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -10,8 +8,6 @@
 
 #include <cstring>
 #include <thread>
-
-extern char** environ;
 
 namespace berth::testing {
 namespace {
@@ -49,19 +45,9 @@ bool DaemonFixture::StartDaemon(const std::vector<std::string>& extra) {
   std::vector<std::string> argv = {BinPath("berthd"), "--root", root(),        "--state", state(),
                                    "--address",       socket(), "--log-level", "debug"};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  std::vector<char*> args;
-  for (std::string& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  std::string log = (dir_ / "berthd.log").string();
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 2, 1);
-  int rc = posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
-    pid_ = -1;
+  int rc = 0;
+  pid_ = SpawnInBackground(argv, {.output = (dir_ / "berthd.log").string()}, &rc);
+  if (pid_ < 0) {
     ADD_FAILURE() << "cannot start " << argv[0] << ": " << std::strerror(rc);
     return false;
   }

@@ -1,10 +1,8 @@
 #include "tests/testing/registry.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,8 +14,6 @@
 
 #include "tests/testing/command.h"
 #include "tests/testing/temp_dir.h"
-
-extern char** environ;
 
 namespace berth::testing {
 int FreeLoopbackPort() {
@@ -78,21 +74,11 @@ std::string LocalRegistry::Start(const std::filesystem::path& dir, const Registr
   if (!options.auth.empty())
     yaml += "auth:\n" + options.auth;
   WriteFile(config, yaml);
-  std::vector<std::string> argv = {"docker-registry", "serve", config.string()};
-  std::vector<char*> args;
-  for (std::string& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  int rc = posix_spawnp(&pid_, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
-    pid_ = -1;
+  int rc = 0;
+  pid_ = SpawnInBackground({"docker-registry", "serve", config.string()}, {.output = log_.string()},
+                           &rc);
+  if (pid_ < 0)
     return std::string("cannot start docker-registry: ") + std::strerror(rc);
-  }
   auto deadline = std::chrono::steady_clock::now() + options.start_timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
