@@ -197,7 +197,11 @@ int Serve(const ShimOptions& opts, int ready) {
   server.Serve(absl::Seconds(2));
   g_server = nullptr;
   spdlog::info("shutting down id={} reason={}", opts.id, gone ? "task deleted" : "signal");
+  // berthd's event stream sends what is still queued (the /tasks/delete of the Delete just
+  // answered) and ends; only then are the connections closed.
   events.Close();
+  if (!server.WaitForCalls(absl::Seconds(1)))
+    spdlog::debug("calls still running at shutdown id={}", opts.id);
   server.Shutdown(absl::Seconds(2));
   reaper->reset();
   ::unlink(opts.socket.c_str());

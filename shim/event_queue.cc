@@ -24,8 +24,8 @@ std::optional<v1::Event> EventQueue::Next(uint64_t* next, absl::Duration timeout
     return closed_ || *next < first_seq_ + events_.size();
   };
   mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
-  if (closed_ || *next >= first_seq_ + events_.size())
-    return std::nullopt;
+  if (*next >= first_seq_ + events_.size())
+    return std::nullopt;  // timed out, or closed with nothing left for this subscriber
   if (*next < first_seq_)
     *next = first_seq_;
   return events_[(*next)++ - first_seq_];

@@ -34,10 +34,12 @@ class EventQueue {
   void PublishAny(const std::string& topic, google::protobuf::Any event);
 
   // The event with sequence number `*next` (advancing it), waiting up to `timeout`; nullopt on
-  // timeout or after Close. Events older than the queue's window are skipped.
+  // timeout, or once Close has been called and every event published before it has been
+  // returned. Events older than the queue's window are skipped.
   std::optional<v1::Event> Next(uint64_t* next, absl::Duration timeout);
 
-  // Wakes every waiter; Next returns nullopt from then on.
+  // Wakes every waiter. Events already published are still handed out (a subscriber gets the
+  // /tasks/delete that the shim's last call published), then Next returns nullopt at once.
   void Close();
   bool Closed();
 

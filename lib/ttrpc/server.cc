@@ -110,13 +110,17 @@ void Server::Serve(absl::Duration drain) {
   mu_.AwaitWithTimeout(absl::Condition(&idle), drain);
 }
 
+bool Server::WaitForCalls(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto none = [this] { return calls_running_ == 0; };
+  return mu_.AwaitWithTimeout(absl::Condition(&none), timeout);
+}
+
 void Server::Shutdown(absl::Duration drain) {
   for (const auto& [fd, c] : conns_) ::shutdown(fd, SHUT_RDWR);
   conns_.clear();
   listen_fd_.reset();
-  absl::MutexLock lock(&mu_);
-  auto none = [this] { return calls_running_ == 0; };
-  mu_.AwaitWithTimeout(absl::Condition(&none), drain);
+  (void)WaitForCalls(drain);
 }
 
 void Server::Accept() {

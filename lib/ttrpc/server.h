@@ -47,6 +47,10 @@ class Server {
   // Serves until Stop(). Then it stops reading requests and lets the unary calls that are
   // running finish and send their replies (waiting up to `drain`) before it returns.
   void Serve(absl::Duration drain = absl::Seconds(2));
+  // After Serve: waits up to `timeout` for the running calls, streams included, to return by
+  // themselves (a stream that ends once its source is closed and drained); true if they all
+  // did. Call it before Shutdown, which cuts the streams off.
+  bool WaitForCalls(absl::Duration timeout);
   // After Serve: closes every connection (running streams see `send` fail) and waits up to
   // `drain` for the call threads to return. The destructor does it too (2 s); a call still
   // running after that must not outlive the process (the shim exits right after).

@@ -121,13 +121,23 @@ class TtrpcTest : public ::testing::Test {
       while (send("tick")) absl::SleepFor(absl::Milliseconds(10));
       return absl::CancelledError("client gone");
     });
+    server_.RegisterStream(kSvc, "Tail", [this](const std::string&, const Server::Send& send) {
+      finish_.WaitForNotification();  // then sends what it has left, and ends
+      for (const char* msg : {"last-1", "last-2"}) {
+        if (!send(msg))
+          return absl::CancelledError("gone");
+      }
+      return absl::OkStatus();
+    });
     ASSERT_THAT(server_.Listen(socket_), IsOk());
     thread_ = std::thread([this] { server_.Serve(absl::Milliseconds(500)); });
   }
 
   void TearDown() override {
-    if (!release_.HasBeenNotified())
-      release_.Notify();
+    for (absl::Notification* n : {&release_, &finish_}) {
+      if (!n->HasBeenNotified())
+        n->Notify();
+    }
     server_.Stop();
     thread_.join();
     server_.Shutdown(absl::Seconds(2));
@@ -144,6 +154,7 @@ class TtrpcTest : public ::testing::Test {
   Server server_;
   std::thread thread_;
   absl::Notification release_;
+  absl::Notification finish_;
 };
 
 TEST_F(TtrpcTest, UnaryCallsAndErrors) {
@@ -260,6 +271,33 @@ TEST_F(TtrpcTest, ConnectionEndFailsCallsAndStreams) {
   EXPECT_TRUE(c->Closed());
   EXPECT_THAT(c->Call(kSvc, "Echo", "x", absl::Seconds(1)).status(),
               StatusIs(absl::StatusCode::kUnavailable, "connection closed"));
+}
+
+// What a shim does when it stops: Stop, let the event stream send its last events and end,
+// then Shutdown. The client gets every message and a clean end.
+TEST_F(TtrpcTest, WaitForCallsLetsAStreamFinishBeforeShutdown) {
+  std::unique_ptr<Client> c = Dial();
+  ASSERT_NE(c, nullptr);
+  std::vector<std::string> got;
+  absl::Status end = absl::UnknownError("not done");
+  absl::Notification done;
+  c->OpenStream(
+      kSvc, "Tail", "", [&](std::string m) { got.push_back(std::move(m)); },
+      [&](absl::Status s) {
+        end = s;
+        done.Notify();
+      });
+  absl::SleepFor(absl::Milliseconds(100));  // the call is running
+  server_.Stop();
+  thread_.join();
+  thread_ = std::thread([] {});
+  EXPECT_FALSE(server_.WaitForCalls(absl::Milliseconds(50)));  // the stream still waits
+  finish_.Notify();
+  EXPECT_TRUE(server_.WaitForCalls(absl::Seconds(5)));
+  server_.Shutdown(absl::Seconds(2));
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_THAT(end, IsOk());
+  EXPECT_THAT(got, ::testing::ElementsAre("last-1", "last-2"));
 }
 
 TEST(TtrpcDialTest, NoServerIsUnavailable) {
