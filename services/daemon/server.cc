@@ -143,6 +143,10 @@ void Server::Shutdown(std::chrono::milliseconds grace) {
     return;
   stopped_ = true;
   if (grpc_) {
+    for (const plugin::LoadResult& r : registry_.results()) {
+      if (auto* svc = dynamic_cast<plugin::GrpcService*>(r.instance.get()))
+        svc->Stopping();
+    }
     grpc_->Shutdown(std::chrono::system_clock::now() + grace);
     grpc_->Wait();
     ::unlink(config_.address.c_str());

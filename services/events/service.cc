@@ -1,8 +1,9 @@
 #include "services/events/service.h"
 
+#include "absl/cleanup/cleanup.h"
 #include "grpcpp/server_builder.h"
-#include "spdlog/spdlog.h"
 
+#include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/rpc/handler.h"
 #include "lib/rpc/status.h"
@@ -10,93 +11,34 @@
 namespace berth::events {
 namespace {
 
-// Streams a subscription to one client. Lives until gRPC calls OnDone.
-class SubscribeReactor : public grpc::ServerWriteReactor<Envelope> {
+// How often a waiting Subscribe looks whether its client has gone.
+constexpr absl::Duration kCancelPoll = absl::Milliseconds(200);
+
+}  // namespace
+
+// Set by the subscription's notify (a new event), by Stopping, or by neither (a poll for a
+// cancelled client).
+class EventsService::Waker {
  public:
-  SubscribeReactor(Exchange& exchange, filters::Filter filter) {
-    // Headers go out first, so that a client knows it is subscribed before any event; events
-    // published from then on are queued.
-    StartSendInitialMetadata();
-    auto sub = exchange.Subscribe(std::move(filter), [this] { Pump(); });
-    {
-      absl::MutexLock l(&mu_);
-      sub_ = std::move(sub);
-    }
-    Pump();  // for anything queued before sub_ was set
+  void Wake(bool stop) {
+    absl::MutexLock l(&mu_);
+    woken_ = true;
+    stop_ = stop_ || stop;
   }
 
-  void OnSendInitialMetadataDone(bool) override { Pump(); }
-
-  void OnWriteDone(bool ok) override {
-    {
-      absl::MutexLock l(&mu_);
-      writing_ = false;
-      if (!ok) {
-        if (finished_)
-          return;
-        finished_ = true;  // the client went away; the call must still be finished
-      }
-    }
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away"));
-      return;
-    }
-    Pump();
-  }
-
-  void OnCancel() override {
-    sub_->Close();
-    Pump();
-  }
-
-  void OnDone() override {
-    sub_->Close();
-    delete this;
+  // Waits up to `timeout` for a Wake; false once berthd is stopping.
+  bool Wait(absl::Duration timeout) {
+    absl::MutexLock l(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&woken_), timeout);
+    woken_ = false;
+    return !stop_;
   }
 
  private:
-  // Starts the next write if none is in flight, or finishes the call when the subscription
-  // has ended (overflow or cancel) and its queue is drained. Decides under the lock, acts
-  // outside it, so that a reaction run inline by gRPC never meets a held lock.
-  void Pump() {
-    bool write = false;
-    absl::Status end;
-    {
-      absl::MutexLock l(&mu_);
-      if (sub_ == nullptr || writing_ || finished_)
-        return;
-      if (sub_->Pop(&next_)) {
-        writing_ = write = true;
-      } else {
-        end = sub_->status();
-        if (end.ok())
-          return;
-        finished_ = true;
-      }
-    }
-    if (write) {
-      StartWrite(&next_);  // next_ is not touched again until OnWriteDone
-    } else {
-      Finish(rpc::ToGrpcStatus(end));
-    }
-  }
-
   absl::Mutex mu_;
-  std::shared_ptr<Subscription> sub_;  // set once in the constructor, under mu_
-  Envelope next_;                      // the envelope being written; guarded by mu_
-  bool writing_ = false;               // guarded by mu_
-  bool finished_ = false;              // guarded by mu_
+  bool woken_ = false;  // guarded by mu_
+  bool stop_ = false;   // guarded by mu_
 };
-
-// Finishes at once with an error (bad filter).
-class ErrorReactor : public grpc::ServerWriteReactor<Envelope> {
- public:
-  explicit ErrorReactor(const absl::Status& s) { Finish(rpc::ToGrpcStatus(s)); }
-
-  void OnDone() override { delete this; }
-};
-
-}  // namespace
 
 void EventsService::Register(grpc::ServerBuilder& builder) {
   builder.RegisterService(this);
@@ -115,13 +57,47 @@ grpc::Status EventsService::Forward(grpc::ServerContext*, const api::ForwardRequ
                              [&]() { return exchange_.Forward(req->envelope()); });
 }
 
-grpc::ServerWriteReactor<Envelope>* EventsService::Subscribe(grpc::CallbackServerContext*,
-                                                             const api::SubscribeRequest* req) {
+void EventsService::Stopping() {
+  absl::MutexLock l(&mu_);
+  stopping_ = true;
+  for (Waker* w : running_) w->Wake(/*stop=*/true);
+}
+
+grpc::Status EventsService::Subscribe(grpc::ServerContext* ctx, const api::SubscribeRequest* req,
+                                      grpc::ServerWriter<Envelope>* writer) {
   std::vector<std::string> exprs(req->filters().begin(), req->filters().end());
   absl::StatusOr<filters::Filter> filter = filters::Filter::ParseAll(exprs);
   if (!filter.ok())
-    return new ErrorReactor(filter.status());
-  return new SubscribeReactor(exchange_, *std::move(filter));
+    return rpc::ToGrpcStatus(filter.status());
+  auto waker = std::make_shared<Waker>();  // the subscription's notify may run a little longer
+  {
+    absl::MutexLock l(&mu_);
+    if (stopping_)
+      return rpc::ToGrpcStatus(Unavailable("berthd is shutting down"));
+    running_.insert(waker.get());
+  }
+  absl::Cleanup forget = [&] {
+    absl::MutexLock l(&mu_);
+    running_.erase(waker.get());
+  };
+  std::shared_ptr<Subscription> sub =
+      exchange_.Subscribe(*std::move(filter), [waker] { waker->Wake(/*stop=*/false); });
+  // Headers go out now, so that a client knows it is subscribed before any event; events
+  // published from then on are queued.
+  writer->SendInitialMetadata();
+  Envelope e;
+  for (bool running = true;; running = waker->Wait(kCancelPoll)) {
+    while (sub->Pop(&e)) {
+      if (!writer->Write(e))
+        return grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away");
+    }
+    if (absl::Status s = sub->status(); !s.ok())
+      return rpc::ToGrpcStatus(s);  // cut off as too slow
+    if (!running)
+      return rpc::ToGrpcStatus(Unavailable("berthd is shutting down"));
+    if (ctx->IsCancelled())
+      return grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away");
+  }
 }
 
 }  // namespace berth::events

@@ -105,5 +105,26 @@ TEST_F(EventsServiceTest, ManySubscribersComeAndGo) {
   }
 }
 
+TEST_F(EventsServiceTest, StoppingEndsSubscriptionsAfterTheirQueuedEvents) {
+  grpc::ClientContext ctx;
+  auto reader = stub_->Subscribe(&ctx, api::SubscribeRequest());
+  reader->WaitForInitialMetadata();
+  ASSERT_TRUE(Publish("web", "/test/last", "x").ok());
+  service_->Stopping();
+  Envelope e;
+  ASSERT_TRUE(reader->Read(&e));
+  EXPECT_EQ(e.topic(), "/test/last");
+  EXPECT_FALSE(reader->Read(&e));
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(s.error_message(), "berthd is shutting down");
+
+  // A subscriber that comes after is turned away the same way.
+  grpc::ClientContext late;
+  auto late_reader = stub_->Subscribe(&late, api::SubscribeRequest());
+  EXPECT_FALSE(late_reader->Read(&e));
+  EXPECT_EQ(late_reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
 }  // namespace
 }  // namespace berth::events

@@ -48,6 +48,10 @@ class Plugin {
 class GrpcService : public Plugin {
  public:
   virtual void Register(grpc::ServerBuilder& builder) = 0;
+
+  // berthd is about to stop serving: end the calls that would run until cancelled (event
+  // streams). Unary calls are let finish.
+  virtual void Stopping() {}
 };
 
 class InitContext;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <regex>
 
@@ -11,6 +12,7 @@
 #include "gtest/gtest.h"
 
 #include "tests/testing/daemon_fixture.h"
+#include "tests/testing/event_watcher.h"
 
 namespace berth {
 namespace {
@@ -104,6 +106,18 @@ TEST_F(DaemonTest, NamespacesSurviveRestart) {
   ASSERT_TRUE(StartDaemon());
   testing::CommandResult r = Ctr({"namespaces", "ls"});
   EXPECT_TRUE(std::regex_search(r.out, std::regex("keep +x=1"))) << r.out;
+}
+
+// berthd's stop grace is 5 s; a subscriber must not hold it that long (containerd stops at
+// once too). ctr events ends with an error (the reason is checked in services/events).
+TEST_F(DaemonTest, StopsAtOnceWithASubscriberConnected) {
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  testing::EventWatcher events(socket(), dir().path() / "events.txt");
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(StopDaemon(SIGTERM), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_GT(events.WaitExit(std::chrono::seconds(5)), 0);  // -1: still running
 }
 
 TEST_F(DaemonTest, StaleSocketAfterCrashIsReplaced) {

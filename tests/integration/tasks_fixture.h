@@ -5,7 +5,7 @@
 // through a private berthd and berth-shim, on a busybox root directory (ctr run --rootfs DIR:
 // no image, no rootfs mounts). Each test has its own namespace (so its cgroups are
 // /<ns>/<id>), fifo dir and state dir, and kills and deletes whatever it started even when it
-// fails. Also `ctr events` in the background (EventWatcher) and process helpers.
+// fails. Also process helpers.
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -24,6 +24,7 @@
 
 #include "tests/integration/detached_fixture.h"
 #include "tests/testing/daemon_fixture.h"
+#include "tests/testing/event_watcher.h"
 
 namespace berth::testing {
 
@@ -55,52 +56,6 @@ inline int ParentPid(int pid) {
 inline bool IsCgroupV2() {
   return fs::exists("/sys/fs/cgroup/cgroup.controllers");
 }
-
-// `ctr events` running in the background, its output going to a file, until destroyed (then
-// it gets SIGKILL: a process this test started). The constructor returns once the watcher is
-// subscribed: it creates probe namespaces until one's /namespaces/create shows in the output.
-class EventWatcher {
- public:
-  EventWatcher(const std::string& socket, const fs::path& out) : out_(out) {
-    pid_ = SpawnInBackground({"/usr/bin/ctr", "--address", socket, "events"},
-                             {.output = out.string(), .truncate = true, .with_stderr = false});
-    for (int i = 0; pid_ > 0 && i < 50; ++i) {
-      std::string probe =
-          "berth-events-probe-" + std::to_string(::getpid()) + "-" + std::to_string(i);
-      RunCommand({"ctr", "--address", socket, "namespaces", "create", probe});
-      bool seen = WaitFor("\"name\":\"" + probe + "\"", std::chrono::milliseconds(200));
-      RunCommand({"ctr", "--address", socket, "namespaces", "remove", probe});
-      if (seen)
-        return;
-    }
-    ADD_FAILURE() << "ctr events did not subscribe: " << Output();
-  }
-
-  ~EventWatcher() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  std::string Output() const { return ReadFile(out_); }
-
-  // Polls the output until it contains `text`.
-  bool WaitFor(const std::string& text,
-               std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (Output().find(text) == std::string::npos) {
-      if (std::chrono::steady_clock::now() >= deadline)
-        return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return true;
-  }
-
- private:
-  fs::path out_;
-  pid_t pid_ = -1;
-};
 
 // DetachedFixture (namespace, ctr, removal of what a test leaves) with what the tasks tests
 // look at: a busybox rootfs for `ctr run --rootfs`, the test's bundles and shims (spare ones
