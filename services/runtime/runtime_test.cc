@@ -1,5 +1,5 @@
 // Unit tests of the runtime's pieces that need neither root nor a shim: the helper-program
-// runner, bundles on disk, type URLs and runtime names, the cgroup migration warm-up.
+// runner, bundles on disk, type URLs and runtime names.
 
 #include <signal.h>
 
@@ -11,7 +11,6 @@
 #include "gtest/gtest.h"
 
 #include "services/runtime/bundle.h"
-#include "services/runtime/cgroup_warm.h"
 #include "services/runtime/command.h"
 #include "services/runtime/shim_task.h"
 #include "services/runtime/task_manager.h"
@@ -25,19 +24,6 @@ namespace fs = std::filesystem;
 using ::berth::testing::IsOk;
 using ::berth::testing::StatusIs;
 using ::testing::HasSubstr;
-
-// The warm-up's move is a no-op (as root it is done; otherwise the write fails): the process
-// stays in the cgroups it was in.
-TEST(WarmCgroupMigrationTest, LeavesTheProcessWhereItWas) {
-  std::string before = testing::ReadFile("/proc/self/cgroup");
-  ASSERT_FALSE(before.empty());
-  WarmCgroupMigration();
-  WarmCgroupMigration();  // while the first runs: does nothing
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  WarmCgroupMigration();
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  EXPECT_EQ(testing::ReadFile("/proc/self/cgroup"), before);
-}
 
 TEST(RunProgramTest, CollectsOutputAndExitCode) {
   absl::StatusOr<CommandOutput> r =

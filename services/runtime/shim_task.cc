@@ -11,7 +11,6 @@
 #include "spdlog/spdlog.h"
 
 #include "lib/base/status.h"
-#include "services/runtime/cgroup_warm.h"
 
 namespace berth::runtime {
 namespace {
@@ -305,7 +304,6 @@ absl::Status ShimTask::Kill(const std::string& exec_id, uint32_t signal, bool al
 
 absl::Status ShimTask::Exec(const std::string& exec_id, const TaskIo& io,
                             const google::protobuf::Any& spec) {
-  WarmCgroupMigration();  // the exec'd process joins the cgroup
   shimapi::ExecProcessRequest req;
   req.set_id(bundle_.id());
   req.set_exec_id(exec_id);

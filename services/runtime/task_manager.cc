@@ -5,8 +5,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <atomic>
-
 #include "absl/cleanup/cleanup.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -16,7 +14,6 @@
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/mount/mount.h"
-#include "services/runtime/cgroup_warm.h"
 #include "services/runtime/command.h"
 
 namespace berth::runtime {
@@ -77,20 +74,6 @@ TaskManager::TaskManager(Config config, events::Exchange& exchange)
     : config_(std::move(config)), exchange_(exchange) {
   janitor_ = std::thread([this] { JanitorLoop(); });
   cleaner_ = std::thread([this] { CleanerLoop(); });
-  absl::StatusOr<filters::Filter> before_create = filters::Filter::ParseAll(
-      std::vector<std::string>{R"(topic=="/snapshot/prepare")", R"(topic=="/containers/create")"});
-  if (before_create.ok()) {
-    // The events themselves are not needed: the callback empties the queue (the subscription
-    // is known to it once Subscribe has returned) and starts the warm-up.
-    auto self = std::make_shared<std::atomic<events::Subscription*>>(nullptr);
-    before_create_ = exchange_.Subscribe(*before_create, [self] {
-      events::Envelope dropped;
-      for (events::Subscription* sub = self->load(); sub != nullptr && sub->Pop(&dropped);) {
-      }
-      WarmCgroupMigration();
-    });
-    self->store(before_create_.get());
-  }
   if (config_.spare_shims > 0) {
     spares_ =
         std::make_unique<SpareShims>(SpareShims::Config{.shim_binary = config_.shim_binary,
@@ -100,8 +83,6 @@ TaskManager::TaskManager(Config config, events::Exchange& exchange)
 }
 
 TaskManager::~TaskManager() {
-  if (before_create_ != nullptr)
-    before_create_->Close();
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -174,7 +155,6 @@ void TaskManager::CleanUpLostShim(const std::shared_ptr<ShimTask>& task) {
 
 absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Create(CreateTaskOptions opts) {
   BERTH_RETURN_IF_ERROR(ValidateIdentifier("task", opts.id));
-  WarmCgroupMigration();  // the shim moves the task's init into its cgroup in a moment
   if (!IsShimRuntime(opts.runtime_name)) {
     return absl::NotFoundError(
         fmt::format("task {:?}: runtime {:?} is not supported (berth serves "

@@ -128,9 +128,6 @@ class TaskManager : public plugin::Plugin {
   bool cleaner_stopping_ = false;                           // guarded by mu_
   std::thread cleaner_;
   std::unique_ptr<SpareShims> spares_;  // null when config_.spare_shims is 0
-  // Snapshot prepares and container creates, which come just before a task's create: each
-  // starts WarmCgroupMigration.
-  std::shared_ptr<events::Subscription> before_create_;
 };
 
 // True for the runtime names berth-shim serves.

@@ -86,6 +86,7 @@ absl::Status Container::Setup(const Stdio& stdio) {
   BERTH_ASSIGN_OR_RETURN(RootfsPlan rootfs, PlanRootfs(spec_, bundle_, cgroup_->Binds()));
   BERTH_ASSIGN_OR_RETURN(std::unique_ptr<ProcessPlan> process,
                          PlanProcess(*spec_.process, spec_.linux.seccomp, stdio));
+  BERTH_ASSIGN_OR_RETURN(CgroupJoin join, cgroup_->PrepareJoin());
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, MakeSyncPair());
   InitPlan plan{.namespaces = &ns,
                 .rootfs = &rootfs,
@@ -94,6 +95,7 @@ absl::Status Container::Setup(const Stdio& stdio) {
                 .domainname = spec_.domainname,
                 .sysctls = Sysctls(spec_),
                 .new_user = ns.new_user,
+                .cgroup = &join,
                 .run_hooks = !spec_.hooks.prestart.empty() || !spec_.hooks.create_runtime.empty() ||
                              !spec_.hooks.create_container.empty(),
                 .parent_end = sync.parent.get()};
@@ -101,7 +103,7 @@ absl::Status Container::Setup(const Stdio& stdio) {
   pid_t pid = -1;
   {
     BERTH_ASSIGN_OR_RETURN(PidNamespaceForChildren in_pidns, PidNamespaceForChildren::Enter(ns));
-    pid = Clone3(ns.clone_flags | CLONE_PIDFD, SIGCHLD, &pidfd);
+    pid = Clone3(ns.clone_flags | CLONE_PIDFD, SIGCHLD, &pidfd, join.clone_into.get());
     if (pid == 0)
       RunInit(plan, sync.child.get());
   }
@@ -130,7 +132,6 @@ absl::Status Container::RunCreateHandshake(int sync) {
   const oci::Namespace* user = spec_.linux.FindNamespace("user");
   if (user != nullptr && user->path.empty())
     BERTH_RETURN_IF_ERROR(WriteIdMappings(pid_, spec_.linux));
-  BERTH_RETURN_IF_ERROR(cgroup_->AddProcess(pid_));
   if (spec_.process->oom_score_adj)
     BERTH_RETURN_IF_ERROR(WriteOomScoreAdj(pid_, *spec_.process->oom_score_adj));
   BERTH_RETURN_IF_ERROR(SendToChild(sync, SyncType::kGo, "init"));
@@ -185,14 +186,14 @@ absl::StatusOr<ChildProcess> Container::Exec(const oci::Process& process, const 
   BERTH_ASSIGN_OR_RETURN(std::unique_ptr<ProcessPlan> pp,
                          PlanProcess(process, spec_.linux.seccomp, stdio));
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, MakeSyncPair());
+  BERTH_ASSIGN_OR_RETURN(CgroupJoin join, cgroup_->PrepareJoin());
   ExecPlan plan{.init_pidfd = init_.pidfd(),
                 .ns_flags = ExecNamespaceFlags(spec_.linux),
-                .cgroup_procs = {},
+                .cgroup = &join,
                 .process = pp.get(),
                 .parent_end = sync.parent.get()};
-  BERTH_ASSIGN_OR_RETURN(plan.cgroup_procs, cgroup_->OpenProcsFiles());
   int pidfd = -1;
-  pid_t pid = Clone3(CLONE_PIDFD, 0, &pidfd);
+  pid_t pid = Clone3(CLONE_PIDFD, 0, &pidfd, join.clone_into.get());
   if (pid < 0)
     return ErrnoError(errno, fmt::format("container {:?}: exec: clone3", id_));
   if (pid == 0)

@@ -15,10 +15,8 @@ void RunExecIntermediate(const ExecPlan& plan, int sync) {
   ::close(plan.parent_end);
   if (::setns(plan.init_pidfd, plan.ns_flags) != 0)
     ChildFail(sync, errno, "setns", "container init");
-  for (const UniqueFd& fd : plan.cgroup_procs) {
-    if (::write(fd.get(), "0", 1) != 1)
-      ChildFail(sync, errno, "join cgroup", "cgroup.procs");
-  }
+  if (!JoinCgroupTasks(*plan.cgroup))
+    ChildFail(sync, errno, "join cgroup", "tasks");
   int pidfd = -1;
   pid_t pid = Clone3(CLONE_PIDFD, SIGCHLD, &pidfd);
   if (pid < 0)

@@ -44,6 +44,8 @@ void SetNames(const InitPlan& plan, int sync) {
 void RunInit(const InitPlan& plan, int sync) {
   ::close(plan.parent_end);
   Expect(sync, SyncType::kGo, "waiting for go");
+  if (!JoinCgroupTasks(*plan.cgroup))
+    ChildFail(sync, errno, "join cgroup", "tasks");
   JoinNamespaces(*plan.namespaces, sync);
   if (plan.new_user) {
     // Raw syscalls: see SwitchUser in process_plan.cc.

@@ -1,14 +1,15 @@
 #pragma once
 
 // The container's init process between clone and exec (youki's "init" stage). Runs in the
-// child with only syscalls: waits for kGo (maps and cgroup in place), joins namespaces, sets up
-// the rootfs, asks the parent to run createRuntime hooks, pivots, sets hostname and sysctls,
+// child with only syscalls: waits for kGo (id maps in place), joins its cgroup and namespaces, sets
+// up the rootfs, asks the parent to run createRuntime hooks, pivots, sets hostname and sysctls,
 // reports kReady, waits for kStart, then finalizes the process and execs.
 
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "shim/linux/cgroups/cgroup.h"
 #include "shim/linux/namespaces.h"
 #include "shim/linux/process_plan.h"
 #include "shim/linux/rootfs.h"
@@ -23,6 +24,7 @@ struct InitPlan {
   std::string domainname;
   std::vector<std::pair<std::string, std::string>> sysctls;  // /proc/sys path, value
   bool new_user = false;
+  const CgroupJoin* cgroup = nullptr;  // v1: joined right after kGo (v2: at clone)
   bool run_hooks = false;  // ask the parent to run createRuntime hooks before pivot_root
   int parent_end = -1;     // the parent's end of the sync socket, closed in the child
 };

@@ -16,11 +16,16 @@ namespace berth::shim::linux {
 // fork-like clone3: returns the child's pid in the parent, 0 in the child. `flags` may hold
 // CLONE_NEW* and CLONE_PIDFD (then *pidfd receives the pidfd). `exit_signal` 0 makes a child
 // that waitpid(-1) without __WALL does not see (the shim's reaper leaves it alone).
-inline pid_t Clone3(uint64_t flags, int exit_signal, int* pidfd) {
+// `cgroup_fd` >= 0: the child starts in that cgroup v2 directory (CLONE_INTO_CGROUP).
+inline pid_t Clone3(uint64_t flags, int exit_signal, int* pidfd, int cgroup_fd = -1) {
   struct clone_args args = {};
   args.flags = flags;
   args.pidfd = reinterpret_cast<uint64_t>(pidfd);
   args.exit_signal = static_cast<uint64_t>(exit_signal);
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+  }
   return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof(args)));
 }
 

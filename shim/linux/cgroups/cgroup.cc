@@ -28,6 +28,14 @@ absl::StatusOr<std::unique_ptr<Cgroup>> Cgroup::Create(const std::string& path) 
   return CgroupV1::Create(path);
 }
 
+bool JoinCgroupTasks(const CgroupJoin& join) {
+  for (const UniqueFd& fd : join.tasks_files) {
+    if (::write(fd.get(), "0", 1) != 1)
+      return false;
+  }
+  return true;
+}
+
 std::unique_ptr<Cgroup> Cgroup::Open(const std::string& path) {
   if (IsV2Host())
     return std::make_unique<CgroupV2>(path);

@@ -134,22 +134,16 @@ absl::Status CgroupV1::Apply(const oci::Resources& r) {
   return absl::OkStatus();
 }
 
-absl::Status CgroupV1::AddProcess(pid_t pid) {
-  for (const char* c : kControllers)
-    BERTH_RETURN_IF_ERROR(WriteCgroupFile(File(c, "cgroup.procs"), std::to_string(pid)));
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::vector<UniqueFd>> CgroupV1::OpenProcsFiles() {
-  std::vector<UniqueFd> fds;
+absl::StatusOr<CgroupJoin> CgroupV1::PrepareJoin() {
+  CgroupJoin join;
   for (const char* c : kControllers) {
-    std::string f = File(c, "cgroup.procs");
+    std::string f = File(c, "tasks");
     UniqueFd fd(::open(f.c_str(), O_WRONLY | O_CLOEXEC));
     if (!fd.valid())
       return ErrnoError(errno, fmt::format("open {}", f));
-    fds.push_back(std::move(fd));
+    join.tasks_files.push_back(std::move(fd));
   }
-  return fds;
+  return join;
 }
 
 absl::Status CgroupV1::SetFreezer(const std::string& state) {

@@ -82,18 +82,12 @@ absl::Status CgroupV2::Apply(const oci::Resources& r) {
   return absl::OkStatus();
 }
 
-absl::Status CgroupV2::AddProcess(pid_t pid) {
-  return WriteCgroupFile(File("cgroup.procs"), std::to_string(pid));
-}
-
-absl::StatusOr<std::vector<UniqueFd>> CgroupV2::OpenProcsFiles() {
-  std::string f = File("cgroup.procs");
-  UniqueFd fd(::open(f.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd.valid())
-    return ErrnoError(errno, fmt::format("open {}", f));
-  std::vector<UniqueFd> fds;
-  fds.push_back(std::move(fd));
-  return fds;
+absl::StatusOr<CgroupJoin> CgroupV2::PrepareJoin() {
+  CgroupJoin join;
+  join.clone_into.reset(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!join.clone_into.valid())
+    return ErrnoError(errno, fmt::format("open {}", dir_));
+  return join;
 }
 
 absl::Status CgroupV2::SetFrozen(bool frozen) {

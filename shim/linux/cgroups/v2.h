@@ -20,8 +20,7 @@ class CgroupV2 : public Cgroup {
   const std::string& path() const override { return path_; }
 
   absl::Status Apply(const oci::Resources& r) override;
-  absl::Status AddProcess(pid_t pid) override;
-  absl::StatusOr<std::vector<UniqueFd>> OpenProcsFiles() override;
+  absl::StatusOr<CgroupJoin> PrepareJoin() override;
   absl::Status Freeze() override;
   absl::Status Thaw() override;
   absl::StatusOr<std::vector<pid_t>> Pids() override;
