@@ -168,6 +168,8 @@ void Collector::Loop() {
     cv_.wait_for(l, kDebounce, [&] { return stopping_; });  // let triggers gather
     if (stopping_)
       return;
+    if (!pending_)
+      continue;  // a CollectNow meanwhile did it
     pending_ = false;
     l.unlock();
     absl::StatusOr<CollectStats> s = Run();
@@ -175,6 +177,14 @@ void Collector::Loop() {
       spdlog::warn("garbage collection failed error={}", s.status().ToString());
     l.lock();
   }
+}
+
+absl::Status Collector::CollectNow() {
+  {
+    std::lock_guard l(mu_);
+    pending_ = false;
+  }
+  return Run().status();
 }
 
 absl::StatusOr<CollectStats> Collector::Run() {

@@ -46,8 +46,9 @@ class Collector : public plugin::Plugin, public metadata::GcScheduler {
   // Schedules a collection soon; several triggers close together make one collection.
   void Trigger() override;
 
-  // Runs a collection now.
-  absl::Status CollectNow() override { return Run().status(); }
+  // Runs a collection now. It stands for the triggers before it: a pending background
+  // collection is dropped.
+  absl::Status CollectNow() override;
 
   // Runs a collection now and returns what it removed.
   absl::StatusOr<CollectStats> Run();

@@ -104,6 +104,19 @@ TEST_F(CollectorTest, TriggerCollectsInTheBackground) {
   EXPECT_FALSE(OnDisk(d));
 }
 
+// A delete with sync collects what the triggers before it asked for: no background collection
+// follows, which would take what is made right after (a lease-less snapshot, say).
+TEST_F(CollectorTest, CollectNowDropsThePendingBackgroundCollection) {
+  std::string gone = Blob("gone-now");
+  ASSERT_THAT(store_->Delete("default", gone), IsOk());
+  collector_->Trigger();
+  ASSERT_THAT(collector_->CollectNow(), IsOk());
+  EXPECT_FALSE(OnDisk(gone));
+  std::string unreferenced = Blob("made-after");
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the debounce is 100 ms
+  EXPECT_TRUE(OnDisk(unreferenced));
+}
+
 TEST_F(CollectorTest, RemovesIngestsNobodyWroteToSinceTheExpiry) {
   // A fresh ingest survives a collection: it can still be resumed.
   {

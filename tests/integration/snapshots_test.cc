@@ -109,6 +109,7 @@ TEST_F(SnapshotsTest, PullFromLocalRegistryUnpacks) {
   testing::CommandResult r = C({"images", "pull", "--plain-http", ref});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err << DaemonLog();
   EXPECT_THAT(C({"images", "ls", "-q"}).out, HasSubstr(ref));
+  CollectGarbage();  // the view "v1" below has no lease
 
   auto snaps = Snapshots();
   ASSERT_EQ(snaps.size(), 1u) << C({"snapshots", "ls"}).out;
@@ -145,6 +146,7 @@ TEST_F(SnapshotsTest, LayeredImageShowsItsWhiteoutsThroughTheMount) {
   std::string ref = registry_.host() + "/layered:latest";
   testing::CommandResult r = C({"images", "pull", "--plain-http", ref});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err << DaemonLog();
+  CollectGarbage();  // the snapshot "work" below has no lease
   ASSERT_EQ(Snapshots().size(), 4u) << C({"snapshots", "ls"}).out;
   r = C({"snapshots", "tree"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

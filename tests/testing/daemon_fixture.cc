@@ -92,6 +92,13 @@ CommandResult DaemonFixture::Ctr(const std::vector<std::string>& args) {
   return RunCommand(argv);
 }
 
+void DaemonFixture::CollectGarbage() {
+  CommandResult r = Ctr({"-n", "default", "leases", "create", "--id", "berth-test-collect"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Ctr({"-n", "default", "leases", "rm", "--sync", "berth-test-collect"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+}
+
 CommandResult DaemonFixture::RunBerthd(const std::vector<std::string>& args,
                                        std::chrono::milliseconds timeout) {
   std::vector<std::string> argv = {BinPath("berthd")};

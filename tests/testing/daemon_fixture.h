@@ -36,6 +36,11 @@ class DaemonFixture : public ::testing::Test {
 
   // `ctr --address SOCK <args>`; the namespace flag is up to the caller.
   CommandResult Ctr(const std::vector<std::string>& args);
+  // Runs a garbage collection now (a lease created and removed with --sync) and fails the test
+  // if it cannot. None is pending after it: the one that a pull or an import schedules when its
+  // lease ends would otherwise take the lease-less snapshots a test makes right after (as
+  // containerd's would).
+  void CollectGarbage();
   // Runs berthd in the foreground with the given arguments (for start-up failures).
   CommandResult RunBerthd(const std::vector<std::string>& args,
                           std::chrono::milliseconds timeout = std::chrono::seconds(10));
