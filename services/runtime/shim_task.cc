@@ -51,7 +51,8 @@ std::string ProtobufTypeUrl(const std::string& type_url) {
 }
 
 absl::StatusOr<std::unique_ptr<ShimTask>> ShimTask::Connect(Bundle bundle, std::string runtime,
-                                                            std::chrono::milliseconds timeout) {
+                                                            std::chrono::milliseconds timeout,
+                                                            std::optional<ShimProcess> known) {
   std::string id = bundle.id();
   std::string socket = bundle.socket().string();
   absl::Time deadline = absl::Now() + absl::FromChrono(timeout);
@@ -63,6 +64,11 @@ absl::StatusOr<std::unique_ptr<ShimTask>> ShimTask::Connect(Bundle bundle, std::
   }
   std::unique_ptr<ShimTask> task(
       new ShimTask(std::move(bundle), std::move(runtime), std::move(*client)));
+  if (known.has_value()) {
+    task->shim_pid_ = known->pid;
+    task->shim_pidfd_ = std::move(known->pidfd);
+    return task;
+  }
   shimapi::ConnectRequest req;
   req.set_id(id);
   shimapi::ConnectResponse resp;

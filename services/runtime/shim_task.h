@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,12 +45,20 @@ struct TaskIo {
   bool terminal = false;
 };
 
+// A running berth-shim: its pid, and a pidfd that stays its own.
+struct ShimProcess {
+  pid_t pid = 0;
+  UniqueFd pidfd;
+};
+
 class ShimTask {
  public:
-  // Connects to the shim serving on bundle.socket() and asks for its pid. Unavailable when it
-  // does not answer within `timeout`.
-  static absl::StatusOr<std::unique_ptr<ShimTask>> Connect(Bundle bundle, std::string runtime,
-                                                           std::chrono::milliseconds timeout);
+  // Connects to the shim serving on bundle.socket() and asks for its pid (its Connect call),
+  // unless `known` already tells it (an adopted spare). Unavailable when it does not answer
+  // within `timeout`.
+  static absl::StatusOr<std::unique_ptr<ShimTask>> Connect(
+      Bundle bundle, std::string runtime, std::chrono::milliseconds timeout,
+      std::optional<ShimProcess> known = std::nullopt);
   // Stops forwarding events (cancels the stream and joins the thread).
   ~ShimTask();
 

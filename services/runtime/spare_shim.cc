@@ -39,17 +39,14 @@ std::string ReceiveAnswer(int fd, absl::Duration timeout) {
   }
 }
 
-// Kills the spare behind `channel` if it is still there: its end of the channel being open
-// proves that `pid` is still that spare.
-void KillSpare(int channel, pid_t pid) {
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0)
-    return;
-  UniqueFd pidfd(fd);
+// The pidfd of the spare behind `channel`, or an invalid fd if it is gone: its end of the
+// channel being open proves that `pid` is still that spare.
+UniqueFd SparePidfd(int channel, pid_t pid) {
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   pollfd p = {channel, POLLIN, 0};
-  if (::poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) != 0)
-    return;  // gone already; the pid may be another process's by now
-  ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+  if (!pidfd.valid() || (::poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) != 0))
+    return UniqueFd();  // gone already; the pid may be another process's by now
+  return pidfd;
 }
 
 }  // namespace
@@ -116,7 +113,7 @@ absl::StatusOr<SpareShims::Spare> SpareShims::StartOne() {
   return spare;
 }
 
-absl::Status SpareShims::Adopt(const Bundle& bundle, absl::Duration timeout) {
+absl::StatusOr<ShimProcess> SpareShims::Adopt(const Bundle& bundle, absl::Duration timeout) {
   Spare spare;
   {
     absl::MutexLock lock(&mu_);
@@ -125,6 +122,9 @@ absl::Status SpareShims::Adopt(const Bundle& bundle, absl::Duration timeout) {
     spare = std::move(ready_.front());
     ready_.pop_front();  // wakes the refill thread
   }
+  UniqueFd pidfd = SparePidfd(spare.channel.get(), spare.pid);
+  if (!pidfd.valid())
+    return Unavailable(fmt::format("spare shim {} for task {:?}: gone", spare.pid, bundle.id()));
   std::string msg = bundle.id() + '\0' + bundle.ns() + '\0' + bundle.path().string();
   if (::send(spare.channel.get(), msg.data(), msg.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(msg.size())) {
@@ -133,9 +133,9 @@ absl::Status SpareShims::Adopt(const Bundle& bundle, absl::Duration timeout) {
   }
   std::string answer = ReceiveAnswer(spare.channel.get(), timeout);
   if (answer.starts_with("unix://"))
-    return absl::OkStatus();
+    return ShimProcess{.pid = spare.pid, .pidfd = std::move(pidfd)};
   if (answer.empty()) {
-    KillSpare(spare.channel.get(), spare.pid);
+    ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
     answer = "no answer";
   }
   return Unavailable(

@@ -15,12 +15,13 @@
 #include <string>
 #include <thread>
 
-#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 #include "lib/base/unique_fd.h"
 #include "services/runtime/bundle.h"
+#include "services/runtime/shim_task.h"
 
 namespace berth::runtime {
 
@@ -36,10 +37,11 @@ class SpareShims {
   // Stops the refill thread and closes the channels: the spares that are left exit.
   ~SpareShims();
 
-  // Hands `bundle` to a ready spare and waits up to `timeout` for it to serve there.
-  // Unavailable when no spare is ready (the caller starts a shim itself) or when the spare
-  // failed (its message; a spare that does not answer in time is killed).
-  absl::Status Adopt(const Bundle& bundle, absl::Duration timeout);
+  // Hands `bundle` to a ready spare and waits up to `timeout` for it to serve there; returns
+  // the shim (pid and pidfd). Unavailable when no spare is ready (the caller starts a shim
+  // itself) or when the spare failed (its message; a spare that does not answer in time is
+  // killed).
+  absl::StatusOr<ShimProcess> Adopt(const Bundle& bundle, absl::Duration timeout);
 
   // The pids of the spares ready now (for tests and logs).
   std::vector<pid_t> ReadyPids();

@@ -35,13 +35,15 @@ bool IsShimRuntime(const std::string& name) {
 absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::StartShim(const Bundle& bundle,
                                                                  const std::string& runtime) {
   if (spares_ != nullptr) {
-    absl::Status adopted = spares_->Adopt(bundle, absl::FromChrono(kShimStartTimeout));
+    absl::StatusOr<ShimProcess> adopted =
+        spares_->Adopt(bundle, absl::FromChrono(kShimStartTimeout));
     if (adopted.ok()) {
-      BERTH_ASSIGN_OR_RETURN(std::unique_ptr<ShimTask> task,
-                             ShimTask::Connect(bundle, runtime, kConnectTimeout));
+      BERTH_ASSIGN_OR_RETURN(
+          std::unique_ptr<ShimTask> task,
+          ShimTask::Connect(bundle, runtime, kConnectTimeout, *std::move(adopted)));
       return std::shared_ptr<ShimTask>(std::move(task));
     }
-    spdlog::debug("starting a shim for task id={}: {}", bundle.id(), adopted.ToString());
+    spdlog::debug("starting a shim for task id={}: {}", bundle.id(), adopted.status().ToString());
   }
   BERTH_ASSIGN_OR_RETURN(
       CommandOutput out,
