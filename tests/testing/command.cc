@@ -25,6 +25,17 @@ void Drain(int fd, std::string& into, bool& open) {
   }
 }
 
+// posix_spawnp of `argv` with `fa` (destroyed here); the pid, or -1 with the error in *rc.
+pid_t Spawn(const std::vector<std::string>& argv, posix_spawn_file_actions_t* fa, int* rc) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  *rc = posix_spawnp(&pid, args[0], fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(fa);
+  return *rc == 0 ? pid : -1;
+}
+
 }  // namespace
 
 pid_t SpawnInBackground(const std::vector<std::string>& argv, const BackgroundIo& io, int* error) {
@@ -40,17 +51,10 @@ pid_t SpawnInBackground(const std::vector<std::string>& argv, const BackgroundIo
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
   else
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
-    if (error != nullptr)
-      *error = rc;
-    return -1;
-  }
+  int rc = 0;
+  pid_t pid = Spawn(argv, &fa, &rc);
+  if (pid < 0 && error != nullptr)
+    *error = rc;
   return pid;
 }
 
@@ -64,15 +68,11 @@ CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::mill
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
+  int rc = 0;
+  pid_t pid = Spawn(argv, &fa, &rc);
   ::close(out[1]);
   ::close(err[1]);
-  if (rc != 0) {
+  if (pid < 0) {
     res.err = "spawn " + argv[0] + " failed: " + std::to_string(rc);
     ::close(out[0]);
     ::close(err[0]);
