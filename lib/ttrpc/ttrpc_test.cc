@@ -149,6 +149,22 @@ class TtrpcTest : public ::testing::Test {
     return c.ok() ? std::move(*c) : nullptr;
   }
 
+  // A server stream as the client sees it: its messages, then its end.
+  struct Received {
+    std::vector<std::string> messages;
+    absl::Status end = absl::UnknownError("not done");
+    absl::Notification done;
+  };
+
+  static void OpenStream(Client& c, const char* method, const std::string& req, Received* r) {
+    c.OpenStream(
+        kSvc, method, req, [r](std::string m) { r->messages.push_back(std::move(m)); },
+        [r](absl::Status s) {
+          r->end = s;
+          r->done.Notify();
+        });
+  }
+
   berth::testing::TempDir dir_{"ttrpc"};
   std::string socket_;
   Server server_;
@@ -225,20 +241,13 @@ TEST_F(TtrpcTest, DeadlineAndCancel) {
 TEST_F(TtrpcTest, ServerStream) {
   std::unique_ptr<Client> c = Dial();
   ASSERT_NE(c, nullptr);
-  std::vector<std::string> got;
-  absl::Status end = absl::UnknownError("not done");
-  absl::Notification done;
-  c->OpenStream(
-      kSvc, "Count", "50", [&](std::string m) { got.push_back(std::move(m)); },
-      [&](absl::Status s) {
-        end = s;
-        done.Notify();
-      });
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
-  EXPECT_THAT(end, IsOk());
-  ASSERT_EQ(got.size(), 50u);
-  EXPECT_EQ(got[0], "0");
-  EXPECT_EQ(got[49], "49");
+  Received r;
+  OpenStream(*c, "Count", "50", &r);
+  ASSERT_TRUE(r.done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_THAT(r.end, IsOk());
+  ASSERT_EQ(r.messages.size(), 50u);
+  EXPECT_EQ(r.messages[0], "0");
+  EXPECT_EQ(r.messages[49], "49");
 }
 
 TEST_F(TtrpcTest, ConnectionEndFailsCallsAndStreams) {
@@ -278,15 +287,8 @@ TEST_F(TtrpcTest, ConnectionEndFailsCallsAndStreams) {
 TEST_F(TtrpcTest, WaitForCallsLetsAStreamFinishBeforeShutdown) {
   std::unique_ptr<Client> c = Dial();
   ASSERT_NE(c, nullptr);
-  std::vector<std::string> got;
-  absl::Status end = absl::UnknownError("not done");
-  absl::Notification done;
-  c->OpenStream(
-      kSvc, "Tail", "", [&](std::string m) { got.push_back(std::move(m)); },
-      [&](absl::Status s) {
-        end = s;
-        done.Notify();
-      });
+  Received r;
+  OpenStream(*c, "Tail", "", &r);
   absl::SleepFor(absl::Milliseconds(100));  // the call is running
   server_.Stop();
   thread_.join();
@@ -295,9 +297,9 @@ TEST_F(TtrpcTest, WaitForCallsLetsAStreamFinishBeforeShutdown) {
   finish_.Notify();
   EXPECT_TRUE(server_.WaitForCalls(absl::Seconds(5)));
   server_.Shutdown(absl::Seconds(2));
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(5)));
-  EXPECT_THAT(end, IsOk());
-  EXPECT_THAT(got, ::testing::ElementsAre("last-1", "last-2"));
+  ASSERT_TRUE(r.done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_THAT(r.end, IsOk());
+  EXPECT_THAT(r.messages, ::testing::ElementsAre("last-1", "last-2"));
 }
 
 TEST(TtrpcDialTest, NoServerIsUnavailable) {
