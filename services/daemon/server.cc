@@ -98,6 +98,15 @@ absl::Status Server::LoadPlugins() {
   return registry_.Load(info, std::move(opts));
 }
 
+std::vector<plugin::GrpcService*> Server::GrpcServices() const {
+  std::vector<plugin::GrpcService*> services;
+  for (const plugin::LoadResult& r : registry_.results()) {
+    if (auto* svc = dynamic_cast<plugin::GrpcService*>(r.instance.get()))
+      services.push_back(svc);
+  }
+  return services;
+}
+
 absl::Status Server::Serve() {
   BERTH_RETURN_IF_ERROR(PrepareSocketPath(config_.address));
   grpc::ServerBuilder builder;
@@ -108,10 +117,7 @@ absl::Status Server::Serve() {
   builder.AddChannelArgument("grpc.experimental.tcp_read_chunk_size", 1 << 20);
   builder.AddChannelArgument("grpc.experimental.tcp_min_read_chunk_size", 256 << 10);
   builder.AddChannelArgument("grpc.experimental.tcp_max_read_chunk_size", 4 << 20);
-  for (const plugin::LoadResult& r : registry_.results()) {
-    if (auto* svc = dynamic_cast<plugin::GrpcService*>(r.instance.get()))
-      svc->Register(builder);
-  }
+  for (plugin::GrpcService* svc : GrpcServices()) svc->Register(builder);
   builder.AddListeningPort("unix:" + config_.address, grpc::InsecureServerCredentials());
   // The socket must never be reachable with wider permissions than 0660, even for the moment
   // between bind and chmod: create it under a umask that allows no more.
@@ -143,10 +149,7 @@ void Server::Shutdown(std::chrono::milliseconds grace) {
     return;
   stopped_ = true;
   if (grpc_) {
-    for (const plugin::LoadResult& r : registry_.results()) {
-      if (auto* svc = dynamic_cast<plugin::GrpcService*>(r.instance.get()))
-        svc->Stopping();
-    }
+    for (plugin::GrpcService* svc : GrpcServices()) svc->Stopping();
     grpc_->Shutdown(std::chrono::system_clock::now() + grace);
     grpc_->Wait();
     ::unlink(config_.address.c_str());

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "grpcpp/server.h"
@@ -37,6 +38,8 @@ class Server {
 
   absl::Status LoadPlugins();
   absl::Status Serve();
+  // The loaded plugins that serve gRPC services.
+  std::vector<plugin::GrpcService*> GrpcServices() const;
 
   Config config_;
   FileLock lock_;
