@@ -6,10 +6,12 @@
 // Driver supplies what differs: how a new directory is filled and which mounts it has.
 //
 // Crash safety: a new snapshot is built in <root>/snapshots/new-XXXXXX and renamed to its id
-// inside the transaction that inserts its record; a removed one is renamed to rm-<id> inside
-// the transaction that deletes its record and deleted after the commit. Whatever a crash
-// leaves in snapshots/ without a record is removed by Cleanup(); an rm-<id> whose record is
-// still there (the removal was not committed) is renamed back when the snapshotter opens.
+// inside the transaction that inserts its record (the directory synced before the commit); a
+// removed one is renamed to rm-<id> inside the transaction that deletes its record, which
+// commits without a sync, and deleted once the log has been synced. Whatever a crash leaves
+// in snapshots/ without a record is removed by Cleanup(); an rm-<id> whose record is still
+// there (the removal was not committed, or not synced) is renamed back when the snapshotter
+// opens.
 //
 // Thread-safe: one mutex serializes the calls (Walk calls its fn outside it).
 

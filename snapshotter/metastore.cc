@@ -1,11 +1,16 @@
 #include "snapshotter/metastore.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <utility>
 
 #include "fmt/format.h"
 
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "lib/base/unique_fd.h"
 
 namespace berth::snapshot {
 namespace {
@@ -34,16 +39,17 @@ constexpr char kSelect[] =
     "SELECT s.id, s.key, s.parent_id, p.key, s.kind, s.created_at, s.updated_at, s.size, "
     "s.inodes FROM snapshots s LEFT JOIN snapshots p ON p.id = s.parent_id ";
 
-// One prepared statement, finalized on destruction.
+// A cached prepared statement borrowed for one use: reset and unbound on destruction. A
+// failed prepare gives a null statement; Step() then fails with SQLITE_MISUSE, reported by the
+// caller with the statement's purpose.
 class Stmt {
  public:
-  Stmt(sqlite3* db, const std::string& sql) {
-    // A failed prepare leaves s_ null; Step() then fails with SQLITE_MISUSE, reported by the
-    // caller with the statement's purpose.
-    (void)sqlite3_prepare_v2(db, sql.c_str(), -1, &s_, nullptr);
-  }
+  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
 
-  ~Stmt() { sqlite3_finalize(s_); }
+  ~Stmt() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
 
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
@@ -110,13 +116,13 @@ absl::StatusOr<std::unique_ptr<MetaStore>> MetaStore::Open(const std::filesystem
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  std::unique_ptr<MetaStore> store(new MetaStore(db));
+  std::unique_ptr<MetaStore> store(new MetaStore(db, path.string() + "-wal"));
   if (rc != SQLITE_OK)
     return store->Error(rc, fmt::format("open snapshot metadata {:?}", path.string()));
   sqlite3_busy_timeout(db, 5000);
   BERTH_RETURN_IF_ERROR(
       store->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"));
-  Stmt v(db, "PRAGMA user_version");
+  Stmt v(store->Prepared("PRAGMA user_version"));
   if (v.Step() != SQLITE_ROW)
     return store->Error(sqlite3_errcode(db), "read schema version");
   const int64_t version = v.Int(0);
@@ -132,6 +138,7 @@ absl::StatusOr<std::unique_ptr<MetaStore>> MetaStore::Open(const std::filesystem
 }
 
 MetaStore::~MetaStore() {
+  for (auto& [sql, stmt] : stmts_) sqlite3_finalize(stmt);
   sqlite3_close_v2(db_);
 }
 
@@ -157,26 +164,60 @@ absl::Status MetaStore::Exec(const std::string& sql) {
   return absl::OkStatus();
 }
 
+sqlite3_stmt* MetaStore::Prepared(const std::string& sql) {
+  if (auto it = stmts_.find(sql); it != stmts_.end())
+    return it->second;
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK)
+    return nullptr;
+  stmts_.emplace(sql, s);
+  return s;
+}
+
 MetaStore::Transaction::~Transaction() {
   if (store_ != nullptr)
-    (void)store_->Exec("ROLLBACK");
+    End(/*rollback=*/true);
+}
+
+// A deferred transaction puts the connection back to synchronous=FULL when it ends (SQLite
+// refuses to change it inside a transaction, hence here and in Begin).
+void MetaStore::Transaction::End(bool rollback) {
+  MetaStore* s = std::exchange(store_, nullptr);
+  if (rollback)
+    (void)s->Exec("ROLLBACK");
+  if (durability_ == Durability::kDeferred)
+    (void)s->Exec("PRAGMA synchronous=FULL");
 }
 
 absl::Status MetaStore::Transaction::Commit() {
-  MetaStore* s = std::exchange(store_, nullptr);
-  absl::Status st = s->Exec("COMMIT");
-  if (!st.ok())
-    (void)s->Exec("ROLLBACK");
+  absl::Status st = store_->Exec("COMMIT");
+  End(/*rollback=*/!st.ok());
   return st;
 }
 
-absl::StatusOr<MetaStore::Transaction> MetaStore::Begin() {
+absl::StatusOr<MetaStore::Transaction> MetaStore::Begin(Durability durability) {
+  if (durability == Durability::kDeferred)
+    BERTH_RETURN_IF_ERROR(Exec("PRAGMA synchronous=NORMAL"));
+  // Constructed before BEGIN: a failed BEGIN still restores synchronous=FULL (its ROLLBACK
+  // then fails harmlessly, there being no transaction).
+  Transaction tx(this, durability);
   BERTH_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  return Transaction(this);
+  return tx;
+}
+
+absl::Status MetaStore::SyncLog() const {
+  // fdatasync syncs the file, whichever descriptor wrote it. SQLite keeps the log (the
+  // database's name + "-wal") while a connection is open; none means nothing is pending.
+  UniqueFd fd(::open(log_path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid() && errno == ENOENT)
+    return absl::OkStatus();
+  if (!fd.valid() || ::fdatasync(fd.get()) != 0)
+    return ErrnoError(errno, fmt::format("sync {:?}", log_path_.string()));
+  return absl::OkStatus();
 }
 
 absl::Status MetaStore::LoadLabels(Record& r) {
-  Stmt q(db_, "SELECT key, value FROM labels WHERE id = ?");
+  Stmt q(Prepared("SELECT key, value FROM labels WHERE id = ?"));
   q.Bind(1, r.id);
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) r.labels[q.Text(0)] = q.Text(1);
@@ -186,11 +227,11 @@ absl::Status MetaStore::LoadLabels(Record& r) {
 }
 
 absl::Status MetaStore::PutLabels(int64_t id, const Labels& labels) {
-  Stmt del(db_, "DELETE FROM labels WHERE id = ?");
+  Stmt del(Prepared("DELETE FROM labels WHERE id = ?"));
   if (int rc = del.Bind(1, id).Step(); rc != SQLITE_DONE)
     return Error(rc, "replace labels");
   for (const auto& [k, v] : labels) {
-    Stmt ins(db_, "INSERT INTO labels(id, key, value) VALUES(?, ?, ?)");
+    Stmt ins(Prepared("INSERT INTO labels(id, key, value) VALUES(?, ?, ?)"));
     if (int rc = ins.Bind(1, id).Bind(2, k).Bind(3, v).Step(); rc != SQLITE_DONE)
       return Error(rc, fmt::format("write label {:?}", k));
   }
@@ -198,7 +239,7 @@ absl::Status MetaStore::PutLabels(int64_t id, const Labels& labels) {
 }
 
 absl::StatusOr<Record> MetaStore::Get(const std::string& key) {
-  Stmt q(db_, std::string(kSelect) + "WHERE s.key = ?");
+  Stmt q(Prepared(std::string(kSelect) + "WHERE s.key = ?"));
   q.Bind(1, key);
   int rc = q.Step();
   if (rc == SQLITE_DONE)
@@ -212,12 +253,12 @@ absl::StatusOr<Record> MetaStore::Get(const std::string& key) {
 
 absl::StatusOr<std::vector<int64_t>> MetaStore::Chain(int64_t parent_id) {
   std::vector<int64_t> chain;
-  Stmt q(db_,
-         "WITH RECURSIVE chain(id, parent_id, depth) AS ("
-         "  SELECT id, parent_id, 0 FROM snapshots WHERE id = ?"
-         "  UNION ALL SELECT s.id, s.parent_id, c.depth + 1 FROM snapshots s"
-         "  JOIN chain c ON s.id = c.parent_id)"
-         " SELECT id FROM chain ORDER BY depth");
+  Stmt q(
+      Prepared("WITH RECURSIVE chain(id, parent_id, depth) AS ("
+               "  SELECT id, parent_id, 0 FROM snapshots WHERE id = ?"
+               "  UNION ALL SELECT s.id, s.parent_id, c.depth + 1 FROM snapshots s"
+               "  JOIN chain c ON s.id = c.parent_id)"
+               " SELECT id FROM chain ORDER BY depth"));
   q.Bind(1, parent_id);
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) chain.push_back(q.Int(0));
@@ -228,9 +269,9 @@ absl::StatusOr<std::vector<int64_t>> MetaStore::Chain(int64_t parent_id) {
 
 absl::StatusOr<int64_t> MetaStore::Insert(Kind kind, const std::string& key, int64_t parent_id,
                                           const Labels& labels, int64_t now) {
-  Stmt q(db_,
-         "INSERT INTO snapshots(key, parent_id, kind, created_at, updated_at) "
-         "VALUES(?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING");
+  Stmt q(
+      Prepared("INSERT INTO snapshots(key, parent_id, kind, created_at, updated_at) "
+               "VALUES(?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING"));
   q.Bind(1, key)
       .BindNullable(2, parent_id)
       .Bind(3, static_cast<int64_t>(kind))
@@ -248,13 +289,13 @@ absl::StatusOr<int64_t> MetaStore::Insert(Kind kind, const std::string& key, int
 absl::Status MetaStore::MarkCommitted(int64_t id, const std::string& name, const Labels& labels,
                                       const Usage& usage, int64_t now) {
   {
-    Stmt taken(db_, "SELECT 1 FROM snapshots WHERE key = ?");
+    Stmt taken(Prepared("SELECT 1 FROM snapshots WHERE key = ?"));
     if (taken.Bind(1, name).Step() == SQLITE_ROW)
       return AlreadyExistsError("snapshot", name);
   }
-  Stmt q(db_,
-         "UPDATE snapshots SET key = ?, kind = ?, created_at = ?, updated_at = ?, size = ?, "
-         "inodes = ? WHERE id = ?");
+  Stmt q(
+      Prepared("UPDATE snapshots SET key = ?, kind = ?, created_at = ?, updated_at = ?, size = ?, "
+               "inodes = ? WHERE id = ?"));
   q.Bind(1, name).Bind(2, static_cast<int64_t>(Kind::kCommitted)).Bind(3, now).Bind(4, now);
   q.Bind(5, usage.size).Bind(6, usage.inodes).Bind(7, id);
   if (int rc = q.Step(); rc != SQLITE_DONE)
@@ -263,21 +304,21 @@ absl::Status MetaStore::MarkCommitted(int64_t id, const std::string& name, const
 }
 
 absl::Status MetaStore::SetLabels(int64_t id, const Labels& labels, int64_t now) {
-  Stmt q(db_, "UPDATE snapshots SET updated_at = ? WHERE id = ?");
+  Stmt q(Prepared("UPDATE snapshots SET updated_at = ? WHERE id = ?"));
   if (int rc = q.Bind(1, now).Bind(2, id).Step(); rc != SQLITE_DONE)
     return Error(rc, fmt::format("update snapshot id {}", id));
   return PutLabels(id, labels);
 }
 
 absl::Status MetaStore::Delete(int64_t id) {
-  Stmt q(db_, "DELETE FROM snapshots WHERE id = ?");
+  Stmt q(Prepared("DELETE FROM snapshots WHERE id = ?"));
   if (int rc = q.Bind(1, id).Step(); rc != SQLITE_DONE)
     return Error(rc, fmt::format("delete snapshot id {}", id));
   return absl::OkStatus();
 }
 
 absl::StatusOr<bool> MetaStore::HasChildren(int64_t id) {
-  Stmt q(db_, "SELECT 1 FROM snapshots WHERE parent_id = ? LIMIT 1");
+  Stmt q(Prepared("SELECT 1 FROM snapshots WHERE parent_id = ? LIMIT 1"));
   int rc = q.Bind(1, id).Step();
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     return Error(rc, fmt::format("read children of snapshot id {}", id));
@@ -286,7 +327,7 @@ absl::StatusOr<bool> MetaStore::HasChildren(int64_t id) {
 
 absl::StatusOr<std::vector<Record>> MetaStore::All() {
   std::vector<Record> out;
-  Stmt q(db_, std::string(kSelect) + "ORDER BY s.id");
+  Stmt q(Prepared(std::string(kSelect) + "ORDER BY s.id"));
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadRecord(q));
   if (rc != SQLITE_DONE)
@@ -297,7 +338,7 @@ absl::StatusOr<std::vector<Record>> MetaStore::All() {
 
 absl::StatusOr<std::set<int64_t>> MetaStore::Ids() {
   std::set<int64_t> out;
-  Stmt q(db_, "SELECT id FROM snapshots");
+  Stmt q(Prepared("SELECT id FROM snapshots"));
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) out.insert(q.Int(0));
   if (rc != SQLITE_DONE)

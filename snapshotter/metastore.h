@@ -6,21 +6,25 @@
 // labels. Ids come from AUTOINCREMENT, so an id of a committed row is never reused.
 //
 // Not thread-safe: the owning snapshotter serializes every call. Writes happen inside
-// Begin()/Commit(); a Transaction that is destroyed without Commit() rolls back.
+// Begin()/Commit(); a Transaction that is destroyed without Commit() rolls back. Prepared
+// statements are cached for the life of the store.
 
 #include <sqlite3.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
+#include "lib/base/durability.h"
 #include "lib/base/labels.h"
 #include "snapshotter/snapshotter.h"
 
@@ -50,20 +54,28 @@ class MetaStore {
 
   class Transaction {
    public:
-    explicit Transaction(MetaStore* store) : store_(store) {}
+    Transaction(MetaStore* store, Durability durability) : store_(store), durability_(durability) {}
 
-    Transaction(Transaction&& o) noexcept : store_(std::exchange(o.store_, nullptr)) {}
+    Transaction(Transaction&& o) noexcept
+        : store_(std::exchange(o.store_, nullptr)), durability_(o.durability_) {}
 
     Transaction(const Transaction&) = delete;
     ~Transaction();
     absl::Status Commit();
 
    private:
+    void End(bool rollback);
+
     MetaStore* store_;
+    Durability durability_;
   };
 
-  // BEGIN IMMEDIATE.
-  absl::StatusOr<Transaction> Begin();
+  // BEGIN IMMEDIATE. A kDeferred transaction's commit is durable after the next SyncLog() or
+  // kSynced commit (lib/base/durability.h).
+  absl::StatusOr<Transaction> Begin(Durability durability = Durability::kSynced);
+  // Makes every commit so far durable: an fsync of the write-ahead log. Unlike the rest, safe
+  // to call from any thread at any time (it uses a descriptor of its own).
+  absl::Status SyncLog() const;
 
   // NotFound: `snapshot "key": not found`.
   absl::StatusOr<Record> Get(const std::string& key);
@@ -83,14 +95,20 @@ class MetaStore {
   absl::StatusOr<std::set<int64_t>> Ids();
 
  private:
-  explicit MetaStore(sqlite3* db) : db_(db) {}
+  MetaStore(sqlite3* db, std::filesystem::path log_path)
+      : db_(db), log_path_(std::move(log_path)) {}
 
   absl::Status Exec(const std::string& sql);
   absl::Status Error(int rc, const std::string& what);
+  // The cached statement for `sql`, prepared on first use (null if that failed); reset and
+  // unbound again by the Stmt that borrows it.
+  sqlite3_stmt* Prepared(const std::string& sql);
   absl::Status LoadLabels(Record& r);
   absl::Status PutLabels(int64_t id, const Labels& labels);
 
   sqlite3* db_;
+  const std::filesystem::path log_path_;
+  std::map<std::string, sqlite3_stmt*, std::less<>> stmts_;
 };
 
 }  // namespace berth::snapshot

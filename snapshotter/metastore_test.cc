@@ -98,6 +98,37 @@ TEST(MetaStore, ReopenKeepsRecordsAndLabels) {
   EXPECT_TRUE(store->All()->empty());
 }
 
+TEST(MetaStore, DeferredCommitIsKeptAndSyncLogWorks) {
+  TempDir tmp("meta");
+  {
+    auto store = Open(tmp);
+    ASSERT_NE(store, nullptr);
+    EXPECT_THAT(store->SyncLog(), IsOk());  // nothing pending
+    auto tx = store->Begin(Durability::kDeferred);
+    ASSERT_THAT(tx, IsOk());
+    ASSERT_THAT(store->Insert(Kind::kActive, "deferred", 0, {{"k", "v"}}, 1), IsOk());
+    ASSERT_THAT(tx->Commit(), IsOk());
+    EXPECT_THAT(store->SyncLog(), IsOk());
+    // A synced transaction after a deferred one, and a rolled-back deferred one.
+    auto synced = store->Begin();
+    ASSERT_THAT(synced, IsOk());
+    ASSERT_THAT(store->Insert(Kind::kActive, "synced", 0, {}, 2), IsOk());
+    ASSERT_THAT(synced->Commit(), IsOk());
+    {
+      auto dropped = store->Begin(Durability::kDeferred);
+      ASSERT_THAT(dropped, IsOk());
+      ASSERT_THAT(store->Insert(Kind::kActive, "dropped", 0, {}, 3), IsOk());
+    }
+  }
+  auto store = Open(tmp);
+  ASSERT_NE(store, nullptr);
+  auto r = store->Get("deferred");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->labels, ElementsAre(Pair("k", "v")));
+  EXPECT_THAT(store->Get("synced"), IsOk());
+  EXPECT_THAT(store->Get("dropped"), StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST(MetaStore, RefusesANewerSchema) {
   TempDir tmp("meta");
   { ASSERT_NE(Open(tmp), nullptr); }

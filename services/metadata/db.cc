@@ -175,16 +175,26 @@ absl::Status Db::Migrate() {
   return absl::OkStatus();
 }
 
-absl::Status Db::InTx(const char* begin, absl::FunctionRef<absl::Status(Tx&)> fn) {
+absl::Status Db::InTx(const char* begin, absl::FunctionRef<absl::Status(Tx&)> fn,
+                      Durability durability) {
   absl::MutexLock l(&mu_);
-  if (absl::Status s = ExecLocked(begin); !s.ok())
-    return s;
-  Tx tx(*this);
-  absl::Status s = fn(tx);
-  if (s.ok())
-    s = ExecLocked("COMMIT");
-  if (!s.ok())
-    (void)ExecLocked("ROLLBACK");  // the transaction's own error is the one to report
+  // SQLite refuses to change synchronous inside a transaction: around it, then.
+  const bool deferred = durability == Durability::kDeferred;
+  if (deferred) {
+    if (absl::Status s = ExecLocked("PRAGMA synchronous=NORMAL"); !s.ok())
+      return s;
+  }
+  absl::Status s = ExecLocked(begin);
+  if (s.ok()) {
+    Tx tx(*this);
+    s = fn(tx);
+    if (s.ok())
+      s = ExecLocked("COMMIT");
+    if (!s.ok())
+      (void)ExecLocked("ROLLBACK");  // the transaction's own error is the one to report
+  }
+  if (deferred)
+    (void)ExecLocked("PRAGMA synchronous=FULL");
   return s;
 }
 
@@ -192,8 +202,8 @@ absl::Status Db::View(absl::FunctionRef<absl::Status(Tx&)> fn) {
   return InTx("BEGIN", fn);
 }
 
-absl::Status Db::Update(absl::FunctionRef<absl::Status(Tx&)> fn) {
-  return InTx("BEGIN IMMEDIATE", fn);
+absl::Status Db::Update(absl::FunctionRef<absl::Status(Tx&)> fn, Durability durability) {
+  return InTx("BEGIN IMMEDIATE", fn, durability);
 }
 
 }  // namespace berth::metadata

@@ -19,6 +19,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
+#include "lib/base/durability.h"
+
 namespace berth::metadata {
 
 // A prepared statement borrowed from the Db's cache for the duration of one transaction.
@@ -75,7 +77,9 @@ class Db {
   ~Db();
 
   absl::Status View(absl::FunctionRef<absl::Status(Tx&)> fn);
-  absl::Status Update(absl::FunctionRef<absl::Status(Tx&)> fn);
+  // kDeferred: see lib/base/durability.h; every caller says why losing it is harmless.
+  absl::Status Update(absl::FunctionRef<absl::Status(Tx&)> fn,
+                      Durability durability = Durability::kSynced);
 
   int schema_version() const { return schema_version_; }
 
@@ -88,7 +92,8 @@ class Db {
 
   absl::Status Migrate();
   absl::Status ExecLocked(const std::string& sql);
-  absl::Status InTx(const char* begin, absl::FunctionRef<absl::Status(Tx&)> fn);
+  absl::Status InTx(const char* begin, absl::FunctionRef<absl::Status(Tx&)> fn,
+                    Durability durability = Durability::kSynced);
 
   absl::Mutex mu_;
   sqlite3* conn_;                               // guarded by mu_

@@ -52,6 +52,49 @@ TEST(DbTest, FailedUpdateRollsBack) {
   EXPECT_EQ(count, 0);
 }
 
+// PRAGMA synchronous of the connection: 2 is FULL, 1 NORMAL.
+int64_t SynchronousLevel(Db& db) {
+  int64_t level = -1;
+  EXPECT_THAT(db.View([&](Tx& tx) -> absl::Status {
+    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("PRAGMA synchronous"));
+    BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (row)
+      level = q.Int(0);
+    return absl::OkStatus();
+  }),
+              IsOk());
+  return level;
+}
+
+TEST(DbTest, DeferredUpdateCommitsAndLeavesTheConnectionSynced) {
+  testing::TempDir dir("db");
+  auto db = Db::Open(dir / "meta.db");
+  ASSERT_THAT(db, IsOk());
+  EXPECT_EQ(SynchronousLevel(**db), 2);
+  const char* insert =
+      "INSERT INTO namespaces (name, labels, created_at, updated_at) VALUES ('x', '{}', 1, 1)";
+  ASSERT_THAT((*db)->Update([&](Tx& tx) { return tx.Exec(insert); }, Durability::kDeferred),
+              IsOk());
+  EXPECT_EQ(SynchronousLevel(**db), 2);
+  // A failed deferred update rolls back and puts the level back too.
+  EXPECT_THAT((*db)->Update([&](Tx& tx) { return tx.Exec(insert); }, Durability::kDeferred),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(SynchronousLevel(**db), 2);
+  db->reset();
+  auto again = Db::Open(dir / "meta.db");
+  ASSERT_THAT(again, IsOk());
+  int64_t count = -1;
+  ASSERT_THAT((*again)->View([&](Tx& tx) -> absl::Status {
+    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("SELECT COUNT(*) FROM namespaces WHERE name = 'x'"));
+    BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (row)
+      count = q.Int(0);
+    return absl::OkStatus();
+  }),
+              IsOk());
+  EXPECT_EQ(count, 1);
+}
+
 TEST(DbTest, RefusesADatabaseFromANewerBerthd) {
   testing::TempDir dir("db");
   std::string path = dir / "meta.db";

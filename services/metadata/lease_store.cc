@@ -68,28 +68,45 @@ absl::StatusOr<Lease> LeaseStore::Create(const std::string& ns, Lease lease) {
   BERTH_RETURN_IF_ERROR(
       Annotate(ValidateLabels(lease.labels), fmt::format("lease {:?}", lease.id)));
   lease.created_at = NowNanos();
-  BERTH_RETURN_IF_ERROR(db_.Update([&](Tx& tx) -> absl::Status {
-    BERTH_RETURN_IF_ERROR(EnsureNamespace(tx, ns));
-    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("INSERT OR IGNORE INTO leases (namespace, id, labels, "
-                                            "created_at) VALUES (?, ?, ?, ?)"));
-    q.Bind(1, ns).Bind(2, lease.id).Bind(3, EncodeLabels(lease.labels)).Bind(4, lease.created_at);
-    BERTH_RETURN_IF_ERROR(q.Run());
-    if (tx.Changes() == 0)
-      return AlreadyExistsError("lease", lease.id);
-    return absl::OkStatus();
-  }));
+  // Deferred (lib/base/durability.h): a lease protects what its client makes until the client
+  // is done, and a power loss ends every client. Whatever the client made under the lease is
+  // committed with a sync, which makes the lease durable too.
+  BERTH_RETURN_IF_ERROR(db_.Update(
+      [&](Tx& tx) -> absl::Status {
+        BERTH_RETURN_IF_ERROR(EnsureNamespace(tx, ns));
+        BERTH_ASSIGN_OR_RETURN(Stmt q,
+                               tx.Query("INSERT OR IGNORE INTO leases (namespace, id, labels, "
+                                        "created_at) VALUES (?, ?, ?, ?)"));
+        q.Bind(1, ns)
+            .Bind(2, lease.id)
+            .Bind(3, EncodeLabels(lease.labels))
+            .Bind(4, lease.created_at);
+        BERTH_RETURN_IF_ERROR(q.Run());
+        if (tx.Changes() == 0)
+          return AlreadyExistsError("lease", lease.id);
+        return absl::OkStatus();
+      },
+      Durability::kDeferred));
   return lease;
 }
 
 absl::Status LeaseStore::Delete(const std::string& ns, const std::string& id) {
-  return db_.Update([&](Tx& tx) -> absl::Status {
-    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("DELETE FROM leases WHERE namespace = ? AND id = ?"));
-    q.Bind(1, ns).Bind(2, id);
-    BERTH_RETURN_IF_ERROR(q.Run());
-    if (tx.Changes() == 0)
-      return NotFoundError("lease", id);
-    return absl::OkStatus();  // its resources go by ON DELETE CASCADE
-  });
+  // Deferred (lib/base/durability.h): lost, the lease comes back after a power loss and keeps
+  // its resources until it expires or is deleted again. The collection that frees their records
+  // commits with a sync, which makes the deletion durable before any file goes; only the
+  // unfinished uploads it held can go sooner, and an upload is resumed from the start anyway
+  // when its data is missing.
+  return db_.Update(
+      [&](Tx& tx) -> absl::Status {
+        BERTH_ASSIGN_OR_RETURN(Stmt q,
+                               tx.Query("DELETE FROM leases WHERE namespace = ? AND id = ?"));
+        q.Bind(1, ns).Bind(2, id);
+        BERTH_RETURN_IF_ERROR(q.Run());
+        if (tx.Changes() == 0)
+          return NotFoundError("lease", id);
+        return absl::OkStatus();  // its resources go by ON DELETE CASCADE
+      },
+      Durability::kDeferred);
 }
 
 absl::StatusOr<std::vector<Lease>> LeaseStore::List(const std::string& ns) {
