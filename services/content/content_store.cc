@@ -117,16 +117,24 @@ absl::Status ContentStore::Record(const std::string& ns, const std::string& dige
 absl::StatusOr<std::unique_ptr<Writer>> ContentStore::OpenWriter(const std::string& ns,
                                                                  const std::string& ref,
                                                                  int64_t total,
-                                                                 const std::string& expected) {
+                                                                 const std::string& expected,
+                                                                 const std::string& lease) {
   BERTH_RETURN_IF_ERROR(ValidateRef(ref));
   if (!expected.empty()) {
     BERTH_RETURN_IF_ERROR(ValidateDigest(expected));
-    if (Get(ns, expected).ok())
+    // Under the commit lock, as a commit: the collector cannot remove the blob between this
+    // check and the record or lease that keeps it (a blob that nothing referred to any more
+    // would otherwise go right after the client was told that it exists).
+    absl::ReaderMutexLock l(&commit_lock_);
+    absl::StatusOr<content::Info> recorded = Get(ns, expected);
+    if (recorded.ok() && lease.empty())
       return AlreadyExistsError("content", expected);
-    absl::StatusOr<int64_t> size = local_.BlobSize(expected);
+    absl::StatusOr<int64_t> size =
+        recorded.ok() ? absl::StatusOr<int64_t>(recorded->size) : local_.BlobSize(expected);
     if (size.ok() && (total == 0 || total == *size)) {
-      // Another namespace has the blob already: share it instead of writing it again.
-      BERTH_RETURN_IF_ERROR(Record(ns, expected, *size, {}, false, ""));
+      // Recorded in the namespace if not yet (another namespace may have the blob: shared, not
+      // written again) and held by the client's lease, as containerd does.
+      BERTH_RETURN_IF_ERROR(Record(ns, expected, *size, {}, false, lease));
       return AlreadyExistsError("content", expected);
     }
   }

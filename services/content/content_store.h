@@ -46,9 +46,11 @@ class ContentStore {
   absl::StatusOr<UniqueFd> Open(const std::string& ns, const std::string& digest);
 
   // Opens or resumes the namespace's ingest `ref`. When `expected` names a blob that the
-  // store already has, records it in the namespace (if not yet) and returns AlreadyExists.
+  // store already has, records it in the namespace (if not yet), lets `lease` (if not empty)
+  // hold it, and returns AlreadyExists.
   absl::StatusOr<std::unique_ptr<Writer>> OpenWriter(const std::string& ns, const std::string& ref,
-                                                     int64_t total, const std::string& expected);
+                                                     int64_t total, const std::string& expected,
+                                                     const std::string& lease = "");
   // Commits a writer opened through OpenWriter and records the blob in the namespace with
   // `labels`; when `lease` is not empty the lease holds the blob (NotFound if there is no such
   // lease), in the same transaction. Returns the digest.

@@ -87,6 +87,38 @@ TEST_F(ContentStoreTest, CommitUnderALeaseIsHeldByIt) {
               StatusIs(absl::StatusCode::kNotFound, "lease \"no-such-lease\""));
 }
 
+// As containerd: a client told that a blob exists (and so will not write it) has it held by its
+// lease, whether the blob was in the namespace already or in another one; before, a blob that
+// nothing referred to any more could be collected between that answer and the client's use.
+TEST_F(ContentStoreTest, WriteOfAnExistingBlobUnderALeaseIsHeldByIt) {
+  std::string d = Ingest("a", "r", "existing");
+  ASSERT_THAT(db_->Update([](metadata::Tx& tx) {
+    return tx.Exec(
+        "INSERT INTO namespaces VALUES ('b', '{}', 1, 1);"
+        "INSERT INTO leases (namespace, id, created_at) VALUES ('a', 'la', 1), ('b', 'lb', 1);");
+  }),
+              IsOk());
+  EXPECT_THAT(store_->OpenWriter("a", "r2", 0, d, "la"),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(store_->OpenWriter("b", "r2", 8, d, "lb"),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(store_->Get("b", d), IsOk());
+  int64_t held = 0;
+  ASSERT_THAT(db_->View([&](metadata::Tx& tx) -> absl::Status {
+    auto q = tx.Query("SELECT COUNT(*) FROM lease_resources WHERE id = ? AND type = 'content'");
+    if (!q.ok())
+      return q.status();
+    q->Bind(1, d);
+    (void)q->Step();
+    held = q->Int(0);
+    return absl::OkStatus();
+  }),
+              IsOk());
+  EXPECT_EQ(held, 2);
+  EXPECT_THAT(store_->OpenWriter("a", "r3", 0, d, "no-such-lease"),
+              StatusIs(absl::StatusCode::kNotFound, "lease \"no-such-lease\""));
+}
+
 TEST_F(ContentStoreTest, UpdateLabelsOnly) {
   std::string d = Ingest("a", "r", "x", {{"keep", "1"}});
   Info in;

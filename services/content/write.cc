@@ -46,8 +46,9 @@ grpc::Status ContentService::Write(
     if (req.ref().empty())
       return InvalidArgument("content write: first request must have a ref");
     const std::string ref = req.ref();
-    BERTH_ASSIGN_OR_RETURN(std::unique_ptr<Writer> w,
-                           store_.OpenWriter(ns, ref, req.total(), req.expected()));
+    BERTH_ASSIGN_OR_RETURN(
+        std::unique_ptr<Writer> w,
+        store_.OpenWriter(ns, ref, req.total(), req.expected(), rpc::LeaseOf(*ctx)));
     do {
       if (!req.ref().empty() && req.ref() != ref) {
         return InvalidArgument(
