@@ -75,8 +75,10 @@ void SpareShims::RefillLoop() {
   auto needed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stopping_ || static_cast<int>(ready_.size()) < config_.count;
   };
+  auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
   for (;;) {
     mu_.Await(absl::Condition(&needed));
+    mu_.AwaitWithDeadline(absl::Condition(&stopped), last_handover_ + kRefillDelay);
     if (stopping_)
       return;
     mu_.Unlock();
@@ -88,7 +90,6 @@ void SpareShims::RefillLoop() {
     }
     spdlog::warn("start spare shim failed, retrying in {}: {}",
                  absl::FormatDuration(kRetryAfterFailure), spare.status().ToString());
-    auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
     mu_.AwaitWithTimeout(absl::Condition(&stopped), kRetryAfterFailure);
   }
 }
@@ -121,6 +122,7 @@ absl::StatusOr<ShimProcess> SpareShims::Adopt(const Bundle& bundle, absl::Durati
       return Unavailable("no spare shim is ready");
     spare = std::move(ready_.front());
     ready_.pop_front();  // wakes the refill thread
+    last_handover_ = absl::Now();
   }
   UniqueFd pidfd = SparePidfd(spare.channel.get(), spare.pid);
   if (!pidfd.valid())

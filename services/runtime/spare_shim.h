@@ -5,9 +5,12 @@
 // daemonizing and process setup. A task's bundle is handed to a ready spare over its
 // SOCK_SEQPACKET channel; the spare then serves on <bundle>/shim.sock exactly as a shim started
 // for that bundle, and answers "unix://<socket>". After each hand-over a new spare is started
-// in the background. A spare exits as soon as its channel closes without a task (berthd
-// stopped or died), so no spare outlives berthd; a spare that got its task is an ordinary shim
-// and outlives berthd like any other. Thread-safe.
+// in the background, kRefillDelay later: a spare's start (exec, process setup, the container's
+// namespaces made ahead) takes CPU that the task just handed over needs while it starts; by
+// then that start is over, and the next task finds the spare ready unless it comes sooner. A spare
+// exits as soon as its channel closes without a task (berthd stopped or died), so no spare outlives
+// berthd; a spare that got its task is an ordinary shim and outlives berthd like any other.
+// Thread-safe.
 
 #include <sys/types.h>
 
@@ -27,6 +30,8 @@ namespace berth::runtime {
 
 class SpareShims {
  public:
+  static constexpr absl::Duration kRefillDelay = absl::Milliseconds(15);
+
   struct Config {
     std::string shim_binary;     // berth-shim
     std::string daemon_address;  // berthd's socket, passed to the shims
@@ -57,8 +62,9 @@ class SpareShims {
 
   const Config config_;
   absl::Mutex mu_;
-  std::deque<Spare> ready_;  // guarded by mu_
-  bool stopping_ = false;    // guarded by mu_
+  std::deque<Spare> ready_;                          // guarded by mu_
+  bool stopping_ = false;                            // guarded by mu_
+  absl::Time last_handover_ = absl::InfinitePast();  // guarded by mu_
   std::thread refill_;
 };
 
