@@ -30,6 +30,7 @@
 #include "shim/event_queue.h"
 #include "shim/linux/cgroups/cgroup.h"
 #include "shim/linux/exit_claims.h"
+#include "shim/linux/namespaces.h"
 #include "shim/linux/process.h"
 #include "shim/linux/syscalls.h"
 #include "shim/proto_time.h"
@@ -161,13 +162,15 @@ void RenameToTask(const ShimOptions& opts) {
     spdlog::debug("rename spare shim: prctl PR_SET_MM_MAP: {}", std::strerror(errno));
 }
 
-int Serve(const ShimOptions& opts, int ready) {
+int Serve(const ShimOptions& opts, int ready, ttrpc::Server& server,
+          linux::PreparedNamespaces prepared = {}) {
   if (!PrepareBundle(opts, ready))
     return 1;
   if (opts.spare)
     RenameToTask(opts);
   EventQueue events(opts.ns);
   Task task(opts.ns, opts.id, events);
+  task.UsePreparedNamespaces(std::move(prepared));
   std::atomic<bool> gone = false;
   linux::EnableExitClaims();
   absl::StatusOr<std::unique_ptr<Reaper>> reaper = Reaper::Start([&task](pid_t pid, int status) {
@@ -178,7 +181,6 @@ int Serve(const ShimOptions& opts, int ready) {
     Tell(ready, reaper.status().ToString());
     return 1;
   }
-  ttrpc::Server server;
   ShimService service(task, events, [&server, &gone] {
     gone = true;
     server.Stop();  // Serve returns once the running calls (this Delete) have answered
@@ -206,6 +208,23 @@ int Serve(const ShimOptions& opts, int ready) {
   reaper->reset();
   ::unlink(opts.socket.c_str());
   return 0;
+}
+
+// The daemon's life, started or spare; the server's destructor lets its idle workers go.
+int RunDaemon(ShimOptions& opts, int ready) {
+  ttrpc::Server server;
+  if (!opts.spare)
+    return Serve(opts, ready, server);
+  // A spare makes its container's new namespaces and the workers for its first calls (Events,
+  // Create) while it waits; without the namespaces (an error here) the container creates its own.
+  absl::StatusOr<linux::PreparedNamespaces> prepared = linux::PreparedNamespaces::Make();
+  server.Prestart(2);
+  Tell(ready, fmt::format("spare {}", ::getpid()));
+  ::close(ready);
+  if (!WaitForTask(opts))
+    return 0;
+  return Serve(opts, kSpareChannelFd, server,
+               prepared.ok() ? *std::move(prepared) : linux::PreparedNamespaces());
 }
 
 std::string Absolute(const std::string& path) {
@@ -236,13 +255,7 @@ int StartShim(ShimOptions opts) {
     if (::fork() != 0)
       ::_exit(0);  // the daemon is re-parented to the nearest subreaper or init
     PrepareProcess();
-    if (!opts.spare)
-      std::exit(Serve(opts, ready[1]));
-    Tell(ready[1], fmt::format("spare {}", ::getpid()));
-    ::close(ready[1]);
-    if (!WaitForTask(opts))
-      std::exit(0);
-    std::exit(Serve(opts, kSpareChannelFd));
+    std::exit(RunDaemon(opts, ready[1]));
   }
   ::close(ready[1]);
   std::string answer;

@@ -46,6 +46,40 @@ Server::Server() : wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
 Server::~Server() {
   Shutdown(absl::Seconds(2));
+  absl::MutexLock lock(&mu_);
+  closing_ = true;
+  auto gone = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return workers_ == 0; };
+  mu_.AwaitWithTimeout(absl::Condition(&gone), absl::Seconds(2));
+}
+
+void Server::Prestart(int n) {
+  {
+    absl::MutexLock lock(&mu_);
+    workers_ += n;
+  }
+  for (int i = 0; i < n; ++i) std::thread(&Server::Worker, this).detach();
+}
+
+void Server::Worker() {
+  absl::MutexLock lock(&mu_);
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !calls_.empty() || closing_; };
+  for (;;) {
+    if (calls_.empty()) {
+      if (closing_ || idle_ >= kMaxIdle)
+        break;
+      ++idle_;
+      mu_.AwaitWithTimeout(absl::Condition(&ready), kIdleWait);
+      --idle_;
+      if (calls_.empty())
+        break;  // idle for kIdleWait, or the server is going
+    }
+    std::function<void()> call = std::move(calls_.front());
+    calls_.pop_front();
+    mu_.Unlock();
+    call();
+    mu_.Lock();
+  }
+  --workers_;
 }
 
 void Server::RegisterUnary(const std::string& service, const std::string& method, UnaryHandler h) {
@@ -164,13 +198,21 @@ void Server::Dispatch(const std::shared_ptr<Conn>& c, uint32_t stream_id, std::s
     return;
   }
   const Method* m = &it->second;
+  bool start_worker = false;
   {
     absl::MutexLock lock(&mu_);
     ++calls_running_;
     if (m->unary)
       ++unary_running_;
+    calls_.push_back([this, c, stream_id, m, payload = std::move(req->payload)]() mutable {
+      RunCall(c, stream_id, m, std::move(payload));
+    });
+    start_worker = idle_ < static_cast<int>(calls_.size());
+    if (start_worker)
+      ++workers_;
   }
-  std::thread(&Server::RunCall, this, c, stream_id, m, std::move(req->payload)).detach();
+  if (start_worker)
+    std::thread(&Server::Worker, this).detach();
 }
 
 void Server::RunCall(const std::shared_ptr<Conn>& c_ref, uint32_t stream_id, const Method* m,

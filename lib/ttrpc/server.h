@@ -9,6 +9,7 @@
 // Errors returned by a handler travel as google.rpc.Status (code and message unchanged); an
 // unknown service or method is Unimplemented, naming it.
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -59,6 +60,14 @@ class Server {
   // Thread-safe; also from a handler (its own reply is still sent) and async-signal-safe.
   void Stop();
 
+  // Calls run on worker threads that the server keeps: a call goes to an idle worker, or to a
+  // new one when none is idle; a worker that has finished waits up to kIdleWait for the next
+  // call (at most kMaxIdle wait). Prestart starts `n` idle workers now (a spare shim does, so
+  // that its task's first calls start no thread).
+  static constexpr int kMaxIdle = 2;
+  static constexpr absl::Duration kIdleWait = absl::Seconds(10);
+  void Prestart(int n);
+
  private:
   struct Conn;
 
@@ -73,6 +82,7 @@ class Server {
   void Dispatch(const std::shared_ptr<Conn>& c, uint32_t stream_id, std::string payload);
   void RunCall(const std::shared_ptr<Conn>& c, uint32_t stream_id, const Method* m,
                std::string payload);
+  void Worker();
 
   std::map<std::string, Method> methods_;  // "/service/method"
   UniqueFd listen_fd_;
@@ -80,8 +90,12 @@ class Server {
   std::map<int, std::shared_ptr<Conn>> conns_;  // only the Serve thread touches it
 
   absl::Mutex mu_;
-  int unary_running_ = 0;  // GUARDED_BY(mu_)
-  int calls_running_ = 0;  // GUARDED_BY(mu_)
+  int unary_running_ = 0;                    // GUARDED_BY(mu_)
+  int calls_running_ = 0;                    // GUARDED_BY(mu_)
+  std::deque<std::function<void()>> calls_;  // GUARDED_BY(mu_): waiting for a worker
+  int idle_ = 0;                             // GUARDED_BY(mu_): workers waiting for a call
+  int workers_ = 0;                          // GUARDED_BY(mu_)
+  bool closing_ = false;                     // GUARDED_BY(mu_): idle workers leave
 };
 
 }  // namespace berth::ttrpc

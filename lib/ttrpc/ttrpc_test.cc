@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -110,6 +111,10 @@ class TtrpcTest : public ::testing::Test {
       *resp = "released";
       return absl::OkStatus();
     });
+    server_.RegisterUnary(kSvc, "Thread", [](const std::string&, std::string* resp) {
+      *resp = std::to_string(::gettid());
+      return absl::OkStatus();
+    });
     server_.RegisterStream(kSvc, "Count", [](const std::string& req, const Server::Send& send) {
       for (int i = 0; i < std::stoi(req); ++i) {
         if (!send(std::to_string(i)))
@@ -203,6 +208,28 @@ TEST_F(TtrpcTest, BlockingCallDoesNotHoldUpOthers) {
   std::thread t([&] { blocked = c->Call(kSvc, "Block", "", absl::Seconds(10)); });
   for (int i = 0; i < 20; ++i)
     EXPECT_EQ(c->Call(kSvc, "Echo", "x", absl::Seconds(2)).value_or("?"), "x");
+  release_.Notify();
+  t.join();
+  EXPECT_EQ(blocked.value_or("?"), "released");
+}
+
+// A call does not start a thread of its own: calls one after another run on the few workers
+// that the server keeps (one, unless a call comes before the last worker is back to idle), also
+// next to a call that blocks (which holds a worker of its own).
+TEST_F(TtrpcTest, CallsReuseIdleWorkers) {
+  std::unique_ptr<Client> c = Dial();
+  ASSERT_NE(c, nullptr);
+  auto threads = [&c] {
+    std::set<std::string> tids;
+    for (int i = 0; i < 20; ++i)
+      tids.insert(c->Call(kSvc, "Thread", "", absl::Seconds(5)).value_or("?"));
+    return tids;
+  };
+  EXPECT_LE(threads().size(), 3u);
+  absl::StatusOr<std::string> blocked;
+  std::thread t([&] { blocked = c->Call(kSvc, "Block", "", absl::Seconds(10)); });
+  absl::SleepFor(absl::Milliseconds(100));  // the blocking call holds a worker
+  EXPECT_LE(threads().size(), 3u);
   release_.Notify();
   t.join();
   EXPECT_EQ(blocked.value_or("?"), "released");

@@ -70,7 +70,7 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const ContainerConf
   if (spec.linux.cgroups_path.empty())
     spec.linux.cgroups_path = "/berth/" + config.id;
   std::unique_ptr<Container> c(new Container(config.id, config.bundle, std::move(spec)));
-  absl::Status s = c->Setup(config.stdio);
+  absl::Status s = c->Setup(config);
   if (!s.ok()) {
     (void)c->Destroy();
     return s;
@@ -78,14 +78,14 @@ absl::StatusOr<std::unique_ptr<Container>> Container::Create(const ContainerConf
   return c;
 }
 
-absl::Status Container::Setup(const Stdio& stdio) {
+absl::Status Container::Setup(const ContainerConfig& config) {
   BERTH_ASSIGN_OR_RETURN(cgroup_, Cgroup::Create(spec_.linux.cgroups_path));
   if (spec_.linux.resources)
     BERTH_RETURN_IF_ERROR(cgroup_->Apply(*spec_.linux.resources));
-  BERTH_ASSIGN_OR_RETURN(NamespacePlan ns, PlanNamespaces(spec_.linux));
+  BERTH_ASSIGN_OR_RETURN(NamespacePlan ns, PlanNamespaces(spec_.linux, config.prepared));
   BERTH_ASSIGN_OR_RETURN(RootfsPlan rootfs, PlanRootfs(spec_, bundle_, cgroup_->Binds()));
   BERTH_ASSIGN_OR_RETURN(std::unique_ptr<ProcessPlan> process,
-                         PlanProcess(*spec_.process, spec_.linux.seccomp, stdio));
+                         PlanProcess(*spec_.process, spec_.linux.seccomp, config.stdio));
   BERTH_ASSIGN_OR_RETURN(CgroupJoin join, cgroup_->PrepareJoin());
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, MakeSyncPair());
   InitPlan plan{.namespaces = &ns,

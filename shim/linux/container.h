@@ -19,6 +19,7 @@
 #include "lib/oci/spec.h"
 #include "shim/linux/cgroups/cgroup.h"
 #include "shim/linux/hooks.h"
+#include "shim/linux/namespaces.h"
 #include "shim/linux/process.h"
 #include "shim/linux/process_plan.h"
 
@@ -28,6 +29,9 @@ struct ContainerConfig {
   std::string id;
   std::string bundle;  // absolute; relative root.path and bind sources resolve against it
   Stdio stdio;         // borrowed; only needed until Create returns
+  // Borrowed, may be null: new namespaces made ahead (namespaces.h); Create takes the ones
+  // the container can use.
+  PreparedNamespaces* prepared = nullptr;
 };
 
 class Container {
@@ -73,7 +77,7 @@ class Container {
 
  private:
   Container(std::string id, std::string bundle, oci::Spec spec);
-  absl::Status Setup(const Stdio& stdio);
+  absl::Status Setup(const ContainerConfig& config);
   absl::Status RunCreateHandshake(int sync);
   HookState State(const char* status) const;
   HookTarget InContainer() const;  // the init's namespaces, for createContainer/startContainer

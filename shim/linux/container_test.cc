@@ -331,6 +331,41 @@ TEST_F(ContainerTest, PauseAndResumeWithTheFreezer) {
 
 // A second container joins the first's network, pid, ipc and uts namespaces by path: it sees
 // the first's processes and the interface added to the first's network namespace.
+// What a spare shim does: the container's new network, ipc and uts namespaces are the ones
+// made ahead, and the hostname still goes to the container's own uts namespace.
+TEST_F(ContainerTest, TakesPreparedNamespaces) {
+  absl::StatusOr<PreparedNamespaces> prepared = PreparedNamespaces::Make();
+  ASSERT_THAT(prepared, IsOk());
+  auto link = [](const UniqueFd& fd) {
+    return Readlink(fmt::format("/proc/self/fd/{}", fd.get()));
+  };
+  const std::string net = link(prepared->net), ipc = link(prepared->ipc), uts = link(prepared->uts);
+  EXPECT_NE(net, Readlink("/proc/self/ns/net"));
+  oci::Spec spec = shim::testing::BusyboxSpec(
+      "prepared",
+      "for n in net ipc uts; do readlink /proc/self/ns/$n; done; hostname; "
+      "grep -c . /proc/net/dev");
+  spec.hostname = "preparedbox";
+  absl::StatusOr<std::unique_ptr<Container>> c =
+      Container::Create({.id = "t",
+                         .bundle = dir_.path(),
+                         .stdio = {.in = -1, .out = out_.get(), .err = out_.get(), .console = -1},
+                         .prepared = &*prepared},
+                        spec);
+  ASSERT_THAT(c, IsOk());
+  EXPECT_FALSE(prepared->net.valid()) << "taken by the container";
+  ASSERT_THAT((*c)->Start(), IsOk());
+  absl::StatusOr<int> st = (*c)->init().Wait(std::chrono::seconds(30));
+  ASSERT_THAT(st, IsOk());
+  EXPECT_EQ(*st, 0);
+  EXPECT_THAT((*c)->Destroy(), IsOk());
+  // Only lo in the fresh network namespace (two header lines and one device).
+  EXPECT_EQ(ReadFile(dir_ / "out"), net + "\n" + ipc + "\n" + uts + "\npreparedbox\n3\n");
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  EXPECT_NE(std::string(host), "preparedbox");
+}
+
 TEST_F(ContainerTest, JoinsAnotherContainersNamespacesByPath) {
   oci::Spec first = shim::testing::BusyboxSpec("first", "exec sleep 60");
   first.hostname = "firstbox";

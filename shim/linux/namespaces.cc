@@ -5,6 +5,8 @@
 
 #include <cerrno>
 #include <fstream>
+#include <thread>
+#include <utility>
 
 #include "fmt/format.h"
 
@@ -33,17 +35,63 @@ int NamespaceFlag(const std::string& type) {
   return 0;
 }
 
-absl::StatusOr<NamespacePlan> PlanNamespaces(const oci::Linux& linux_spec) {
+absl::StatusOr<PreparedNamespaces> PreparedNamespaces::Make() {
+  PreparedNamespaces out;
+  absl::Status status;
+  std::thread([&] {
+    if (::unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) != 0) {
+      status = ErrnoError(errno, "unshare new network, ipc and uts namespaces");
+      return;
+    }
+    for (auto [fd, name] : {std::pair{&out.net, "net"}, {&out.ipc, "ipc"}, {&out.uts, "uts"}}) {
+      std::string path = fmt::format("/proc/thread-self/ns/{}", name);
+      fd->reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd->valid()) {
+        status = ErrnoError(errno, fmt::format("open {}", path));
+        return;
+      }
+    }
+  }).join();
+  if (!status.ok())
+    return status;
+  return out;
+}
+
+namespace {
+
+// The prepared namespace of kind `flag`, if `prepared` has it.
+UniqueFd* PreparedOf(PreparedNamespaces* prepared, int flag) {
+  if (prepared == nullptr)
+    return nullptr;
+  UniqueFd* fd = flag == CLONE_NEWNET   ? &prepared->net
+                 : flag == CLONE_NEWIPC ? &prepared->ipc
+                 : flag == CLONE_NEWUTS ? &prepared->uts
+                                        : nullptr;
+  return fd != nullptr && fd->valid() ? fd : nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<NamespacePlan> PlanNamespaces(const oci::Linux& linux_spec,
+                                             PreparedNamespaces* prepared) {
   NamespacePlan plan;
   bool has_mount = false;
+  if (linux_spec.FindNamespace("user") != nullptr)
+    prepared = nullptr;  // the user namespace must own the others
   for (size_t i = 0; i < linux_spec.namespaces.size(); ++i) {
     const oci::Namespace& ns = linux_spec.namespaces[i];
     int flag = NamespaceFlag(ns.type);
     has_mount = has_mount || flag == CLONE_NEWNS;
     if (ns.path.empty()) {
-      plan.clone_flags |= static_cast<uint64_t>(flag);
       plan.new_user = plan.new_user || flag == CLONE_NEWUSER;
       plan.new_uts = plan.new_uts || flag == CLONE_NEWUTS;
+      if (UniqueFd* fd = PreparedOf(prepared, flag); fd != nullptr) {
+        plan.joins.push_back({.flag = flag,
+                              .path = fmt::format("prepared {} namespace", ns.type),
+                              .fd = std::move(*fd)});
+      } else {
+        plan.clone_flags |= static_cast<uint64_t>(flag);
+      }
       continue;
     }
     if (flag == 0)

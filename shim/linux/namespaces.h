@@ -4,6 +4,12 @@
 // parent and joined (setns) by the child, the user namespace first. A pid namespace cannot be
 // entered by the process itself (setns(CLONE_NEWPID) only places its future children): the
 // parent enters it for the clone of the init (PidNamespaceForChildren) and leaves it after.
+//
+// New network, ipc and uts namespaces can also be made ahead of the container
+// (PreparedNamespaces, by a spare shim while it waits for its task): the network namespace is by
+// far the slowest to create (~0.5 ms of the clone's ~0.7 here). The init then joins them as if
+// they had paths. Only without a user namespace: one that the container creates or joins must
+// own its other namespaces, so then they are created by the clone as usual.
 
 #include <cstdint>
 #include <string>
@@ -33,10 +39,23 @@ struct NamespacePlan {
   bool new_uts = false;
 };
 
+// New, empty namespaces held by descriptors, owned by the caller's user namespace.
+struct PreparedNamespaces {
+  UniqueFd net;
+  UniqueFd ipc;
+  UniqueFd uts;
+
+  // Made by a short-lived thread (unshare moves only the calling thread, so the process's own
+  // threads never change namespaces). Errors: the unshare or open that failed.
+  static absl::StatusOr<PreparedNamespaces> Make();
+};
+
 // Errors: NotFound/PermissionDenied naming the path of a namespace to join; InvalidArgument
 // for an unknown type to join, or when the spec has no mount namespace (berth always pivots
-// into the rootfs).
-absl::StatusOr<NamespacePlan> PlanNamespaces(const oci::Linux& linux_spec);
+// into the rootfs). With `prepared`, the new namespaces that it holds are taken from it (their
+// descriptors move into the plan) when the spec has no user namespace.
+absl::StatusOr<NamespacePlan> PlanNamespaces(const oci::Linux& linux_spec,
+                                             PreparedNamespaces* prepared = nullptr);
 
 // Parent side: while it lives, the children that the calling thread clones start in
 // `plan.pid_join`'s pid namespace; the destructor puts the thread's pid_for_children back.

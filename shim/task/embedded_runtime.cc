@@ -14,12 +14,18 @@ namespace {
 
 class EmbeddedRuntime : public Runtime {
  public:
-  EmbeddedRuntime(std::string id, std::string bundle, oci::Spec spec)
-      : id_(std::move(id)), bundle_(std::move(bundle)), spec_(std::move(spec)) {}
+  EmbeddedRuntime(std::string id, std::string bundle, oci::Spec spec,
+                  linux::PreparedNamespaces* prepared)
+      : id_(std::move(id)),
+        bundle_(std::move(bundle)),
+        spec_(std::move(spec)),
+        prepared_(prepared) {}
 
   absl::StatusOr<pid_t> Create(const linux::Stdio& stdio) override {
-    BERTH_ASSIGN_OR_RETURN(container_, linux::Container::Create(
-                                           {.id = id_, .bundle = bundle_, .stdio = stdio}, spec_));
+    BERTH_ASSIGN_OR_RETURN(
+        container_,
+        linux::Container::Create(
+            {.id = id_, .bundle = bundle_, .stdio = stdio, .prepared = prepared_}, spec_));
     return container_->pid();
   }
 
@@ -59,13 +65,16 @@ class EmbeddedRuntime : public Runtime {
   std::string id_;
   std::string bundle_;
   oci::Spec spec_;
+  linux::PreparedNamespaces* prepared_;
   std::unique_ptr<linux::Container> container_;
 };
 
 }  // namespace
 
-std::unique_ptr<Runtime> MakeEmbeddedRuntime(std::string id, std::string bundle, oci::Spec spec) {
-  return std::make_unique<EmbeddedRuntime>(std::move(id), std::move(bundle), std::move(spec));
+std::unique_ptr<Runtime> MakeEmbeddedRuntime(std::string id, std::string bundle, oci::Spec spec,
+                                             linux::PreparedNamespaces* prepared) {
+  return std::make_unique<EmbeddedRuntime>(std::move(id), std::move(bundle), std::move(spec),
+                                           prepared);
 }
 
 }  // namespace berth::shim

@@ -14,6 +14,7 @@
 
 #include "lib/oci/spec.h"
 #include "shim/linux/cgroups/cgroup.h"
+#include "shim/linux/namespaces.h"
 #include "shim/linux/process_plan.h"
 
 namespace berth::shim {
@@ -41,8 +42,10 @@ class Runtime {
   virtual absl::Status Delete() = 0;
 };
 
-// The embedded runtime over the parsed spec of `bundle`.
-std::unique_ptr<Runtime> MakeEmbeddedRuntime(std::string id, std::string bundle, oci::Spec spec);
+// The embedded runtime over the parsed spec of `bundle`. `prepared` (borrowed, may be null):
+// namespaces made ahead that Create may take (linux/namespaces.h).
+std::unique_ptr<Runtime> MakeEmbeddedRuntime(std::string id, std::string bundle, oci::Spec spec,
+                                             linux::PreparedNamespaces* prepared = nullptr);
 
 // An external OCI runtime binary (runc, crun) with its state under `root`.
 std::unique_ptr<Runtime> MakeCliRuntime(std::string binary, std::string root, std::string id,

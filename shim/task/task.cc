@@ -79,10 +79,11 @@ absl::StatusOr<pid_t> Task::Create(const CreateConfig& config) {
   }
   BERTH_ASSIGN_OR_RETURN(std::unique_ptr<ProcessIo> pio, ProcessIo::Open(io));
   runtime_ = config.runtime_binary.empty()
-                 ? MakeEmbeddedRuntime(id_, config.bundle, std::move(spec))
+                 ? MakeEmbeddedRuntime(id_, config.bundle, std::move(spec), &prepared_)
                  : MakeCliRuntime(config.runtime_binary, config.runtime_root, id_, config.bundle,
                                   std::move(spec));
   absl::StatusOr<pid_t> pid = runtime_->Create(pio->stdio());
+  prepared_ = {};  // what the container did not take
   if (!pid.ok()) {
     (void)runtime_->Delete();
     runtime_.reset();
@@ -105,6 +106,11 @@ absl::StatusOr<pid_t> Task::Create(const CreateConfig& config) {
   ev.set_pid(static_cast<uint32_t>(*pid));
   events_.Publish("/tasks/create", ev);
   return *pid;
+}
+
+void Task::UsePreparedNamespaces(linux::PreparedNamespaces prepared) {
+  absl::MutexLock lock(&mu_);
+  prepared_ = std::move(prepared);
 }
 
 absl::StatusOr<pid_t> Task::Start(const std::string& exec_id) {

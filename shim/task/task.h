@@ -21,6 +21,7 @@
 #include "shim/event_queue.h"
 #include "shim/io/process_io.h"
 #include "shim/linux/cgroups/cgroup.h"
+#include "shim/linux/namespaces.h"
 #include "shim/task/runtime.h"
 #include "shim/task/state.h"
 
@@ -69,6 +70,9 @@ class Task {
   // Blocks until the process has exited and its output is flushed.
   absl::StatusOr<ProcessStatus> Wait(const std::string& exec_id);
   absl::StatusOr<linux::CgroupStats> Stats(bool* v2);
+  // Namespaces made ahead (a spare shim's) for the embedded runtime's Create to use; the ones
+  // it does not use are closed after it.
+  void UsePreparedNamespaces(linux::PreparedNamespaces prepared);
 
   // From the reaper thread.
   void OnExit(pid_t pid, int status);
@@ -106,6 +110,7 @@ class Task {
 
   absl::Mutex mu_;
   std::unique_ptr<Runtime> runtime_;          // GUARDED_BY(mu_)
+  linux::PreparedNamespaces prepared_;        // GUARDED_BY(mu_)
   std::map<std::string, Process> processes_;  // GUARDED_BY(mu_); "" is the init
   std::map<pid_t, int> unclaimed_exits_;      // GUARDED_BY(mu_)
   bool init_deleted_ = false;                 // GUARDED_BY(mu_)
