@@ -89,8 +89,11 @@ absl::Status ContentStore::Delete(const std::string& ns, const std::string& dige
   });
 }
 
-absl::StatusOr<UniqueFd> ContentStore::Open(const std::string& ns, const std::string& digest) {
-  BERTH_RETURN_IF_ERROR(Get(ns, digest).status());
+absl::StatusOr<UniqueFd> ContentStore::Open(const std::string& ns, const std::string& digest,
+                                            content::Info* info) {
+  BERTH_ASSIGN_OR_RETURN(content::Info recorded, Get(ns, digest));
+  if (info != nullptr)
+    *info = std::move(recorded);
   return local_.OpenBlob(digest);
 }
 

@@ -42,8 +42,9 @@ class ContentStore {
   // Removes the namespace's record; the garbage collector removes the blob once nothing
   // refers to it.
   absl::Status Delete(const std::string& ns, const std::string& digest);
-  // An open blob of this namespace, for reading.
-  absl::StatusOr<UniqueFd> Open(const std::string& ns, const std::string& digest);
+  // An open blob of this namespace, for reading; its record in `*info` if given.
+  absl::StatusOr<UniqueFd> Open(const std::string& ns, const std::string& digest,
+                                content::Info* info = nullptr);
 
   // Opens or resumes the namespace's ingest `ref`. When `expected` names a blob that the
   // store already has, records it in the namespace (if not yet), lets `lease` (if not empty)

@@ -152,7 +152,8 @@ grpc::Status ContentService::Delete(grpc::ServerContext* ctx, const api::DeleteC
 grpc::Status ContentService::Read(grpc::ServerContext* ctx, const api::ReadContentRequest* req,
                                   grpc::ServerWriter<api::ReadContentResponse>* writer) {
   return rpc::Handle(*ctx, "content.Read", [&](const std::string& ns) -> absl::Status {
-    BERTH_ASSIGN_OR_RETURN(content::Info info, store_.Get(ns, req->digest()));
+    content::Info info;
+    BERTH_ASSIGN_OR_RETURN(UniqueFd fd, store_.Open(ns, req->digest(), &info));
     if (req->offset() < 0 || req->size() < 0 || req->offset() > info.size) {
       return absl::OutOfRangeError(
           fmt::format("content {:?}: cannot read {} bytes at offset {} "
@@ -160,7 +161,6 @@ grpc::Status ContentService::Read(grpc::ServerContext* ctx, const api::ReadConte
                       info.digest, req->size(), req->offset(), info.size));
     }
     int64_t end = req->size() == 0 ? info.size : std::min(info.size, req->offset() + req->size());
-    BERTH_ASSIGN_OR_RETURN(UniqueFd fd, store_.Open(ns, req->digest()));
     return StreamBlob(*ctx, fd.get(), req->offset(), end, *writer);
   });
 }
