@@ -66,6 +66,16 @@ Container::~Container() {
 
 absl::StatusOr<std::unique_ptr<Container>> Container::Create(const ContainerConfig& config,
                                                              oci::Spec spec) {
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<Container> c, Begin(config, std::move(spec)));
+  if (absl::Status s = c->Finish(); !s.ok()) {
+    (void)c->Destroy();
+    return s;
+  }
+  return c;
+}
+
+absl::StatusOr<std::unique_ptr<Container>> Container::Begin(const ContainerConfig& config,
+                                                            oci::Spec spec) {
   BERTH_RETURN_IF_ERROR(Validate(spec));
   if (spec.linux.cgroups_path.empty())
     spec.linux.cgroups_path = "/berth/" + config.id;
@@ -113,7 +123,7 @@ absl::Status Container::Setup(const ContainerConfig& config) {
   pid_ = pid;
   sync.child.reset();
   sync_ = std::move(sync.parent);
-  return RunCreateHandshake(sync_.get());  // errors from the child already say "init: "
+  return SendGo(sync_.get());
 }
 
 HookTarget Container::InContainer() const {
@@ -128,13 +138,20 @@ HookState Container::State(const char* status) const {
                    .annotations = spec_.annotations};
 }
 
-absl::Status Container::RunCreateHandshake(int sync) {
+absl::Status Container::SendGo(int sync) {
   const oci::Namespace* user = spec_.linux.FindNamespace("user");
   if (user != nullptr && user->path.empty())
     BERTH_RETURN_IF_ERROR(WriteIdMappings(pid_, spec_.linux));
   if (spec_.process->oom_score_adj)
     BERTH_RETURN_IF_ERROR(WriteOomScoreAdj(pid_, *spec_.process->oom_score_adj));
-  BERTH_RETURN_IF_ERROR(SendToChild(sync, SyncType::kGo, "init"));
+  return SendToChild(sync, SyncType::kGo, "init");
+}
+
+// Errors from the child already say "init: ".
+absl::Status Container::Finish() {
+  if (!sync_.valid() || ready_)
+    return FailedPrecondition(fmt::format("container {:?}: not being created", id_));
+  const int sync = sync_.get();
   for (;;) {
     BERTH_ASSIGN_OR_RETURN(SyncMsg msg, ReceiveSync(sync, "init", kSetupTimeoutMs));
     switch (msg.type) {
@@ -147,6 +164,7 @@ absl::Status Container::RunCreateHandshake(int sync) {
         BERTH_RETURN_IF_ERROR(SendToChild(sync, SyncType::kHooksDone, "init"));
         break;
       case SyncType::kReady:
+        ready_ = true;
         return absl::OkStatus();
       case SyncType::kEof:
         return Internal("init: exited during setup");
@@ -159,6 +177,8 @@ absl::Status Container::RunCreateHandshake(int sync) {
 absl::Status Container::Start() {
   if (started_ || !sync_.valid())
     return FailedPrecondition(fmt::format("container {:?}: already started", id_));
+  if (!ready_)
+    return FailedPrecondition(fmt::format("container {:?}: not created yet", id_));
   started_ = true;
   UniqueFd sync = std::move(sync_);
   if (absl::Status s =

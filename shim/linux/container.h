@@ -42,6 +42,13 @@ class Container {
   // step. On error nothing is left behind: no process, no cgroup, no mount.
   static absl::StatusOr<std::unique_ptr<Container>> Create(const ContainerConfig& config,
                                                            oci::Spec spec);
+  // Create in two halves, for a caller with work of its own to do while the init sets itself
+  // up: Begin returns once the init runs (its pid is known), Finish once it is set up and
+  // waiting for Start (the hooks run then). After a failed Finish, Destroy (or the destructor)
+  // removes what is left.
+  static absl::StatusOr<std::unique_ptr<Container>> Begin(const ContainerConfig& config,
+                                                          oci::Spec spec);
+  absl::Status Finish();
   ~Container();
   Container(const Container&) = delete;
   Container& operator=(const Container&) = delete;
@@ -78,7 +85,7 @@ class Container {
  private:
   Container(std::string id, std::string bundle, oci::Spec spec);
   absl::Status Setup(const ContainerConfig& config);
-  absl::Status RunCreateHandshake(int sync);
+  absl::Status SendGo(int sync);  // id mappings and oom_score_adj, then the init may go on
   HookState State(const char* status) const;
   HookTarget InContainer() const;  // the init's namespaces, for createContainer/startContainer
 
@@ -89,6 +96,7 @@ class Container {
   ChildProcess init_;
   pid_t pid_ = 0;
   UniqueFd sync_;
+  bool ready_ = false;  // Finish has seen the init set up
   bool started_ = false;
   bool destroyed_ = false;
 };

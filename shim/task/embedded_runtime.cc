@@ -24,10 +24,12 @@ class EmbeddedRuntime : public Runtime {
   absl::StatusOr<pid_t> Create(const linux::Stdio& stdio) override {
     BERTH_ASSIGN_OR_RETURN(
         container_,
-        linux::Container::Create(
+        linux::Container::Begin(
             {.id = id_, .bundle = bundle_, .stdio = stdio, .prepared = prepared_}, spec_));
     return container_->pid();
   }
+
+  absl::Status FinishCreate() override { return Get()->Finish(); }
 
   absl::Status Start() override { return Get()->Start(); }
 

@@ -23,8 +23,14 @@ class Runtime {
  public:
   virtual ~Runtime() = default;
 
-  // Creates the init, set up and waiting for Start. Returns its pid.
+  // Creates the init; returns its pid. Once FinishCreate has returned too, it is set up and
+  // waiting for Start. The task does its own part (output copiers, OOM monitor) in between,
+  // while the embedded runtime's init is still setting itself up. After an error of either,
+  // Delete removes what is left.
   virtual absl::StatusOr<pid_t> Create(const linux::Stdio& stdio) = 0;
+
+  virtual absl::Status FinishCreate() { return absl::OkStatus(); }
+
   virtual absl::Status Start() = 0;
   // Creates and starts a process in the running container. `process_json` is the OCI Process
   // object that `process` was parsed from. Returns its pid (a child of the shim).

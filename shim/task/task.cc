@@ -89,13 +89,20 @@ absl::StatusOr<pid_t> Task::Create(const CreateConfig& config) {
     runtime_.reset();
     return pid.status();
   }
+  // While the init sets itself up: the output copiers, the pid file, the OOM monitor.
   pio->Started();
+  std::ofstream(bundle_ + "/init.pid") << *pid;
+  StartOomMonitor();
+  if (absl::Status s = runtime_->FinishCreate(); !s.ok()) {
+    StopOomMonitor();
+    (void)runtime_->Delete();
+    runtime_.reset();
+    return s;  // pio's copiers end with the init's output
+  }
   Process& p = processes_[""];
   p.io_config = config.io;
   p.io = std::move(pio);
   p.pid = *pid;
-  std::ofstream(bundle_ + "/init.pid") << *pid;
-  StartOomMonitor();
   containerd::events::TaskCreate ev;
   ev.set_container_id(id_);
   ev.set_bundle(bundle_);
