@@ -82,22 +82,22 @@ absl::StatusOr<pid_t> Task::Create(const CreateConfig& config) {
                  ? MakeEmbeddedRuntime(id_, config.bundle, std::move(spec), &prepared_)
                  : MakeCliRuntime(config.runtime_binary, config.runtime_root, id_, config.bundle,
                                   std::move(spec));
-  absl::StatusOr<pid_t> pid = runtime_->Create(pio->stdio());
-  prepared_ = {};  // what the container did not take
-  if (!pid.ok()) {
+  auto fail = [this](absl::Status s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     (void)runtime_->Delete();
     runtime_.reset();
-    return pid.status();
-  }
+    return s;  // pio's copiers, if started, end with the init's output
+  };
+  absl::StatusOr<pid_t> pid = runtime_->Create(pio->stdio());
+  prepared_ = {};  // what the container did not take
+  if (!pid.ok())
+    return fail(pid.status());
   // While the init sets itself up: the output copiers, the pid file, the OOM monitor.
   pio->Started();
   std::ofstream(bundle_ + "/init.pid") << *pid;
   StartOomMonitor();
   if (absl::Status s = runtime_->FinishCreate(); !s.ok()) {
     StopOomMonitor();
-    (void)runtime_->Delete();
-    runtime_.reset();
-    return s;  // pio's copiers end with the init's output
+    return fail(s);
   }
   Process& p = processes_[""];
   p.io_config = config.io;
