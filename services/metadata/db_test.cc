@@ -13,6 +13,20 @@ namespace {
 using ::berth::testing::IsOk;
 using ::berth::testing::StatusIs;
 
+// The first column of the first row of `sql` (-1 when there is none).
+int64_t QueryInt(Db& db, const char* sql) {
+  int64_t v = -1;
+  EXPECT_THAT(db.View([&](Tx& tx) -> absl::Status {
+    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query(sql));
+    BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (row)
+      v = q.Int(0);
+    return absl::OkStatus();
+  }),
+              IsOk());
+  return v;
+}
+
 TEST(DbTest, OpenMigratesToCurrentVersionInWalMode) {
   testing::TempDir dir("db");
   auto db = Db::Open(dir / "meta.db");
@@ -40,59 +54,36 @@ TEST(DbTest, FailedUpdateRollsBack) {
     return InvalidArgument("caller changed its mind");
   });
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument, "changed its mind"));
-  int64_t count = -1;
-  ASSERT_THAT((*db)->View([&](Tx& tx) -> absl::Status {
-    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("SELECT COUNT(*) FROM namespaces"));
-    BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (row)
-      count = q.Int(0);
-    return absl::OkStatus();
-  }),
-              IsOk());
-  EXPECT_EQ(count, 0);
-}
-
-// PRAGMA synchronous of the connection: 2 is FULL, 1 NORMAL.
-int64_t SynchronousLevel(Db& db) {
-  int64_t level = -1;
-  EXPECT_THAT(db.View([&](Tx& tx) -> absl::Status {
-    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("PRAGMA synchronous"));
-    BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (row)
-      level = q.Int(0);
-    return absl::OkStatus();
-  }),
-              IsOk());
-  return level;
+  EXPECT_EQ(QueryInt(**db, "SELECT COUNT(*) FROM namespaces"), 0);
 }
 
 TEST(DbTest, DeferredUpdateCommitsAndLeavesTheConnectionSynced) {
   testing::TempDir dir("db");
   auto db = Db::Open(dir / "meta.db");
   ASSERT_THAT(db, IsOk());
-  EXPECT_EQ(SynchronousLevel(**db), 2);
+  EXPECT_EQ(QueryInt(**db, "PRAGMA synchronous"), 2);  // FULL
   const char* insert =
       "INSERT INTO namespaces (name, labels, created_at, updated_at) VALUES ('x', '{}', 1, 1)";
-  ASSERT_THAT((*db)->Update([&](Tx& tx) { return tx.Exec(insert); }, Durability::kDeferred),
+  int64_t inside = -1;
+  ASSERT_THAT((*db)->Update(
+                  [&](Tx& tx) -> absl::Status {
+                    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("PRAGMA synchronous"));
+                    BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+                    inside = row ? q.Int(0) : -1;
+                    return tx.Exec(insert);
+                  },
+                  Durability::kDeferred),
               IsOk());
-  EXPECT_EQ(SynchronousLevel(**db), 2);
+  EXPECT_EQ(inside, 1) << "NORMAL: the commit does not fsync the log";
+  EXPECT_EQ(QueryInt(**db, "PRAGMA synchronous"), 2);  // FULL
   // A failed deferred update rolls back and puts the level back too.
   EXPECT_THAT((*db)->Update([&](Tx& tx) { return tx.Exec(insert); }, Durability::kDeferred),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_EQ(SynchronousLevel(**db), 2);
+  EXPECT_EQ(QueryInt(**db, "PRAGMA synchronous"), 2);  // FULL
   db->reset();
   auto again = Db::Open(dir / "meta.db");
   ASSERT_THAT(again, IsOk());
-  int64_t count = -1;
-  ASSERT_THAT((*again)->View([&](Tx& tx) -> absl::Status {
-    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("SELECT COUNT(*) FROM namespaces WHERE name = 'x'"));
-    BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (row)
-      count = q.Int(0);
-    return absl::OkStatus();
-  }),
-              IsOk());
-  EXPECT_EQ(count, 1);
+  EXPECT_EQ(QueryInt(**again, "SELECT COUNT(*) FROM namespaces WHERE name = 'x'"), 1);
 }
 
 TEST(DbTest, RefusesADatabaseFromANewerBerthd) {
