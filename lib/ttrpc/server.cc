@@ -57,10 +57,10 @@ void Server::Prestart(int n) {
     absl::MutexLock lock(&mu_);
     workers_ += n;
   }
-  for (int i = 0; i < n; ++i) std::thread(&Server::Worker, this).detach();
+  for (int i = 0; i < n; ++i) std::thread(&Server::Worker, this, /*prestarted=*/true).detach();
 }
 
-void Server::Worker() {
+void Server::Worker(bool prestarted) {
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !calls_.empty() || closing_; };
   for (;;) {
@@ -68,7 +68,13 @@ void Server::Worker() {
       if (closing_ || idle_ >= kMaxIdle)
         break;
       ++idle_;
-      mu_.AwaitWithTimeout(absl::Condition(&ready), kIdleWait);
+      // A prestarted worker waits for its first call however long that takes (a spare shim
+      // may wait minutes for its task); after a call, kIdleWait.
+      if (prestarted)
+        mu_.Await(absl::Condition(&ready));
+      else
+        mu_.AwaitWithTimeout(absl::Condition(&ready), kIdleWait);
+      prestarted = false;
       --idle_;
       if (calls_.empty())
         break;  // idle for kIdleWait, or the server is going
@@ -212,7 +218,7 @@ void Server::Dispatch(const std::shared_ptr<Conn>& c, uint32_t stream_id, std::s
       ++workers_;
   }
   if (start_worker)
-    std::thread(&Server::Worker, this).detach();
+    std::thread(&Server::Worker, this, /*prestarted=*/false).detach();
 }
 
 void Server::RunCall(const std::shared_ptr<Conn>& c_ref, uint32_t stream_id, const Method* m,

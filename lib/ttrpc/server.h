@@ -62,8 +62,9 @@ class Server {
 
   // Calls run on worker threads that the server keeps: a call goes to an idle worker, or to a
   // new one when none is idle; a worker that has finished waits up to kIdleWait for the next
-  // call (at most kMaxIdle wait). Prestart starts `n` idle workers now (a spare shim does, so
-  // that its task's first calls start no thread).
+  // call (at most kMaxIdle wait). Prestart starts `n` idle workers now, which wait for their
+  // first call without a time limit (a spare shim does, so that its task's first calls start
+  // no thread).
   static constexpr int kMaxIdle = 2;
   static constexpr absl::Duration kIdleWait = absl::Seconds(10);
   void Prestart(int n);
@@ -82,7 +83,7 @@ class Server {
   void Dispatch(const std::shared_ptr<Conn>& c, uint32_t stream_id, std::string payload);
   void RunCall(const std::shared_ptr<Conn>& c, uint32_t stream_id, const Method* m,
                std::string payload);
-  void Worker();
+  void Worker(bool prestarted);
 
   std::map<std::string, Method> methods_;  // "/service/method"
   UniqueFd listen_fd_;
