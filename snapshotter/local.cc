@@ -61,11 +61,16 @@ int64_t IdOf(const std::string& name, std::string_view prefix) {
   return err == std::errc() && ptr == end && begin != end ? id : 0;
 }
 
-// Removes `dir`, logging (not returning) a failure: Cleanup() gets it later.
+// A directory that could not go now: Cleanup() gets it later.
+void LeaveForCleanup(const fs::path& dir, const absl::Status& why) {
+  spdlog::warn("snapshot directory left for cleanup path={} error={}", dir.string(),
+               why.ToString());
+}
+
+// Removes `dir`, logging (not returning) a failure.
 void RemoveNow(const fs::path& dir) {
   if (absl::Status s = RemoveTree(dir); !s.ok())
-    spdlog::warn("snapshot directory left for cleanup path={} error={}", dir.string(),
-                 s.ToString());
+    LeaveForCleanup(dir, s);
 }
 
 }  // namespace
@@ -111,8 +116,7 @@ void LocalSnapshotter::RemoverLoop() {
       if (synced.ok())
         RemoveNow(dir);
       else
-        spdlog::warn("snapshot directory left for cleanup path={} error={}", dir.string(),
-                     synced.ToString());
+        LeaveForCleanup(dir, synced);
     }
     trash_mu_.Lock();
     removing_ = false;
