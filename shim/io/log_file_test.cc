@@ -242,6 +242,37 @@ TEST(ProcessIoLogTest, TerminalOutputGoesToTheLog) {
   EXPECT_THAT(r[0], ::testing::EndsWith(" stdout F on a tty"));
 }
 
+// A fifo output (what ctr gives): WaitOutput returns as the copy reaches EOF, not at its 2 s
+// limit, with everything in the fifo and the shim's end closed.
+TEST(ProcessIoTest, WaitOutputEndsWithTheCopy) {
+  testing::TempDir dir("procio");
+  std::string fifo = (dir / "stdout").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(reader, 0);
+  absl::StatusOr<std::unique_ptr<ProcessIo>> io = ProcessIo::Open(Config("", fifo, ""));
+  ASSERT_THAT(io, IsOk());
+  int out = ::fcntl((*io)->stdio().out, F_DUPFD_CLOEXEC, 0);
+  ASSERT_GE(out, 0);
+  (*io)->Started();
+  ASSERT_EQ(::write(out, "bye\n", 4), 4);
+  std::thread exiting([out] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ::close(out);
+  });
+  auto start = std::chrono::steady_clock::now();
+  (*io)->WaitOutput();
+  auto waited = std::chrono::steady_clock::now() - start;
+  exiting.join();
+  EXPECT_GE(waited, std::chrono::milliseconds(40));
+  EXPECT_LT(waited, std::chrono::seconds(1));
+  char buf[16];
+  ASSERT_EQ(::read(reader, buf, sizeof(buf)), 4);
+  EXPECT_EQ(std::string(buf, 4), "bye\n");
+  EXPECT_EQ(::read(reader, buf, sizeof(buf)), 0);  // no writer left: EOF
+  ::close(reader);
+}
+
 TEST(ProcessIoLogTest, OtherSchemesAreRejected) {
   absl::StatusOr<std::unique_ptr<ProcessIo>> io =
       ProcessIo::Open(Config("", "binary:///usr/bin/logger", ""));

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -170,11 +169,13 @@ void ProcessIo::Started() {
 void ProcessIo::StartOutput(int from, Output& out, LogStream stream) {
   if (from < 0)
     return;
-  if (out.fifo.valid()) {
+  if (out.fifo.valid() || out.log != nullptr) {
+    absl::MutexLock lock(&outputs_mu_);
     ++outputs_running_;
+  }
+  if (out.fifo.valid()) {
     threads_.emplace_back([this, from, &out] { CopyOut(from, std::move(out.fifo)); });
   } else if (out.log != nullptr) {
-    ++outputs_running_;
     threads_.emplace_back(
         [this, from, &out, stream] { CopyToLog(from, std::move(out.log), stream); });
   }
@@ -190,7 +191,7 @@ void ProcessIo::CopyOut(int from, UniqueFd to) {
       break;  // EOF, or EIO once a pty's last slave is closed
   }
   to.reset();
-  --outputs_running_;
+  OutputDone();
 }
 
 void ProcessIo::CopyToLog(int from, std::shared_ptr<LogFile> log, LogStream stream) {
@@ -214,6 +215,11 @@ void ProcessIo::CopyToLog(int from, std::shared_ptr<LogFile> log, LogStream stre
   if (absl::Status st = writer.Finish(); !st.ok() && !failed)
     spdlog::error("container log write failed stream={} error={}", LogStreamName(stream),
                   st.ToString());
+  OutputDone();
+}
+
+void ProcessIo::OutputDone() {
+  absl::MutexLock lock(&outputs_mu_);
   --outputs_running_;
 }
 
@@ -269,9 +275,9 @@ void ProcessIo::CloseStdin() {
 }
 
 void ProcessIo::WaitOutput() {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (outputs_running_ > 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  absl::MutexLock lock(&outputs_mu_);
+  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(outputs_mu_) { return outputs_running_ == 0; };
+  outputs_mu_.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(2));
 }
 
 }  // namespace berth::shim

@@ -15,13 +15,13 @@
 //    stdin fifo), the slave becomes the process's controlling terminal; Resize sets its size.
 // Thread-safe: Resize and CloseStdin may race with the copy threads.
 
-#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 
 #include "lib/base/unique_fd.h"
 #include "shim/io/log_file.h"
@@ -76,6 +76,7 @@ class ProcessIo {
   void CopyOut(int from, UniqueFd to);
   void CopyToLog(int from, std::shared_ptr<LogFile> log, LogStream stream);
   void CopyIn(int to_fd);
+  void OutputDone();
 
   bool terminal_ = false;
   UniqueFd stop_;      // eventfd: stops every copy (destructor)
@@ -83,7 +84,8 @@ class ProcessIo {
   UniqueFd console_master_, console_slave_;
   UniqueFd stdin_fifo_, stdin_child_, stdin_pipe_;
   Output stdout_, stderr_;
-  std::atomic<int> outputs_running_ = 0;
+  absl::Mutex outputs_mu_;
+  int outputs_running_ ABSL_GUARDED_BY(outputs_mu_) = 0;  // output copies not at EOF yet
   std::vector<std::thread> threads_;
 };
 
