@@ -114,7 +114,7 @@ absl::StatusOr<SpareShims::Spare> SpareShims::StartOne() {
   return spare;
 }
 
-absl::StatusOr<ShimProcess> SpareShims::Adopt(const Bundle& bundle, absl::Duration timeout) {
+absl::StatusOr<SpareShims::Handover> SpareShims::Begin(const Bundle& bundle) {
   Spare spare;
   {
     absl::MutexLock lock(&mu_);
@@ -133,15 +133,28 @@ absl::StatusOr<ShimProcess> SpareShims::Adopt(const Bundle& bundle, absl::Durati
     return Unavailable(
         fmt::format("spare shim {}: send task: {}", spare.pid, std::strerror(errno)));
   }
-  std::string answer = ReceiveAnswer(spare.channel.get(), timeout);
+  return Handover(std::move(spare), std::move(pidfd), bundle.id());
+}
+
+absl::StatusOr<ShimProcess> SpareShims::Handover::Finish(absl::Duration timeout) {
+  if (!pidfd_.valid())
+    return FailedPrecondition(fmt::format("spare shim for task {:?}: already finished", id_));
+  std::string answer = ReceiveAnswer(spare_.channel.get(), timeout);
   if (answer.starts_with("unix://"))
-    return ShimProcess{.pid = spare.pid, .pidfd = std::move(pidfd)};
-  if (answer.empty()) {
-    ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+    return ShimProcess{.pid = spare_.pid, .pidfd = std::move(pidfd_)};
+  if (answer.empty())
     answer = "no answer";
+  // The failed spare is killed by ~Handover.
+  return Unavailable(fmt::format("spare shim {} for task {:?}: {}", spare_.pid, id_, answer));
+}
+
+SpareShims::Handover::~Handover() {
+  if (!pidfd_.valid())
+    return;
+  ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+  pollfd p = {pidfd_.get(), POLLIN, 0};  // readable once it has exited
+  while (::poll(&p, 1, 1000) < 0 && errno == EINTR) {
   }
-  return Unavailable(
-      fmt::format("spare shim {} for task {:?}: {}", spare.pid, bundle.id(), answer));
 }
 
 }  // namespace berth::runtime

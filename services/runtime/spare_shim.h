@@ -42,21 +42,45 @@ class SpareShims {
   // Stops the refill thread and closes the channels: the spares that are left exit.
   ~SpareShims();
 
-  // Hands `bundle` to a ready spare and waits up to `timeout` for it to serve there; returns
-  // the shim (pid and pidfd). Unavailable when no spare is ready (the caller starts a shim
-  // itself) or when the spare failed (its message; a spare that does not answer in time is
-  // killed).
-  absl::StatusOr<ShimProcess> Adopt(const Bundle& bundle, absl::Duration timeout);
-
-  // The pids of the spares ready now (for tests and logs).
-  std::vector<pid_t> ReadyPids();
-
- private:
   struct Spare {
     UniqueFd channel;
     pid_t pid = 0;
   };
 
+  // A spare that has been sent its task and may not serve it yet. Finish waits for it; an
+  // unfinished hand-over, when destroyed, kills the spare and waits (up to 1 s) for it to exit,
+  // so that the caller can remove the bundle after a failure in between.
+  class Handover {
+   public:
+    Handover(Handover&&) = default;
+    Handover& operator=(Handover&&) = delete;
+    ~Handover();
+
+    // Waits up to `timeout` for the spare to serve on the bundle's socket; returns the shim
+    // (pid and pidfd). Unavailable with the spare's message when it failed (a spare that does
+    // not answer in time is killed). Once only.
+    absl::StatusOr<ShimProcess> Finish(absl::Duration timeout);
+
+   private:
+    friend class SpareShims;
+
+    Handover(Spare spare, UniqueFd pidfd, std::string id)
+        : spare_(std::move(spare)), pidfd_(std::move(pidfd)), id_(std::move(id)) {}
+
+    Spare spare_;
+    UniqueFd pidfd_;
+    std::string id_;
+  };
+
+  // Sends `bundle` to a ready spare and returns at once: the caller mounts the task's rootfs
+  // while the spare sets itself up there. Unavailable when no spare is ready (the caller starts
+  // a shim itself) or when the spare is gone.
+  absl::StatusOr<Handover> Begin(const Bundle& bundle);
+
+  // The pids of the spares ready now (for tests and logs).
+  std::vector<pid_t> ReadyPids();
+
+ private:
   void RefillLoop();
   absl::StatusOr<Spare> StartOne();
 

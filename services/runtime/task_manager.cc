@@ -32,11 +32,22 @@ bool IsShimRuntime(const std::string& name) {
          name == "io.containerd.berth.v1";
 }
 
-absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::StartShim(const Bundle& bundle,
-                                                                 const std::string& runtime) {
-  if (spares_ != nullptr) {
-    absl::StatusOr<ShimProcess> adopted =
-        spares_->Adopt(bundle, absl::FromChrono(kShimStartTimeout));
+std::optional<SpareShims::Handover> TaskManager::BeginHandover(const Bundle& bundle) {
+  if (spares_ == nullptr)
+    return std::nullopt;
+  absl::StatusOr<SpareShims::Handover> handover = spares_->Begin(bundle);
+  if (!handover.ok()) {
+    spdlog::debug("no spare shim for task id={}: {}", bundle.id(), handover.status().ToString());
+    return std::nullopt;
+  }
+  return *std::move(handover);
+}
+
+absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::StartShim(
+    const Bundle& bundle, const std::string& runtime,
+    std::optional<SpareShims::Handover> handover) {
+  if (handover.has_value()) {
+    absl::StatusOr<ShimProcess> adopted = handover->Finish(absl::FromChrono(kShimStartTimeout));
     if (adopted.ok()) {
       BERTH_ASSIGN_OR_RETURN(
           std::unique_ptr<ShimTask> task,
@@ -44,6 +55,7 @@ absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::StartShim(const Bundle& b
       return std::shared_ptr<ShimTask>(std::move(task));
     }
     spdlog::debug("starting a shim for task id={}: {}", bundle.id(), adopted.status().ToString());
+    handover.reset();  // the failed spare is gone before a shim of our own starts there
   }
   BERTH_ASSIGN_OR_RETURN(
       CommandOutput out,
@@ -188,12 +200,15 @@ absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Create(CreateTaskOptions 
       spdlog::error("remove bundle after a failed create id={} error={}", opts.id, s.ToString());
   };
   absl::Time t_bundle = absl::Now();
+  // A spare shim sets itself up in the bundle while the rootfs is mounted. Declared after
+  // `undo`: after a failure the spare is killed before the bundle is removed.
+  std::optional<SpareShims::Handover> handover = BeginHandover(bundle);
   if (!opts.rootfs.empty()) {
     BERTH_RETURN_IF_ERROR(Annotate(mount::MountAll(opts.rootfs, bundle.rootfs()),
                                    fmt::format("task {:?}: mount rootfs", opts.id)));
   }
   absl::Time t_mount = absl::Now();
-  BERTH_ASSIGN_OR_RETURN(task, StartShim(bundle, opts.runtime_name));
+  BERTH_ASSIGN_OR_RETURN(task, StartShim(bundle, opts.runtime_name, std::move(handover)));
   absl::Time t1 = absl::Now();
   Watch(task);
   BERTH_RETURN_IF_ERROR(

@@ -99,8 +99,12 @@ class TaskManager : public plugin::Plugin {
   void CleanUpLostShim(const std::shared_ptr<ShimTask>& task);
   // The task, marked as being deleted: FailedPrecondition when it already is.
   absl::StatusOr<std::shared_ptr<ShimTask>> Claim(const std::string& ns, const std::string& id);
+  // A spare shim told the bundle (Begin), when one is ready.
+  std::optional<SpareShims::Handover> BeginHandover(const Bundle& bundle);
+  // The spare of `handover` once it serves, else a shim started for the bundle.
   absl::StatusOr<std::shared_ptr<ShimTask>> StartShim(const Bundle& bundle,
-                                                      const std::string& runtime);
+                                                      const std::string& runtime,
+                                                      std::optional<SpareShims::Handover> handover);
   // A client of the bundle's shim when it runs and answers; a shim that runs but does not
   // answer is killed. Unavailable otherwise.
   absl::StatusOr<std::unique_ptr<ShimTask>> Reconnect(const Bundle& bundle);

@@ -2,6 +2,8 @@
 // shim cleaned up and reported, event replay after a restart, bundles marked deleted, and the
 // spare shims berthd keeps (the fixture: tasks_fixture.h).
 
+#include <regex>
+
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -244,6 +246,40 @@ TEST_F(TasksTest, ASpareShimTakesTheNextTaskAndNoSpareOutlivesBerthd) {
   EXPECT_EQ(r.out, "own shim\n");
   EXPECT_THAT(SpareShims(), ::testing::IsEmpty());
   ExpectNothingLeft({"first", "own"});
+}
+
+// berthd hands the bundle to a spare before it mounts the rootfs. When the mount fails, the
+// spare that was told the task is killed and the bundle removed; the next task gets a new spare.
+TEST_F(TasksTest, ASpareToldATaskWhoseRootfsDoesNotMountIsKilled) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  ASSERT_TRUE(ImportBusybox());
+  const std::string image = "docker.io/library/busybox:latest";
+  testing::CommandResult r = C({"containers", "create", image, "broken", "true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The snapshot's upper directory goes: its overlay cannot be mounted.
+  r = C({"snapshots", "mounts", "/mnt", "broken"});
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex("upperdir=([^,\\s]+)"))) << r.out;
+  fs::remove_all(m[1].str());
+  int spare = WaitForSpare();
+  ASSERT_GT(spare, 0);
+
+  r = C({"tasks", "start", "--fifo-dir", fifo_dir(), "broken"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("task \"broken\": mount rootfs"));
+  EXPECT_FALSE(ProcessAlive(spare)) << "spare shim " << spare << " outlived its failed task";
+  EXPECT_FALSE(fs::exists(bundles() + "/broken"));
+  EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
+
+  int next = WaitForSpare(spare);
+  ASSERT_GT(next, 0) << "no new spare after the failed task";
+  r = C({"run", "--rm", "--fifo-dir", fifo_dir(), image, "works", "echo", "ok"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "ok\n");
+  EXPECT_EQ(C({"containers", "rm", "broken"}).exit_code, 0);
+  ExpectNothingLeft({"broken", "works"});
 }
 
 }  // namespace
