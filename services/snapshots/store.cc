@@ -118,37 +118,44 @@ absl::StatusOr<std::vector<mount::Mount>> SnapshotStore::Create(Kind kind, const
   BERTH_RETURN_IF_ERROR(Annotate(ValidateLabels(labels), Object(key)));
   std::shared_lock sweep(sweep_mu_);
   std::vector<mount::Mount> mounts;
-  BERTH_RETURN_IF_ERROR(db_.Update([&](Tx& tx) -> absl::Status {
-    BERTH_RETURN_IF_ERROR(metadata::EnsureNamespace(tx, ns));
-    BERTH_RETURN_IF_ERROR(CheckAbsent(tx, name_, ns, key));
-    std::string backend_parent;
-    if (!parent.empty()) {
-      absl::StatusOr<Record> p = Load(tx, name_, ns, parent);
-      if (absl::IsNotFound(p.status()))
-        return NotFoundError("parent snapshot", parent);
-      BERTH_RETURN_IF_ERROR(p.status());
-      if (p->info.kind != Kind::kCommitted) {
-        return FailedPrecondition(
-            fmt::format("parent snapshot {:?} of {:?} is not committed", parent, key));
-      }
-      backend_parent = p->backend_id;
-    }
-    Record r;
-    r.info = {key, parent, kind, labels, metadata::NowNanos(), 0};
-    r.info.updated_at = r.info.created_at;
-    r.backend_id = NewBackendKey(ns, key);
-    BERTH_RETURN_IF_ERROR(Insert(tx, name_, ns, r));
-    if (!lease.empty())
-      BERTH_RETURN_IF_ERROR(metadata::HoldByLease(tx, ns, lease, {key, "snapshots/" + name_}));
-    // Last, so that nothing after it can fail and leave a backend snapshot without a record.
-    absl::StatusOr<std::vector<mount::Mount>> m =
-        kind == Kind::kView ? backend_.View(r.backend_id, backend_parent, {})
-                            : backend_.Prepare(r.backend_id, backend_parent, {});
-    if (!m.ok())
-      return Annotate(m.status(), Object(key));
-    mounts = *std::move(m);
-    return absl::OkStatus();
-  }));
+  // Under a lease the record commits without its own fsync (lib/base/durability.h): the lease
+  // itself is deferred, and a record lost to a power loss leaves a backend snapshot that the
+  // collector's backend sweep (SweepBackend, also at start) removes. A later synced commit
+  // (the container that uses it) makes it durable.
+  const Durability durability = lease.empty() ? Durability::kSynced : Durability::kDeferred;
+  BERTH_RETURN_IF_ERROR(db_.Update(
+      [&](Tx& tx) -> absl::Status {
+        BERTH_RETURN_IF_ERROR(metadata::EnsureNamespace(tx, ns));
+        BERTH_RETURN_IF_ERROR(CheckAbsent(tx, name_, ns, key));
+        std::string backend_parent;
+        if (!parent.empty()) {
+          absl::StatusOr<Record> p = Load(tx, name_, ns, parent);
+          if (absl::IsNotFound(p.status()))
+            return NotFoundError("parent snapshot", parent);
+          BERTH_RETURN_IF_ERROR(p.status());
+          if (p->info.kind != Kind::kCommitted) {
+            return FailedPrecondition(
+                fmt::format("parent snapshot {:?} of {:?} is not committed", parent, key));
+          }
+          backend_parent = p->backend_id;
+        }
+        Record r;
+        r.info = {key, parent, kind, labels, metadata::NowNanos(), 0};
+        r.info.updated_at = r.info.created_at;
+        r.backend_id = NewBackendKey(ns, key);
+        BERTH_RETURN_IF_ERROR(Insert(tx, name_, ns, r));
+        if (!lease.empty())
+          BERTH_RETURN_IF_ERROR(metadata::HoldByLease(tx, ns, lease, {key, "snapshots/" + name_}));
+        // Last, so that nothing after it can fail and leave a backend snapshot without a record.
+        absl::StatusOr<std::vector<mount::Mount>> m =
+            kind == Kind::kView ? backend_.View(r.backend_id, backend_parent, {})
+                                : backend_.Prepare(r.backend_id, backend_parent, {});
+        if (!m.ok())
+          return Annotate(m.status(), Object(key));
+        mounts = *std::move(m);
+        return absl::OkStatus();
+      },
+      durability));
   return mounts;
 }
 
