@@ -3,13 +3,14 @@
 // Spare shims: berthd keeps berth-shims started ahead of their tasks (`berth-shim start
 // --spare`, shim/daemon.h), so that creating a task does not wait for a shim's exec,
 // daemonizing and process setup. A task's bundle is handed to a ready spare over its
-// SOCK_SEQPACKET channel; the spare then serves on <bundle>/shim.sock exactly as a shim started
-// for that bundle, and answers "unix://<socket>". After each hand-over a new spare is started
-// in the background, kRefillDelay later: a spare's start (exec, process setup, the container's
-// namespaces made ahead) takes CPU that the task just handed over needs while it starts; by
-// then that start is over, and the next task finds the spare ready unless it comes sooner. A spare
-// exits as soon as its channel closes without a task (berthd stopped or died), so no spare outlives
-// berthd; a spare that got its task is an ordinary shim and outlives berthd like any other.
+// SOCK_SEQPACKET channel (Begin, before the rootfs is mounted; Handover::Finish after); the
+// spare then serves on <bundle>/shim.sock exactly as a shim started for that bundle, and
+// answers "unix://<socket>". After each hand-over a new spare is started in the background,
+// kRefillDelay later: a spare's start (exec, process setup, the container's namespaces made
+// ahead) takes CPU that the task just handed over needs while it starts; by then that start is
+// over, and the next task finds the spare ready unless it comes sooner. A spare exits as soon as
+// its channel closes without a task (berthd stopped or died), so no spare outlives berthd; a
+// spare that got its task is an ordinary shim and outlives berthd like any other.
 // Thread-safe.
 
 #include <sys/types.h>
