@@ -1,5 +1,6 @@
 #include "shim/linux/cgroups/cgroup.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +12,7 @@
 #include "fmt/format.h"
 
 #include "lib/base/status.h"
+#include "lib/base/unique_fd.h"
 #include "shim/linux/cgroups/v1.h"
 #include "shim/linux/cgroups/v2.h"
 
@@ -42,27 +44,34 @@ std::unique_ptr<Cgroup> Cgroup::Open(const std::string& path) {
   return std::make_unique<CgroupV1>(path);
 }
 
+// Plain open/write/close: a container's create writes some twenty of these files.
 absl::Status WriteCgroupFile(const std::string& file, const std::string& value) {
-  std::ofstream out(file);
-  if (!out)
+  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid())
     return ErrnoError(errno, fmt::format("open {}", file));
-  out << value;
-  out.flush();
-  if (!out)
-    return ErrnoError(errno, fmt::format("write {:?} to {}", value, file));
-  out.close();
-  if (!out)
-    return ErrnoError(errno, fmt::format("write {:?} to {}", value, file));
+  // A cgroup file takes one value per write(2); a short write is an error.
+  ssize_t n = ::write(fd.get(), value.data(), value.size());
+  if (n != static_cast<ssize_t>(value.size()))
+    return ErrnoError(n < 0 ? errno : EIO, fmt::format("write {:?} to {}", value, file));
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ReadCgroupFile(const std::string& file) {
-  std::ifstream in(file);
-  if (!in)
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid())
     return ErrnoError(errno, fmt::format("open {}", file));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return ErrnoError(errno, fmt::format("read {}", file));
+    if (n == 0)
+      return out;
+    out.append(buf, static_cast<size_t>(n));
+  }
 }
 
 uint64_t ReadCgroupUint(const std::string& file) {
@@ -86,12 +95,16 @@ uint64_t ReadKeyed(const std::string& file, const std::string& key) {
 }
 
 absl::StatusOr<std::vector<pid_t>> ReadProcs(const std::string& file) {
-  std::ifstream in(file);
-  if (!in)
-    return ErrnoError(errno, fmt::format("open {}", file));
+  absl::StatusOr<std::string> text = ReadCgroupFile(file);
+  if (!text.ok())
+    return text.status();
   std::vector<pid_t> pids;
-  pid_t p;
-  while (in >> p) pids.push_back(p);
+  const char* p = text->c_str();
+  char* end = nullptr;
+  for (long v = std::strtol(p, &end, 10); end != p; v = std::strtol(p, &end, 10)) {
+    pids.push_back(static_cast<pid_t>(v));
+    p = end;
+  }
   return pids;
 }
 

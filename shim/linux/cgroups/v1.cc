@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -44,30 +45,38 @@ std::string CgroupV1::File(const std::string& controller, const std::string& fil
 
 absl::Status CgroupV1::Make() {
   for (const char* c : kControllers) {
-    std::error_code ec;
     std::string dir = fmt::format("{}/{}{}", root_, c, path_);
-    std::filesystem::create_directories(dir, ec);
-    if (ec)
-      return ErrnoError(ec.value(), fmt::format("cgroup: mkdir {}", dir));
+    if (::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST)
+      continue;
+    int err = errno;
+    if (err == ENOENT) {  // its parent too (the namespace's cgroup, the first time)
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (!ec)
+        continue;
+      err = ec.value();
+    }
+    return ErrnoError(err, fmt::format("cgroup: mkdir {}", dir));
   }
   return InitCpuset();
 }
 
-// A new v1 cpuset starts with empty cpus and mems: copy them down from the root.
+// A new v1 cpuset starts with empty cpus and mems: each empty one takes its parent's, the parent
+// first if it is empty too (up to the root, which never is).
+absl::StatusOr<std::string> CgroupV1::InitCpusetFile(const std::string& dir, const char* file) {
+  BERTH_ASSIGN_OR_RETURN(std::string cur, ReadCgroupFile(dir + "/" + file));
+  const std::string top = root_ + "/cpuset";
+  if (cur.find_first_not_of(" \n") != std::string::npos || dir.size() <= top.size())
+    return cur;
+  BERTH_ASSIGN_OR_RETURN(std::string want, InitCpusetFile(dir.substr(0, dir.rfind('/')), file));
+  BERTH_RETURN_IF_ERROR(WriteCgroupFile(dir + "/" + file, want));
+  return want;
+}
+
 absl::Status CgroupV1::InitCpuset() {
-  std::string dir = root_ + "/cpuset";
-  std::filesystem::path rel(path_);
-  for (const auto& part : rel.relative_path()) {
-    std::string parent = dir;
-    dir += "/" + part.string();
-    for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
-      BERTH_ASSIGN_OR_RETURN(std::string cur, ReadCgroupFile(dir + "/" + f));
-      if (cur.find_first_not_of(" \n") != std::string::npos)
-        continue;
-      BERTH_ASSIGN_OR_RETURN(std::string want, ReadCgroupFile(parent + "/" + f));
-      BERTH_RETURN_IF_ERROR(WriteCgroupFile(dir + "/" + f, want));
-    }
-  }
+  const std::string dir = root_ + "/cpuset" + path_;
+  for (const char* f : {"cpuset.cpus", "cpuset.mems"})
+    BERTH_RETURN_IF_ERROR(InitCpusetFile(dir, f).status());
   return absl::OkStatus();
 }
 

@@ -37,6 +37,7 @@ class CgroupV1 : public Cgroup {
  private:
   absl::Status Make();
   absl::Status InitCpuset();
+  absl::StatusOr<std::string> InitCpusetFile(const std::string& dir, const char* file);
   absl::Status ApplyMemory(const oci::MemoryResources& m);
   absl::Status ApplyCpu(const oci::CpuResources& c);
   absl::Status ApplyDevices(const std::vector<oci::DeviceRule>& rules);
