@@ -28,6 +28,7 @@ Task::~Task() {
   StopOomMonitor();
   absl::MutexLock lock(&mu_);
   processes_.clear();
+  retired_.clear();
   if (runtime_)
     (void)runtime_->Delete();
 }
@@ -236,6 +237,7 @@ absl::StatusOr<ProcessStatus> Task::DeleteInit(Process& p) {
   if (p.state != State::kStopped)
     MarkExited(p, 128 + SIGKILL);
   ProcessStatus out = ToStatus(p);
+  retired_ = std::move(processes_);
   processes_.clear();
   init_deleted_ = true;
   containerd::events::TaskDelete ev;

@@ -114,6 +114,9 @@ class Task {
   std::map<std::string, Process> processes_;  // GUARDED_BY(mu_); "" is the init
   std::map<pid_t, int> unclaimed_exits_;      // GUARDED_BY(mu_)
   bool init_deleted_ = false;                 // GUARDED_BY(mu_)
+  // The processes of a deleted init: their output threads are joined when the Task goes (the
+  // shim's exit, after the delete has been answered), not on the delete's reply path.
+  std::map<std::string, Process> retired_;  // GUARDED_BY(mu_)
 
   UniqueFd oom_stop_;
   std::thread oom_thread_;
