@@ -167,15 +167,15 @@ void ProcessIo::Started() {
 }
 
 void ProcessIo::StartOutput(int from, Output& out, LogStream stream) {
-  if (from < 0)
+  if (from < 0 || (!out.fifo.valid() && out.log == nullptr))
     return;
-  if (out.fifo.valid() || out.log != nullptr) {
+  {
     absl::MutexLock lock(&outputs_mu_);
     ++outputs_running_;
   }
   if (out.fifo.valid()) {
     threads_.emplace_back([this, from, &out] { CopyOut(from, std::move(out.fifo)); });
-  } else if (out.log != nullptr) {
+  } else {
     threads_.emplace_back(
         [this, from, &out, stream] { CopyToLog(from, std::move(out.log), stream); });
   }
