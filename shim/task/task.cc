@@ -1,5 +1,7 @@
 #include "shim/task/task.h"
 
+#include <fcntl.h>
+
 #include <csignal>
 #include <fstream>
 
@@ -104,6 +106,11 @@ absl::StatusOr<pid_t> Task::Create(const CreateConfig& config) {
   p.io_config = config.io;
   p.io = std::move(pio);
   p.pid = *pid;
+  // Held open, the init's mount namespace outlives the init: when the init exits, the kernel
+  // reports the exit without first tearing down the container's mounts (an RCU grace period
+  // and some thirty unmounts, ~0.3 ms here); that happens when the shim exits, after the
+  // delete. A runtime whose init is already gone leaves it invalid.
+  p.mnt_ns = UniqueFd(::open(fmt::format("/proc/{}/ns/mnt", *pid).c_str(), O_RDONLY | O_CLOEXEC));
   containerd::events::TaskCreate ev;
   ev.set_container_id(id_);
   ev.set_bundle(bundle_);

@@ -91,6 +91,8 @@ class Task {
     State state = State::kCreated;
     int exit_status = 0;
     absl::Time exited_at;
+    // The init's mount namespace, held until the shim exits (see Task::Create).
+    UniqueFd mnt_ns;
   };
 
   Process* Find(const std::string& exec_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
