@@ -13,14 +13,18 @@ namespace {
 using ::berth::testing::IsOk;
 using ::berth::testing::StatusIs;
 
-// The first column of the first row of `sql` (-1 when there is none).
+// The first column of the first row of `sql` (-1 when there is none), in `tx`.
+absl::StatusOr<int64_t> QueryInt(Tx& tx, const char* sql) {
+  BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query(sql));
+  BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row ? q.Int(0) : -1;
+}
+
+// The same in a transaction of its own.
 int64_t QueryInt(Db& db, const char* sql) {
   int64_t v = -1;
   EXPECT_THAT(db.View([&](Tx& tx) -> absl::Status {
-    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query(sql));
-    BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (row)
-      v = q.Int(0);
+    BERTH_ASSIGN_OR_RETURN(v, QueryInt(tx, sql));
     return absl::OkStatus();
   }),
               IsOk());
@@ -67,9 +71,7 @@ TEST(DbTest, DeferredUpdateCommitsAndLeavesTheConnectionSynced) {
   int64_t inside = -1;
   ASSERT_THAT((*db)->Update(
                   [&](Tx& tx) -> absl::Status {
-                    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("PRAGMA synchronous"));
-                    BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
-                    inside = row ? q.Int(0) : -1;
+                    BERTH_ASSIGN_OR_RETURN(inside, QueryInt(tx, "PRAGMA synchronous"));
                     return tx.Exec(insert);
                   },
                   Durability::kDeferred),
