@@ -14,16 +14,12 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
-#include "absl/synchronization/mutex.h"
 
+#include "lib/base/mutex_mode.h"
 #include "shim/daemon.h"
 
 int main(int argc, char** argv) {
-  // Debian's abseil is built with absl::Mutex deadlock detection on, set to abort: every lock
-  // taken with another held then updates a global lock-order graph (a global lock, a stack
-  // trace per new edge), and an order that merely could deadlock ends the process. The test
-  // binaries keep it; the daemons do not.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  berth::IgnoreMutexDeadlockCycles();
   CLI::App app{"berth-shim: the per-container shim of berth"};
   app.require_subcommand(1);
   berth::shim::ShimOptions opts;

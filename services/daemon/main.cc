@@ -11,10 +11,10 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
-#include "absl/synchronization/mutex.h"
 #include "spdlog/spdlog.h"
 
 #include "lib/base/log.h"
+#include "lib/base/mutex_mode.h"
 #include "lib/base/version.h"
 #include "services/daemon/config.h"
 #include "services/daemon/server.h"
@@ -99,11 +99,7 @@ int Run(const Flags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Debian's abseil is built with absl::Mutex deadlock detection on, set to abort: every lock
-  // taken with another held then updates a global lock-order graph (a global lock, a stack
-  // trace per new edge), and an order that merely could deadlock ends the process. The test
-  // binaries keep it; the daemons do not.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  berth::IgnoreMutexDeadlockCycles();
   CLI::App app{"berthd: a container runtime daemon that speaks containerd's API", "berthd"};
   Flags f;
   app.add_option("-c,--config", f.config, "configuration file (default /etc/berth/config.toml)");
