@@ -14,9 +14,9 @@
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
+#include "lib/base/fs_sync.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
-#include "lib/base/unique_fd.h"
 #include "snapshotter/fs_util.h"
 
 namespace berth::snapshot {
@@ -39,14 +39,6 @@ absl::Status CreateDir(const fs::path& p) {
 absl::Status Rename(const fs::path& from, const fs::path& to) {
   if (::rename(from.c_str(), to.c_str()) != 0)
     return ErrnoError(errno, fmt::format("rename {:?} to {:?}", from.string(), to.string()));
-  return absl::OkStatus();
-}
-
-// fsync of a directory, so that a rename in it survives a power loss before the commit.
-absl::Status SyncDir(const fs::path& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid() || ::fsync(fd.get()) != 0)
-    return ErrnoError(errno, fmt::format("sync directory {:?}", dir.string()));
   return absl::OkStatus();
 }
 
@@ -153,7 +145,19 @@ absl::Status LocalSnapshotter::Recover() {
   }
   if (ec)
     return ErrnoError(ec.value(), fmt::format("list {:?}", (root_ / "snapshots").string()));
-  return absl::OkStatus();
+  BERTH_ASSIGN_OR_RETURN(std::vector<Record> all, store_->All());
+  bool rebuilt = false;
+  for (const Record& r : all) {
+    if ((r.kind != Kind::kActive && r.kind != Kind::kView) || fs::exists(SnapshotDir(r.id)))
+      continue;
+    // A deferred creation whose record reached the disk and whose rename did not.
+    spdlog::warn("rebuilding the directory of snapshot {:?} (lost in a crash) id={}", r.key, r.id);
+    BERTH_ASSIGN_OR_RETURN(std::vector<fs::path> parents, ParentDirs(r.parent_id));
+    BERTH_ASSIGN_OR_RETURN(fs::path tmp, BuildDir(r.kind, parents));
+    BERTH_RETURN_IF_ERROR(Rename(tmp, SnapshotDir(r.id)));
+    rebuilt = true;
+  }
+  return rebuilt ? SyncDir(root_ / "snapshots") : absl::OkStatus();
 }
 
 fs::path LocalSnapshotter::SnapshotDir(int64_t id) const {
@@ -213,14 +217,16 @@ absl::StatusOr<std::vector<mount::Mount>> LocalSnapshotter::Mounts(const std::st
 
 absl::StatusOr<std::vector<mount::Mount>> LocalSnapshotter::Prepare(const std::string& key,
                                                                     const std::string& parent,
-                                                                    const Labels& labels) {
-  return Create(Kind::kActive, key, parent, labels);
+                                                                    const Labels& labels,
+                                                                    Durability durability) {
+  return Create(Kind::kActive, key, parent, labels, durability);
 }
 
 absl::StatusOr<std::vector<mount::Mount>> LocalSnapshotter::View(const std::string& key,
                                                                  const std::string& parent,
-                                                                 const Labels& labels) {
-  return Create(Kind::kView, key, parent, labels);
+                                                                 const Labels& labels,
+                                                                 Durability durability) {
+  return Create(Kind::kView, key, parent, labels, durability);
 }
 
 absl::StatusOr<fs::path> LocalSnapshotter::BuildDir(Kind kind,
@@ -240,12 +246,13 @@ absl::StatusOr<fs::path> LocalSnapshotter::BuildDir(Kind kind,
 absl::StatusOr<std::vector<mount::Mount>> LocalSnapshotter::Create(Kind kind,
                                                                    const std::string& key,
                                                                    const std::string& parent,
-                                                                   const Labels& labels) {
+                                                                   const Labels& labels,
+                                                                   Durability durability) {
   if (key.empty())
     return InvalidArgument("snapshot key must not be empty");
   BERTH_RETURN_IF_ERROR(Annotate(ValidateLabels(labels), Object(key)));
   absl::MutexLock lock(&mu_);
-  BERTH_ASSIGN_OR_RETURN(MetaStore::Transaction tx, store_->Begin());
+  BERTH_ASSIGN_OR_RETURN(MetaStore::Transaction tx, store_->Begin(durability));
   int64_t parent_id = 0;
   if (!parent.empty()) {
     absl::StatusOr<Record> p = store_->Get(parent);
@@ -269,11 +276,11 @@ absl::StatusOr<std::vector<mount::Mount>> LocalSnapshotter::Create(Kind kind,
     return Annotate(s, Object(key));
   }
   // The id can come again (see above): its directory goes now, not in the background.
-  if (s = SyncDir(root_ / "snapshots"); !s.ok()) {
-    RemoveNow(dir);
-    return Annotate(s, Object(key));
-  }
-  if (s = tx.Commit(); !s.ok()) {
+  if (durability == Durability::kSynced)
+    s = SyncDir(root_ / "snapshots");
+  if (s.ok())
+    s = tx.Commit();
+  if (!s.ok()) {
     RemoveNow(dir);
     return Annotate(s, Object(key));
   }
@@ -297,6 +304,9 @@ absl::Status LocalSnapshotter::Commit(const std::string& name, const std::string
   if (!usage.ok())
     return Annotate(usage.status(), Object(key));
   BERTH_RETURN_IF_ERROR(store_->MarkCommitted(r.id, name, labels, *usage, NowNanos()));
+  // The active snapshot may have been created deferred: its directory's rename goes to disk
+  // before the record that makes it committed (Recover rebuilds active ones only).
+  BERTH_RETURN_IF_ERROR(Annotate(SyncDir(root_ / "snapshots"), Object(key)));
   return Annotate(tx.Commit(), Object(name));
 }
 

@@ -6,12 +6,15 @@
 // Driver supplies what differs: how a new directory is filled and which mounts it has.
 //
 // Crash safety: a new snapshot is built in <root>/snapshots/new-XXXXXX and renamed to its id
-// inside the transaction that inserts its record (the directory synced before the commit); a
-// removed one is renamed to rm-<id> inside the transaction that deletes its record, which
-// commits without a sync, and deleted once the log has been synced. Whatever a crash leaves
-// in snapshots/ without a record is removed by Cleanup(); an rm-<id> whose record is still
-// there (the removal was not committed, or not synced) is renamed back when the snapshotter
-// opens.
+// inside the transaction that inserts its record (a synced creation syncs the directory
+// before the commit; a deferred one syncs neither); a removed one is renamed to rm-<id> inside
+// the transaction that deletes its record, which commits without a sync, and deleted once the
+// log has been synced. Whatever a crash leaves in snapshots/ without a record is removed by
+// Cleanup(); when the snapshotter opens, an rm-<id> whose record is still there (the removal
+// was not committed, or not synced) is renamed back, and an active or view snapshot whose
+// directory a crash took (a deferred creation: its record reached the disk, the rename did
+// not) gets a new one, as it was created: nothing written into it can have outlived the
+// rename. Commit syncs the directory first: a committed snapshot's directory is never lost.
 //
 // Thread-safe: one mutex serializes the calls (Walk calls its fn outside it).
 
@@ -56,11 +59,12 @@ class LocalSnapshotter : public Snapshotter {
   absl::StatusOr<Info> Update(const Info& info, const std::vector<std::string>& paths) override;
   absl::StatusOr<Usage> GetUsage(const std::string& key) override;
   absl::StatusOr<std::vector<mount::Mount>> Mounts(const std::string& key) override;
-  absl::StatusOr<std::vector<mount::Mount>> Prepare(const std::string& key,
-                                                    const std::string& parent,
-                                                    const Labels& labels) override;
-  absl::StatusOr<std::vector<mount::Mount>> View(const std::string& key, const std::string& parent,
-                                                 const Labels& labels) override;
+  absl::StatusOr<std::vector<mount::Mount>> Prepare(
+      const std::string& key, const std::string& parent, const Labels& labels,
+      Durability durability = Durability::kSynced) override;
+  absl::StatusOr<std::vector<mount::Mount>> View(
+      const std::string& key, const std::string& parent, const Labels& labels,
+      Durability durability = Durability::kSynced) override;
   absl::Status Commit(const std::string& name, const std::string& key,
                       const Labels& labels) override;
   absl::Status Remove(const std::string& key) override;
@@ -80,10 +84,12 @@ class LocalSnapshotter : public Snapshotter {
   }
 
  private:
-  // Puts back the directories of removals that a crash interrupted before their commit.
+  // Puts back the directories of removals that a crash interrupted before their commit, and
+  // rebuilds those of active and view snapshots whose creation a crash cut short.
   absl::Status Recover();
   absl::StatusOr<std::vector<mount::Mount>> Create(Kind kind, const std::string& key,
-                                                   const std::string& parent, const Labels& labels);
+                                                   const std::string& parent, const Labels& labels,
+                                                   Durability durability);
   // The fs/ dirs of the chain that starts at `parent_id`, newest first.
   absl::StatusOr<std::vector<std::filesystem::path>> ParentDirs(int64_t parent_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

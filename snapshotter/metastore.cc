@@ -1,16 +1,12 @@
 #include "snapshotter/metastore.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <utility>
 
 #include "fmt/format.h"
 
+#include "lib/base/fs_sync.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
-#include "lib/base/unique_fd.h"
 
 namespace berth::snapshot {
 namespace {
@@ -206,14 +202,9 @@ absl::StatusOr<MetaStore::Transaction> MetaStore::Begin(Durability durability) {
 }
 
 absl::Status MetaStore::SyncLog() const {
-  // fdatasync syncs the file, whichever descriptor wrote it. SQLite keeps the log (the
-  // database's name + "-wal") while a connection is open; none means nothing is pending.
-  UniqueFd fd(::open(log_path_.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid() && errno == ENOENT)
-    return absl::OkStatus();
-  if (!fd.valid() || ::fdatasync(fd.get()) != 0)
-    return ErrnoError(errno, fmt::format("sync {:?}", log_path_.string()));
-  return absl::OkStatus();
+  // SQLite keeps the log (the database's name + "-wal") while a connection is open; none
+  // means nothing is pending.
+  return SyncFileData(log_path_);
 }
 
 absl::Status MetaStore::LoadLabels(Record& r) {

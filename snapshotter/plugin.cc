@@ -29,15 +29,16 @@ class SnapshotterPlugin : public plugin::Plugin, public Snapshotter {
     return impl_->Mounts(key);
   }
 
-  absl::StatusOr<std::vector<mount::Mount>> Prepare(const std::string& key,
-                                                    const std::string& parent,
-                                                    const Labels& labels) override {
-    return impl_->Prepare(key, parent, labels);
+  absl::StatusOr<std::vector<mount::Mount>> Prepare(
+      const std::string& key, const std::string& parent, const Labels& labels,
+      Durability durability = Durability::kSynced) override {
+    return impl_->Prepare(key, parent, labels, durability);
   }
 
-  absl::StatusOr<std::vector<mount::Mount>> View(const std::string& key, const std::string& parent,
-                                                 const Labels& labels) override {
-    return impl_->View(key, parent, labels);
+  absl::StatusOr<std::vector<mount::Mount>> View(
+      const std::string& key, const std::string& parent, const Labels& labels,
+      Durability durability = Durability::kSynced) override {
+    return impl_->View(key, parent, labels, durability);
   }
 
   absl::Status Commit(const std::string& name, const std::string& key,

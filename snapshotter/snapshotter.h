@@ -13,8 +13,8 @@
 // `snapshot "x": has children`.
 //
 // Implementations are thread-safe, and keep their records persistent and crash-safe in their
-// root: after a crash or a reopen every snapshot that was returned is there, and directories
-// that no record refers to are removed by Cleanup().
+// root: after a crash or a reopen every snapshot that a synced call returned is there, and
+// directories that no record refers to are removed by Cleanup().
 
 #include <cstdint>
 #include <filesystem>
@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
+#include "lib/base/durability.h"
 #include "lib/base/labels.h"
 #include "lib/mount/mount.h"
 
@@ -74,15 +75,17 @@ class Snapshotter {
   virtual absl::StatusOr<std::vector<mount::Mount>> Mounts(const std::string& key) = 0;
 
   // Creates an active (writable) snapshot `key` on top of the committed `parent` ("" for an
-  // empty tree) and returns its mounts.
-  virtual absl::StatusOr<std::vector<mount::Mount>> Prepare(const std::string& key,
-                                                            const std::string& parent,
-                                                            const Labels& labels) = 0;
+  // empty tree) and returns its mounts. kDeferred: no sync; a power loss before the next
+  // synced call can take the snapshot (usable at once all the same), for a caller that
+  // recreates what it lost (SnapshotStore does, at start).
+  virtual absl::StatusOr<std::vector<mount::Mount>> Prepare(
+      const std::string& key, const std::string& parent, const Labels& labels,
+      Durability durability = Durability::kSynced) = 0;
 
   // As Prepare, but the snapshot is a read-only view and cannot be committed.
-  virtual absl::StatusOr<std::vector<mount::Mount>> View(const std::string& key,
-                                                         const std::string& parent,
-                                                         const Labels& labels) = 0;
+  virtual absl::StatusOr<std::vector<mount::Mount>> View(
+      const std::string& key, const std::string& parent, const Labels& labels,
+      Durability durability = Durability::kSynced) = 0;
 
   // Turns the active snapshot `key` into the committed snapshot `name` with `labels` (the
   // active one's labels are not inherited, as in containerd) and records its usage. `key` is

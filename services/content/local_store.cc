@@ -11,6 +11,7 @@
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
+#include "lib/base/fs_sync.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "services/metadata/db.h"
@@ -44,14 +45,6 @@ int64_t ToInt(const std::string& s) {
     v = v * 10 + (c - '0');
   }
   return v;
-}
-
-absl::Status FsyncDir(const fs::path& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid() || ::fsync(fd.get()) != 0) {
-    return ErrnoError(errno, fmt::format("fsync directory {:?}", dir.string()));
-  }
-  return absl::OkStatus();
 }
 
 // Backend refs are hashed into directory names, so any text is safe on disk; it must only fit
@@ -340,7 +333,7 @@ absl::StatusOr<std::string> Writer::Commit(int64_t size, const std::string& expe
   if (::rename((dir_ / "data").c_str(), target.c_str()) != 0) {
     return ErrnoError(errno, fmt::format("publish content {:?}", actual));
   }
-  BERTH_RETURN_IF_ERROR(FsyncDir(target.parent_path()));
+  BERTH_RETURN_IF_ERROR(SyncDir(target.parent_path()));
   fs::remove_all(dir_, ec);
   return actual;
 }

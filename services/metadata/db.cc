@@ -1,11 +1,14 @@
 #include "services/metadata/db.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
+#include "lib/base/fs_sync.h"
 #include "lib/base/status.h"
+#include "lib/base/status_macros.h"
 
 namespace berth::metadata {
 namespace {
@@ -190,12 +193,52 @@ absl::Status Db::InTx(const char* begin, absl::FunctionRef<absl::Status(Tx&)> fn
     s = fn(tx);
     if (s.ok())
       s = ExecLocked("COMMIT");
-    if (!s.ok())
+    if (!s.ok()) {
       (void)ExecLocked("ROLLBACK");  // the transaction's own error is the one to report
+    } else {
+      absl::MutexLock c(&commits_mu_);
+      ++commits_;
+      if (!deferred)
+        durable_ = commits_;  // the log is replayed in order: every earlier commit too
+    }
   }
   if (deferred)
     (void)ExecLocked("PRAGMA synchronous=FULL");
   return s;
+}
+
+uint64_t Db::Commits() {
+  absl::MutexLock c(&commits_mu_);
+  return commits_;
+}
+
+uint64_t Db::Durable() {
+  absl::MutexLock c(&commits_mu_);
+  return durable_;
+}
+
+absl::Status Db::MakeDurable(uint64_t n, absl::Duration patience) {
+  {
+    absl::MutexLock c(&commits_mu_);
+    auto done = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commits_mu_) { return durable_ >= n; };
+    if (commits_mu_.AwaitWithTimeout(absl::Condition(&done), patience))
+      return absl::OkStatus();
+  }
+  return SyncLog();
+}
+
+absl::Status Db::SyncLog() {
+  uint64_t written;
+  {
+    absl::MutexLock c(&commits_mu_);
+    written = commits_;  // each in the log already: COMMIT has returned
+  }
+  // SQLite keeps the log (the database's name + "-wal") while the connection is open. What a
+  // checkpoint moved out of it into the database file, the checkpoint synced.
+  BERTH_RETURN_IF_ERROR(SyncFileData(path_ + "-wal"));
+  absl::MutexLock c(&commits_mu_);
+  durable_ = std::max(durable_, written);
+  return absl::OkStatus();
 }
 
 absl::Status Db::View(absl::FunctionRef<absl::Status(Tx&)> fn) {

@@ -5,6 +5,10 @@
 // Update() for one API call that writes (BEGIN IMMEDIATE … COMMIT, ROLLBACK on error), View()
 // for reads. Thread-safe: calls are serialized on one connection, whose prepared statements
 // are cached for the life of the Db.
+//
+// Durability: a kSynced Update is durable when it returns; a kDeferred one when a later kSynced
+// commit or SyncLog() has synced the log (lib/base/durability.h). Commits() numbers the
+// commits, so that work that must wait for one to be durable can (MakeDurable).
 
 #include <sqlite3.h>
 
@@ -18,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 #include "lib/base/durability.h"
 
@@ -81,6 +86,17 @@ class Db {
   absl::Status Update(absl::FunctionRef<absl::Status(Tx&)> fn,
                       Durability durability = Durability::kSynced);
 
+  // How many Updates have committed since the Db opened: the last one's number.
+  uint64_t Commits();
+  // Up to which number the commits are known to be durable.
+  uint64_t Durable();
+  // Makes commit number `n` (and every earlier one) durable: waits up to `patience` for a
+  // kSynced commit or another SyncLog() to do it, then syncs the log itself.
+  absl::Status MakeDurable(uint64_t n, absl::Duration patience);
+  // Makes every commit so far durable (an fdatasync of the write-ahead log). Does not wait
+  // for a transaction in progress.
+  absl::Status SyncLog();
+
   int schema_version() const { return schema_version_; }
 
   const std::string& path() const { return path_; }
@@ -99,6 +115,11 @@ class Db {
   sqlite3* conn_;                               // guarded by mu_
   std::map<std::string, sqlite3_stmt*> stmts_;  // guarded by mu_
   std::string path_;
+  // Taken after mu_ when both are. Separate, so that waiting for durability never waits for
+  // a transaction.
+  absl::Mutex commits_mu_;
+  uint64_t commits_ ABSL_GUARDED_BY(commits_mu_) = 0;  // commits so far
+  uint64_t durable_ ABSL_GUARDED_BY(commits_mu_) = 0;  // of which durable
   int schema_version_ = 0;
 };
 

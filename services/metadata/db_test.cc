@@ -1,5 +1,8 @@
 #include "services/metadata/db.h"
 
+#include <thread>
+
+#include "fmt/format.h"
 #include "gtest/gtest.h"
 
 #include "lib/base/status.h"
@@ -86,6 +89,55 @@ TEST(DbTest, DeferredUpdateCommitsAndLeavesTheConnectionSynced) {
   auto again = Db::Open(dir / "meta.db");
   ASSERT_THAT(again, IsOk());
   EXPECT_EQ(QueryInt(**again, "SELECT COUNT(*) FROM namespaces WHERE name = 'x'"), 1);
+}
+
+// Commits are numbered; a deferred one is durable once a later synced commit or a sync of the
+// log has come, and MakeDurable waits for the first, up to its patience, before doing the second.
+TEST(DbTest, DurabilityIsCountedAndMadeOnDemand) {
+  testing::TempDir dir("db");
+  auto opened = Db::Open(dir / "meta.db");
+  ASSERT_THAT(opened, IsOk());
+  Db& db = **opened;
+  int n = 0;
+  auto insert = [&](Durability d) {
+    ++n;
+    return db.Update(
+        [&](Tx& tx) {
+          return tx.Exec(
+              fmt::format("INSERT INTO namespaces (name, labels, created_at, "
+                          "updated_at) VALUES ('n{}', '{{}}', 1, 1)",
+                          n));
+        },
+        d);
+  };
+  const uint64_t start = db.Commits();
+  ASSERT_THAT(insert(Durability::kDeferred), IsOk());
+  EXPECT_EQ(db.Commits(), start + 1);
+  EXPECT_LT(db.Durable(), db.Commits());
+  // A failed update is no commit.
+  EXPECT_THAT(db.Update([](Tx&) { return InvalidArgument("no"); }, Durability::kDeferred),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(db.Commits(), start + 1);
+  ASSERT_THAT(db.MakeDurable(db.Commits(), absl::ZeroDuration()), IsOk());  // syncs the log
+  EXPECT_EQ(db.Durable(), db.Commits());
+
+  // A waiter is released by the next synced commit, long before its patience runs out.
+  ASSERT_THAT(insert(Durability::kDeferred), IsOk());
+  const uint64_t deferred = db.Commits();
+  absl::Status waited;
+  absl::Time released;
+  std::thread waiter([&] {
+    waited = db.MakeDurable(deferred, absl::Minutes(10));
+    released = absl::Now();
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_LT(db.Durable(), deferred) << "nothing has synced it yet";
+  ASSERT_THAT(insert(Durability::kSynced), IsOk());
+  const absl::Time synced = absl::Now();
+  waiter.join();
+  EXPECT_THAT(waited, IsOk());
+  EXPECT_LT(released - synced, absl::Seconds(5));
+  EXPECT_EQ(db.Durable(), db.Commits());
 }
 
 TEST(DbTest, RefusesADatabaseFromANewerBerthd) {

@@ -43,6 +43,8 @@ absl::StatusOr<Record> ReadRecord(Stmt& q, int first) {
 }
 
 constexpr char kColumns[] = "key, backend_id, parent, kind, labels, created_at, updated_at";
+constexpr char kQualifiedColumns[] =
+    "s.key, s.backend_id, s.parent, s.kind, s.labels, s.created_at, s.updated_at";
 
 // The record of `key`, or NotFound.
 absl::StatusOr<Record> Load(Tx& tx, const std::string& snapshotter, const std::string& ns,
@@ -103,6 +105,57 @@ absl::Status DeleteRecord(Tx& tx, const std::string& snapshotter, const std::str
 
 }  // namespace
 
+SnapshotStore::SnapshotStore(std::string name, metadata::Db& db, snapshot::Snapshotter& backend,
+                             absl::Duration removal_patience)
+    : name_(std::move(name)), db_(db), backend_(backend), removal_patience_(removal_patience) {
+  remover_ = std::thread([this] { RemoverLoop(); });
+}
+
+SnapshotStore::~SnapshotStore() {
+  {
+    absl::MutexLock lock(&removals_mu_);
+    stopping_ = true;
+  }
+  remover_.join();
+}
+
+void SnapshotStore::WaitForRemovals() {
+  absl::MutexLock lock(&removals_mu_);
+  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(removals_mu_) {
+    return removals_.empty() && !removing_;
+  };
+  removals_mu_.Await(absl::Condition(&done));
+}
+
+void SnapshotStore::RemoverLoop() {
+  absl::MutexLock lock(&removals_mu_);
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(removals_mu_) {
+    return stopping_ || !removals_.empty();
+  };
+  for (;;) {
+    removals_mu_.Await(absl::Condition(&ready));
+    if (removals_.empty())
+      return;  // stopping, and nothing left
+    std::deque<Removal> batch;
+    batch.swap(removals_);
+    removing_ = true;
+    const absl::Duration patience = stopping_ ? absl::ZeroDuration() : removal_patience_;
+    removals_mu_.Unlock();
+    absl::Status durable = db_.MakeDurable(batch.back().commit, patience);
+    for (const Removal& r : batch) {
+      absl::Status s = durable.ok() ? backend_.Remove(r.backend_id) : durable;
+      if (!s.ok() && !absl::IsNotFound(s)) {  // NotFound: the collector's sweep was first
+        spdlog::warn(
+            "snapshotter {}: backend snapshot {:?} not removed yet ({}); the collector "
+            "will retry",
+            name_, r.backend_id, s.ToString());
+      }
+    }
+    removals_mu_.Lock();
+    removing_ = false;
+  }
+}
+
 std::string SnapshotStore::NewBackendKey(const std::string& ns, const std::string& key) {
   static std::atomic<uint64_t> counter{0};
   return fmt::format("{}/{}.{}/{}", ns, metadata::NowNanos(), counter.fetch_add(1), key);
@@ -118,10 +171,9 @@ absl::StatusOr<std::vector<mount::Mount>> SnapshotStore::Create(Kind kind, const
   BERTH_RETURN_IF_ERROR(Annotate(ValidateLabels(labels), Object(key)));
   std::shared_lock sweep(sweep_mu_);
   std::vector<mount::Mount> mounts;
-  // Under a lease the record commits without its own fsync (lib/base/durability.h): the lease
-  // itself is deferred, and a record lost to a power loss leaves a backend snapshot that the
-  // collector's backend sweep (SweepBackend, also at start) removes. A later synced commit
-  // (the container that uses it) makes it durable.
+  // Under a lease neither the backend snapshot nor the record is synced: the lease itself is
+  // deferred; a later synced commit (the container that uses it) makes the record durable, and
+  // RecreateLost() puts back a backend snapshot that a power loss took from under it (store.h).
   const Durability durability = lease.empty() ? Durability::kSynced : Durability::kDeferred;
   BERTH_RETURN_IF_ERROR(db_.Update(
       [&](Tx& tx) -> absl::Status {
@@ -148,8 +200,8 @@ absl::StatusOr<std::vector<mount::Mount>> SnapshotStore::Create(Kind kind, const
           BERTH_RETURN_IF_ERROR(metadata::HoldByLease(tx, ns, lease, {key, "snapshots/" + name_}));
         // Last, so that nothing after it can fail and leave a backend snapshot without a record.
         absl::StatusOr<std::vector<mount::Mount>> m =
-            kind == Kind::kView ? backend_.View(r.backend_id, backend_parent, {})
-                                : backend_.Prepare(r.backend_id, backend_parent, {});
+            kind == Kind::kView ? backend_.View(r.backend_id, backend_parent, {}, durability)
+                                : backend_.Prepare(r.backend_id, backend_parent, {}, durability);
         if (!m.ok())
           return Annotate(m.status(), Object(key));
         mounts = *std::move(m);
@@ -213,23 +265,27 @@ absl::Status SnapshotStore::Commit(const std::string& ns, const std::string& nam
 
 absl::Status SnapshotStore::Remove(const std::string& ns, const std::string& key) {
   std::string backend_id;
-  BERTH_RETURN_IF_ERROR(db_.Update([&](Tx& tx) -> absl::Status {
-    BERTH_ASSIGN_OR_RETURN(Record r, Load(tx, name_, ns, key));
-    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("SELECT key FROM snapshots WHERE namespace = ? AND "
-                                            "snapshotter = ? AND parent = ? LIMIT 1"));
-    q.Bind(1, ns).Bind(2, name_).Bind(3, key);
-    BERTH_ASSIGN_OR_RETURN(bool child, q.Step());
-    if (child) {
-      return FailedPrecondition(
-          fmt::format("cannot remove snapshot {:?}: snapshot {:?} is its child", key, q.Text(0)));
-    }
-    backend_id = r.backend_id;
-    return DeleteRecord(tx, name_, ns, key);
-  }));
-  if (absl::Status s = backend_.Remove(backend_id); !s.ok()) {
-    spdlog::warn("snapshot {:?}: backend {:?} not removed yet ({}); the collector will retry", key,
-                 backend_id, s.ToString());
-  }
+  // Deferred: the backend snapshot goes once the deletion is durable (RemoverLoop); until then
+  // a power loss brings the record back whole, and the collector removes it if nothing refers
+  // to it.
+  BERTH_RETURN_IF_ERROR(db_.Update(
+      [&](Tx& tx) -> absl::Status {
+        BERTH_ASSIGN_OR_RETURN(Record r, Load(tx, name_, ns, key));
+        BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query("SELECT key FROM snapshots WHERE namespace = ? AND "
+                                                "snapshotter = ? AND parent = ? LIMIT 1"));
+        q.Bind(1, ns).Bind(2, name_).Bind(3, key);
+        BERTH_ASSIGN_OR_RETURN(bool child, q.Step());
+        if (child) {
+          return FailedPrecondition(fmt::format(
+              "cannot remove snapshot {:?}: snapshot {:?} is its child", key, q.Text(0)));
+        }
+        backend_id = r.backend_id;
+        return DeleteRecord(tx, name_, ns, key);
+      },
+      Durability::kDeferred));
+  const uint64_t commit = db_.Commits();  // this deletion's number, or a later one's
+  absl::MutexLock lock(&removals_mu_);
+  removals_.push_back({std::move(backend_id), commit});
   return absl::OkStatus();
 }
 
@@ -298,6 +354,8 @@ absl::StatusOr<int> SnapshotStore::SweepBackend() {
       return absl::OkStatus();
     });
   }));
+  // A record deleted without a sync must not come back after its backend snapshot is gone.
+  BERTH_RETURN_IF_ERROR(db_.MakeDurable(db_.Commits(), absl::ZeroDuration()));
   std::map<std::string, std::string> orphans;  // backend key → parent
   std::set<std::string> parents;               // of every backend snapshot that stays
   BERTH_RETURN_IF_ERROR(backend_.Walk([&](const Info& info) {
@@ -335,6 +393,48 @@ absl::StatusOr<int> SnapshotStore::SweepBackend() {
     }
   }
   return removed;
+}
+
+absl::StatusOr<int> SnapshotStore::RecreateLost() {
+  std::vector<std::pair<Record, std::string>> wanted;  // active or view, and its parent's backend
+  BERTH_RETURN_IF_ERROR(db_.View([&](Tx& tx) -> absl::Status {
+    BERTH_ASSIGN_OR_RETURN(
+        Stmt q, tx.Query(fmt::format("SELECT {}, p.backend_id FROM snapshots s "
+                                     "LEFT JOIN snapshots p ON p.namespace = s.namespace AND "
+                                     "p.snapshotter = s.snapshotter AND p.key = s.parent "
+                                     "WHERE s.snapshotter = ? AND s.kind IN (?, ?)",
+                                     kQualifiedColumns)));
+    q.Bind(1, name_)
+        .Bind(2, static_cast<int64_t>(Kind::kActive))
+        .Bind(3, static_cast<int64_t>(Kind::kView));
+    return metadata::ForEachRow(q, [&](Stmt& row) -> absl::Status {
+      BERTH_ASSIGN_OR_RETURN(Record r, ReadRecord(row, 0));
+      if (!r.info.parent.empty() && row.IsNull(7))
+        return Internal(
+            fmt::format("{}: its parent {:?} has no record", Object(r.info.name), r.info.parent));
+      wanted.emplace_back(std::move(r), row.IsNull(7) ? "" : row.Text(7));
+      return absl::OkStatus();
+    });
+  }));
+  std::set<std::string> present;
+  BERTH_RETURN_IF_ERROR(backend_.Walk([&](const Info& info) {
+    present.insert(info.name);
+    return absl::OkStatus();
+  }));
+  int recreated = 0;
+  for (const auto& [r, backend_parent] : wanted) {
+    if (present.contains(r.backend_id))
+      continue;
+    spdlog::warn("snapshotter {}: recreating snapshot {:?} (backend {:?}), lost in a crash", name_,
+                 r.info.name, r.backend_id);
+    absl::StatusOr<std::vector<mount::Mount>> m =
+        r.info.kind == Kind::kView ? backend_.View(r.backend_id, backend_parent, {})
+                                   : backend_.Prepare(r.backend_id, backend_parent, {});
+    if (!m.ok())
+      return Annotate(m.status(), fmt::format("recreate {}", Object(r.info.name)));
+    ++recreated;
+  }
+  return recreated;
 }
 
 }  // namespace berth::snapshots

@@ -6,21 +6,38 @@
 // parents are recorded here; the backend holds the data. Objects created under a lease are
 // held by it in the same transaction.
 //
-// Removing a record removes the backend snapshot too; when that fails (a mount still busy)
-// the garbage collector's SweepBackend() removes it later, with every other backend snapshot
-// that no record refers to. Thread-safe.
+// Durability (lib/base/durability.h): a record and its backend snapshot reach the disk in an
+// order that a power loss cannot turn into a record without its backend snapshot, except
+// where the start puts it right:
+//   - Prepare/View without a lease: the backend snapshot is synced, then the record.
+//   - Prepare/View under a lease: neither is synced (the lease itself is not). A record lost
+//     leaves a backend snapshot that SweepBackend() removes; a backend snapshot lost under a
+//     record that a later synced commit (the container that uses it) made durable is
+//     recreated, empty as it was created, by RecreateLost() at start.
+//   - Remove: the record's deletion commits without a sync, and the backend snapshot is
+//     removed by a thread of this store once the deletion is durable: at the next synced
+//     commit of the database (ctr's next call deletes the container) or, after
+//     kRemovalPatience without one, a sync of the log. When the backend removal fails (a
+//     mount still busy), the garbage collector's SweepBackend() removes it later, with every
+//     other backend snapshot that no record refers to.
+// Thread-safe.
 //
 // Errors: InvalidArgument (empty key, bad labels or update path), NotFound (key, parent or
 // lease), AlreadyExists (key or commit name taken), FailedPrecondition (parent not
 // committed, Commit of a snapshot that is not active, Remove of a snapshot with children).
 
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 #include "lib/base/labels.h"
 #include "lib/mount/mount.h"
@@ -31,8 +48,14 @@ namespace berth::snapshots {
 
 class SnapshotStore {
  public:
-  SnapshotStore(std::string name, metadata::Db& db, snapshot::Snapshotter& backend)
-      : name_(std::move(name)), db_(db), backend_(backend) {}
+  // How long a removed record's backend snapshot waits for a synced commit to make the
+  // removal durable before the store syncs the log itself.
+  static constexpr absl::Duration kRemovalPatience = absl::Milliseconds(200);
+
+  SnapshotStore(std::string name, metadata::Db& db, snapshot::Snapshotter& backend,
+                absl::Duration removal_patience = kRemovalPatience);
+  // Finishes the backend removals still queued.
+  ~SnapshotStore();
 
   const std::string& name() const { return name_; }
 
@@ -61,17 +84,39 @@ class SnapshotStore {
   // snapshot before its record.
   absl::StatusOr<int> SweepBackend();
 
+  // Recreates the backend snapshots of active and view records that a power loss took (see
+  // above) and returns how many. For the start, before the first call.
+  absl::StatusOr<int> RecreateLost();
+
+  // Returns once the backend removals queued so far are done.
+  void WaitForRemovals();
+
  private:
   absl::StatusOr<std::vector<mount::Mount>> Create(snapshot::Kind kind, const std::string& ns,
                                                    const std::string& key,
                                                    const std::string& parent, const Labels& labels,
                                                    const std::string& lease);
   std::string NewBackendKey(const std::string& ns, const std::string& key);
+  void RemoverLoop();
 
   const std::string name_;
   metadata::Db& db_;
   snapshot::Snapshotter& backend_;
   std::shared_mutex sweep_mu_;  // shared: calls that create backend snapshots; exclusive: sweep
+
+  // Backend snapshots whose records are deleted, each with the number of the commit that
+  // deleted it (metadata::Db::Commits), oldest first: children go before their parents.
+  struct Removal {
+    std::string backend_id;
+    uint64_t commit = 0;
+  };
+
+  const absl::Duration removal_patience_;
+  absl::Mutex removals_mu_;
+  std::deque<Removal> removals_ ABSL_GUARDED_BY(removals_mu_);
+  bool removing_ ABSL_GUARDED_BY(removals_mu_) = false;  // the thread is on a batch
+  bool stopping_ ABSL_GUARDED_BY(removals_mu_) = false;
+  std::thread remover_;
 };
 
 }  // namespace berth::snapshots

@@ -4,6 +4,8 @@
 #include "services/snapshots/store.h"
 
 #include <filesystem>
+#include <map>
+#include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -75,7 +77,74 @@ TEST_F(SnapshotStoreTest, ParentRules) {
               StatusIs(absl::StatusCode::kFailedPrecondition, "child"));
   ASSERT_THAT(store_->Remove("ns", "view"), IsOk());
   ASSERT_THAT(store_->Remove("ns", "base"), IsOk());
+  store_->WaitForRemovals();
   EXPECT_EQ(BackendCount(), 0);
+}
+
+// Remove deletes the record without a sync; the backend snapshot goes only once the deletion
+// is durable, here at the next synced commit (the patience is far longer than the test).
+TEST_F(SnapshotStoreTest, BackendSnapshotGoesOnceItsRecordsDeletionIsDurable) {
+  SnapshotStore store("native", *db_, *backend_, absl::Minutes(10));
+  ASSERT_THAT(store.Prepare("ns", "k", "", {}), IsOk());
+  ASSERT_THAT(store.Remove("ns", "k"), IsOk());
+  EXPECT_THAT(store.Stat("ns", "k"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_LT(db_->Durable(), db_->Commits());
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(BackendCount(), 1) << "removed before its record's deletion was durable";
+  const absl::Time before = absl::Now();
+  ASSERT_THAT(store.Prepare("ns", "other", "", {}), IsOk());  // a synced commit
+  store.WaitForRemovals();
+  EXPECT_LT(absl::Now() - before, absl::Seconds(5));
+  EXPECT_EQ(BackendCount(), 1);  // "other"
+
+  // The collector's sweep, when it comes first, makes the deletion durable itself.
+  ASSERT_THAT(store.Remove("ns", "other"), IsOk());
+  auto swept = store.SweepBackend();
+  ASSERT_THAT(swept, IsOk());
+  EXPECT_EQ(*swept, 1);
+  EXPECT_EQ(db_->Durable(), db_->Commits());
+  ASSERT_THAT(store.Prepare("ns", "third", "", {}), IsOk());
+  store.WaitForRemovals();  // its backend removal finds nothing left: no error
+  EXPECT_EQ(BackendCount(), 1);
+}
+
+// Under a lease the backend snapshot is not synced: one that a power loss took from under a
+// durable record is recreated at start, empty and on the same parent.
+TEST_F(SnapshotStoreTest, RecreateLostPutsBackLostActiveAndViewSnapshots) {
+  metadata::LeaseStore leases(*db_);
+  ASSERT_THAT(leases.Create("ns", {"run", {}}), IsOk());
+  ASSERT_THAT(store_->Prepare("ns", "base-k", "", {}), IsOk());
+  ASSERT_THAT(store_->Commit("ns", "base", "base-k", {}), IsOk());
+  ASSERT_THAT(store_->Prepare("ns", "k", "base", {}, "run"), IsOk());
+  ASSERT_THAT(store_->View("ns", "v", "base", {}, "run"), IsOk());
+  EXPECT_EQ(*store_->RecreateLost(), 0);
+  std::string base_backend;
+  std::map<std::string, snapshot::Kind> children;  // backend key → kind
+  ASSERT_THAT(backend_->Walk([&](const snapshot::Info& i) {
+    if (i.parent.empty()) {
+      base_backend = i.name;
+    } else {
+      children[i.name] = i.kind;
+    }
+    return absl::OkStatus();
+  }),
+              IsOk());
+  ASSERT_EQ(children.size(), 2u);
+  for (const auto& [key, kind] : children) ASSERT_THAT(backend_->Remove(key), IsOk());
+  ASSERT_EQ(BackendCount(), 1);
+
+  auto n = store_->RecreateLost();
+  ASSERT_THAT(n, IsOk());
+  EXPECT_EQ(*n, 2);
+  for (const auto& [key, kind] : children) {
+    auto info = backend_->Stat(key);
+    ASSERT_THAT(info, IsOk());
+    EXPECT_EQ(info->parent, base_backend);
+    EXPECT_EQ(info->kind, kind);
+  }
+  EXPECT_THAT(store_->Mounts("ns", "k"), IsOk());
+  EXPECT_THAT(store_->Mounts("ns", "v"), IsOk());
+  EXPECT_EQ(*store_->RecreateLost(), 0);
 }
 
 TEST_F(SnapshotStoreTest, LeaseHoldsWhatIsCreatedUnderIt) {

@@ -1,6 +1,7 @@
 #include "services/snapshots/stores.h"
 
 #include "fmt/format.h"
+#include "spdlog/spdlog.h"
 
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
@@ -38,7 +39,12 @@ void RegisterPlugin(plugin::Registry& registry) {
           auto* backend = dynamic_cast<snapshot::Snapshotter*>(p);
           if (backend == nullptr)
             return Internal(fmt::format("snapshotter plugin {:?} is not a snapshotter", id));
-          stores->Add(std::make_unique<SnapshotStore>(id, md->db(), *backend));
+          auto store = std::make_unique<SnapshotStore>(id, md->db(), *backend);
+          if (absl::StatusOr<int> n = store->RecreateLost(); !n.ok()) {
+            spdlog::error("snapshotter {}: recreating snapshots lost in a crash: {}", id,
+                          n.status().ToString());
+          }
+          stores->Add(std::move(store));
         }
         return stores;
       },

@@ -443,6 +443,38 @@ TEST_P(SnapshotterSuite, ReopenRepairsInterruptedCreateAndRemove) {
   EXPECT_THAT(EntriesAfterRemovals(snaps), IsEmpty());
 }
 
+// A deferred creation syncs neither its directory nor its record: when a crash keeps the record
+// and loses the directory, the snapshot gets a new one on open, as it was created.
+TEST_P(SnapshotterSuite, ReopenRebuildsTheDirectoryOfALostDeferredCreation) {
+  Layer("l1", "", [](const fs::path& d) { WriteFile(d / "f", "base"); });
+  const fs::path snaps = root() / "snapshots";
+  const std::vector<fs::path> before = Entries(snaps);
+  ASSERT_THAT(sn_->Prepare("a", "", {}, Durability::kDeferred), IsOk());
+  ASSERT_THAT(sn_->View("v", "l1", {}, Durability::kDeferred), IsOk());
+  std::vector<fs::path> lost = Entries(snaps);
+  std::erase_if(lost,
+                [&](const fs::path& p) { return std::count(before.begin(), before.end(), p); });
+  ASSERT_EQ(lost.size(), 2u);
+  sn_.reset();
+  for (const fs::path& p : lost) fs::remove_all(snaps / p);
+  Reopen();
+  for (const fs::path& p : lost) EXPECT_TRUE(fs::is_directory(snaps / p / "fs")) << p;
+  auto active = sn_->Mounts("a");
+  ASSERT_THAT(active, IsOk());
+  EXPECT_THAT(WithMounts(*active,
+                         [](const fs::path& d) {
+                           EXPECT_THAT(Entries(d), IsEmpty());
+                           WriteFile(d / "new", "n");
+                         }),
+              IsOk());
+  auto view = sn_->Mounts("v");
+  ASSERT_THAT(view, IsOk());
+  EXPECT_THAT(WithMounts(*view, [](const fs::path& d) { EXPECT_EQ(ReadFile(d / "f"), "base"); }),
+              IsOk());
+  // The committed layer's directory was synced by its Commit and is not touched.
+  EXPECT_THAT(sn_->Commit("l2", "a", {}), IsOk());
+}
+
 // 128 layers: the overlay's lowerdir chain does not fit into one mount(2) page.
 TEST_P(SnapshotterSuite, ChainOf128LayersMounts) {
   constexpr int kLayers = 128;
