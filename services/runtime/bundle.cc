@@ -1,6 +1,11 @@
 #include "services/runtime/bundle.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <fstream>
 #include <iterator>
@@ -129,12 +134,15 @@ Bundle::EventMark Bundle::EventsSeen() const {
   return mark;
 }
 
-void Bundle::SetEventsSeen(const EventMark& mark) const {
-  fs::path tmp = path_ / "events.seen.tmp";
-  if (WriteFile(tmp, fmt::format("{} {}\n", mark.count, mark.last)).ok()) {
-    std::error_code ec;
-    fs::rename(tmp, path_ / "events.seen", ec);
-  }
+UniqueFd Bundle::OpenEventsSeen() const {
+  return UniqueFd(::open((path_ / "events.seen").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+}
+
+void Bundle::SetEventsSeen(int fd, const EventMark& mark) {
+  // Fixed width (leading zeros read back as decimal), so each mark covers the last one whole.
+  const std::string line = fmt::format("{:020} {:020}\n", mark.count, mark.last);
+  if (fd >= 0 && ::pwrite(fd, line.data(), line.size(), 0) != static_cast<ssize_t>(line.size()))
+    spdlog::debug("write events.seen: {}", std::strerror(errno));
 }
 
 }  // namespace berth::runtime

@@ -15,6 +15,8 @@
 
 #include "absl/status/statusor.h"
 
+#include "lib/base/unique_fd.h"
+
 namespace berth::runtime {
 
 class Bundle {
@@ -49,7 +51,12 @@ class Bundle {
 
   // What events.seen records ({0, 0} when there is none).
   EventMark EventsSeen() const;
-  void SetEventsSeen(const EventMark& mark) const;
+  // events.seen opened (created) for SetEventsSeen; invalid on error.
+  UniqueFd OpenEventsSeen() const;
+  // Records `mark` in the events.seen open at `fd`: one fixed-width pwrite over the last mark,
+  // no new file and no rename on an event's way (the ttrpc epoll thread, which the replies of
+  // every shim wait for).
+  static void SetEventsSeen(int fd, const EventMark& mark);
 
   const std::string& ns() const { return ns_; }
 

@@ -78,9 +78,23 @@ TEST(BundleTest, CreateRemoveAndEventCount) {
   EXPECT_FALSE(b.RootfsMounted());
   EXPECT_THAT(b.Create("{}"), StatusIs(absl::StatusCode::kAlreadyExists, "task \"web\""));
   EXPECT_EQ(b.EventsSeen().count, 0);
-  b.SetEventsSeen({.count = 1500, .last = 18446744073709551557ull});
-  EXPECT_EQ(b.EventsSeen().count, 1500);
-  EXPECT_EQ(b.EventsSeen().last, 18446744073709551557ull);
+  {
+    UniqueFd seen = b.OpenEventsSeen();
+    ASSERT_TRUE(seen.valid());
+    Bundle::SetEventsSeen(seen.get(), {.count = 1500, .last = 18446744073709551557ull});
+    EXPECT_EQ(b.EventsSeen().count, 1500);
+    EXPECT_EQ(b.EventsSeen().last, 18446744073709551557ull);
+    // Each mark covers the last one whole, a longer one too.
+    Bundle::SetEventsSeen(seen.get(), {.count = 7, .last = 3});
+    EXPECT_EQ(b.EventsSeen().count, 7);
+    EXPECT_EQ(b.EventsSeen().last, 3u);
+  }
+  // A mark written by an earlier berthd (shorter, not padded) is read and overwritten whole.
+  testing::WriteFile(b.path() / "events.seen", "12 345\n");
+  EXPECT_EQ(b.EventsSeen().count, 12);
+  Bundle::SetEventsSeen(b.OpenEventsSeen().get(), {.count = 13, .last = 9});
+  EXPECT_EQ(b.EventsSeen().count, 13);
+  EXPECT_EQ(b.EventsSeen().last, 9u);
   Bundle other(dir.path(), "other", "web");  // same id, other namespace
   ASSERT_THAT(other.Create("{}"), IsOk());
   ASSERT_THAT(b.Remove(), IsOk());

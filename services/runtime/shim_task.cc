@@ -101,7 +101,8 @@ class ShimTask::EventReader final : public std::enable_shared_from_this<EventRea
         exchange_(exchange),
         on_lost_(std::move(on_lost)),
         mark_(bundle.EventsSeen()),
-        skip_(mark_.count) {}
+        skip_(mark_.count),
+        seen_(bundle.OpenEventsSeen()) {}
 
   void Start(ttrpc::Client& client) {
     client_ = &client;
@@ -189,7 +190,7 @@ class ShimTask::EventReader final : public std::enable_shared_from_this<EventRea
     }
     ++mark_.count;
     mark_.last = EventFingerprint(e);
-    bundle_.SetEventsSeen(mark_);
+    Bundle::SetEventsSeen(seen_.get(), mark_);
   }
 
   const Bundle& bundle_;
@@ -197,6 +198,7 @@ class ShimTask::EventReader final : public std::enable_shared_from_this<EventRea
   const std::function<void()> on_lost_;
   Bundle::EventMark mark_;
   const int64_t skip_;
+  const UniqueFd seen_;  // events.seen
   ttrpc::Client* client_ = nullptr;
   uint32_t stream_ = 0;
   int64_t received_ = 0;
