@@ -10,10 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <iostream>
 #include <iterator>
 #include <sstream>
@@ -56,10 +58,30 @@ void Tell(int fd, const std::string& msg) {
   (void)!::write(fd, msg.data(), msg.size());
 }
 
-// The daemon's own setup, before any thread: subreaper, stdio, signals.
-void PrepareProcess() {
+// Closes every descriptor from 3 up but `keep` (ascending).
+void CloseAllBut(std::initializer_list<int> keep) {
+  unsigned from = 3;
+  for (int fd : keep) {
+    if (fd < static_cast<int>(from))
+      continue;
+    if (static_cast<unsigned>(fd) > from)
+      ::syscall(SYS_close_range, from, static_cast<unsigned>(fd) - 1, 0);
+    from = static_cast<unsigned>(fd) + 1;
+  }
+  ::syscall(SYS_close_range, from, ~0U, 0);
+}
+
+// The daemon's own setup, before any thread: subreaper, descriptors, stdio, signals. The
+// daemon outlives its starter: what the starter leaked (berthd's listening socket, once, when a
+// spare's start raced its creation) is closed, not kept, so only `ready` (and a spare's
+// channel) stay open.
+void PrepareProcess(int ready, bool spare) {
   ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-  linux::CloseRangeCloexec(3);  // nothing the caller leaked reaches a container
+  if (spare) {
+    CloseAllBut({std::min(kSpareChannelFd, ready), std::max(kSpareChannelFd, ready)});
+  } else {
+    CloseAllBut({ready});
+  }
   int null_fd = ::open("/dev/null", O_RDWR);
   for (int fd = 0; fd < 3; ++fd) ::dup2(null_fd, fd);
   if (null_fd > 2)
@@ -254,7 +276,7 @@ int StartShim(ShimOptions opts) {
     ::setsid();
     if (::fork() != 0)
       ::_exit(0);  // the daemon is re-parented to the nearest subreaper or init
-    PrepareProcess();
+    PrepareProcess(ready[1], opts.spare);
     std::exit(RunDaemon(opts, ready[1]));
   }
   ::close(ready[1]);

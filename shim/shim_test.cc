@@ -181,6 +181,19 @@ TEST_F(ShimTest, BadSpecIsAClearErrorAndLeavesNothing) {
   EXPECT_FALSE(shim::testing::MountedUnder(dir_.path()));
 }
 
+// The shim outlives whoever started it: a descriptor that its starter leaked (berthd's listening
+// socket, once) is closed, not kept open for the shim's life.
+TEST_F(ShimTest, DescriptorsItsStarterLeakedAreClosed) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  UniqueFd read_end(p[0]), write_end(p[1]);
+  UniqueFd leaked(::fcntl(read_end.get(), F_DUPFD, 200));  // no close-on-exec
+  ASSERT_GE(leaked.get(), 200);
+  ASSERT_NO_FATAL_FAILURE(StartShim(shim::testing::BusyboxSpec(id_, "true")));
+  const std::string fd = fmt::format("/proc/{}/fd/{}", ShimPid(), leaked.get());
+  EXPECT_NE(::access(fd.c_str(), F_OK), 0) << fd << " is still open in the shim";
+}
+
 TEST_F(ShimTest, DeleteCommandCleansUpAfterADeadShim) {
   oci::Spec spec = shim::testing::BusyboxSpec(id_, "exec sleep 60");
   ASSERT_NO_FATAL_FAILURE(StartShim(spec));

@@ -94,6 +94,9 @@ absl::StatusOr<CommandOutput> RunProgram(const std::vector<std::string>& argv,
   }
   if (pass_fd >= 0)
     posix_spawn_file_actions_adddup2(&actions, pass_fd, 3);
+  // Nothing else of berthd's: a descriptor without close-on-exec (gRPC sets it on its
+  // listening socket only after creating it) would stay open in a shim that outlives berthd.
+  posix_spawn_file_actions_addclosefrom_np(&actions, pass_fd >= 0 ? 4 : 3);
   sigset_t empty, all;
   sigemptyset(&empty);
   sigfillset(&all);

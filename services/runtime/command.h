@@ -20,6 +20,8 @@ struct CommandOutput {
   std::string err;
 };
 
+// The program gets /dev/null as stdin, pipes as stdout and stderr, `pass_fd` (when not -1) as
+// fd 3 and no other descriptor of the caller.
 // Errors: the errno of posix_spawn naming the program; DeadlineExceeded after `timeout` (the
 // child is then killed and reaped). A non-zero exit is not an error here.
 absl::StatusOr<CommandOutput> RunProgram(const std::vector<std::string>& argv,

@@ -1,7 +1,9 @@
 // Unit tests of the runtime's pieces that need neither root nor a shim: the helper-program
 // runner, bundles on disk, type URLs and runtime names.
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -56,6 +58,22 @@ TEST(RunProgramTest, ChildGetsNoBlockedOrIgnoredSignalsAndNoStdin) {
   uint64_t ignored = std::stoull(r->out.substr(at + 8, 16), nullptr, 16);
   EXPECT_EQ(ignored & (uint64_t{1} << (SIGPIPE - 1)), 0u) << r->out;
   EXPECT_THAT(r->out, HasSubstr("end\n"));  // stdin is /dev/null: cat returns at once
+}
+
+// A descriptor of the caller's without close-on-exec (gRPC's listening socket, between its
+// creation and its fcntl) must not reach the program: a shim would keep it for its whole life.
+TEST(RunProgramTest, ChildGetsNoOtherDescriptorOfTheCaller) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  UniqueFd read_end(p[0]), write_end(p[1]);
+  UniqueFd leaked(::fcntl(read_end.get(), F_DUPFD, 200));  // no close-on-exec
+  ASSERT_GE(leaked.get(), 200);
+  const std::string list = "for f in /proc/$$/fd/*; do echo ${f##*/}; done";
+  absl::StatusOr<CommandOutput> r =
+      RunProgram({"/bin/sh", "-c", list}, std::chrono::seconds(10), write_end.get());
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->out, HasSubstr("3\n")) << "the passed descriptor";
+  EXPECT_THAT(r->out, ::testing::Not(HasSubstr(std::to_string(leaked.get()) + "\n"))) << r->out;
 }
 
 TEST(RunProgramTest, TimesOutAndKillsTheChild) {
