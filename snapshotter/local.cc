@@ -67,51 +67,24 @@ void RemoveNow(const fs::path& dir) {
 
 }  // namespace
 
-LocalSnapshotter::~LocalSnapshotter() {
-  {
-    absl::MutexLock lock(&trash_mu_);
-    stopping_ = true;
-  }
-  remover_.join();
-}
-
 void LocalSnapshotter::RemoveLater(fs::path dir) {
-  absl::MutexLock lock(&trash_mu_);
-  trash_.push_back(std::move(dir));
+  trash_.Post(std::move(dir));
 }
 
 void LocalSnapshotter::WaitForRemovals() {
-  absl::MutexLock lock(&trash_mu_);
-  auto done = [this]()
-                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(trash_mu_) { return trash_.empty() && !removing_; };
-  trash_mu_.Await(absl::Condition(&done));
+  trash_.WaitIdle();
 }
 
-void LocalSnapshotter::RemoverLoop() {
-  absl::MutexLock lock(&trash_mu_);
-  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(trash_mu_) {
-    return stopping_ || !trash_.empty();
-  };
-  for (;;) {
-    trash_mu_.Await(absl::Condition(&ready));
-    if (trash_.empty())
-      return;  // stopping, and nothing left
-    std::deque<fs::path> batch;
-    batch.swap(trash_);
-    removing_ = true;
-    trash_mu_.Unlock();
-    // A removal's commit is deferred (Remove): it must be on disk before its directory goes,
-    // or a power loss could bring back a record without a directory. One sync for the batch;
-    // store_ is only read (SyncLog is safe without mu_, and the pointer never changes).
-    absl::Status synced = ABSL_TS_UNCHECKED_READ(store_)->SyncLog();
-    for (const fs::path& dir : batch) {
-      if (synced.ok())
-        RemoveNow(dir);
-      else
-        LeaveForCleanup(dir, synced);
-    }
-    trash_mu_.Lock();
-    removing_ = false;
+void LocalSnapshotter::RemoveDirs(std::deque<fs::path>& batch) {
+  // A removal's commit is deferred (Remove): it must be on disk before its directory goes, or
+  // a power loss could bring back a record without a directory. One sync for the batch;
+  // store_ is only read (SyncLog is safe without mu_, and the pointer never changes).
+  absl::Status synced = ABSL_TS_UNCHECKED_READ(store_)->SyncLog();
+  for (const fs::path& dir : batch) {
+    if (synced.ok())
+      RemoveNow(dir);
+    else
+      LeaveForCleanup(dir, synced);
   }
 }
 

@@ -22,11 +22,11 @@
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 
+#include "lib/base/batch_worker.h"
 #include "lib/mount/mount.h"
 #include "snapshotter/metastore.h"
 #include "snapshotter/snapshotter.h"
@@ -52,8 +52,8 @@ class LocalSnapshotter : public Snapshotter {
   // Creates <root>, <root>/snapshots and the database when missing.
   static absl::StatusOr<std::unique_ptr<LocalSnapshotter>> Open(const std::filesystem::path& root,
                                                                 std::unique_ptr<Driver> driver);
-  // Finishes the removals still queued.
-  ~LocalSnapshotter() override;
+  // Finishes the removals still queued (trash_'s destructor).
+  ~LocalSnapshotter() override = default;
 
   absl::StatusOr<Info> Stat(const std::string& key) override;
   absl::StatusOr<Info> Update(const Info& info, const std::vector<std::string>& paths) override;
@@ -79,9 +79,10 @@ class LocalSnapshotter : public Snapshotter {
  protected:
   LocalSnapshotter(std::filesystem::path root, std::unique_ptr<MetaStore> store,
                    std::unique_ptr<Driver> driver)
-      : root_(std::move(root)), store_(std::move(store)), driver_(std::move(driver)) {
-    remover_ = std::thread([this] { RemoverLoop(); });
-  }
+      : root_(std::move(root)),
+        store_(std::move(store)),
+        driver_(std::move(driver)),
+        trash_([this](std::deque<std::filesystem::path>& batch, bool) { RemoveDirs(batch); }) {}
 
  private:
   // Puts back the directories of removals that a crash interrupted before their commit, and
@@ -106,12 +107,8 @@ class LocalSnapshotter : public Snapshotter {
   // and outside mu_. Cleanup() waits for the queue first; a crash leaves them to Cleanup().
   void RemoveLater(std::filesystem::path dir);
   void WaitForRemovals();
-  void RemoverLoop();
-  absl::Mutex trash_mu_;
-  std::deque<std::filesystem::path> trash_ ABSL_GUARDED_BY(trash_mu_);
-  bool removing_ ABSL_GUARDED_BY(trash_mu_) = false;  // the thread is deleting one now
-  bool stopping_ ABSL_GUARDED_BY(trash_mu_) = false;
-  std::thread remover_;
+  void RemoveDirs(std::deque<std::filesystem::path>& batch);
+  BatchWorker<std::filesystem::path> trash_;  // last: it uses the rest
 };
 
 // Nanoseconds since the Unix epoch.

@@ -107,52 +107,23 @@ absl::Status DeleteRecord(Tx& tx, const std::string& snapshotter, const std::str
 
 SnapshotStore::SnapshotStore(std::string name, metadata::Db& db, snapshot::Snapshotter& backend,
                              absl::Duration removal_patience)
-    : name_(std::move(name)), db_(db), backend_(backend), removal_patience_(removal_patience) {
-  remover_ = std::thread([this] { RemoverLoop(); });
-}
+    : name_(std::move(name)),
+      db_(db),
+      backend_(backend),
+      removal_patience_(removal_patience),
+      remover_(
+          [this](std::deque<Removal>& batch, bool stopping) { RemoveBackends(batch, stopping); }) {}
 
-SnapshotStore::~SnapshotStore() {
-  {
-    absl::MutexLock lock(&removals_mu_);
-    stopping_ = true;
-  }
-  remover_.join();
-}
-
-void SnapshotStore::WaitForRemovals() {
-  absl::MutexLock lock(&removals_mu_);
-  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(removals_mu_) {
-    return removals_.empty() && !removing_;
-  };
-  removals_mu_.Await(absl::Condition(&done));
-}
-
-void SnapshotStore::RemoverLoop() {
-  absl::MutexLock lock(&removals_mu_);
-  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(removals_mu_) {
-    return stopping_ || !removals_.empty();
-  };
-  for (;;) {
-    removals_mu_.Await(absl::Condition(&ready));
-    if (removals_.empty())
-      return;  // stopping, and nothing left
-    std::deque<Removal> batch;
-    batch.swap(removals_);
-    removing_ = true;
-    const absl::Duration patience = stopping_ ? absl::ZeroDuration() : removal_patience_;
-    removals_mu_.Unlock();
-    absl::Status durable = db_.MakeDurable(batch.back().commit, patience);
-    for (const Removal& r : batch) {
-      absl::Status s = durable.ok() ? backend_.Remove(r.backend_id) : durable;
-      if (!s.ok() && !absl::IsNotFound(s)) {  // NotFound: the collector's sweep was first
-        spdlog::warn(
-            "snapshotter {}: backend snapshot {:?} not removed yet ({}); the collector "
-            "will retry",
-            name_, r.backend_id, s.ToString());
-      }
+void SnapshotStore::RemoveBackends(std::deque<Removal>& batch, bool stopping) {
+  absl::Status durable =
+      db_.MakeDurable(batch.back().commit, stopping ? absl::ZeroDuration() : removal_patience_);
+  for (const Removal& r : batch) {
+    absl::Status s = durable.ok() ? backend_.Remove(r.backend_id) : durable;
+    if (!s.ok() && !absl::IsNotFound(s)) {  // NotFound: the collector's sweep was first
+      spdlog::warn(
+          "snapshotter {}: backend snapshot {:?} not removed yet ({}); the collector will retry",
+          name_, r.backend_id, s.ToString());
     }
-    removals_mu_.Lock();
-    removing_ = false;
   }
 }
 
@@ -265,9 +236,9 @@ absl::Status SnapshotStore::Commit(const std::string& ns, const std::string& nam
 
 absl::Status SnapshotStore::Remove(const std::string& ns, const std::string& key) {
   std::string backend_id;
-  // Deferred: the backend snapshot goes once the deletion is durable (RemoverLoop); until then
-  // a power loss brings the record back whole, and the collector removes it if nothing refers
-  // to it.
+  // Deferred: the backend snapshot goes once the deletion is durable (RemoveBackends); until
+  // then a power loss brings the record back whole, and the collector removes it if nothing
+  // refers to it.
   BERTH_RETURN_IF_ERROR(db_.Update(
       [&](Tx& tx) -> absl::Status {
         BERTH_ASSIGN_OR_RETURN(Record r, Load(tx, name_, ns, key));
@@ -283,9 +254,7 @@ absl::Status SnapshotStore::Remove(const std::string& ns, const std::string& key
         return DeleteRecord(tx, name_, ns, key);
       },
       Durability::kDeferred));
-  const uint64_t commit = db_.Commits();  // this deletion's number, or a later one's
-  absl::MutexLock lock(&removals_mu_);
-  removals_.push_back({std::move(backend_id), commit});
+  remover_.Post({std::move(backend_id), db_.Commits()});  // this deletion's number, or later
   return absl::OkStatus();
 }
 

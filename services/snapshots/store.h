@@ -31,14 +31,13 @@
 #include <memory>
 #include <shared_mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
+#include "lib/base/batch_worker.h"
 #include "lib/base/labels.h"
 #include "lib/mount/mount.h"
 #include "services/metadata/db.h"
@@ -54,8 +53,6 @@ class SnapshotStore {
 
   SnapshotStore(std::string name, metadata::Db& db, snapshot::Snapshotter& backend,
                 absl::Duration removal_patience = kRemovalPatience);
-  // Finishes the backend removals still queued.
-  ~SnapshotStore();
 
   const std::string& name() const { return name_; }
 
@@ -89,7 +86,7 @@ class SnapshotStore {
   absl::StatusOr<int> RecreateLost();
 
   // Returns once the backend removals queued so far are done.
-  void WaitForRemovals();
+  void WaitForRemovals() { remover_.WaitIdle(); }
 
  private:
   absl::StatusOr<std::vector<mount::Mount>> Create(snapshot::Kind kind, const std::string& ns,
@@ -97,7 +94,6 @@ class SnapshotStore {
                                                    const std::string& parent, const Labels& labels,
                                                    const std::string& lease);
   std::string NewBackendKey(const std::string& ns, const std::string& key);
-  void RemoverLoop();
 
   const std::string name_;
   metadata::Db& db_;
@@ -105,18 +101,16 @@ class SnapshotStore {
   std::shared_mutex sweep_mu_;  // shared: calls that create backend snapshots; exclusive: sweep
 
   // Backend snapshots whose records are deleted, each with the number of the commit that
-  // deleted it (metadata::Db::Commits), oldest first: children go before their parents.
+  // deleted it (metadata::Db::Commits), oldest first: children go before their parents. The
+  // destructor finishes them (syncing the log at once).
   struct Removal {
     std::string backend_id;
     uint64_t commit = 0;
   };
 
+  void RemoveBackends(std::deque<Removal>& batch, bool stopping);
   const absl::Duration removal_patience_;
-  absl::Mutex removals_mu_;
-  std::deque<Removal> removals_ ABSL_GUARDED_BY(removals_mu_);
-  bool removing_ ABSL_GUARDED_BY(removals_mu_) = false;  // the thread is on a batch
-  bool stopping_ ABSL_GUARDED_BY(removals_mu_) = false;
-  std::thread remover_;
+  BatchWorker<Removal> remover_;  // last: it uses the rest
 };
 
 }  // namespace berth::snapshots
