@@ -184,10 +184,7 @@ TEST_F(ShimTest, BadSpecIsAClearErrorAndLeavesNothing) {
 // The shim outlives whoever started it: a descriptor that its starter leaked (berthd's listening
 // socket, once) is closed, not kept open for the shim's life.
 TEST_F(ShimTest, DescriptorsItsStarterLeakedAreClosed) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  UniqueFd read_end(p[0]), write_end(p[1]);
-  UniqueFd leaked(::fcntl(read_end.get(), F_DUPFD, 200));  // no close-on-exec
+  UniqueFd leaked = berth::testing::LeakableDescriptor(200);
   ASSERT_GE(leaked.get(), 200);
   ASSERT_NO_FATAL_FAILURE(StartShim(shim::testing::BusyboxSpec(id_, "true")));
   const std::string fd = fmt::format("/proc/{}/fd/{}", ShimPid(), leaked.get());

@@ -16,6 +16,7 @@
 #include "services/runtime/command.h"
 #include "services/runtime/shim_task.h"
 #include "services/runtime/task_manager.h"
+#include "tests/testing/command.h"
 #include "tests/testing/matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -63,14 +64,13 @@ TEST(RunProgramTest, ChildGetsNoBlockedOrIgnoredSignalsAndNoStdin) {
 // A descriptor of the caller's without close-on-exec (gRPC's listening socket, between its
 // creation and its fcntl) must not reach the program: a shim would keep it for its whole life.
 TEST(RunProgramTest, ChildGetsNoOtherDescriptorOfTheCaller) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  UniqueFd read_end(p[0]), write_end(p[1]);
-  UniqueFd leaked(::fcntl(read_end.get(), F_DUPFD, 200));  // no close-on-exec
+  UniqueFd passed = testing::LeakableDescriptor(100);
+  UniqueFd leaked = testing::LeakableDescriptor(200);
+  ASSERT_GE(passed.get(), 100);
   ASSERT_GE(leaked.get(), 200);
   const std::string list = "for f in /proc/$$/fd/*; do echo ${f##*/}; done";
   absl::StatusOr<CommandOutput> r =
-      RunProgram({"/bin/sh", "-c", list}, std::chrono::seconds(10), write_end.get());
+      RunProgram({"/bin/sh", "-c", list}, std::chrono::seconds(10), passed.get());
   ASSERT_THAT(r, IsOk());
   EXPECT_THAT(r->out, HasSubstr("3\n")) << "the passed descriptor";
   EXPECT_THAT(r->out, ::testing::Not(HasSubstr(std::to_string(leaked.get()) + "\n"))) << r->out;

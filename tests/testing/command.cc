@@ -134,4 +134,12 @@ bool HaveProgram(const std::string& name) {
   return false;
 }
 
+UniqueFd LeakableDescriptor(int at_least) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0)
+    return UniqueFd();
+  UniqueFd read_end(p[0]), write_end(p[1]);
+  return UniqueFd(::fcntl(write_end.get(), F_DUPFD, at_least));  // F_DUPFD: no close-on-exec
+}
+
 }  // namespace berth::testing

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "lib/base/unique_fd.h"
+
 namespace berth::testing {
 
 struct CommandResult {
@@ -21,6 +23,10 @@ struct CommandResult {
 // `timeout`.
 CommandResult RunCommand(const std::vector<std::string>& argv,
                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// A descriptor at `at_least` or above without close-on-exec, as one a program leaks to what it
+// starts: the write end of a pipe whose read end is closed.
+UniqueFd LeakableDescriptor(int at_least);
 
 // Where the standard streams of a process started by SpawnInBackground go.
 struct BackgroundIo {
