@@ -43,8 +43,6 @@ absl::StatusOr<Record> ReadRecord(Stmt& q, int first) {
 }
 
 constexpr char kColumns[] = "key, backend_id, parent, kind, labels, created_at, updated_at";
-constexpr char kQualifiedColumns[] =
-    "s.key, s.backend_id, s.parent, s.kind, s.labels, s.created_at, s.updated_at";
 
 // The record of `key`, or NotFound.
 absl::StatusOr<Record> Load(Tx& tx, const std::string& snapshotter, const std::string& ns,
@@ -365,23 +363,17 @@ absl::StatusOr<int> SnapshotStore::SweepBackend() {
 }
 
 absl::StatusOr<int> SnapshotStore::RecreateLost() {
-  std::vector<std::pair<Record, std::string>> wanted;  // active or view, and its parent's backend
+  std::vector<std::pair<std::string, Record>> wanted;  // active and view ones, by namespace
   BERTH_RETURN_IF_ERROR(db_.View([&](Tx& tx) -> absl::Status {
-    BERTH_ASSIGN_OR_RETURN(
-        Stmt q, tx.Query(fmt::format("SELECT {}, p.backend_id FROM snapshots s "
-                                     "LEFT JOIN snapshots p ON p.namespace = s.namespace AND "
-                                     "p.snapshotter = s.snapshotter AND p.key = s.parent "
-                                     "WHERE s.snapshotter = ? AND s.kind IN (?, ?)",
-                                     kQualifiedColumns)));
+    BERTH_ASSIGN_OR_RETURN(Stmt q, tx.Query(fmt::format("SELECT namespace, {} FROM snapshots "
+                                                        "WHERE snapshotter = ? AND kind IN (?, ?)",
+                                                        kColumns)));
     q.Bind(1, name_)
         .Bind(2, static_cast<int64_t>(Kind::kActive))
         .Bind(3, static_cast<int64_t>(Kind::kView));
     return metadata::ForEachRow(q, [&](Stmt& row) -> absl::Status {
-      BERTH_ASSIGN_OR_RETURN(Record r, ReadRecord(row, 0));
-      if (!r.info.parent.empty() && row.IsNull(7))
-        return Internal(
-            fmt::format("{}: its parent {:?} has no record", Object(r.info.name), r.info.parent));
-      wanted.emplace_back(std::move(r), row.IsNull(7) ? "" : row.Text(7));
+      BERTH_ASSIGN_OR_RETURN(Record r, ReadRecord(row, 1));
+      wanted.emplace_back(row.Text(0), std::move(r));
       return absl::OkStatus();
     });
   }));
@@ -391,11 +383,18 @@ absl::StatusOr<int> SnapshotStore::RecreateLost() {
     return absl::OkStatus();
   }));
   int recreated = 0;
-  for (const auto& [r, backend_parent] : wanted) {
+  for (const auto& [ns, r] : wanted) {
     if (present.contains(r.backend_id))
       continue;
     spdlog::warn("snapshotter {}: recreating snapshot {:?} (backend {:?}), lost in a crash", name_,
                  r.info.name, r.backend_id);
+    std::string backend_parent;
+    if (!r.info.parent.empty()) {
+      absl::StatusOr<Record> p = LoadOnce(db_, name_, ns, r.info.parent);
+      if (!p.ok())
+        return Annotate(p.status(), fmt::format("recreate {}: parent", Object(r.info.name)));
+      backend_parent = p->backend_id;
+    }
     absl::StatusOr<std::vector<mount::Mount>> m =
         r.info.kind == Kind::kView ? backend_.View(r.backend_id, backend_parent, {})
                                    : backend_.Prepare(r.backend_id, backend_parent, {});
