@@ -122,6 +122,20 @@ TEST_F(ContainerTest, MountTargetsThroughSymlinksStayInsideTheRootfs) {
   EXPECT_TRUE(std::filesystem::is_directory(dir_ / ("rootfs" + outside.string() + "/sub")));
 }
 
+// The child opens the rootfs once for all mounts; one on the rootfs itself must still take
+// the mounts that follow (as when each mount resolved the rootfs anew).
+TEST_F(ContainerTest, AMountOnTheRootfsItselfTakesTheMountsAfterIt) {
+  const std::filesystem::path other = dir_ / "other";
+  ASSERT_TRUE(shim::testing::MakeBusyboxRootfs(other));
+  berth::testing::WriteFile(other / "rootfs/marker", "the other root\n");
+  oci::Spec spec = shim::testing::BusyboxSpec(
+      "onroot", "cat /marker; test -r /proc/self/status && echo proc=yes");
+  spec.mounts.insert(spec.mounts.begin(), {"/", "bind", (other / "rootfs").string(), {"rbind"}});
+  std::string out;
+  ASSERT_EQ(Run(spec, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("the other root\nproc=yes\n"));
+}
+
 TEST_F(ContainerTest, TerminalIsTheControllingTtyAndDevConsole) {
   int master = -1, slave = -1;
   ASSERT_EQ(::openpty(&master, &slave, nullptr, nullptr, nullptr), 0);

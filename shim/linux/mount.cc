@@ -296,23 +296,15 @@ bool Concat(char (&out)[PATH_MAX], std::initializer_list<const char*> parts) {
   return true;
 }
 
-// Opens op.target (O_PATH) with every component, symlinks included, resolved inside op.root,
+// Opens op.target (O_PATH) with every component, symlinks included, resolved inside `root`,
 // as the container will see the path; when `create`, makes the missing directories and, for a
 // file bind, the file, following dangling symlinks inside the root as mkdir -p would in the
 // container. Fails the child on error. Allocation-free: it runs in the cloned child.
-int OpenMountPoint(const MountOp& op, bool create, int sync) {
+int OpenMountPoint(const MountOp& op, const MountRoot& mount_root, bool create, int sync) {
   const char* target = op.target.c_str();
-  int root = ::open(op.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (root < 0)
-    ChildFail(sync, errno, "open rootfs", op.root.c_str());
-  char root_path[PATH_MAX];
+  const int root = mount_root.fd;
+  const auto root_len = static_cast<ssize_t>(mount_root.path_len);
   char fd_link[64];
-  std::snprintf(fd_link, sizeof(fd_link), "/proc/self/fd/%d", root);
-  ssize_t root_len = ::readlink(fd_link, root_path, sizeof(root_path) - 1);
-  if (root_len < 0)
-    ChildFail(sync, errno, "readlink rootfs", op.root.c_str());
-  root_path[root_len] = '\0';
-
   char path[PATH_MAX];                           // what is left to resolve, relative to the root
   if (!Concat(path, {target + op.root.size()}))  // PlanMounts made target = root + "/..."
     ChildFail(sync, ENAMETOOLONG, "mount point", target);
@@ -386,10 +378,8 @@ int OpenMountPoint(const MountOp& op, bool create, int sync) {
       parent = static_cast<int>(fd);
       rel = end;
     }
-    if (!restarted) {
-      ::close(root);
+    if (!restarted)
       return parent;
-    }
     ::close(parent);
   }
 }
@@ -401,9 +391,24 @@ void FdPath(int fd, char (&buf)[64]) {
 
 }  // namespace
 
-void ApplyMount(const MountOp& op, int sync) {
+void OpenMountRoot(const char* rootfs, MountRoot* root, int sync) {
+  if (root->fd >= 0)
+    ::close(root->fd);
+  root->fd = ::open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root->fd < 0)
+    ChildFail(sync, errno, "open rootfs", rootfs);
+  char fd_link[64];
+  char path[PATH_MAX];
+  FdPath(root->fd, fd_link);
+  ssize_t n = ::readlink(fd_link, path, sizeof(path));
+  if (n < 0)
+    ChildFail(sync, errno, "readlink rootfs", rootfs);
+  root->path_len = static_cast<size_t>(n);
+}
+
+void ApplyMount(const MountOp& op, MountRoot* root, int sync) {
   char target[64];
-  int fd = OpenMountPoint(op, /*create=*/!op.remount_only, sync);
+  int fd = OpenMountPoint(op, *root, /*create=*/!op.remount_only, sync);
   FdPath(fd, target);
   if (op.remount_only) {
     if (::mount(nullptr, target, nullptr, MS_REMOUNT | op.flags, nullptr) != 0)
@@ -420,11 +425,16 @@ void ApplyMount(const MountOp& op, int sync) {
       ChildFail(sync, errno, "mount", op.target.c_str());
   }
   ::close(fd);
+  if (op.target.find_first_not_of('/', op.root.size()) == std::string::npos)
+    OpenMountRoot(op.root.c_str(), root, sync);
+  const unsigned long extra = op.flags & ~MS_REC;
+  const bool remount = op.bind && extra != 0;
+  if (!remount && op.propagation == 0)
+    return;
   // Later changes go to the new mount, so resolve the target again.
-  fd = OpenMountPoint(op, /*create=*/false, sync);
+  fd = OpenMountPoint(op, *root, /*create=*/false, sync);
   FdPath(fd, target);
-  unsigned long extra = op.flags & ~MS_REC;
-  if (op.bind && extra != 0) {
+  if (remount) {
     unsigned long keep = MountFlagsOf(target) & ~MS_RDONLY;
     if (::mount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | keep | extra, nullptr) != 0)
       ChildFail(sync, errno, "remount bind", op.target.c_str());

@@ -61,8 +61,18 @@ std::string JoinUnder(const std::string& root, const std::string& path);
 // mkdir -p of `path` (a NUL-terminated absolute path; at most PATH_MAX).
 bool MakeDirs(const char* path);
 
-// Creates the mount point and mounts `op`.
-void ApplyMount(const MountOp& op, int sync);
+// The rootfs that the MountOps of a container lie in, opened once for all of them.
+struct MountRoot {
+  int fd = -1;          // O_PATH
+  size_t path_len = 0;  // of the path that fd really is at (symlinks resolved)
+};
+
+// Opens `rootfs` into `root` (closing what it held). Fails the child on error.
+void OpenMountRoot(const char* rootfs, MountRoot* root, int sync);
+
+// Creates the mount point, inside `root`, and mounts `op` (whose root is that rootfs).
+// A mount on the rootfs itself reopens `root`, so that later mounts go on top of it.
+void ApplyMount(const MountOp& op, MountRoot* root, int sync);
 
 // MS_* flags that a bind remount of `path` must keep (locked in a user namespace).
 unsigned long MountFlagsOf(const char* path);

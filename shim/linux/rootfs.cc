@@ -93,7 +93,10 @@ void PrepareRootfs(const RootfsPlan& plan, int sync) {
   const char* rootfs = plan.rootfs.c_str();
   if (::mount(rootfs, rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0)
     ChildFail(sync, errno, "bind rootfs", rootfs);
-  for (const MountOp& op : plan.mounts) ApplyMount(op, sync);
+  MountRoot root;
+  OpenMountRoot(rootfs, &root, sync);
+  for (const MountOp& op : plan.mounts) ApplyMount(op, &root, sync);
+  ::close(root.fd);
   CreateDevices(plan.devices, sync);
   CreateSymlinks(plan.symlinks, sync);
   if (plan.console)

@@ -48,8 +48,12 @@ absl::Status WriteCgroupFile(const std::string& file, const std::string& value) 
   UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fd.valid())
     return ErrnoError(errno, fmt::format("open {}", file));
+  return WriteCgroupFd(fd.get(), file, value);
+}
+
+absl::Status WriteCgroupFd(int fd, const std::string& file, const std::string& value) {
   // A cgroup file takes one value per write(2); a short write is an error.
-  ssize_t n = ::write(fd.get(), value.data(), value.size());
+  ssize_t n = ::write(fd, value.data(), value.size());
   if (n != static_cast<ssize_t>(value.size()))
     return ErrnoError(n < 0 ? errno : EIO, fmt::format("write {:?} to {}", value, file));
   return absl::OkStatus();

@@ -88,6 +88,8 @@ class Cgroup {
 
 // Small file helpers shared by v1 and v2.
 absl::Status WriteCgroupFile(const std::string& file, const std::string& value);
+// The same to a cgroup file already open for writing; `file` names it in errors.
+absl::Status WriteCgroupFd(int fd, const std::string& file, const std::string& value);
 absl::StatusOr<std::string> ReadCgroupFile(const std::string& file);
 uint64_t ReadCgroupUint(const std::string& file);
 // "key value" lines (memory.stat, cpu.stat, memory.events): value of `key`, 0 if absent.

@@ -114,10 +114,18 @@ absl::Status CgroupV1::ApplyCpu(const oci::CpuResources& c) {
   return absl::OkStatus();
 }
 
+// Each file opened once: a spec has a dozen rules or more.
 absl::Status CgroupV1::ApplyDevices(const std::vector<oci::DeviceRule>& rules) {
+  UniqueFd fds[2];  // deny, allow
   for (const oci::DeviceRule& d : rules) {
-    BERTH_RETURN_IF_ERROR(WriteCgroupFile(
-        File("devices", d.allow ? "devices.allow" : "devices.deny"), DeviceLine(d)));
+    std::string file = File("devices", d.allow ? "devices.allow" : "devices.deny");
+    UniqueFd& fd = fds[d.allow ? 1 : 0];
+    if (!fd.valid()) {
+      fd = UniqueFd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+      if (!fd.valid())
+        return ErrnoError(errno, fmt::format("open {}", file));
+    }
+    BERTH_RETURN_IF_ERROR(WriteCgroupFd(fd.get(), file, DeviceLine(d)));
   }
   return absl::OkStatus();
 }
