@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -21,12 +22,14 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/time/time.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
 #include "berth/shim/v1/shim.pb.h"
 #include "lib/base/log.h"
+#include "lib/base/unique_fd.h"
 #include "lib/oci/spec_json.h"
 #include "lib/ttrpc/server.h"
 #include "shim/event_queue.h"
@@ -105,7 +108,12 @@ bool PrepareBundle(const ShimOptions& opts, int ready) {
     Tell(ready, s.ToString());
     return false;
   }
-  std::ofstream(opts.bundle + "/shim.pid") << ::getpid();
+  std::string pid = std::to_string(::getpid());
+  UniqueFd f(::open("shim.pid", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!f.valid() || ::write(f.get(), pid.data(), pid.size()) != static_cast<ssize_t>(pid.size())) {
+    Tell(ready, fmt::format("write {}/shim.pid: {}", opts.bundle, std::strerror(errno)));
+    return false;
+  }
   return true;
 }
 
@@ -148,23 +156,36 @@ std::vector<unsigned long> SelfStat() {
   return fields;
 }
 
+// What a spare reads about itself before it has a task (none of it changes), so that its
+// hand-over does not: the program it runs and the fields of /proc/self/stat that RenameToTask
+// needs.
+struct SpareSelf {
+  std::string program;
+  std::vector<unsigned long> stat;
+
+  static SpareSelf Read() {
+    SpareSelf s;
+    std::ifstream f("/proc/self/cmdline");
+    std::getline(f, s.program, '\0');
+    s.stat = SelfStat();
+    return s;
+  }
+};
+
 // Makes /proc/self/cmdline of a spare that took its task read as berthd would have started a
 // shim for it ("berth-shim start --id ID --namespace NS --bundle DIR --address ADDR"), for ps
 // and pgrep and for berthd's Bundle::LiveShimPid. PR_SET_MM_MAP (as LXC's setproctitle) needs
 // no CAP_SYS_RESOURCE, unlike PR_SET_MM_ARG_START; where it fails the command line stays
 // "... start --spare ..." and berthd knows the shim by its cwd.
-void RenameToTask(const ShimOptions& opts) {
-  std::ifstream f("/proc/self/cmdline");
-  std::string self;
-  std::getline(f, self, '\0');
+void RenameToTask(const ShimOptions& opts, const SpareSelf& self) {
   static std::string* line = new std::string;  // the kernel reads it for the process's life
-  for (const std::string& a : {self, std::string("start"), std::string("--id"), opts.id,
+  for (const std::string& a : {self.program, std::string("start"), std::string("--id"), opts.id,
                                std::string("--namespace"), opts.ns, std::string("--bundle"),
                                opts.bundle, std::string("--address"), opts.daemon_address}) {
     line->append(a);
     line->push_back('\0');
   }
-  std::vector<unsigned long> st = SelfStat();
+  const std::vector<unsigned long>& st = self.stat;
   if (st.size() <= 51)
     return;
   prctl_mm_map map{};
@@ -184,25 +205,48 @@ void RenameToTask(const ShimOptions& opts) {
     spdlog::debug("rename spare shim: prctl PR_SET_MM_MAP: {}", std::strerror(errno));
 }
 
-int Serve(const ShimOptions& opts, int ready, ttrpc::Server& server,
-          linux::PreparedNamespaces prepared = {}) {
+// The shim's reaper, started before its task exists (a spare's is, ahead of its hand-over):
+// exits go to the task that Route names; a hook's or a runtime command's are claimed first.
+class TaskReaper {
+ public:
+  absl::Status Start() {
+    linux::EnableExitClaims();
+    absl::StatusOr<std::unique_ptr<Reaper>> r = Reaper::Start([this](pid_t pid, int status) {
+      if (linux::ClaimExit(pid, status))
+        return;
+      if (Task* t = task_.load())
+        t->OnExit(pid, status);
+    });
+    if (!r.ok())
+      return r.status();
+    reaper_ = *std::move(r);
+    return absl::OkStatus();
+  }
+
+  void Route(Task* task) { task_ = task; }
+
+  // Joins the reaper thread: no exit reaches the task after this.
+  void Stop() { reaper_.reset(); }
+
+ private:
+  std::atomic<Task*> task_ = nullptr;
+  std::unique_ptr<Reaper> reaper_;
+};
+
+// `reaper` is running. `spare`: what a spare shim read about itself before it took this task;
+// null otherwise.
+int Serve(const ShimOptions& opts, int ready, ttrpc::Server& server, TaskReaper& reaper,
+          linux::PreparedNamespaces prepared = {}, const SpareSelf* spare = nullptr) {
   if (!PrepareBundle(opts, ready))
     return 1;
-  if (opts.spare)
-    RenameToTask(opts);
+  if (spare != nullptr)
+    RenameToTask(opts, *spare);
   EventQueue events(opts.ns);
   Task task(opts.ns, opts.id, events);
   task.UsePreparedNamespaces(std::move(prepared));
+  reaper.Route(&task);
+  absl::Cleanup stop_reaper = [&reaper] { reaper.Stop(); };  // before `task` goes
   std::atomic<bool> gone = false;
-  linux::EnableExitClaims();
-  absl::StatusOr<std::unique_ptr<Reaper>> reaper = Reaper::Start([&task](pid_t pid, int status) {
-    if (!linux::ClaimExit(pid, status))  // a hook's or a runtime command's, not the task's
-      task.OnExit(pid, status);
-  });
-  if (!reaper.ok()) {
-    Tell(ready, reaper.status().ToString());
-    return 1;
-  }
   ShimService service(task, events, [&server, &gone] {
     gone = true;
     server.Stop();  // Serve returns once the running calls (this Delete) have answered
@@ -218,6 +262,7 @@ int Serve(const ShimOptions& opts, int ready, ttrpc::Server& server,
   spdlog::info("serving id={} namespace={} socket={}", opts.id, opts.ns, opts.socket);
   Tell(ready, "unix://" + opts.socket);
   ::close(ready);
+  task.PreloadSpec(opts.bundle);  // while berthd connects
   server.Serve(absl::Seconds(2));
   g_server = nullptr;
   spdlog::info("shutting down id={} reason={}", opts.id, gone ? "task deleted" : "signal");
@@ -227,7 +272,7 @@ int Serve(const ShimOptions& opts, int ready, ttrpc::Server& server,
   if (!server.WaitForCalls(absl::Seconds(1)))
     spdlog::debug("calls still running at shutdown id={}", opts.id);
   server.Shutdown(absl::Seconds(2));
-  reaper->reset();
+  std::move(stop_reaper).Invoke();
   ::unlink(opts.socket.c_str());
   return 0;
 }
@@ -235,18 +280,27 @@ int Serve(const ShimOptions& opts, int ready, ttrpc::Server& server,
 // The daemon's life, started or spare; the server's destructor lets its idle workers go.
 int RunDaemon(ShimOptions& opts, int ready) {
   ttrpc::Server server;
+  TaskReaper reaper;
+  if (absl::Status s = reaper.Start(); !s.ok()) {
+    Tell(ready, s.ToString());
+    return 1;
+  }
   if (!opts.spare)
-    return Serve(opts, ready, server);
+    return Serve(opts, ready, server, reaper);
   // A spare makes its container's new namespaces and the workers for its first calls (Events,
   // Create) while it waits; without the namespaces (an error here) the container creates its own.
   absl::StatusOr<linux::PreparedNamespaces> prepared = linux::PreparedNamespaces::Make();
   server.Prestart(2);
   Tell(ready, fmt::format("spare {}", ::getpid()));
   ::close(ready);
+  // Ahead of the task too: what the hand-over would read (its own name and stat, the log's
+  // time zone).
+  const SpareSelf self = SpareSelf::Read();
+  ::tzset();
   if (!WaitForTask(opts))
     return 0;
-  return Serve(opts, kSpareChannelFd, server,
-               prepared.ok() ? *std::move(prepared) : linux::PreparedNamespaces());
+  return Serve(opts, kSpareChannelFd, server, reaper,
+               prepared.ok() ? *std::move(prepared) : linux::PreparedNamespaces(), &self);
 }
 
 std::string Absolute(const std::string& path) {

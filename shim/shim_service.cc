@@ -80,6 +80,11 @@ absl::Status ShimService::Create(const v1::CreateTaskRequest& req, v1::CreateTas
                       .io = Io(req.stdin(), req.stdout(), req.stderr(), req.terminal()),
                       .runtime_binary = "",
                       .runtime_root = ""};
+  for (const containerd::types::Mount& m : req.rootfs()) {
+    config.rootfs.push_back({.type = m.type(),
+                             .source = m.source(),
+                             .options = {m.options().begin(), m.options().end()}});
+  }
   if (req.has_options()) {
     containerd::runc::v1::Options opts;
     if (req.options().UnpackTo(&opts)) {

@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 
 #include "containerd/cgroups/v1/metrics.pb.h"
+#include "lib/mount/mount.h"
 #include "shim/testing/shim_fixture.h"
 
 namespace berth::shim {
@@ -178,6 +179,60 @@ TEST_F(ShimTest, BadSpecIsAClearErrorAndLeavesNothing) {
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(s.message(), HasSubstr("root.path"));
   EXPECT_FALSE(shim::testing::CgroupExists(cgroups_path_));
+  EXPECT_FALSE(shim::testing::MountedUnder(dir_.path()));
+}
+
+// As containerd's runc shim, the shim mounts the rootfs that Create names on <bundle>/rootfs,
+// on a thread of its own while it reads the spec and makes the cgroup; the mount stays for the
+// task (berthd unmounts it after the delete).
+TEST_F(ShimTest, CreateMountsTheRootfsItIsGiven) {
+  const std::filesystem::path image = dir_ / "image";
+  ASSERT_TRUE(shim::testing::MakeBusyboxRootfs(image));
+  berth::testing::WriteFile(image / "rootfs/marker", "from the image\n");
+  ASSERT_NO_FATAL_FAILURE(StartShim(shim::testing::BusyboxSpec(id_, "cat /marker")));
+  v1::CreateTaskRequest req;
+  containerd::types::Mount* m = req.add_rootfs();
+  m->set_type("bind");
+  m->set_source((image / "rootfs").string());
+  m->add_options("rbind");
+  req.set_stdout(Fifo("stdout"));
+  FifoReader out(req.stdout());
+  absl::Status s = Create(req);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE(shim::testing::MountedUnder(dir_.path()));
+  ASSERT_TRUE(Start().ok());
+  EXPECT_EQ(Wait(), 0);
+  out.Join();
+  EXPECT_EQ(out.data(), "from the image\n");
+  ASSERT_TRUE(Delete().ok());
+  EXPECT_TRUE(mount::UnmountAll(dir_ / "rootfs").ok());
+  EXPECT_FALSE(shim::testing::MountedUnder(dir_.path()));
+}
+
+TEST_F(ShimTest, ARootfsThatDoesNotMountFailsCreateNamingItAndLeavesNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartShim(shim::testing::BusyboxSpec(id_, "true")));
+  v1::CreateTaskRequest req;
+  containerd::types::Mount* m = req.add_rootfs();
+  m->set_type("overlay");
+  m->set_source("overlay");
+  m->add_options("lowerdir=" + (dir_ / "no-such-layer").string());
+  absl::Status s = Create(req);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr(fmt::format("task \"{}\": mount rootfs", id_)));
+  EXPECT_FALSE(shim::testing::CgroupExists(cgroups_path_));
+  EXPECT_FALSE(shim::testing::MountedUnder(dir_.path()));
+  // A mount that fails after others were made (the second here) takes those down too.
+  req.clear_rootfs();
+  m = req.add_rootfs();
+  m->set_type("bind");
+  m->set_source((dir_ / "rootfs").string());
+  m->add_options("rbind");
+  m = req.add_rootfs();
+  m->set_type("bind");
+  m->set_source((dir_ / "no-such-dir").string());
+  m->add_options("rbind");
+  s = Create(req);
+  EXPECT_THAT(s.message(), HasSubstr("mount rootfs"));
   EXPECT_FALSE(shim::testing::MountedUnder(dir_.path()));
 }
 

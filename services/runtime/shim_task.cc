@@ -251,10 +251,17 @@ absl::Status ShimTask::Check(const absl::Status& s, std::string_view what) const
   return s;
 }
 
-absl::StatusOr<uint32_t> ShimTask::Create(const TaskIo& io, const google::protobuf::Any* options) {
+absl::StatusOr<uint32_t> ShimTask::Create(const TaskIo& io, const google::protobuf::Any* options,
+                                          std::span<const mount::Mount> rootfs) {
   shimapi::CreateTaskRequest req;
   req.set_id(bundle_.id());
   req.set_bundle(bundle_.path().string());
+  for (const mount::Mount& m : rootfs) {
+    containerd::types::Mount* out = req.add_rootfs();
+    out->set_type(m.type);
+    out->set_source(m.source);
+    for (const std::string& o : m.options) out->add_options(o);
+  }
   req.set_terminal(io.terminal);
   req.set_stdin(io.stdin_path);
   req.set_stdout(io.stdout_path);

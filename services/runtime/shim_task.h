@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@
 
 #include "berth/shim/v1/shim.pb.h"
 #include "lib/base/unique_fd.h"
+#include "lib/mount/mount.h"
 #include "lib/ttrpc/client.h"
 #include "services/events/exchange.h"
 #include "services/runtime/bundle.h"
@@ -84,8 +86,10 @@ class ShimTask {
   // The init's pid as Create returned it (0 for a task reconnected after a restart).
   uint32_t created_pid() const { return created_pid_.load(); }
 
-  // Creates the init process; `options` (containerd.runc.v1.Options) may be null.
-  absl::StatusOr<uint32_t> Create(const TaskIo& io, const google::protobuf::Any* options);
+  // Has the shim mount `rootfs` on the bundle's rootfs (none: it is there already) and create
+  // the init process; `options` (containerd.runc.v1.Options) may be null.
+  absl::StatusOr<uint32_t> Create(const TaskIo& io, const google::protobuf::Any* options,
+                                  std::span<const mount::Mount> rootfs);
   absl::StatusOr<shimapi::StateResponse> State(const std::string& exec_id);
   absl::StatusOr<uint32_t> Start(const std::string& exec_id);
   absl::StatusOr<shimapi::DeleteResponse> Delete(const std::string& exec_id);

@@ -200,23 +200,21 @@ absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Create(CreateTaskOptions 
       spdlog::error("remove bundle after a failed create id={} error={}", opts.id, s.ToString());
   };
   absl::Time t_bundle = absl::Now();
-  // A spare shim sets itself up in the bundle while the rootfs is mounted. Declared after
-  // `undo`: after a failure the spare is killed before the bundle is removed.
+  // Declared after `undo`: after a failure the spare is killed before the bundle is removed
+  // (which unmounts the rootfs, should the shim have left it mounted).
   std::optional<SpareShims::Handover> handover = BeginHandover(bundle);
-  if (!opts.rootfs.empty()) {
-    BERTH_RETURN_IF_ERROR(Annotate(mount::MountAll(opts.rootfs, bundle.rootfs()),
-                                   fmt::format("task {:?}: mount rootfs", opts.id)));
-  }
-  absl::Time t_mount = absl::Now();
   BERTH_ASSIGN_OR_RETURN(task, StartShim(bundle, opts.runtime_name, std::move(handover)));
   absl::Time t1 = absl::Now();
   Watch(task);
+  // The shim mounts the rootfs, as containerd's does, while it reads the spec and makes the
+  // cgroup.
   BERTH_RETURN_IF_ERROR(
-      task->Create(opts.io, opts.options.has_value() ? &*opts.options : nullptr).status());
-  spdlog::debug(
-      "task created id={} bundle_ms={} mount_ms={} shim_start_ms={} create_ms={}", opts.id,
-      absl::ToDoubleMilliseconds(t_bundle - t0), absl::ToDoubleMilliseconds(t_mount - t_bundle),
-      absl::ToDoubleMilliseconds(t1 - t_mount), absl::ToDoubleMilliseconds(absl::Now() - t1));
+      task->Create(opts.io, opts.options.has_value() ? &*opts.options : nullptr, opts.rootfs)
+          .status());
+  spdlog::debug("task created id={} bundle_ms={} shim_start_ms={} create_ms={}", opts.id,
+                absl::ToDoubleMilliseconds(t_bundle - t0),
+                absl::ToDoubleMilliseconds(t1 - t_bundle),
+                absl::ToDoubleMilliseconds(absl::Now() - t1));
   {
     absl::MutexLock lock(&mu_);
     tasks_[{opts.ns, opts.id}] = task;

@@ -71,7 +71,7 @@ class TaskManager : public plugin::Plugin {
   // The pids of the spare shims ready now.
   std::vector<pid_t> SparePids() { return spares_ ? spares_->ReadyPids() : std::vector<pid_t>{}; }
 
-  // Writes the bundle, mounts the rootfs, starts the shim and creates the init process
+  // Writes the bundle, starts the shim, which mounts the rootfs and creates the init process
   // (stopped until Start). Errors: AlreadyExists (a task with that id is there),
   // InvalidArgument/NotFound (an unknown runtime, a bad spec: the shim's message; a bad
   // mount: lib/mount's), Unavailable (the shim did not start). On error nothing is left

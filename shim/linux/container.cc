@@ -98,6 +98,8 @@ absl::Status Container::Setup(const ContainerConfig& config) {
                          PlanProcess(*spec_.process, spec_.linux.seccomp, config.stdio));
   BERTH_ASSIGN_OR_RETURN(CgroupJoin join, cgroup_->PrepareJoin());
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, MakeSyncPair());
+  if (config.rootfs_ready)
+    BERTH_RETURN_IF_ERROR(config.rootfs_ready());
   InitPlan plan{.namespaces = &ns,
                 .rootfs = &rootfs,
                 .process = process.get(),

@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -32,6 +33,9 @@ struct ContainerConfig {
   // Borrowed, may be null: new namespaces made ahead (namespaces.h); Create takes the ones
   // the container can use.
   PreparedNamespaces* prepared = nullptr;
+  // Null, or blocks until the rootfs is mounted: called before the init is cloned, after the
+  // cgroup and the plans are made. Its error fails the create.
+  std::function<absl::Status()> rootfs_ready = nullptr;
 };
 
 class Container {

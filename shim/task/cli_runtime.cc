@@ -113,7 +113,8 @@ class CliRuntime : public Runtime {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<pid_t> Create(const linux::Stdio& stdio) override;
+  absl::StatusOr<pid_t> Create(const linux::Stdio& stdio,
+                               const std::function<absl::Status()>& rootfs_ready) override;
 
   absl::Status Start() override { return Run({"start", id_}).status(); }
 
@@ -212,7 +213,9 @@ absl::StatusOr<UniqueFd> CliRuntime::RunWithConsole(OciCommand cmd, const linux:
   return std::move(r.console);
 }
 
-absl::StatusOr<pid_t> CliRuntime::Create(const linux::Stdio& stdio) {
+absl::StatusOr<pid_t> CliRuntime::Create(const linux::Stdio& stdio,
+                                         const std::function<absl::Status()>& rootfs_ready) {
+  BERTH_RETURN_IF_ERROR(rootfs_ready());
   std::error_code ec;
   fs::create_directories(root_, ec);
   if (ec)

@@ -21,11 +21,14 @@ class EmbeddedRuntime : public Runtime {
         spec_(std::move(spec)),
         prepared_(prepared) {}
 
-  absl::StatusOr<pid_t> Create(const linux::Stdio& stdio) override {
-    BERTH_ASSIGN_OR_RETURN(
-        container_,
-        linux::Container::Begin(
-            {.id = id_, .bundle = bundle_, .stdio = stdio, .prepared = prepared_}, spec_));
+  absl::StatusOr<pid_t> Create(const linux::Stdio& stdio,
+                               const std::function<absl::Status()>& rootfs_ready) override {
+    BERTH_ASSIGN_OR_RETURN(container_, linux::Container::Begin({.id = id_,
+                                                                .bundle = bundle_,
+                                                                .stdio = stdio,
+                                                                .prepared = prepared_,
+                                                                .rootfs_ready = rootfs_ready},
+                                                               spec_));
     return container_->pid();
   }
 

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,8 +27,10 @@ class Runtime {
   // Creates the init; returns its pid. Once FinishCreate has returned too, it is set up and
   // waiting for Start. The task does its own part (output copiers, OOM monitor) in between,
   // while the embedded runtime's init is still setting itself up. After an error of either,
-  // Delete removes what is left.
-  virtual absl::StatusOr<pid_t> Create(const linux::Stdio& stdio) = 0;
+  // Delete removes what is left. `rootfs_ready` blocks until the rootfs is mounted (its error
+  // fails the create); it is called before anything needs the rootfs.
+  virtual absl::StatusOr<pid_t> Create(const linux::Stdio& stdio,
+                                       const std::function<absl::Status()>& rootfs_ready) = 0;
 
   virtual absl::Status FinishCreate() { return absl::OkStatus(); }
 

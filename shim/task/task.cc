@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 
 #include "fmt/format.h"
@@ -13,6 +14,7 @@
 #include "lib/base/status_macros.h"
 #include "lib/oci/spec_json.h"
 #include "shim/proto_time.h"
+#include "shim/task/rootfs_mount.h"
 
 namespace berth::shim {
 namespace {
@@ -70,7 +72,15 @@ absl::StatusOr<pid_t> Task::Create(const CreateConfig& config) {
   absl::MutexLock lock(&mu_);
   if (Find("") != nullptr || init_deleted_)
     return AlreadyExistsError("task", id_);
-  BERTH_ASSIGN_OR_RETURN(oci::Spec spec, oci::LoadSpec(config.bundle));
+  // Mounted on a thread of its own while the spec is read, the stdio opened and the cgroup made.
+  RootfsMount rootfs(config.rootfs, std::filesystem::path(config.bundle) / "rootfs");
+  oci::Spec spec;
+  if (preloaded_spec_ && preloaded_bundle_ == config.bundle) {
+    spec = *std::move(preloaded_spec_);
+  } else {
+    BERTH_ASSIGN_OR_RETURN(spec, oci::LoadSpec(config.bundle));
+  }
+  preloaded_spec_.reset();
   bundle_ = config.bundle;
   if (spec.process) {
     spec.process->terminal = config.io.terminal;
@@ -90,7 +100,9 @@ absl::StatusOr<pid_t> Task::Create(const CreateConfig& config) {
     runtime_.reset();
     return s;  // pio's copiers, if started, end with the init's output
   };
-  absl::StatusOr<pid_t> pid = runtime_->Create(pio->stdio());
+  absl::StatusOr<pid_t> pid = runtime_->Create(pio->stdio(), [this, &rootfs] {
+    return Annotate(rootfs.Wait(), fmt::format("task {:?}: mount rootfs", id_));
+  });
   prepared_ = {};  // what the container did not take
   if (!pid.ok())
     return fail(pid.status());
@@ -102,6 +114,7 @@ absl::StatusOr<pid_t> Task::Create(const CreateConfig& config) {
     StopOomMonitor();
     return fail(s);
   }
+  rootfs.Keep();
   Process& p = processes_[""];
   p.io_config = config.io;
   p.io = std::move(pio);
@@ -126,6 +139,15 @@ absl::StatusOr<pid_t> Task::Create(const CreateConfig& config) {
 void Task::UsePreparedNamespaces(linux::PreparedNamespaces prepared) {
   absl::MutexLock lock(&mu_);
   prepared_ = std::move(prepared);
+}
+
+void Task::PreloadSpec(const std::string& bundle) {
+  absl::StatusOr<oci::Spec> spec = oci::LoadSpec(bundle);
+  if (!spec.ok())
+    return;
+  absl::MutexLock lock(&mu_);
+  preloaded_bundle_ = bundle;
+  preloaded_spec_ = *std::move(spec);
 }
 
 absl::StatusOr<pid_t> Task::Start(const std::string& exec_id) {

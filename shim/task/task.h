@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "absl/time/time.h"
 
 #include "lib/base/unique_fd.h"
+#include "lib/mount/mount.h"
 #include "shim/event_queue.h"
 #include "shim/io/process_io.h"
 #include "shim/linux/cgroups/cgroup.h"
@@ -32,6 +34,8 @@ struct CreateConfig {
   IoConfig io;
   std::string runtime_binary;  // empty: the embedded runtime
   std::string runtime_root;    // state directory of an external runtime
+  // Mounted on <bundle>/rootfs by Create; none: the rootfs is there already.
+  std::vector<mount::Mount> rootfs = {};
 };
 
 struct ProcessStatus {
@@ -73,6 +77,9 @@ class Task {
   // Namespaces made ahead (a spare shim's) for the embedded runtime's Create to use; the ones
   // it does not use are closed after it.
   void UsePreparedNamespaces(linux::PreparedNamespaces prepared);
+  // Reads <bundle>/config.json ahead of Create, which then uses it (the shim does this while
+  // berthd connects to it). Create reads the file itself if this failed.
+  void PreloadSpec(const std::string& bundle);
 
   // From the reaper thread.
   void OnExit(pid_t pid, int status);
@@ -113,6 +120,8 @@ class Task {
   absl::Mutex mu_;
   std::unique_ptr<Runtime> runtime_;          // GUARDED_BY(mu_)
   linux::PreparedNamespaces prepared_;        // GUARDED_BY(mu_)
+  std::string preloaded_bundle_;              // GUARDED_BY(mu_)
+  std::optional<oci::Spec> preloaded_spec_;   // GUARDED_BY(mu_)
   std::map<std::string, Process> processes_;  // GUARDED_BY(mu_); "" is the init
   std::map<pid_t, int> unclaimed_exits_;      // GUARDED_BY(mu_)
   bool init_deleted_ = false;                 // GUARDED_BY(mu_)

@@ -248,8 +248,8 @@ TEST_F(TasksTest, ASpareShimTakesTheNextTaskAndNoSpareOutlivesBerthd) {
   ExpectNothingLeft({"first", "own"});
 }
 
-// berthd hands the bundle to a spare before it mounts the rootfs. When the mount fails, the
-// spare that was told the task is killed and the bundle removed; the next task gets a new spare.
+// The spare that took the task mounts its rootfs. When the mount fails, the create fails naming
+// it, the spare is killed and the bundle removed; the next task gets a new spare.
 TEST_F(TasksTest, ASpareToldATaskWhoseRootfsDoesNotMountIsKilled) {
   BERTH_REQUIRE_ROOT();
   BERTH_REQUIRE_CTR();
