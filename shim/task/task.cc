@@ -29,7 +29,7 @@ Task::Task(std::string ns, std::string id, EventQueue& events)
     : ns_(std::move(ns)), id_(std::move(id)), events_(events) {}
 
 Task::~Task() {
-  StopOomMonitor();
+  JoinOomMonitor();
   absl::MutexLock lock(&mu_);
   processes_.clear();
   retired_.clear();
@@ -259,7 +259,7 @@ absl::StatusOr<ProcessStatus> Task::DeleteInit(Process& p) {
       return FailedPrecondition(
           fmt::format("task {:?}: exec process {:?} is still running", id_, exec_id));
   }
-  StopOomMonitor();  // the monitor thread never takes mu_
+  StopOomMonitor();
   absl::Status s = runtime_->Delete();
   if (!s.ok())
     spdlog::warn("delete task id={}: {}", id_, s.ToString());

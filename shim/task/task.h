@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
@@ -109,7 +110,10 @@ class Task {
   absl::StatusOr<ProcessStatus> DeleteInit(Process& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkExited(Process& p, int status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartOomMonitor() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends OOM reporting at once; the monitor thread is joined by JoinOomMonitor (~Task, or a
+  // create after a failed one), off the delete's reply path.
   void StopOomMonitor();
+  void JoinOomMonitor();
   static ProcessStatus ToStatus(const Process& p);
 
   const std::string ns_;
@@ -130,6 +134,7 @@ class Task {
   std::map<std::string, Process> retired_;  // GUARDED_BY(mu_)
 
   UniqueFd oom_stop_;
+  std::atomic<bool> oom_stopped_ = false;
   std::thread oom_thread_;
 };
 

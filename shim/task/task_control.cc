@@ -102,20 +102,23 @@ absl::Status Task::ResizePty(const std::string& exec_id, uint32_t width, uint32_
 }
 
 void Task::StartOomMonitor() {
-  linux::Cgroup* cg = runtime_->cgroup();
-  if (cg == nullptr)
+  JoinOomMonitor();  // a failed create's; the monitor thread never takes mu_
+  if (runtime_->cgroup() == nullptr)
     return;
+  // A handle of its own: the thread may outlive the runtime's (see StopOomMonitor).
+  std::shared_ptr<linux::Cgroup> cg = linux::Cgroup::Open(runtime_->cgroup()->path());
   absl::StatusOr<UniqueFd> fd = cg->OomEventFd();
   if (!fd.ok()) {
     spdlog::warn("oom monitor id={}: {}", id_, fd.status().ToString());
     return;
   }
   oom_stop_.reset(::eventfd(0, EFD_CLOEXEC));
+  oom_stopped_ = false;
   uint64_t seen = cg->OomKillCount();
   bool v2 = cg->v2();
   oom_thread_ = std::thread([this, cg, v2, seen, efd = std::move(*fd)]() mutable {
     struct pollfd fds[2] = {{efd.get(), POLLIN, 0}, {oom_stop_.get(), POLLIN, 0}};
-    while (::poll(fds, 2, -1) >= 0 && fds[1].revents == 0) {
+    while (::poll(fds, 2, -1) >= 0 && fds[1].revents == 0 && !oom_stopped_) {
       char buf[4096];
       if (::read(efd.get(), buf, sizeof(buf)) <= 0 && !v2)
         return;  // v1: the cgroup is gone
@@ -125,6 +128,8 @@ void Task::StartOomMonitor() {
       if (v2 && now <= seen)
         continue;  // memory.events changed for another reason
       seen = now;
+      if (oom_stopped_)
+        return;  // v1 signals the eventfd when the deleted task's cgroup goes
       containerd::events::TaskOOM ev;
       ev.set_container_id(id_);
       events_.Publish("/tasks/oom", ev);
@@ -133,11 +138,16 @@ void Task::StartOomMonitor() {
 }
 
 void Task::StopOomMonitor() {
-  if (!oom_thread_.joinable())
+  if (!oom_thread_.joinable() || oom_stopped_.exchange(true))
     return;
   uint64_t one = 1;
   (void)!::write(oom_stop_.get(), &one, sizeof(one));
-  oom_thread_.join();
+}
+
+void Task::JoinOomMonitor() {
+  StopOomMonitor();
+  if (oom_thread_.joinable())
+    oom_thread_.join();
 }
 
 }  // namespace berth::shim
