@@ -21,6 +21,7 @@
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/mount/mount.h"
+#include "lib/mount/proto.h"
 #include "lib/oci/spec_json.h"
 
 namespace berth::ctr {
@@ -75,9 +76,7 @@ absl::StatusOr<UserDb> ReadUserDb(Connection& conn, const std::string& snapshott
   auto ctx = conn.Context();
   BERTH_RETURN_IF_ERROR(conn.Check(conn.snapshots().View(ctx.get(), req, &resp)));
   absl::Cleanup remove = [&] { RemoveSnapshot(conn, snapshotter, key); };
-  std::vector<mount::Mount> mounts;
-  for (const auto& m : resp.mounts())
-    mounts.push_back({m.type(), m.source(), {m.options().begin(), m.options().end()}});
+  std::vector<mount::Mount> mounts = mount::MountsFromProto(resp.mounts());
   auto read = [](const fs::path& p) {
     std::ifstream in(p);
     std::stringstream ss;

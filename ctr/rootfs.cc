@@ -13,6 +13,7 @@
 #include "ctr/containers.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "lib/mount/proto.h"
 
 namespace berth::ctr {
 
@@ -44,10 +45,7 @@ absl::StatusOr<std::vector<mount::Mount>> SnapshotMounts(Connection& conn,
   auto ctx = conn.Context();
   BERTH_RETURN_IF_ERROR(Annotate(conn.Check(conn.snapshots().Mounts(ctx.get(), req, &resp)),
                                  fmt::format("snapshot {:?}", key)));
-  std::vector<mount::Mount> out;
-  for (const auto& m : resp.mounts())
-    out.push_back({m.type(), m.source(), {m.options().begin(), m.options().end()}});
-  return out;
+  return mount::MountsFromProto(resp.mounts());
 }
 
 std::vector<mount::Mount> ReadOnlyView(std::vector<mount::Mount> mounts) {

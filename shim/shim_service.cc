@@ -10,6 +10,7 @@
 #include "containerd/runc/options/oci.pb.h"
 #include "lib/base/status.h"
 #include "lib/base/version.h"
+#include "lib/mount/proto.h"
 #include "shim/proto_time.h"
 
 namespace berth::shim {
@@ -80,11 +81,7 @@ absl::Status ShimService::Create(const v1::CreateTaskRequest& req, v1::CreateTas
                       .io = Io(req.stdin(), req.stdout(), req.stderr(), req.terminal()),
                       .runtime_binary = "",
                       .runtime_root = ""};
-  for (const containerd::types::Mount& m : req.rootfs()) {
-    config.rootfs.push_back({.type = m.type(),
-                             .source = m.source(),
-                             .options = {m.options().begin(), m.options().end()}});
-  }
+  config.rootfs = mount::MountsFromProto(req.rootfs());
   if (req.has_options()) {
     containerd::runc::v1::Options opts;
     if (req.options().UnpackTo(&opts)) {

@@ -21,6 +21,7 @@
 #include "ctr/rootfs.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "lib/mount/proto.h"
 #include "lib/registry/digest.h"
 
 namespace berth::ctr {
@@ -134,16 +135,6 @@ class PauseGuard {
   bool paused_ = false;
 };
 
-void ToProto(const std::vector<mount::Mount>& in,
-             google::protobuf::RepeatedPtrField<::containerd::types::Mount>* out) {
-  for (const mount::Mount& m : in) {
-    auto* p = out->Add();
-    p->set_type(m.type);
-    p->set_source(m.source);
-    for (const std::string& o : m.options) p->add_options(o);
-  }
-}
-
 // The layer of the container's changes, in the content store. Returns its descriptor and diff id.
 absl::StatusOr<std::pair<registry::Descriptor, std::string>> DiffLayer(
     Connection& conn, const ContainerRef& c, const std::string& media_type) {
@@ -174,7 +165,7 @@ absl::StatusOr<std::pair<registry::Descriptor, std::string>> DiffLayer(
                          SnapshotMounts(conn, c.snapshotter, c.snapshot_key));
   diff_api::DiffRequest req;
   *req.mutable_left() = lower.mounts();
-  ToProto(ReadOnlyView(std::move(upper)), req.mutable_right());
+  mount::MountsToProto(ReadOnlyView(std::move(upper)), req.mutable_right());
   req.set_media_type(media_type);
   req.set_ref(fmt::format("commit-{}-{:08x}", c.id, rd()));
   diff_api::DiffResponse resp;

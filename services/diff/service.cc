@@ -4,19 +4,12 @@
 
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "lib/mount/proto.h"
 #include "lib/rpc/handler.h"
 #include "services/content/service.h"
 
 namespace berth::diff {
 namespace {
-
-template <typename Mounts>
-std::vector<mount::Mount> FromProto(const Mounts& in) {
-  std::vector<mount::Mount> out;
-  for (const auto& m : in)
-    out.push_back({m.type(), m.source(), {m.options().begin(), m.options().end()}});
-  return out;
-}
 
 void ToProto(const metadata::Descriptor& d, ::containerd::types::Descriptor* out) {
   out->set_media_type(d.media_type);
@@ -36,7 +29,7 @@ grpc::Status DiffService::Apply(grpc::ServerContext* ctx, const api::ApplyReques
     metadata::Descriptor layer{
         req->diff().media_type(), req->diff().digest(), req->diff().size(), {}};
     BERTH_ASSIGN_OR_RETURN(metadata::Descriptor applied,
-                           differ_.Apply(ns, layer, FromProto(req->mounts())));
+                           differ_.Apply(ns, layer, mount::MountsFromProto(req->mounts())));
     ToProto(applied, resp->mutable_applied());
     return absl::OkStatus();
   });
@@ -45,8 +38,8 @@ grpc::Status DiffService::Apply(grpc::ServerContext* ctx, const api::ApplyReques
 grpc::Status DiffService::Diff(grpc::ServerContext* ctx, const api::DiffRequest* req,
                                api::DiffResponse* resp) {
   return rpc::Handle(*ctx, "diff.Diff", [&](const std::string& ns) -> absl::Status {
-    Differ::DiffRequest in{FromProto(req->left()),
-                           FromProto(req->right()),
+    Differ::DiffRequest in{mount::MountsFromProto(req->left()),
+                           mount::MountsFromProto(req->right()),
                            req->media_type(),
                            req->ref(),
                            {req->labels().begin(), req->labels().end()},

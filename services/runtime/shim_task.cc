@@ -11,6 +11,7 @@
 #include "spdlog/spdlog.h"
 
 #include "lib/base/status.h"
+#include "lib/mount/proto.h"
 
 namespace berth::runtime {
 namespace {
@@ -256,12 +257,7 @@ absl::StatusOr<uint32_t> ShimTask::Create(const TaskIo& io, const google::protob
   shimapi::CreateTaskRequest req;
   req.set_id(bundle_.id());
   req.set_bundle(bundle_.path().string());
-  for (const mount::Mount& m : rootfs) {
-    containerd::types::Mount* out = req.add_rootfs();
-    out->set_type(m.type);
-    out->set_source(m.source);
-    for (const std::string& o : m.options) out->add_options(o);
-  }
+  mount::MountsToProto(rootfs, req.mutable_rootfs());
   req.set_terminal(io.terminal);
   req.set_stdin(io.stdin_path);
   req.set_stdout(io.stdout_path);

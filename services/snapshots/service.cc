@@ -6,6 +6,7 @@
 #include "containerd/events/snapshot.pb.h"
 #include "lib/base/status_macros.h"
 #include "lib/filters/filter.h"
+#include "lib/mount/proto.h"
 #include "lib/rpc/handler.h"
 
 namespace berth::services::snapshots {
@@ -25,16 +26,6 @@ api::Info ToProto(const snapshot::Info& in) {
   *out.mutable_updated_at() = TimeUtil::NanosecondsToTimestamp(in.updated_at);
   out.mutable_labels()->insert(in.labels.begin(), in.labels.end());
   return out;
-}
-
-template <typename Mounts>
-void ToProto(const std::vector<mount::Mount>& in, Mounts* out) {
-  for (const mount::Mount& m : in) {
-    auto* p = out->Add();
-    p->set_type(m.type);
-    p->set_source(m.source);
-    for (const std::string& o : m.options) p->add_options(o);
-  }
 }
 
 // The store the request names, then the body with it.
@@ -62,7 +53,7 @@ grpc::Status SnapshotsService::Prepare(grpc::ServerContext* ctx,
                      BERTH_ASSIGN_OR_RETURN(
                          std::vector<mount::Mount> mounts,
                          store.Prepare(ns, req->key(), req->parent(), labels, rpc::LeaseOf(*ctx)));
-                     ToProto(mounts, resp->mutable_mounts());
+                     mount::MountsToProto(mounts, resp->mutable_mounts());
                      ::containerd::events::SnapshotPrepare ev;
                      ev.set_key(req->key());
                      ev.set_parent(req->parent());
@@ -78,7 +69,7 @@ grpc::Status SnapshotsService::View(grpc::ServerContext* ctx, const api::ViewSna
                      BERTH_ASSIGN_OR_RETURN(
                          std::vector<mount::Mount> mounts,
                          store.View(ns, req->key(), req->parent(), labels, rpc::LeaseOf(*ctx)));
-                     ToProto(mounts, resp->mutable_mounts());
+                     mount::MountsToProto(mounts, resp->mutable_mounts());
                      return absl::OkStatus();
                    });
 }
@@ -89,7 +80,7 @@ grpc::Status SnapshotsService::Mounts(grpc::ServerContext* ctx, const api::Mount
                    [&](const std::string& ns, SnapshotStore& store) -> absl::Status {
                      BERTH_ASSIGN_OR_RETURN(std::vector<mount::Mount> mounts,
                                             store.Mounts(ns, req->key()));
-                     ToProto(mounts, resp->mutable_mounts());
+                     mount::MountsToProto(mounts, resp->mutable_mounts());
                      return absl::OkStatus();
                    });
 }

@@ -8,6 +8,7 @@
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/filters/filter.h"
+#include "lib/mount/proto.h"
 #include "lib/rpc/handler.h"
 #include "services/metadata/plugin.h"
 
@@ -66,10 +67,7 @@ grpc::Status TasksService::Create(grpc::ServerContext* ctx, const api::CreateTas
     if (!c.spec || c.spec->value.empty())
       return InvalidArgument(fmt::format("container {:?}: has no spec", c.id));
     opts.spec_json = c.spec->value;
-    for (const auto& m : req->rootfs()) {
-      opts.rootfs.push_back(
-          {m.type(), m.source(), std::vector<std::string>(m.options().begin(), m.options().end())});
-    }
+    opts.rootfs = mount::MountsFromProto(req->rootfs());
     opts.io = Io(req->stdin(), req->stdout(), req->stderr(), req->terminal());
     if (req->has_options()) {
       opts.options = req->options();
