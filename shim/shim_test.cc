@@ -1,8 +1,6 @@
-// Root integration tests of berth-shim with the embedded runtime (the fixture is in
-// shim/testing/shim_fixture.h; the external-runtime suite is cli_runtime_test.cc).
+// Root integration tests of berth-shim with the embedded runtime alone (the fixture is in
+// shim/testing/shim_fixture.h; the suite that every runtime passes is runtime_suite_test.cc).
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -13,7 +11,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-#include "containerd/cgroups/v1/metrics.pb.h"
 #include "lib/mount/mount.h"
 #include "shim/testing/shim_fixture.h"
 
@@ -23,132 +20,6 @@ namespace {
 using ::berth::testing::ReadFile;
 using ::testing::Contains;
 using ::testing::HasSubstr;
-
-TEST_F(ShimTest, RunsTheInitAndKeepsItsExitUntilDeleted) {
-  oci::Spec spec = shim::testing::BusyboxSpec(id_, "echo hello from $(hostname); exit 1");
-  spec.hostname = "shimbox";
-  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
-  v1::CreateTaskRequest req;
-  req.set_stdout(Fifo("stdout"));
-  FifoReader out(req.stdout());
-  uint32_t pid = 0;
-  absl::Status s = Create(req, &pid);
-  ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_GT(pid, 0u);
-  EXPECT_EQ(State().status(), containerd::v1::types::CREATED);
-  ASSERT_TRUE(Start().ok());
-  EXPECT_EQ(Wait(), 1);
-  out.Join();
-  EXPECT_EQ(out.data(), "hello from shimbox\n");
-  EXPECT_EQ(State().status(), containerd::v1::types::STOPPED);
-  EXPECT_EQ(State().exit_status(), 1u);
-  EXPECT_EQ(ReadFile(dir_ / "init.pid"), std::to_string(pid));
-  std::vector<std::string> topics = Topics();
-  EXPECT_THAT(topics, Contains("/tasks/create"));
-  EXPECT_THAT(topics, Contains("/tasks/start"));
-  EXPECT_THAT(topics, Contains("/tasks/exit"));
-  ASSERT_TRUE(Delete().ok());
-  EXPECT_FALSE(shim::testing::CgroupExists(cgroups_path_));
-  EXPECT_TRUE(ShimExits()) << "the shim exits after the last delete";
-}
-
-TEST_F(ShimTest, ExecKillAndExitCodes) {
-  oci::Spec spec = shim::testing::BusyboxSpec(id_, "exec sleep 60");
-  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
-  ASSERT_TRUE(Create({}).ok());
-  ASSERT_TRUE(Start().ok());
-  oci::Process p = *spec.process;
-  p.args = {"sh", "-c", "echo exec in pid $$; test $(cat /proc/1/comm) = sleep"};
-  v1::ExecProcessRequest ereq;
-  ereq.set_id(id_);
-  ereq.set_exec_id("e1");
-  ereq.set_stdout(Fifo("exec-out"));
-  FifoReader out(ereq.stdout());
-  ereq.mutable_spec()->set_value(oci::ProcessToJson(p));
-  google::protobuf::Empty e;
-  ASSERT_TRUE(Rpc("Exec", ereq, &e).ok());
-  EXPECT_EQ(State("e1").status(), containerd::v1::types::CREATED);
-  ASSERT_TRUE(Start("e1").ok());
-  EXPECT_EQ(Wait("e1"), 0);
-  out.Join();
-  EXPECT_THAT(out.data(), HasSubstr("exec in pid "));
-  EXPECT_TRUE(Delete("e1").ok());
-  {
-    v1::PidsRequest preq;
-    v1::PidsResponse presp;
-    ASSERT_TRUE(Rpc("Pids", preq, &presp).ok());
-    ASSERT_EQ(presp.processes_size(), 1);
-    EXPECT_EQ(presp.processes(0).pid(), State().pid());
-  }
-  EXPECT_EQ(Delete().code(), absl::StatusCode::kFailedPrecondition);  // still running
-  ASSERT_TRUE(Kill(SIGKILL).ok());
-  EXPECT_EQ(Wait(), 137);
-  EXPECT_EQ(Kill(SIGKILL).code(), absl::StatusCode::kNotFound);
-  std::vector<std::string> topics = Topics();
-  EXPECT_THAT(topics, Contains("/tasks/exec-added"));
-  EXPECT_THAT(topics, Contains("/tasks/exec-started"));
-  ASSERT_TRUE(Delete().ok());
-}
-
-TEST_F(ShimTest, PauseResumeStatsAndUpdate) {
-  oci::Spec spec = shim::testing::BusyboxSpec(id_, "exec sleep 60");
-  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
-  ASSERT_TRUE(Create({}).ok());
-  ASSERT_TRUE(Start().ok());
-  google::protobuf::Empty e;
-  { ASSERT_TRUE(Rpc("Pause", v1::PauseRequest(), &e).ok()); }
-  EXPECT_EQ(State().status(), containerd::v1::types::PAUSED);
-  { EXPECT_EQ(Rpc("Pause", v1::PauseRequest(), &e).code(), absl::StatusCode::kFailedPrecondition); }
-  { ASSERT_TRUE(Rpc("Resume", v1::ResumeRequest(), &e).ok()); }
-  EXPECT_EQ(State().status(), containerd::v1::types::RUNNING);
-  {
-    v1::UpdateTaskRequest req;
-    req.mutable_resources()->set_value(R"({"pids": {"limit": 9}})");
-    ASSERT_TRUE(Rpc("Update", req, &e).ok());
-  }
-  v1::StatsResponse resp;
-  ASSERT_TRUE(Rpc("Stats", v1::StatsRequest(), &resp).ok());
-  io::containerd::cgroups::v1::Metrics m;
-  ASSERT_TRUE(resp.stats().UnpackTo(&m));
-  EXPECT_EQ(m.pids().current(), 1u);
-  EXPECT_EQ(m.pids().limit(), 9u);
-  EXPECT_GT(m.memory().usage().usage(), 0u);
-  std::vector<std::string> topics = Topics();
-  EXPECT_THAT(topics, Contains("/tasks/paused"));
-  EXPECT_THAT(topics, Contains("/tasks/resumed"));
-  ASSERT_TRUE(Kill(SIGKILL, "", true).ok());
-  EXPECT_EQ(Wait(), 137);
-  ASSERT_TRUE(Delete().ok());
-}
-
-TEST_F(ShimTest, TerminalUnderAPty) {
-  oci::Spec spec = shim::testing::BusyboxSpec(id_, "");
-  spec.process->args = {"sh"};
-  spec.process->terminal = true;
-  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
-  v1::CreateTaskRequest req;
-  req.set_terminal(true);
-  req.set_stdin(Fifo("stdin"));
-  req.set_stdout(Fifo("stdout"));
-  FifoReader out(req.stdout());
-  int in = ::open(req.stdin().c_str(), O_RDWR | O_CLOEXEC);  // the client's end
-  ASSERT_GE(in, 0);
-  ASSERT_TRUE(Create(req).ok());
-  ASSERT_TRUE(Start().ok());
-  v1::ResizePtyRequest rreq;
-  rreq.set_width(100);
-  rreq.set_height(40);
-  google::protobuf::Empty e;
-  ASSERT_TRUE(Rpc("ResizePty", rreq, &e).ok());
-  std::string cmd = "test -t 0 && echo is-a-tty; stty size; echo $((6*7)); exit 7\n";
-  ASSERT_EQ(::write(in, cmd.data(), cmd.size()), static_cast<ssize_t>(cmd.size()));
-  EXPECT_EQ(Wait(), 7);
-  EXPECT_TRUE(out.WaitFor("42"));
-  EXPECT_THAT(out.data(), HasSubstr("\nis-a-tty"));
-  EXPECT_THAT(out.data(), HasSubstr("40 100"));
-  ::close(in);
-  ASSERT_TRUE(Delete().ok());
-}
 
 TEST_F(ShimTest, MemoryLimitGivesAnOomEvent) {
   oci::Spec spec = shim::testing::BusyboxSpec(
@@ -244,28 +115,6 @@ TEST_F(ShimTest, DescriptorsItsStarterLeakedAreClosed) {
   ASSERT_NO_FATAL_FAILURE(StartShim(shim::testing::BusyboxSpec(id_, "true")));
   const std::string fd = fmt::format("/proc/{}/fd/{}", ShimPid(), leaked.get());
   EXPECT_NE(::access(fd.c_str(), F_OK), 0) << fd << " is still open in the shim";
-}
-
-TEST_F(ShimTest, DeleteCommandCleansUpAfterADeadShim) {
-  oci::Spec spec = shim::testing::BusyboxSpec(id_, "exec sleep 60");
-  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
-  ASSERT_TRUE(Create({}).ok());
-  ASSERT_TRUE(Start().ok());
-  int init = static_cast<int>(State().pid());
-  ASSERT_TRUE(linux::SignalPid(ShimPid(), SIGKILL).ok());
-  ASSERT_TRUE(ShimExits());
-  berth::testing::CommandResult r =
-      berth::testing::RunCommand({berth::testing::BinPath("berth-shim"), "delete", "--id", id_,
-                                  "--namespace", "berth-test", "--bundle", dir_.path().string()});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  v1::DeleteResponse resp;
-  ASSERT_TRUE(resp.ParseFromString(r.out));
-  EXPECT_EQ(static_cast<int>(resp.pid()), init);
-  EXPECT_FALSE(shim::testing::CgroupExists(cgroups_path_));
-  // Killed: gone, or a zombie waiting for whichever ancestor it was re-parented to.
-  std::string stat = ReadFile("/proc/" + std::to_string(init) + "/stat");
-  EXPECT_TRUE(stat.empty() || stat.find(") Z ") != std::string::npos) << stat;
-  client_.reset();
 }
 
 oci::Hook HostHook(const std::string& script) {

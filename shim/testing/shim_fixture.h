@@ -1,6 +1,6 @@
 #pragma once
 
-// The fixture of the shim's root tests (shim_test.cc, cli_runtime_test.cc): start the real
+// The fixture of the shim's root tests (shim_test.cc, runtime_suite_test.cc): start the real
 // berth-shim binary on a busybox bundle and drive it over its socket with a ttrpc client (as berthd
 // does). TearDown shuts the shim down (SIGKILL through a pidfd for the pid it wrote, if it does not
 // exit), then runs `berth-shim delete`, so no process or cgroup is left even when a test fails.

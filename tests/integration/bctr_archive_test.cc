@@ -35,8 +35,7 @@ class BctrArchiveTest : public testing::DaemonFixture {
     }
     ASSERT_EQ(::access(testing::BinPath("bctr").c_str(), X_OK), 0) << "bctr not built";
     images_ = (dir().path() / "images").string();
-    testing::CommandResult r = testing::RunCommand(
-        {"bash", testing::SourceDir() + "/tests/fixtures/make-images.sh", images_});
+    testing::CommandResult r = testing::MakeTestImages(images_);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     ASSERT_TRUE(StartDaemon());
   }

@@ -7,14 +7,12 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <sstream>
-#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
-#include "tests/testing/daemon_fixture.h"
+#include "tests/integration/detached_fixture.h"
 #include "tests/testing/matchers.h"
 
 namespace berth {
@@ -25,22 +23,10 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-constexpr char kImage[] = "docker.io/library/busybox:latest";
-
-std::vector<std::string> Lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty())
-      out.push_back(line);
-  }
-  return out;
-}
-
-class BctrCommitTest : public testing::DaemonFixture {
+class BctrCommitTest : public testing::DetachedFixture {
  protected:
   void SetUp() override {
-    DaemonFixture::SetUp();
+    DetachedFixture::SetUp();
     BERTH_REQUIRE_ROOT();
     BERTH_REQUIRE_CTR();
     for (const char* tool : {"umoci", "skopeo", "jq"}) {
@@ -48,45 +34,12 @@ class BctrCommitTest : public testing::DaemonFixture {
         GTEST_SKIP() << tool << " is not installed (tests/fixtures/make-images.sh needs it)";
     }
     ASSERT_EQ(::access(testing::BinPath("bctr").c_str(), X_OK), 0) << "bctr not built";
-    static int counter = 0;
-    ns_ = "berth-cm-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
-    std::string images = (dir().path() / "images").string();
-    testing::CommandResult r = testing::RunCommand(
-        {"bash", testing::SourceDir() + "/tests/fixtures/make-images.sh", images});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
     ASSERT_TRUE(StartDaemon());
     fs::create_directories(fifo_dir());
-    r = C({"images", "import", images + "/busybox.docker.tar"});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-  }
-
-  void TearDown() override {
-    if (DaemonRunning()) {
-      for (const std::string& id : Lines(C({"tasks", "ls", "-q"}).out)) {
-        (void)C({"tasks", "resume", id});
-        (void)C({"tasks", "kill", "--all", "-s", "SIGKILL", id});
-      }
-      for (int i = 0; i < 100 && !Lines(C({"tasks", "ls", "-q"}).out).empty(); ++i) {
-        for (const std::string& id : Lines(C({"tasks", "ls", "-q"}).out))
-          (void)C({"tasks", "delete", id});
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      for (const std::string& id : Lines(C({"containers", "ls", "-q"}).out))
-        (void)C({"containers", "rm", id});
-    }
-    std::error_code ec;
-    for (const fs::directory_entry& e : fs::directory_iterator("/sys/fs/cgroup", ec))
-      ::rmdir((e.path() / ns_).c_str());
-    ::rmdir(("/sys/fs/cgroup/" + ns_).c_str());
-    DaemonFixture::TearDown();
+    ASSERT_TRUE(ImportBusybox());
   }
 
   std::string fifo_dir() const { return (dir().path() / "fifo").string(); }
-
-  testing::CommandResult C(std::vector<std::string> args) {
-    args.insert(args.begin(), {"-n", ns_});
-    return Ctr(args);
-  }
 
   testing::CommandResult Bctr(const std::vector<std::string>& args,
                               const std::string& shell_suffix = "") {
@@ -102,24 +55,10 @@ class BctrCommitTest : public testing::DaemonFixture {
               "sh", "-c", cmd});
   }
 
+  // Polls until `test` succeeds in the running container `id`.
   bool WaitFor(const std::string& id, const std::string& test) {
-    for (int i = 0; i < 100; ++i) {
-      if (Exec(id, test).exit_code == 0)
-        return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+    return Eventually([&] { return Exec(id, test).exit_code == 0; });
   }
-
-  std::string TaskStatus(const std::string& id) {
-    for (const std::string& line : Lines(C({"tasks", "ls"}).out)) {
-      if (line.starts_with(id + " "))
-        return line.substr(line.find_last_of(' ') + 1);
-    }
-    return "";
-  }
-
-  std::string ns_;
 };
 
 TEST_F(BctrCommitTest, DiffAndCommitARunningContainer) {
@@ -142,7 +81,7 @@ TEST_F(BctrCommitTest, DiffAndCommitARunningContainer) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string digest = r.out.substr(0, r.out.size() - 1);
   EXPECT_THAT(digest, StartsWith("sha256:"));
-  EXPECT_EQ(TaskStatus("c1"), "RUNNING") << "resumed after the commit";
+  EXPECT_EQ(Tasks()["c1"].second, "RUNNING") << "resumed after the commit";
   EXPECT_EQ(C({"images", "ls", "-q"}).out,
             "docker.io/library/busybox:latest\n"
             "localhost/committed:v1\n");
@@ -172,7 +111,7 @@ TEST_F(BctrCommitTest, DiffAndCommitARunningContainer) {
   ASSERT_EQ(C({"tasks", "pause", "c1"}).exit_code, 0);
   r = Bctr({"commit", "c1", "localhost/committed:v2"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(TaskStatus("c1"), "PAUSED");
+  EXPECT_EQ(Tasks()["c1"].second, "PAUSED");
   ASSERT_EQ(C({"tasks", "resume", "c1"}).exit_code, 0);
   r = Bctr({"commit", "--pause=false", "c1", "localhost/committed:v3"});
   EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -35,7 +35,7 @@ class BctrContainersTest : public BctrFixture {
 
   // The pid of `id`'s task as Debian's ctr reports it.
   int TaskPid(const std::string& id) {
-    for (const std::string& line : SplitLines(C({"tasks", "ls"}).out)) {
+    for (const std::string& line : testing::Lines(C({"tasks", "ls"}).out)) {
       if (line.starts_with(id + " "))
         return std::atoi(line.substr(id.size() + 1).c_str());
     }
@@ -43,7 +43,7 @@ class BctrContainersTest : public BctrFixture {
   }
 
   std::string TaskStatus(const std::string& id) {
-    for (const std::string& line : SplitLines(C({"tasks", "ls"}).out)) {
+    for (const std::string& line : testing::Lines(C({"tasks", "ls"}).out)) {
       if (line.starts_with(id + " "))
         return line.substr(line.rfind(' ') + 1);
     }
@@ -59,7 +59,7 @@ TEST_F(BctrContainersTest, DetachedLifecycle) {
   EXPECT_EQ(TaskStatus(id), "RUNNING");
 
   r = Bctr({"ps"});
-  std::vector<std::string> lines = SplitLines(r.out);
+  std::vector<std::string> lines = testing::Lines(r.out);
   ASSERT_EQ(lines.size(), 2u) << r.out;
   EXPECT_THAT(lines[0], MatchesRegex("CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +NAMES"));
   EXPECT_THAT(lines[1], MatchesRegex(id.substr(0, 12) +
@@ -97,7 +97,7 @@ TEST_F(BctrContainersTest, DetachedLifecycle) {
   EXPECT_EQ(j[0]["LogPath"], log_root() + "/" + ns() + "/" + id + ".log");
   r = Bctr({"stats", "--no-stream"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  lines = SplitLines(r.out);
+  lines = testing::Lines(r.out);
   ASSERT_EQ(lines.size(), 2u) << r.out;
   EXPECT_THAT(lines[0], StartsWith("CONTAINER ID"));
   EXPECT_THAT(lines[1], MatchesRegex(id.substr(0, 12) +

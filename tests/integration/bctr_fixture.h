@@ -25,16 +25,6 @@
 
 namespace berth {
 
-inline std::vector<std::string> SplitLines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty())
-      out.push_back(line);
-  }
-  return out;
-}
-
 class BctrFixture : public testing::DaemonFixture {
  protected:
   static void SetUpTestSuite() {
@@ -43,9 +33,7 @@ class BctrFixture : public testing::DaemonFixture {
     char tmpl[] = "/tmp/berth-bctr-images.XXXXXX";
     if (::mkdtemp(tmpl) == nullptr)
       return;
-    testing::CommandResult r =
-        testing::RunCommand({"bash", testing::SourceDir() + "/tests/fixtures/make-images.sh", tmpl},
-                            std::chrono::seconds(300));
+    testing::CommandResult r = testing::MakeTestImages(tmpl);
     if (r.exit_code == 0)
       images_ = tmpl;
     else
@@ -78,8 +66,7 @@ class BctrFixture : public testing::DaemonFixture {
   void TearDown() override {
     if (started_ && DaemonRunning())
       RemoveAllTasks();
-    CleanUpLeftoverShims();
-    RemoveNamespaceCgroups();
+    CleanUpNamespace(ns_);
     DaemonFixture::TearDown();
   }
 
@@ -131,7 +118,7 @@ class BctrFixture : public testing::DaemonFixture {
   // Keys of the active snapshots (containers' filesystems) in our namespace.
   std::vector<std::string> ActiveSnapshots() {
     std::vector<std::string> out;
-    std::vector<std::string> lines = SplitLines(C({"snapshots", "ls"}).out);
+    std::vector<std::string> lines = testing::Lines(C({"snapshots", "ls"}).out);
     for (size_t i = 1; i < lines.size(); ++i) {
       if (lines[i].find("Active") != std::string::npos)
         out.push_back(lines[i].substr(0, lines[i].find(' ')));
@@ -139,18 +126,20 @@ class BctrFixture : public testing::DaemonFixture {
     return out;
   }
 
-  std::vector<std::string> ContainerIds() { return SplitLines(C({"containers", "ls", "-q"}).out); }
+  std::vector<std::string> ContainerIds() {
+    return testing::Lines(C({"containers", "ls", "-q"}).out);
+  }
 
  private:
   void RemoveAllTasks() {
-    for (const std::string& id : SplitLines(C({"tasks", "ls", "-q"}).out)) {
+    for (const std::string& id : testing::Lines(C({"tasks", "ls", "-q"}).out)) {
       (void)C({"tasks", "resume", id});
       (void)C({"tasks", "kill", "--all", "-s", "SIGKILL", id});
     }
-    for (const std::string& id : SplitLines(C({"tasks", "ls", "-q"}).out)) {
+    for (const std::string& id : testing::Lines(C({"tasks", "ls", "-q"}).out)) {
       for (int i = 0; i < 100; ++i) {
         bool stopped = false;
-        for (const std::string& line : SplitLines(C({"tasks", "ls"}).out))
+        for (const std::string& line : testing::Lines(C({"tasks", "ls"}).out))
           stopped =
               stopped || (line.starts_with(id + " ") && line.find("STOPPED") != std::string::npos);
         if (stopped)
@@ -160,32 +149,6 @@ class BctrFixture : public testing::DaemonFixture {
       (void)C({"tasks", "delete", id});
     }
     for (const std::string& id : ContainerIds()) (void)C({"containers", "rm", id});
-  }
-
-  void CleanUpLeftoverShims() {
-    std::error_code ec;
-    std::filesystem::path bundles = state() + "/tasks/" + ns_;
-    if (ns_.empty() || !std::filesystem::exists(bundles, ec))
-      return;
-    for (const auto& e : std::filesystem::directory_iterator(bundles, ec)) {
-      std::string pid_text = testing::ReadFile(e.path() / "shim.pid");
-      int pid = pid_text.empty() ? -1 : std::atoi(pid_text.c_str());
-      std::string cmdline = testing::ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
-      if (pid > 0 && cmdline.find("berth-shim") != std::string::npos)
-        ::kill(pid, SIGKILL);
-      (void)testing::RunCommand({testing::BinPath("berth-shim"), "delete", "--id",
-                                 e.path().filename().string(), "--namespace", ns_, "--bundle",
-                                 e.path().string()});
-    }
-  }
-
-  void RemoveNamespaceCgroups() {
-    if (ns_.empty())
-      return;
-    std::error_code ec;
-    ::rmdir(("/sys/fs/cgroup/" + ns_).c_str());
-    for (const auto& e : std::filesystem::directory_iterator("/sys/fs/cgroup", ec))
-      ::rmdir((e.path() / ns_).c_str());
   }
 
   static inline std::string images_;

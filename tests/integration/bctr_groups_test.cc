@@ -47,8 +47,7 @@ class BctrGroupsTest : public testing::DaemonFixture {
 
   void ImportBusybox() {
     std::string images = (dir().path() / "images").string();
-    testing::CommandResult r = testing::RunCommand(
-        {"bash", testing::SourceDir() + "/tests/fixtures/make-images.sh", images});
+    testing::CommandResult r = testing::MakeTestImages(images);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     r = C({"images", "import", images + "/busybox.docker.tar"});
     ASSERT_EQ(r.exit_code, 0) << r.err;

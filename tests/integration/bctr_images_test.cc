@@ -40,8 +40,7 @@ class BctrImagesTest : public testing::DaemonFixture {
       GTEST_SKIP() << "docker-registry or skopeo is not installed";
     ASSERT_EQ(::access(testing::BinPath("bctr").c_str(), X_OK), 0) << "bctr not built";
     images_ = (dir().path() / "images").string();
-    testing::CommandResult r = testing::RunCommand(
-        {"bash", testing::SourceDir() + "/tests/fixtures/make-images.sh", images_});
+    testing::CommandResult r = testing::MakeTestImages(images_);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     ASSERT_TRUE(StartDaemon());
     fs::create_directories(dir().path() / "registry");

@@ -75,7 +75,7 @@ TEST_F(BctrLogsTest, PrintsEachStreamToItsOwnAndFilters) {
   EXPECT_EQ(Bctr({"logs", "--tail", "all", "web"}).out, "one\ntwo\npartial\n");
 
   r = Bctr({"logs", "-t", "web"});
-  std::vector<std::string> lines = Lines(r.out);
+  std::vector<std::string> lines = testing::Lines(r.out);
   ASSERT_EQ(lines.size(), 3u) << r.out;
   const std::string ts = "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9}Z";
   EXPECT_THAT(lines[0], MatchesRegex(ts + " one"));
@@ -124,7 +124,7 @@ TEST_F(BctrLogsTest, ClearErrors) {
   r = Bctr({"logs", "quiet"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, StartsWith("bctr: logs: container \"quiet\": has no log file"));
-  EXPECT_EQ(Lines(r.err).size(), 1u);
+  EXPECT_EQ(testing::Lines(r.err).size(), 1u);
 }
 
 }  // namespace

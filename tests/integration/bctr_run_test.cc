@@ -161,7 +161,7 @@ TEST_F(BctrRunTest, NetworkModes) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   size_t host_ifaces = 0;
   for (const auto& e : fs::directory_iterator("/sys/class/net")) host_ifaces += !e.path().empty();
-  EXPECT_EQ(SplitLines(r.out).size(), host_ifaces) << r.out;
+  EXPECT_EQ(testing::Lines(r.out).size(), host_ifaces) << r.out;
   r = Bctr({"run", "--rm", "--net", "bridge2", "busybox", "true"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("--net \"bridge2\": unsupported"));

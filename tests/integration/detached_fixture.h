@@ -38,22 +38,8 @@ class DetachedFixture : public DaemonFixture {
   void TearDown() override {
     if (DaemonRunning())
       RemoveAll();
-    CleanUpLeftoverShims();
-    std::error_code ec;
-    ::rmdir(("/sys/fs/cgroup/" + ns_).c_str());
-    for (const auto& e : std::filesystem::directory_iterator("/sys/fs/cgroup", ec))
-      ::rmdir((e.path() / ns_).c_str());
+    CleanUpNamespace(ns_);
     DaemonFixture::TearDown();
-  }
-
-  static std::vector<std::string> Lines(const std::string& s) {
-    std::vector<std::string> out;
-    std::istringstream in(s);
-    for (std::string line; std::getline(in, line);) {
-      if (!line.empty())
-        out.push_back(line);
-    }
-    return out;
   }
 
   // ctr --address SOCK -n NS args...
@@ -67,7 +53,7 @@ class DetachedFixture : public DaemonFixture {
   // Imports the busybox image (tests/fixtures/make-images.sh) into the namespace.
   bool ImportBusybox() {
     std::string images = (dir().path() / "images").string();
-    CommandResult r = RunCommand({"bash", SourceDir() + "/tests/fixtures/make-images.sh", images});
+    CommandResult r = MakeTestImages(images);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     r = C({"images", "import", images + "/busybox.docker.tar"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -138,25 +124,6 @@ class DetachedFixture : public DaemonFixture {
     }
     for (const std::string& id : Lines(C({"containers", "ls", "-q"}).out))
       (void)C({"containers", "rm", id});
-  }
-
-  // Shims of this namespace that berthd could not stop (a failed test): SIGKILL the shim whose
-  // pid its bundle records, then `berth-shim delete` kills the container and its cgroup.
-  void CleanUpLeftoverShims() {
-    std::error_code ec;
-    std::string bundles = state() + "/tasks/" + ns_;
-    if (!std::filesystem::exists(bundles, ec))
-      return;
-    for (const auto& e : std::filesystem::directory_iterator(bundles, ec)) {
-      std::string id = e.path().filename();
-      int pid = 0;
-      std::ifstream(e.path() / "shim.pid") >> pid;
-      std::string cmdline = ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
-      if (pid > 0 && cmdline.find("berth-shim") != std::string::npos)
-        ::kill(pid, SIGKILL);
-      (void)RunCommand({BinPath("berth-shim"), "delete", "--id", id, "--namespace", ns_, "--bundle",
-                        e.path().string()});
-    }
   }
 
   std::string ns_;

@@ -21,8 +21,7 @@ class ImagesTest : public testing::DaemonFixture {
   // Builds the fixture images once per test (under a second, no network).
   std::string Images() {
     std::string out = (dir().path() / "images").string();
-    testing::CommandResult r =
-        testing::RunCommand({"bash", testing::SourceDir() + "/tests/fixtures/make-images.sh", out});
+    testing::CommandResult r = testing::MakeTestImages(out);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return out;
   }

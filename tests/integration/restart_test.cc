@@ -31,7 +31,7 @@ class RestartTest : public testing::DetachedFixture {
   // Lines of the log file that contain `text`.
   int CountLines(const std::string& path, const std::string& text) {
     int n = 0;
-    for (const std::string& line : Lines(testing::ReadFile(path)))
+    for (const std::string& line : testing::Lines(testing::ReadFile(path)))
       n += line.find(text) != std::string::npos;
     return n;
   }
@@ -59,7 +59,7 @@ TEST_F(RestartTest, RawLogUriIsWrittenByTheShim) {
   // Each stream in order; the two pipes are read by two threads, so across streams the order
   // is the order in which the shim read them.
   std::vector<std::string> out, err;
-  for (const std::string& line : Lines(testing::ReadFile(cri)))
+  for (const std::string& line : testing::Lines(testing::ReadFile(cri)))
     (line.find(" stdout ") != std::string::npos ? out : err).push_back(line);
   const std::string ts = "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9}Z";
   ASSERT_EQ(out.size(), 2u) << testing::ReadFile(cri);
@@ -213,7 +213,7 @@ TEST_F(RestartTest, LogKeepsGrowingWhileBerthdIsDown) {
   EXPECT_TRUE(Eventually([&] { return CountLines(log, " stdout F tick") > during; }));
   // Every tick is there, in order, none lost.
   int want = 1;
-  for (const std::string& line : Lines(testing::ReadFile(log))) {
+  for (const std::string& line : testing::Lines(testing::ReadFile(log))) {
     ASSERT_THAT(line, HasSubstr(" stdout F tick " + std::to_string(want))) << line;
     ++want;
   }

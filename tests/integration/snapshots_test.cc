@@ -36,8 +36,7 @@ class SnapshotsTest : public testing::DaemonFixture {
     BERTH_REQUIRE_ROOT();
     BERTH_REQUIRE_CTR();
     images_ = (dir().path() / "images").string();
-    testing::CommandResult r = testing::RunCommand(
-        {"bash", testing::SourceDir() + "/tests/fixtures/make-images.sh", images_});
+    testing::CommandResult r = testing::MakeTestImages(images_);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     ASSERT_TRUE(StartDaemon());
   }

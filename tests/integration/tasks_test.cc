@@ -54,8 +54,7 @@ TEST_F(TasksTest, RunAnImageMountsItsSnapshotAndCleansUp) {
   BERTH_REQUIRE_CTR();
   ASSERT_TRUE(StartDaemon());
   std::string images = (dir().path() / "images").string();
-  testing::CommandResult r = testing::RunCommand(
-      {"bash", testing::SourceDir() + "/tests/fixtures/make-images.sh", images});
+  testing::CommandResult r = testing::MakeTestImages(images);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = C({"images", "import", images + "/busybox.docker.tar"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -231,7 +230,7 @@ TEST_F(TasksTest, SpecFlagsTakeEffect) {
     host_ifaces.insert(e.path().filename());
   r = Run({"--rm", "--net-host"}, "net1", {"ls", "/sys/class/net"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(Lines(r.out).size(), host_ifaces.size()) << r.out;
+  EXPECT_EQ(testing::Lines(r.out).size(), host_ifaces.size()) << r.out;
   r = Run({"--rm"}, "net2", {"ls", "/sys/class/net"});
   EXPECT_EQ(r.out, "lo\n");
 

@@ -142,4 +142,23 @@ UniqueFd LeakableDescriptor(int at_least) {
   return UniqueFd(::fcntl(write_end.get(), F_DUPFD, at_least));  // F_DUPFD: no close-on-exec
 }
 
+std::vector<std::string> Lines(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t end = s.find('\n', start);
+    if (end == std::string::npos)
+      end = s.size();
+    if (end > start)
+      out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+CommandResult MakeTestImages(const std::string& outdir) {
+  return RunCommand({"bash", SourceDir() + "/tests/fixtures/make-images.sh", outdir},
+                    std::chrono::seconds(300));
+}
+
 }  // namespace berth::testing

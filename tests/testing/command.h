@@ -54,4 +54,11 @@ std::string BinPath(const std::string& name);
 // True when `name` is found in PATH.
 bool HaveProgram(const std::string& name);
 
+// The non-empty lines of a command's output.
+std::vector<std::string> Lines(const std::string& s);
+
+// Builds the test images into `outdir` with tests/fixtures/make-images.sh (busybox-static and
+// Debian's tools, no network): oci/<name> layouts, <name>.docker.tar archives and more.
+CommandResult MakeTestImages(const std::string& outdir);
+
 }  // namespace berth::testing

@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 namespace berth::testing {
@@ -108,6 +110,24 @@ CommandResult DaemonFixture::RunBerthd(const std::vector<std::string>& args,
 
 std::string DaemonFixture::DaemonLog() const {
   return ReadFile(dir_ / "berthd.log");
+}
+
+void DaemonFixture::CleanUpNamespace(const std::string& ns) {
+  if (ns.empty())
+    return;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(state() + "/tasks/" + ns, ec)) {
+    std::string pid_text = ReadFile(e.path() / "shim.pid");
+    int pid = pid_text.empty() ? -1 : std::atoi(pid_text.c_str());
+    if (pid > 0 && ReadFile("/proc/" + std::to_string(pid) + "/cmdline").find("berth-shim") !=
+                       std::string::npos)
+      ::kill(pid, SIGKILL);
+    (void)RunCommand({BinPath("berth-shim"), "delete", "--id", e.path().filename().string(),
+                      "--namespace", ns, "--bundle", e.path().string()});
+  }
+  ::rmdir(("/sys/fs/cgroup/" + ns).c_str());
+  for (const auto& e : std::filesystem::directory_iterator("/sys/fs/cgroup", ec))
+    ::rmdir((e.path() / ns).c_str());
 }
 
 }  // namespace berth::testing

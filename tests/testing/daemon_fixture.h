@@ -48,6 +48,12 @@ class DaemonFixture : public ::testing::Test {
   // What berthd wrote to stderr so far (the log).
   std::string DaemonLog() const;
 
+  // Cleans up what berthd could not stop in namespace `ns` (after a failed test): SIGKILLs the
+  // shim whose pid each bundle records (when it still is a berth-shim), runs `berth-shim
+  // delete` on each bundle (it kills the container and removes its cgroup), then removes the
+  // namespace's cgroup directories.
+  void CleanUpNamespace(const std::string& ns);
+
   std::string root() const { return (dir_ / "root").string(); }
 
   std::string state() const { return (dir_ / "state").string(); }

@@ -1,5 +1,7 @@
-// The shim suite through an external OCI runtime (Debian's runc and crun) named in the runc
-// options: the same API as the embedded runtime, driven over the shim's socket.
+// The shim suite over every runtime a task can have: the embedded one and the external OCI
+// runtimes (Debian's runc and crun) named in the runc options' binary_name. The same API and
+// the same behaviour, driven over the shim's socket; tests of one runtime alone are in
+// shim_test.cc (embedded) and at the end of this file (external).
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -29,16 +31,18 @@ bool UnifiedHierarchyHasControllers() {
   return c.find_first_not_of(" \n") != std::string::npos;
 }
 
-// The shim suite through an external OCI runtime named in the runc options (binary_name).
-// Its state lives under <bundle>/runtime-state; TearDown's shutdown and `berth-shim delete`
-// remove the container and its cgroup, and the state goes with the bundle.
-class CliRuntimeTest : public ShimTest, public ::testing::WithParamInterface<std::string> {
+// The parameter is the runtime: "" for the embedded one, else the external runtime's binary.
+// An external runtime's state lives under <bundle>/runtime-state; TearDown's shutdown and
+// `berth-shim delete` remove the container and its cgroup, and the state goes with the bundle.
+class RuntimeTest : public ShimTest, public ::testing::WithParamInterface<std::string> {
  protected:
   void SetUp() override {
     ShimTest::SetUp();
     if (IsSkipped() || HasFatalFailure())
       return;
     runtime_binary_ = GetParam();
+    if (runtime_binary_.empty())
+      return;
     if (::access(runtime_binary_.c_str(), X_OK) != 0)
       GTEST_SKIP() << runtime_binary_ << " is not installed";
     if (std::filesystem::path(runtime_binary_).filename() == "crun" &&
@@ -47,6 +51,8 @@ class CliRuntimeTest : public ShimTest, public ::testing::WithParamInterface<std
       GTEST_SKIP() << "crun 1.8.1 refuses to run on this cgroup v1 hybrid host while "
                       "/sys/fs/cgroup/unified/cgroup.controllers is not empty";
   }
+
+  bool External() const { return !runtime_binary_.empty(); }
 
   std::filesystem::path StateDir() { return dir_ / "runtime-state"; }
 
@@ -73,10 +79,13 @@ class CliRuntimeTest : public ShimTest, public ::testing::WithParamInterface<std
   }
 };
 
-TEST_P(CliRuntimeTest, OutputThroughFifosAndExitCode) {
+// Only the external runtimes.
+class CliRuntimeTest : public RuntimeTest {};
+
+TEST_P(RuntimeTest, OutputThroughFifosAndExitCode) {
   oci::Spec spec =
       shim::testing::BusyboxSpec(id_, "echo hello from $(hostname); echo oops >&2; exit 1");
-  spec.hostname = "clibox";
+  spec.hostname = "shimbox";
   ASSERT_NO_FATAL_FAILURE(StartShim(spec));
   v1::CreateTaskRequest req;
   req.set_stdout(Fifo("stdout"));
@@ -87,25 +96,31 @@ TEST_P(CliRuntimeTest, OutputThroughFifosAndExitCode) {
   absl::Status s = Create(req, &pid);
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_GT(pid, 0u);
-  EXPECT_TRUE(std::filesystem::exists(StateDir() / id_));
+  if (External()) {
+    EXPECT_TRUE(std::filesystem::exists(StateDir() / id_));
+  }
   EXPECT_EQ(State().status(), containerd::v1::types::CREATED);
   s = Start();
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(Wait(), 1);
   out.Join();
   err.Join();
-  EXPECT_EQ(out.data(), "hello from clibox\n");
+  EXPECT_EQ(out.data(), "hello from shimbox\n");
   EXPECT_EQ(err.data(), "oops\n");
   EXPECT_EQ(State().status(), containerd::v1::types::STOPPED);
+  EXPECT_EQ(State().exit_status(), 1u);
   EXPECT_EQ(ReadFile(dir_ / "init.pid"), std::to_string(pid));
-  EXPECT_THAT(Topics(), Contains("/tasks/exit"));
+  std::vector<std::string> topics = Topics();
+  EXPECT_THAT(topics, Contains("/tasks/create"));
+  EXPECT_THAT(topics, Contains("/tasks/start"));
+  EXPECT_THAT(topics, Contains("/tasks/exit"));
   s = Delete();
   ASSERT_TRUE(s.ok()) << s.message();
   ExpectCleanedUp();
-  EXPECT_TRUE(ShimExits());
+  EXPECT_TRUE(ShimExits()) << "the shim exits after the last delete";
 }
 
-TEST_P(CliRuntimeTest, ExecKillAndExitCodes) {
+TEST_P(RuntimeTest, ExecKillAndExitCodes) {
   oci::Spec spec = shim::testing::BusyboxSpec(id_, "exec sleep 60");
   ASSERT_NO_FATAL_FAILURE(StartShim(spec));
   ASSERT_TRUE(Create({}).ok());
@@ -116,6 +131,7 @@ TEST_P(CliRuntimeTest, ExecKillAndExitCodes) {
   FifoReader out(fifo);
   absl::Status s = Exec("e1", p, fifo);
   ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(State("e1").status(), containerd::v1::types::CREATED);
   s = Start("e1");
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(Wait("e1"), 0);
@@ -127,15 +143,25 @@ TEST_P(CliRuntimeTest, ExecKillAndExitCodes) {
   ASSERT_TRUE(Start("e2").ok());
   EXPECT_EQ(Wait("e2"), 3);
   EXPECT_TRUE(Delete("e2").ok());
+  {
+    v1::PidsRequest preq;
+    v1::PidsResponse presp;
+    ASSERT_TRUE(Rpc("Pids", preq, &presp).ok());
+    ASSERT_EQ(presp.processes_size(), 1);
+    EXPECT_EQ(presp.processes(0).pid(), State().pid());
+  }
   EXPECT_EQ(Delete().code(), absl::StatusCode::kFailedPrecondition);  // still running
   ASSERT_TRUE(Kill(SIGKILL).ok());
   EXPECT_EQ(Wait(), 137);
   EXPECT_EQ(Kill(SIGKILL).code(), absl::StatusCode::kNotFound);
+  std::vector<std::string> topics = Topics();
+  EXPECT_THAT(topics, Contains("/tasks/exec-added"));
+  EXPECT_THAT(topics, Contains("/tasks/exec-started"));
   ASSERT_TRUE(Delete().ok());
   ExpectCleanedUp();
 }
 
-TEST_P(CliRuntimeTest, PauseResumeUpdateAndKillAll) {
+TEST_P(RuntimeTest, PauseResumeStatsUpdateAndKillAll) {
   oci::Spec spec = shim::testing::BusyboxSpec(id_, "exec sleep 60");
   ASSERT_NO_FATAL_FAILURE(StartShim(spec));
   ASSERT_TRUE(Create({}).ok());
@@ -147,6 +173,7 @@ TEST_P(CliRuntimeTest, PauseResumeUpdateAndKillAll) {
   if (std::filesystem::exists(freezer)) {
     EXPECT_EQ(ReadFile(freezer), "FROZEN\n");
   }
+  EXPECT_EQ(Call("Pause", v1::PauseRequest()).code(), absl::StatusCode::kFailedPrecondition);
   s = Call("Resume", v1::ResumeRequest());
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(State().status(), containerd::v1::types::RUNNING);
@@ -160,6 +187,10 @@ TEST_P(CliRuntimeTest, PauseResumeUpdateAndKillAll) {
   ASSERT_TRUE(resp.stats().UnpackTo(&m));
   EXPECT_EQ(m.pids().current(), 1u);
   EXPECT_EQ(m.pids().limit(), 9u);
+  EXPECT_GT(m.memory().usage().usage(), 0u);
+  std::vector<std::string> topics = Topics();
+  EXPECT_THAT(topics, Contains("/tasks/paused"));
+  EXPECT_THAT(topics, Contains("/tasks/resumed"));
   ASSERT_TRUE(Call("Pause", v1::PauseRequest()).ok());
   ASSERT_TRUE(Kill(SIGKILL, "", true).ok());  // a paused container dies once thawed
   EXPECT_EQ(Wait(), 137);
@@ -167,7 +198,7 @@ TEST_P(CliRuntimeTest, PauseResumeUpdateAndKillAll) {
   ExpectCleanedUp();
 }
 
-TEST_P(CliRuntimeTest, DeletingACreatedTaskKillsItsInit) {
+TEST_P(RuntimeTest, DeletingACreatedTaskKillsItsInit) {
   oci::Spec spec = shim::testing::BusyboxSpec(id_, "echo never");
   ASSERT_NO_FATAL_FAILURE(StartShim(spec));
   uint32_t pid = 0;
@@ -180,7 +211,7 @@ TEST_P(CliRuntimeTest, DeletingACreatedTaskKillsItsInit) {
   EXPECT_TRUE(stat.empty() || stat.find(") Z ") != std::string::npos) << stat;
 }
 
-TEST_P(CliRuntimeTest, TerminalThroughTheConsoleSocket) {
+TEST_P(RuntimeTest, TerminalThroughTheConsoleSocket) {
   oci::Spec spec = shim::testing::BusyboxSpec(id_, "");
   spec.process->args = {"sh"};
   spec.process->terminal = true;
@@ -224,7 +255,7 @@ TEST_P(CliRuntimeTest, RuntimeErrorsAreReportedAndLeaveNothing) {
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s.message();
 }
 
-TEST_P(CliRuntimeTest, ExecUnderAPty) {
+TEST_P(RuntimeTest, ExecUnderAPty) {
   oci::Spec spec = shim::testing::BusyboxSpec(id_, "exec sleep 60");
   ASSERT_NO_FATAL_FAILURE(StartShim(spec));
   ASSERT_TRUE(Create({}).ok());
@@ -251,7 +282,7 @@ TEST_P(CliRuntimeTest, ExecUnderAPty) {
   ExpectCleanedUp();
 }
 
-TEST_P(CliRuntimeTest, ShutdownRemovesARunningContainer) {
+TEST_P(RuntimeTest, ShutdownRemovesARunningContainer) {
   oci::Spec spec = shim::testing::BusyboxSpec(id_, "exec sleep 60");
   ASSERT_NO_FATAL_FAILURE(StartShim(spec));
   ASSERT_TRUE(Create({}).ok());
@@ -280,7 +311,7 @@ TEST_P(CliRuntimeTest, ShutdownRemovesARunningContainer) {
   client_.reset();
 }
 
-TEST_P(CliRuntimeTest, DeleteCommandCleansUpAfterADeadShim) {
+TEST_P(RuntimeTest, DeleteCommandCleansUpAfterADeadShim) {
   oci::Spec spec = shim::testing::BusyboxSpec(id_, "exec sleep 60");
   ASSERT_NO_FATAL_FAILURE(StartShim(spec));
   ASSERT_TRUE(Create({}).ok());
@@ -288,23 +319,33 @@ TEST_P(CliRuntimeTest, DeleteCommandCleansUpAfterADeadShim) {
   int init = static_cast<int>(State().pid());
   ASSERT_TRUE(linux::SignalPid(ShimPid(), SIGKILL).ok());
   ASSERT_TRUE(ShimExits());
-  EXPECT_TRUE(std::filesystem::exists(StateDir() / id_));
+  if (External()) {
+    EXPECT_TRUE(std::filesystem::exists(StateDir() / id_));
+  }
   berth::testing::CommandResult r =
       berth::testing::RunCommand({berth::testing::BinPath("berth-shim"), "delete", "--id", id_,
                                   "--namespace", "berth-test", "--bundle", dir_.path().string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  v1::DeleteResponse resp;
+  ASSERT_TRUE(resp.ParseFromString(r.out));
+  EXPECT_EQ(static_cast<int>(resp.pid()), init);
   ExpectCleanedUp();
   EXPECT_FALSE(std::filesystem::exists(dir_ / "runtime.json"));
+  // Killed: gone, or a zombie waiting for whichever ancestor it was re-parented to.
   std::string stat = ReadFile("/proc/" + std::to_string(init) + "/stat");
   EXPECT_TRUE(stat.empty() || stat.find(") Z ") != std::string::npos) << stat;
   client_.reset();
 }
 
+// Test names: the runtime's binary name, or "embedded".
+std::string RuntimeName(const ::testing::TestParamInfo<std::string>& param) {
+  return param.param.empty() ? "embedded" : std::filesystem::path(param.param).filename().string();
+}
+
+INSTANTIATE_TEST_SUITE_P(Runtimes, RuntimeTest,
+                         ::testing::Values("", "/usr/sbin/runc", "/usr/bin/crun"), RuntimeName);
 INSTANTIATE_TEST_SUITE_P(Runtimes, CliRuntimeTest,
-                         ::testing::Values("/usr/sbin/runc", "/usr/bin/crun"),
-                         [](const ::testing::TestParamInfo<std::string>& param) {
-                           return std::filesystem::path(param.param).filename().string();
-                         });
+                         ::testing::Values("/usr/sbin/runc", "/usr/bin/crun"), RuntimeName);
 
 }  // namespace
 }  // namespace berth::shim
