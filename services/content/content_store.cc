@@ -150,15 +150,12 @@ absl::StatusOr<std::string> ContentStore::Commit(const std::string& ns, Writer& 
   BERTH_RETURN_IF_ERROR(Annotate(ValidateLabels(labels), "commit"));
   absl::ReaderMutexLock l(&commit_lock_);
   int64_t written = w.offset();
-  absl::StatusOr<std::string> digest = w.Commit(size, expected);
-  if (!digest.ok() && !absl::IsAlreadyExists(digest.status()))
-    return digest.status();
-  // The blob is in the store (now or already); record it here unless this namespace had it.
-  std::string d = digest.ok() ? *digest : expected;
-  if (d.empty())
-    return digest.status();
-  BERTH_RETURN_IF_ERROR(Record(ns, d, written, labels, /*fail_if_present=*/true, lease));
-  return d;
+  BERTH_ASSIGN_OR_RETURN(Writer::Committed committed, w.Commit(size, expected));
+  // The blob is in the store, now or already (written by any namespace, with or without an
+  // expected digest): record it here, AlreadyExists when this namespace had it.
+  BERTH_RETURN_IF_ERROR(
+      Record(ns, committed.digest, written, labels, /*fail_if_present=*/true, lease));
+  return committed.digest;
 }
 
 absl::StatusOr<IngestStatus> ContentStore::Status(const std::string& ns, const std::string& ref) {

@@ -50,6 +50,24 @@ TEST_F(ContentStoreTest, NamespacesSeeOnlyTheirOwnContent) {
   EXPECT_THAT(store_->OpenWriter("a", "r2", 0, d), StatusIs(absl::StatusCode::kAlreadyExists));
 }
 
+// ctr's import writes an archive's files without knowing their digests; one that another
+// namespace already has must still become this namespace's (importing the same image into a
+// second namespace), and a second write of it in the same namespace is AlreadyExists.
+TEST_F(ContentStoreTest, WritingABlobAnotherNamespaceHasWithoutItsDigestRecordsIt) {
+  std::string d = Ingest("a", "r", "layer bytes", {{"k", "a"}});
+  std::string in_b = Ingest("b", "tar-layer.tar", "layer bytes", {{"k", "b"}});
+  EXPECT_EQ(in_b, d);
+  auto info = store_->Get("b", d);
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(info->size, 11);
+  EXPECT_EQ(info->labels.at("k"), "b");
+  EXPECT_EQ(store_->Get("a", d)->labels.at("k"), "a");  // each namespace its own record
+  auto w = store_->OpenWriter("b", "again", 0, "");
+  ASSERT_THAT(w, IsOk());
+  ASSERT_THAT((*w)->Write(0, "layer bytes"), IsOk());
+  EXPECT_THAT(store_->Commit("b", **w, 0, "", {}), StatusIs(absl::StatusCode::kAlreadyExists));
+}
+
 TEST_F(ContentStoreTest, DeleteRemovesOnlyTheRecord) {
   std::string d = Ingest("a", "r", "shared");
   ASSERT_THAT(store_->Delete("a", d), IsOk());

@@ -300,7 +300,7 @@ absl::Status Writer::Discard(absl::Status why) {
   return why;
 }
 
-absl::StatusOr<std::string> Writer::Commit(int64_t size, const std::string& expected) {
+absl::StatusOr<Writer::Committed> Writer::Commit(int64_t size, const std::string& expected) {
   if (discarded_)
     return FailedPrecondition(fmt::format("ref {:?}: discarded", status_.ref));
   if (!expected.empty())
@@ -328,14 +328,14 @@ absl::StatusOr<std::string> Writer::Commit(int64_t size, const std::string& expe
   std::error_code ec;
   if (fs::exists(target, ec)) {
     fs::remove_all(dir_, ec);
-    return AlreadyExistsError("content", actual);
+    return Committed{.digest = actual, .existed = true};
   }
   if (::rename((dir_ / "data").c_str(), target.c_str()) != 0) {
     return ErrnoError(errno, fmt::format("publish content {:?}", actual));
   }
   BERTH_RETURN_IF_ERROR(SyncDir(target.parent_path()));
   fs::remove_all(dir_, ec);
-  return actual;
+  return Committed{.digest = actual};
 }
 
 }  // namespace berth::content

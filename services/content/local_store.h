@@ -55,11 +55,17 @@ class Writer {
   absl::Status Write(int64_t offset, std::string_view data);
   // Starts the ingest over from offset 0 (containerd's writers do this on a write at 0).
   absl::Status Truncate();
+
+  // What a commit published.
+  struct Committed {
+    std::string digest;
+    bool existed = false;  // the store had the blob already: the ingest was removed instead
+  };
+
   // Checks size and digest against the arguments (0 / "" for unknown) and the ingest's own
   // expectations, then publishes the blob. FailedPrecondition naming both values on a
-  // mismatch (the ingest is discarded: its data is known bad). AlreadyExists when the
-  // blob was already in the store (the ingest is removed). Returns the digest.
-  absl::StatusOr<std::string> Commit(int64_t size, const std::string& expected);
+  // mismatch (the ingest is discarded: its data is known bad).
+  absl::StatusOr<Committed> Commit(int64_t size, const std::string& expected);
   // Sets the expected total/digest when they were not known at open.
   void SetExpected(int64_t total, const std::string& expected);
 

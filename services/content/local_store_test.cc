@@ -55,14 +55,15 @@ TEST_F(LocalStoreTest, WriteCommitRead) {
   ASSERT_THAT(w, IsOk());
   ASSERT_THAT((*w)->Write(0, std::string_view(data).substr(0, 1 << 20)), IsOk());
   ASSERT_THAT((*w)->Write(1 << 20, std::string_view(data).substr(1 << 20)), IsOk());
-  auto d = (*w)->Commit(static_cast<int64_t>(data.size()), DigestOf(data));
-  ASSERT_THAT(d, IsOk());
-  EXPECT_EQ(*d, DigestOf(data));
-  EXPECT_EQ(*store_->BlobSize(*d), static_cast<int64_t>(data.size()));
-  EXPECT_EQ(testing::ReadFile(store_->BlobPath(*d)), data);
+  auto c = (*w)->Commit(static_cast<int64_t>(data.size()), DigestOf(data));
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->digest, DigestOf(data));
+  EXPECT_FALSE(c->existed);
+  EXPECT_EQ(*store_->BlobSize(c->digest), static_cast<int64_t>(data.size()));
+  EXPECT_EQ(testing::ReadFile(store_->BlobPath(c->digest)), data);
   w->reset();
   EXPECT_EQ(IngestCount(), 0);
-  EXPECT_EQ(store_->ListBlobs(), std::vector<std::string>{*d});
+  EXPECT_EQ(store_->ListBlobs(), std::vector<std::string>{c->digest});
 }
 
 TEST_F(LocalStoreTest, ResumeAfterTheWriterWentAway) {
@@ -81,9 +82,9 @@ TEST_F(LocalStoreTest, ResumeAfterTheWriterWentAway) {
   ASSERT_THAT(w, IsOk());
   EXPECT_EQ((*w)->offset(), 10);
   ASSERT_THAT((*w)->Write(10, data.substr(10)), IsOk());
-  auto d = (*w)->Commit(16, DigestOf(data));  // the hash covers the resumed part too
-  ASSERT_THAT(d, IsOk());
-  EXPECT_EQ(*d, DigestOf(data));
+  auto c = (*w)->Commit(16, DigestOf(data));  // the hash covers the resumed part too
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->digest, DigestOf(data));
 }
 
 TEST_F(LocalStoreTest, BadInputLeavesNothingBehind) {
@@ -116,19 +117,18 @@ TEST_F(LocalStoreTest, BadInputLeavesNothingBehind) {
   EXPECT_THAT(store_->Abort("bad3"), StatusIs(absl::StatusCode::kNotFound));
 }
 
-TEST_F(LocalStoreTest, CommitOfExistingBlobIsAlreadyExists) {
+TEST_F(LocalStoreTest, CommitOfABlobTheStoreHasGivesItsDigestAndDropsTheIngest) {
   for (int i = 0; i < 2; ++i) {
     auto w = store_->OpenWriter("dup" + std::to_string(i), 0, "");
     ASSERT_THAT(w, IsOk());
     ASSERT_THAT((*w)->Write(0, "same"), IsOk());
-    auto d = (*w)->Commit(4, "");
-    if (i == 0) {
-      EXPECT_THAT(d, IsOk());
-    } else {
-      EXPECT_THAT(d, StatusIs(absl::StatusCode::kAlreadyExists));
-    }
+    auto c = (*w)->Commit(4, "");  // no expected digest: the commit computes it
+    ASSERT_THAT(c, IsOk());
+    EXPECT_EQ(c->digest, DigestOf("same"));
+    EXPECT_EQ(c->existed, i == 1);
   }
   EXPECT_EQ(IngestCount(), 0);
+  EXPECT_EQ(store_->ListBlobs(), std::vector<std::string>{DigestOf("same")});
 }
 
 TEST_F(LocalStoreTest, RefsThatReadAsPathTraversalAreRejected) {

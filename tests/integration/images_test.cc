@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 
 #include "tests/testing/daemon_fixture.h"
+#include "tests/testing/matchers.h"
 
 namespace berth {
 namespace {
@@ -62,6 +63,32 @@ TEST_F(ImagesTest, ImportDockerAndOciArchivesWithoutUnpack) {
   EXPECT_THAT(C({"images", "ls", "-q"}).out, Not(HasSubstr("busybox")));
   r = C({"images", "rm", "docker.io/library/nope:latest"});  // ctr warns, as with containerd
   EXPECT_THAT(r.err, HasSubstr("docker.io/library/nope:latest: image not found"));
+}
+
+// The same archive into a second namespace: its blobs are in the store already (ctr writes an
+// archive's files without their digests), and they must become the second namespace's too,
+// stay when the first namespace's image and content go, and run there.
+TEST_F(ImagesTest, TheSameImageImportedIntoTwoNamespacesRunsInBoth) {
+  BERTH_REQUIRE_CTR();
+  BERTH_REQUIRE_ROOT();
+  ASSERT_TRUE(StartDaemon());
+  std::string images = Images();
+  const std::string fifo = (dir().path() / "fifo").string();
+  for (const char* ns : {"default", "second"}) {
+    testing::CommandResult r = Ctr({"-n", ns, "images", "import", images + "/layered.docker.tar"});
+    ASSERT_EQ(r.exit_code, 0) << ns << ": " << r.err;
+  }
+  const std::string image = "docker.io/library/layered:latest";
+  EXPECT_EQ(Ctr({"-n", "second", "content", "ls", "-q"}).out,
+            Ctr({"-n", "default", "content", "ls", "-q"}).out);
+  testing::CommandResult r = C({"images", "rm", image});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  CollectGarbage();
+  r = Ctr({"-n", "second", "run", "--rm", "--fifo-dir", fifo, image, "t1", "cat", "/etc/layer2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "layer2\n");
+  r = Ctr({"-n", "second", "images", "check"});
+  EXPECT_THAT(r.out, HasSubstr("complete")) << r.out;
 }
 
 TEST_F(ImagesTest, ImportOfACorruptArchiveFailsCleanly) {
