@@ -9,6 +9,7 @@
 #include <csignal>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "absl/cleanup/cleanup.h"
 #include "gmock/gmock.h"
@@ -23,6 +24,7 @@ namespace {
 using ::berth::testing::ReadFile;
 using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // True when cgroup2's unified hierarchy of a v1 hybrid host has controllers enabled: crun
 // 1.8.1 then refuses to run (it takes the host for a v2 one and cannot use those controllers).
@@ -159,6 +161,85 @@ TEST_P(RuntimeTest, ExecKillAndExitCodes) {
   EXPECT_THAT(topics, Contains("/tasks/exec-started"));
   ASSERT_TRUE(Delete().ok());
   ExpectCleanedUp();
+}
+
+// True while the shim holds a descriptor of `path` (a client's fifo).
+bool ShimHolds(int shim_pid, const std::filesystem::path& path) {
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(shim_pid) + "/fd", ec)) {
+    if (std::filesystem::read_symlink(e.path(), ec) == path)
+      return true;
+  }
+  return false;
+}
+
+// A client waits for the end of an exec's output before it reports a failed start (ctr does):
+// the shim must let go of the output fifos, end a pending Wait, and keep the task going.
+TEST_P(RuntimeTest, AnExecThatCannotStartClosesItsOutputAndEndsItsWait) {
+  oci::Spec spec = shim::testing::BusyboxSpec(id_, "exec sleep 60");
+  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
+  ASSERT_TRUE(Create({}).ok());
+  ASSERT_TRUE(Start().ok());
+  oci::Process p = *spec.process;
+  p.args = {"/bin/does-not-exist"};
+  std::string fifo = Fifo("exec-out");
+  FifoReader out(fifo);
+  ASSERT_TRUE(Exec("e1", p, fifo).ok());
+  int waited = -2;
+  std::thread waiter([&] { waited = Wait("e1"); });
+  absl::Status s = Start("e1");
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("does-not-exist"));
+  if (ShimHolds(ShimPid(), fifo)) {
+    ADD_FAILURE() << "the shim still holds the output fifo of an exec that did not start";
+    (void)linux::SignalPid(ShimPid(), SIGKILL);  // lets the reader and the waiter go
+    out.Join();
+    waiter.join();
+    return;
+  }
+  out.Join();
+  waiter.join();
+  EXPECT_EQ(waited, 127);  // the shell's code for a command that was not found
+  EXPECT_EQ(State("e1").status(), containerd::v1::types::STOPPED);
+  EXPECT_TRUE(Delete("e1").ok());
+  EXPECT_THAT(Topics(), Not(Contains("/tasks/exec-started")));
+  p.args = {"sh", "-c", "exit 3"};
+  ASSERT_TRUE(Exec("e2", p, "").ok());
+  ASSERT_TRUE(Start("e2").ok());
+  EXPECT_EQ(Wait("e2"), 3);
+  EXPECT_TRUE(Delete("e2").ok());
+  ASSERT_TRUE(Kill(SIGKILL).ok());
+  EXPECT_EQ(Wait(), 137);
+  ASSERT_TRUE(Delete().ok());
+  ExpectCleanedUp();
+}
+
+// An exec deleted before it ran ends the Wait pending on it.
+TEST_P(RuntimeTest, DeletingAnExecThatNeverRanEndsItsWait) {
+  oci::Spec spec = shim::testing::BusyboxSpec(id_, "exec sleep 60");
+  ASSERT_NO_FATAL_FAILURE(StartShim(spec));
+  ASSERT_TRUE(Create({}).ok());
+  ASSERT_TRUE(Start().ok());
+  oci::Process p = *spec.process;
+  p.args = {"true"};
+  ASSERT_TRUE(Exec("e1", p, "").ok());
+  absl::Status waited;
+  std::thread waiter([&] {
+    v1::WaitRequest req;
+    req.set_id(id_);
+    req.set_exec_id("e1");
+    v1::WaitResponse resp;
+    waited = Rpc("Wait", req, &resp, absl::Seconds(30));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the Wait reaches the shim
+  EXPECT_TRUE(Delete("e1").ok());
+  waiter.join();
+  // NotFound either way: "deleted before it exited", or no such process if the Wait came late.
+  EXPECT_EQ(waited.code(), absl::StatusCode::kNotFound) << waited;
+  ASSERT_TRUE(Kill(SIGKILL).ok());
+  EXPECT_EQ(Wait(), 137);
+  ASSERT_TRUE(Delete().ok());
 }
 
 TEST_P(RuntimeTest, PauseResumeStatsUpdateAndKillAll) {

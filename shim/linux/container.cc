@@ -229,7 +229,7 @@ absl::StatusOr<ChildProcess> Container::Exec(const oci::Process& process, const 
     return Internal("exec: the intermediate process exited without a pid");
   ChildProcess proc(static_cast<pid_t>(msg.value), std::move(proc_fd));
   (void)intermediate.Wait();
-  BERTH_ASSIGN_OR_RETURN(msg, ReceiveSync(sync.parent.get(), "exec", kSetupTimeoutMs));
+  BERTH_ASSIGN_OR_RETURN(msg, ReceiveSync(sync.parent.get(), "start", kSetupTimeoutMs));
   if (msg.type != SyncType::kEof)
     return Internal("exec: unexpected message");
   return proc;

@@ -58,7 +58,9 @@ std::string LastLogMessage(const std::string& log) {
 
 absl::Status RuntimeError(std::string_view what, const std::string& msg) {
   std::string text = fmt::format("{}: {}", what, msg);
-  if (msg.find("does not exist") != std::string::npos)
+  // As the embedded runtime's errors: a missing container, command or mount source (ENOENT).
+  if (msg.find("does not exist") != std::string::npos ||
+      msg.find("no such file or directory") != std::string::npos)
     return absl::NotFoundError(text);
   if (msg.find("already exists") != std::string::npos)
     return absl::AlreadyExistsError(text);

@@ -156,7 +156,7 @@ absl::StatusOr<pid_t> Task::Start(const std::string& exec_id) {
   BERTH_RETURN_IF_ERROR(Precondition(*p, CanStart(p->state), "start"));
   if (!exec_id.empty())
     return StartExec(*p);
-  BERTH_RETURN_IF_ERROR(runtime_->Start());
+  BERTH_RETURN_IF_ERROR(Annotate(runtime_->Start(), fmt::format("task {:?}", id_)));
   if (p->state == State::kCreated)  // it may already have exited (and been reaped)
     p->state = State::kRunning;
   containerd::events::TaskStart ev;
@@ -173,7 +173,18 @@ absl::StatusOr<pid_t> Task::StartExec(Process& p) {
   BERTH_ASSIGN_OR_RETURN(oci::Process spec, oci::ParseProcess(p.spec_json));
   spec.terminal = p.io_config.terminal;
   BERTH_ASSIGN_OR_RETURN(p.io, ProcessIo::Open(p.io_config));
-  BERTH_ASSIGN_OR_RETURN(pid_t pid, runtime_->Exec(p.exec_id, spec, p.spec_json, p.io->stdio()));
+  absl::StatusOr<pid_t> started = runtime_->Exec(p.exec_id, spec, p.spec_json, p.io->stdio());
+  if (!started.ok()) {
+    // Nothing runs: the client's fifos are closed now (ctr waits for their end before it
+    // reports the error) and a Wait returns, with the shell's codes for a command that was
+    // not found (127) or could not be run (126). No exit event: the exec never started.
+    p.io.reset();
+    p.state = State::kStopped;
+    p.exit_status = absl::IsNotFound(started.status()) ? 127 : 126;
+    p.exited_at = absl::Now();
+    return Annotate(started.status(), fmt::format("task {:?}: exec {:?}", id_, p.exec_id));
+  }
+  const pid_t pid = *started;
   p.io->Started();
   p.pid = pid;
   p.state = State::kRunning;
@@ -238,19 +249,31 @@ void Task::OnExit(pid_t pid, int status) {
 }
 
 absl::StatusOr<ProcessStatus> Task::Wait(const std::string& exec_id) {
-  Process* p = nullptr;
+  ProcessStatus status;
+  std::shared_ptr<ProcessIo> io;
   {
     absl::MutexLock lock(&mu_);
-    BERTH_ASSIGN_OR_RETURN(p, Get(exec_id));
-    auto stopped = [p]() { return p->state == State::kStopped; };
-    mu_.Await(absl::Condition(&stopped));
+    BERTH_RETURN_IF_ERROR(Get(exec_id).status());
+    // Looked up at each wake-up: a delete may remove the process meanwhile (an exec deleted
+    // before it ran; the init's record moves to retired_, stopped).
+    const Process* p = nullptr;
+    auto stopped_or_gone = [&]() {
+      p = Find(exec_id);
+      if (p == nullptr) {
+        auto it = retired_.find(exec_id);
+        p = it == retired_.end() ? nullptr : &it->second;
+      }
+      return p == nullptr || p->state == State::kStopped;
+    };
+    mu_.Await(absl::Condition(&stopped_or_gone));
+    if (p == nullptr)
+      return absl::NotFoundError(fmt::format("process {:?}: deleted before it exited", exec_id));
+    status = ToStatus(*p);
+    io = p->io;
   }
-  // The map node is stable until Delete, which needs the process stopped and is not racing
-  // with its own Wait in practice (containerd waits, then deletes).
-  if (p->io)
-    p->io->WaitOutput();
-  absl::MutexLock lock(&mu_);
-  return ToStatus(*p);
+  if (io)
+    io->WaitOutput();  // outside the lock: the output may still be draining
+  return status;
 }
 
 absl::StatusOr<ProcessStatus> Task::DeleteInit(Process& p) {

@@ -94,7 +94,7 @@ class Task {
     std::string exec_id;
     IoConfig io_config;
     std::string spec_json;
-    std::unique_ptr<ProcessIo> io;
+    std::shared_ptr<ProcessIo> io;  // shared with a Wait that drains the output
     pid_t pid = 0;
     State state = State::kCreated;
     int exit_status = 0;

@@ -181,7 +181,7 @@ TEST_F(TasksTest, ErrorsNameTheTask) {
   // message naming it; the task ends up stopped and can be deleted.
   r = Run({"--rm"}, "missing", {"/bin/does-not-exist"});
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_THAT(r.err, HasSubstr("does-not-exist"));
+  EXPECT_THAT(r.err, HasSubstr("task \"missing\": start: exec /bin/does-not-exist"));
   if (Tasks().count("missing") != 0) {  // ctr's own delete can come before the exit is reaped
     EXPECT_TRUE(WaitStatus("missing", "STOPPED"));
     EXPECT_EQ(C({"tasks", "delete", "missing"}).exit_code, 0);
@@ -198,6 +198,20 @@ TEST_F(TasksTest, ErrorsNameTheTask) {
   r = C({"tasks", "exec", "--fifo-dir", fifo_dir(), "--exec-id", "bad/id", "cp", "true"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("bad/id"));
+  // An exec whose command does not exist fails at its start, naming it; ctr waits for the end
+  // of the exec's output before it reports that, so the shim must close its fifos. The task
+  // goes on.
+  r = C({"tasks", "exec", "--fifo-dir", fifo_dir(), "--exec-id", "e-missing", "cp",
+         "/bin/does-not-exist"},
+        std::chrono::seconds(20));
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("task \"cp\": exec \"e-missing\": start: exec "
+                               "/bin/does-not-exist: No such file or directory"));
+  r = C({"tasks", "exec", "--fifo-dir", fifo_dir(), "--exec-id", "e-after", "cp", "sh", "-c",
+         "echo still-here"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "still-here\n");
   RemoveAll();
   ExpectNothingLeft({"bad", "badmount", "missing", "cp"});
 }
@@ -264,6 +278,11 @@ TEST_F(TasksTest, RuncBinaryRunsTheContainerThroughRunc) {
          "echo exec-in-runc"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "exec-in-runc\n");
+  r = C({"tasks", "exec", "--fifo-dir", fifo_dir(), "--exec-id", "e2", "rd", "/bin/does-not-exist"},
+        std::chrono::seconds(20));
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("does-not-exist"));
   RemoveAll();
   ExpectNothingLeft({"viarunc", "rd"});
 }
