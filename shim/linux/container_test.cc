@@ -122,6 +122,32 @@ TEST_F(ContainerTest, MountTargetsThroughSymlinksStayInsideTheRootfs) {
   EXPECT_TRUE(std::filesystem::is_directory(dir_ / ("rootfs" + outside.string() + "/sub")));
 }
 
+// Device nodes go where their paths lead inside the rootfs, their directories made as needed
+// (ctr run --privileged passes every host device, /dev/cpu/0/cpuid among them); a directory
+// that the image links to a host path does not take a node outside the rootfs.
+TEST_F(ContainerTest, DevicesInNestedDirectoriesStayInsideTheRootfs) {
+  const std::filesystem::path outside = dir_ / "outside";
+  std::filesystem::create_directories(outside);
+  std::filesystem::create_symlink(outside, dir_ / "rootfs/devlink");
+  oci::Spec spec =
+      shim::testing::BusyboxSpec("devs", "ls -l /dev/berth/nested/zero /devlink/null2 | cut -c1-4");
+  oci::Device zero;
+  zero.type = "c";
+  zero.path = "/dev/berth/nested/zero";
+  zero.major = 1;
+  zero.minor = 5;
+  zero.file_mode = 0640;
+  oci::Device null2 = zero;
+  null2.path = "/devlink/null2";
+  null2.minor = 3;
+  spec.linux.devices = {zero, null2};
+  std::string out;
+  ASSERT_EQ(Run(spec, &out), 0) << out;
+  EXPECT_EQ(out, "crw-\ncrw-\n");
+  EXPECT_TRUE(std::filesystem::is_empty(outside)) << "nothing was created outside the rootfs";
+  EXPECT_TRUE(std::filesystem::is_character_file(dir_ / ("rootfs" + outside.string() + "/null2")));
+}
+
 // The child opens the rootfs once for all mounts; one on the rootfs itself must still take
 // the mounts that follow (as when each mount resolved the rootfs anew).
 TEST_F(ContainerTest, AMountOnTheRootfsItselfTakesTheMountsAfterIt) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include "shim/linux/mount.h"
 #include "shim/linux/sync.h"
@@ -24,6 +25,10 @@ std::vector<DeviceOp> PlanDevices(const oci::Spec& spec, const std::string& root
                                    {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0}};
   std::vector<DeviceOp> out;
   auto add = [&](DeviceOp op) {
+    const size_t slash = op.target.rfind('/');
+    op.dir = op.target.substr(0, slash);
+    op.name = op.target.substr(slash + 1);
+    op.prefix_len = rootfs.size();
     for (DeviceOp& d : out) {
       if (d.target == op.target) {
         d = std::move(op);
@@ -63,30 +68,37 @@ std::vector<SymlinkOp> PlanDevSymlinks(const std::string& rootfs) {
 
 namespace {
 
-void BindHostDevice(const DeviceOp& d, int sync) {
-  int fd = ::open(d.target.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+// A mknod refused (in a user namespace): an empty file bound over by the host's node.
+void BindHostDevice(const DeviceOp& d, int dir, int sync) {
+  int fd = ::openat(dir, d.name.c_str(), O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0)
     ChildFail(sync, errno, "create device mount point", d.target.c_str());
-  ::close(fd);
-  if (::mount(d.host_path.c_str(), d.target.c_str(), nullptr, MS_BIND, nullptr) != 0)
+  char at[64];
+  std::snprintf(at, sizeof(at), "/proc/self/fd/%d", fd);
+  if (::mount(d.host_path.c_str(), at, nullptr, MS_BIND, nullptr) != 0)
     ChildFail(sync, errno, "bind device", d.target.c_str());
+  ::close(fd);
 }
 
 }  // namespace
 
-void CreateDevices(const std::vector<DeviceOp>& devices, int sync) {
+void CreateDevices(const std::vector<DeviceOp>& devices, const MountRoot& root, int sync) {
   for (const DeviceOp& d : devices) {
-    ::unlink(d.target.c_str());
-    if (::mknod(d.target.c_str(), d.mode, d.dev) != 0) {
+    int dir = OpenDirInRoot(d.dir.c_str(), d.prefix_len, root, sync);
+    const char* name = d.name.c_str();
+    ::unlinkat(dir, name, 0);
+    if (::mknodat(dir, name, d.mode, d.dev) != 0) {
       if (errno != EPERM)
         ChildFail(sync, errno, "mknod", d.target.c_str());
-      BindHostDevice(d, sync);
+      BindHostDevice(d, dir, sync);
+      ::close(dir);
       continue;
     }
-    if (::chmod(d.target.c_str(), d.mode & 07777) != 0)
+    if (::fchmodat(dir, name, d.mode & 07777, 0) != 0)
       ChildFail(sync, errno, "chmod device", d.target.c_str());
-    if (::chown(d.target.c_str(), d.uid, d.gid) != 0)
+    if (::fchownat(dir, name, d.uid, d.gid, AT_SYMLINK_NOFOLLOW) != 0)
       ChildFail(sync, errno, "chown device", d.target.c_str());
+    ::close(dir);
   }
 }
 

@@ -11,11 +11,15 @@
 #include <vector>
 
 #include "lib/oci/spec.h"
+#include "shim/linux/mount.h"
 
 namespace berth::shim::linux {
 
 struct DeviceOp {
   std::string target;     // host path under the rootfs
+  std::string dir = {};   // its directory (made if missing, inside the rootfs: /dev/cpu/0)
+  std::string name = {};  // its last component
+  size_t prefix_len = 0;  // of the rootfs's path, which target and dir begin with
   std::string host_path;  // the same device on the host, for the bind fallback
   mode_t mode = 0;        // S_IFCHR/S_IFBLK/S_IFIFO | permissions
   dev_t dev = 0;
@@ -33,8 +37,9 @@ std::vector<DeviceOp> PlanDevices(const oci::Spec& spec, const std::string& root
 
 std::vector<SymlinkOp> PlanDevSymlinks(const std::string& rootfs);
 
-// Child side.
-void CreateDevices(const std::vector<DeviceOp>& devices, int sync);
+// Child side. The nodes go where their paths lead inside `root` (the rootfs, with its mounts),
+// parent directories made as needed.
+void CreateDevices(const std::vector<DeviceOp>& devices, const MountRoot& root, int sync);
 void CreateSymlinks(const std::vector<SymlinkOp>& links, int sync);
 
 }  // namespace berth::shim::linux

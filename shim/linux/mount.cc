@@ -300,13 +300,15 @@ bool Concat(char (&out)[PATH_MAX], std::initializer_list<const char*> parts) {
 // as the container will see the path; when `create`, makes the missing directories and, for a
 // file bind, the file, following dangling symlinks inside the root as mkdir -p would in the
 // container. Fails the child on error. Allocation-free: it runs in the cloned child.
-int OpenMountPoint(const MountOp& op, const MountRoot& mount_root, bool create, int sync) {
-  const char* target = op.target.c_str();
+// `target` is the rootfs path (prefix_len characters, as the plan knew it) and then the path
+// inside it.
+int OpenInRoot(const char* target, size_t prefix_len, bool target_is_file,
+               const MountRoot& mount_root, bool create, int sync) {
   const int root = mount_root.fd;
   const auto root_len = static_cast<ssize_t>(mount_root.path_len);
   char fd_link[64];
-  char path[PATH_MAX];                           // what is left to resolve, relative to the root
-  if (!Concat(path, {target + op.root.size()}))  // PlanMounts made target = root + "/..."
+  char path[PATH_MAX];  // what is left to resolve, relative to the root
+  if (!Concat(path, {target + prefix_len}))
     ChildFail(sync, ENAMETOOLONG, "mount point", target);
   constexpr uint64_t kResolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
   for (int links = 0;; ++links) {
@@ -360,7 +362,7 @@ int OpenMountPoint(const MountOp& op, const MountRoot& mount_root, bool create, 
           restarted = true;
           continue;
         }
-        if (last && op.target_is_file) {
+        if (last && target_is_file) {
           int f =
               ::openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
           if (f < 0 && errno != EEXIST)
@@ -384,6 +386,11 @@ int OpenMountPoint(const MountOp& op, const MountRoot& mount_root, bool create, 
   }
 }
 
+int OpenMountPoint(const MountOp& op, const MountRoot& mount_root, bool create, int sync) {
+  // PlanMounts made target = root + "/..."
+  return OpenInRoot(op.target.c_str(), op.root.size(), op.target_is_file, mount_root, create, sync);
+}
+
 // "/proc/self/fd/<fd>": mount(2) follows it to the very inode that was resolved.
 void FdPath(int fd, char (&buf)[64]) {
   std::snprintf(buf, sizeof(buf), "/proc/self/fd/%d", fd);
@@ -404,6 +411,10 @@ void OpenMountRoot(const char* rootfs, MountRoot* root, int sync) {
   if (n < 0)
     ChildFail(sync, errno, "readlink rootfs", rootfs);
   root->path_len = static_cast<size_t>(n);
+}
+
+int OpenDirInRoot(const char* dir, size_t prefix_len, const MountRoot& root, int sync) {
+  return OpenInRoot(dir, prefix_len, /*target_is_file=*/false, root, /*create=*/true, sync);
 }
 
 void ApplyMount(const MountOp& op, MountRoot* root, int sync) {

@@ -70,6 +70,12 @@ struct MountRoot {
 // Opens `rootfs` into `root` (closing what it held). Fails the child on error.
 void OpenMountRoot(const char* rootfs, MountRoot* root, int sync);
 
+// Opens (O_PATH) the directory `dir`, a host path: the rootfs's path as planned (prefix_len
+// characters) and then a path inside it, resolving every component inside `root` as the
+// container will see it and making what is missing (mkdir -p in the container). Fails the
+// child on error.
+int OpenDirInRoot(const char* dir, size_t prefix_len, const MountRoot& root, int sync);
+
 // Creates the mount point, inside `root`, and mounts `op` (whose root is that rootfs).
 // A mount on the rootfs itself reopens `root`, so that later mounts go on top of it.
 void ApplyMount(const MountOp& op, MountRoot* root, int sync);

@@ -96,8 +96,8 @@ void PrepareRootfs(const RootfsPlan& plan, int sync) {
   MountRoot root;
   OpenMountRoot(rootfs, &root, sync);
   for (const MountOp& op : plan.mounts) ApplyMount(op, &root, sync);
+  CreateDevices(plan.devices, root, sync);
   ::close(root.fd);
-  CreateDevices(plan.devices, sync);
   CreateSymlinks(plan.symlinks, sync);
   if (plan.console)
     BindConsole(plan.rootfs, sync);

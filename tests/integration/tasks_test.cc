@@ -253,8 +253,20 @@ TEST_F(TasksTest, SpecFlagsTakeEffect) {
   std::string limit = IsCgroupV2() ? testing::ReadFile(CgroupDir("mem") + "/memory.max")
                                    : testing::ReadFile(CgroupDir("mem") + "/memory.limit_in_bytes");
   EXPECT_EQ(limit, "67108864\n");
+
+  // --privileged: every capability and every host device, those in directories of their own
+  // (/dev/net/tun, /dev/cpu/0/cpuid) too.
+  r = Run({"--rm", "--privileged"}, "priv",
+          {"sh", "-c", "grep CapEff /proc/self/status; ls /dev/net/tun /dev/cpu/0/cpuid; true"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("CapEff:\t000001ff")) << r.out;
+  for (const char* nested : {"/dev/net/tun", "/dev/cpu/0/cpuid"}) {
+    if (fs::exists(nested)) {
+      EXPECT_THAT(r.out, HasSubstr(std::string(nested) + "\n"));
+    }
+  }
   RemoveAll();
-  ExpectNothingLeft({"flags", "net1", "net2", "mem"});
+  ExpectNothingLeft({"flags", "net1", "net2", "mem", "priv"});
 }
 
 TEST_F(TasksTest, RuncBinaryRunsTheContainerThroughRunc) {
