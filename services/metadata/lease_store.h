@@ -50,7 +50,7 @@ class LeaseStore {
 absl::Status HoldByLease(Tx& tx, const std::string& ns, const std::string& lease,
                          const LeaseResource& r);
 
-// InvalidArgument unless the id is 1–256 printable characters without '/' or spaces.
+// InvalidArgument unless the id is 1–4096 printable ASCII characters (spaces and '/' too).
 absl::Status ValidateLeaseId(const std::string& id);
 
 // InvalidArgument unless the type is known and the id fits it.

@@ -19,8 +19,13 @@ TEST(LeaseStoreTest, LifecycleAndResources) {
   ASSERT_THAT(s.Create("default", {"l1", {{"containerd.io/gc.expire", "2030-01-01T00:00:00Z"}}}),
               IsOk());
   EXPECT_THAT(s.Create("default", {"l1", {}}), StatusIs(absl::StatusCode::kAlreadyExists));
-  EXPECT_THAT(s.Create("default", {"bad/id", {}}), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(s.Create("default", {"315932019-_bzt", {}}), IsOk());  // ctr's generated ids
+  EXPECT_THAT(s.Create("default", {"/mnt/my dir", {}}), IsOk());     // ctr images mount's
+  for (const std::string& bad : {std::string("bad\nid"), std::string("caf\xc3\xa9"),
+                                 std::string(4097, 'x')}) {
+    EXPECT_THAT(s.Create("default", {bad, {}}), StatusIs(absl::StatusCode::kInvalidArgument))
+        << bad;
+  }
   auto generated = s.Create("default", {"", {}});
   ASSERT_THAT(generated, IsOk());
   EXPECT_FALSE(generated->id.empty());
@@ -42,9 +47,9 @@ TEST(LeaseStoreTest, LifecycleAndResources) {
   ASSERT_THAT(s.DeleteResource("default", "l1", snap), IsOk());
   EXPECT_EQ(s.ListResources("default", "l1")->size(), 1u);
 
-  ASSERT_EQ(s.List("default")->size(), 2u);
+  ASSERT_EQ(s.List("default")->size(), 3u);
   ASSERT_THAT(s.Delete("default", "l1"), IsOk());
-  EXPECT_EQ(s.List("default")->size(), 1u);
+  EXPECT_EQ(s.List("default")->size(), 2u);
   EXPECT_THAT(s.ListResources("default", "l1"), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(s.Delete("default", "l1"), StatusIs(absl::StatusCode::kNotFound));
 }

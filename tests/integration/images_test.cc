@@ -79,6 +79,7 @@ TEST_F(ImagesTest, TheSameImageImportedIntoTwoNamespacesRunsInBoth) {
     ASSERT_EQ(r.exit_code, 0) << ns << ": " << r.err;
   }
   const std::string image = "docker.io/library/layered:latest";
+  CollectGarbage();  // what the imports wrote and the images do not use goes, in both
   EXPECT_EQ(Ctr({"-n", "second", "content", "ls", "-q"}).out,
             Ctr({"-n", "default", "content", "ls", "-q"}).out);
   testing::CommandResult r = C({"images", "rm", image});
@@ -89,6 +90,27 @@ TEST_F(ImagesTest, TheSameImageImportedIntoTwoNamespacesRunsInBoth) {
   EXPECT_EQ(r.out, "layer2\n");
   r = Ctr({"-n", "second", "images", "check"});
   EXPECT_THAT(r.out, HasSubstr("complete")) << r.out;
+}
+
+// ctr images mount names its lease and snapshot after the target path, slashes and spaces in.
+TEST_F(ImagesTest, ImagesMountAndUnmountThroughCtr) {
+  BERTH_REQUIRE_CTR();
+  BERTH_REQUIRE_ROOT();
+  ASSERT_TRUE(StartDaemon());
+  std::string images = Images();
+  testing::CommandResult r = C({"images", "import", images + "/busybox.docker.tar"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::filesystem::path target = dir().path() / "mount point";
+  std::filesystem::create_directories(target);
+  r = C({"images", "mount", "docker.io/library/busybox:latest", target.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(target / "bin/busybox"));
+  EXPECT_EQ(C({"leases", "ls", "-q"}).out, target.string() + "\n");
+  r = C({"images", "unmount", "--rm", target.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(target / "bin/busybox"));
+  EXPECT_EQ(C({"leases", "ls", "-q"}).out, "");
+  EXPECT_THAT(C({"snapshots", "ls"}).out, Not(HasSubstr("mount point")));
 }
 
 TEST_F(ImagesTest, ImportOfACorruptArchiveFailsCleanly) {
