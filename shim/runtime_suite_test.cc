@@ -134,6 +134,7 @@ TEST_P(RuntimeTest, ExecKillAndExitCodes) {
   absl::Status s = Exec("e1", p, fifo);
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(State("e1").status(), containerd::v1::types::CREATED);
+  EXPECT_FALSE(State().has_exited_at());  // running: no exit time, not one of 0 s
   s = Start("e1");
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(Wait("e1"), 0);
@@ -155,6 +156,7 @@ TEST_P(RuntimeTest, ExecKillAndExitCodes) {
   EXPECT_EQ(Delete().code(), absl::StatusCode::kFailedPrecondition);  // still running
   ASSERT_TRUE(Kill(SIGKILL).ok());
   EXPECT_EQ(Wait(), 137);
+  EXPECT_GT(State().exited_at().seconds(), 0);
   EXPECT_EQ(Kill(SIGKILL).code(), absl::StatusCode::kNotFound);
   std::vector<std::string> topics = Topics();
   EXPECT_THAT(topics, Contains("/tasks/exec-added"));

@@ -70,7 +70,8 @@ absl::Status ShimService::State(const v1::StateRequest& req, v1::StateResponse* 
   resp->set_stderr(st->io.stderr_path);
   resp->set_terminal(st->io.terminal);
   resp->set_exit_status(static_cast<uint32_t>(st->exit_status));
-  *resp->mutable_exited_at() = ToProto(st->exited_at);
+  if (st->exited_at != absl::Time())  // unset while running, as containerd's shim
+    *resp->mutable_exited_at() = ToProto(st->exited_at);
   return absl::OkStatus();
 }
 
@@ -110,7 +111,8 @@ absl::Status ShimService::Delete(const v1::DeleteRequest& req, v1::DeleteRespons
     return Reply("Delete", st.status());
   resp->set_pid(static_cast<uint32_t>(st->pid));
   resp->set_exit_status(static_cast<uint32_t>(st->exit_status));
-  *resp->mutable_exited_at() = ToProto(st->exited_at);
+  if (st->exited_at != absl::Time())  // unset while running, as containerd's shim
+    *resp->mutable_exited_at() = ToProto(st->exited_at);
   if (req.exec_id().empty())
     on_gone_();
   return absl::OkStatus();
@@ -158,7 +160,8 @@ absl::Status ShimService::Wait(const v1::WaitRequest& req, v1::WaitResponse* res
   if (!st.ok())
     return Reply("Wait", st.status());
   resp->set_exit_status(static_cast<uint32_t>(st->exit_status));
-  *resp->mutable_exited_at() = ToProto(st->exited_at);
+  if (st->exited_at != absl::Time())  // unset while running, as containerd's shim
+    *resp->mutable_exited_at() = ToProto(st->exited_at);
   return absl::OkStatus();
 }
 

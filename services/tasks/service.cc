@@ -24,6 +24,14 @@ runtime::TaskIo Io(const std::string& in, const std::string& out, const std::str
   return {.stdin_path = in, .stdout_path = out, .stderr_path = err, .terminal = terminal};
 }
 
+// exited_at stays unset for a process that has not exited, as containerd leaves it: a Go
+// client reads an unset time as the zero time, a set one of 0 s as 1970.
+template <typename From, typename To>
+void CopyExitedAt(const From& from, To* to) {
+  if (from.has_exited_at())
+    *to->mutable_exited_at() = from.exited_at();
+}
+
 types::Process ToProcess(const std::string& container_id,
                          const runtime::shimapi::StateResponse& s) {
   types::Process p;
@@ -36,7 +44,7 @@ types::Process ToProcess(const std::string& container_id,
   p.set_stderr(s.stderr());
   p.set_terminal(s.terminal());
   p.set_exit_status(s.exit_status());
-  *p.mutable_exited_at() = s.exited_at();
+  CopyExitedAt(s, &p);
   return p;
 }
 
@@ -102,7 +110,7 @@ grpc::Status TasksService::Delete(grpc::ServerContext* ctx, const api::DeleteTas
     resp->set_id(req->container_id());
     resp->set_pid(exit.pid());
     resp->set_exit_status(exit.exit_status());
-    *resp->mutable_exited_at() = exit.exited_at();
+    CopyExitedAt(exit, resp);
     return absl::OkStatus();
   });
 }
@@ -117,7 +125,7 @@ grpc::Status TasksService::DeleteProcess(grpc::ServerContext* ctx,
     resp->set_id(req->exec_id());
     resp->set_pid(exit.pid());
     resp->set_exit_status(exit.exit_status());
-    *resp->mutable_exited_at() = exit.exited_at();
+    CopyExitedAt(exit, resp);
     return absl::OkStatus();
   });
 }
@@ -263,7 +271,7 @@ grpc::Status TasksService::Wait(grpc::ServerContext* ctx, const api::WaitRequest
     BERTH_ASSIGN_OR_RETURN(runtime::shimapi::WaitResponse exit,
                            task->Wait(req->exec_id(), [ctx] { return ctx->IsCancelled(); }));
     resp->set_exit_status(exit.exit_status());
-    *resp->mutable_exited_at() = exit.exited_at();
+    CopyExitedAt(exit, resp);
     return absl::OkStatus();
   });
 }
