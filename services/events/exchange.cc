@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "absl/time/clock.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -122,7 +123,9 @@ absl::Status Exchange::Publish(const std::string& ns, const std::string& topic,
 absl::Status Exchange::PublishAny(const std::string& ns, const std::string& topic,
                                   const google::protobuf::Any& event) {
   Envelope e;
-  *e.mutable_timestamp() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  // To the nanosecond, as containerd's (protobuf's GetCurrentTime gives whole seconds here).
+  *e.mutable_timestamp() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      absl::ToUnixNanos(absl::Now()));
   e.set_namespace_(ns);
   e.set_topic(topic);
   *e.mutable_event() = event;

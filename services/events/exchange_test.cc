@@ -2,6 +2,7 @@
 
 #include <atomic>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 #include "containerd/events/namespace.pb.h"
@@ -28,14 +29,19 @@ TEST(ExchangeTest, DeliversMatchingEnvelopesWithTypeUrlAsContainerd) {
   int wakes = 0;
   auto all = ex.Subscribe(F(""), [&] { ++wakes; });
   auto only_ns = ex.Subscribe(F("topic==\"/namespaces/create\",namespace==web"), [] {});
+  const int64_t before = absl::ToUnixNanos(absl::Now());
   ASSERT_THAT(ex.Publish("web", "/namespaces/create", Created("web")), IsOk());
+  const int64_t after = absl::ToUnixNanos(absl::Now());
   ASSERT_THAT(ex.Publish("other", "/namespaces/create", Created("other")), IsOk());
   Envelope e;
   ASSERT_TRUE(all->Pop(&e));
   EXPECT_EQ(e.topic(), "/namespaces/create");
   EXPECT_EQ(e.namespace_(), "web");
   EXPECT_EQ(e.event().type_url(), "containerd.events.NamespaceCreate");
-  EXPECT_TRUE(e.has_timestamp());
+  // Stamped to the nanosecond, not the second.
+  const int64_t at = e.timestamp().seconds() * 1000000000 + e.timestamp().nanos();
+  EXPECT_GE(at, before);
+  EXPECT_LE(at, after);
   ASSERT_TRUE(all->Pop(&e));
   EXPECT_FALSE(all->Pop(&e));
   EXPECT_EQ(wakes, 2);
