@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <sstream>
+#include <string>
 
 #include "fmt/format.h"
 
@@ -113,6 +114,22 @@ std::string UsageError(const CLI::App& app, const CLI::ParseError& e) {
                      path.empty() ? "" : " ");
 }
 
+namespace {
+constexpr char kExitCodePayload[] = "type.berth.io/bctr.exit-code";
+}  // namespace
+
+absl::Status CommandStartError(absl::Status status) {
+  int code = absl::IsNotFound(status) ? 127 : absl::IsPermissionDenied(status) ? 126 : 0;
+  if (code != 0)
+    status.SetPayload(kExitCodePayload, absl::Cord(std::to_string(code)));
+  return status;
+}
+
+int ExitCodeOf(const absl::Status& status) {
+  auto code = status.GetPayload(kExitCodePayload);
+  return code.has_value() ? std::atoi(std::string(*code).c_str()) : 1;
+}
+
 int RunMain(int argc, char** argv) {
   CLI::App app;
   Cli cli;
@@ -133,7 +150,7 @@ int RunMain(int argc, char** argv) {
   if (!st.ok()) {
     std::fflush(stdout);
     std::fprintf(stderr, "bctr: %s\n", std::string(st.message()).c_str());
-    return 1;
+    return ExitCodeOf(st);
   }
   return 0;
 }

@@ -67,6 +67,13 @@ void BuildApp(CLI::App& app, Cli& cli);
 // The one-line message for a parse error: "<verbs>: <why> (see bctr <verbs> --help)".
 std::string UsageError(const CLI::App& app, const CLI::ParseError& e);
 
+// For a failed start of a container's command (run, start, exec), docker's exit codes: 127
+// when the command is not found, 126 when it cannot be run; other failures keep bctr's 1.
+absl::Status CommandStartError(absl::Status status);
+
+// The exit code for a failed verb: 1, or what CommandStartError attached.
+int ExitCodeOf(const absl::Status& status);
+
 // Parses argv and runs the chosen verb; returns the exit code. Errors go to stderr as one line.
 int RunMain(int argc, char** argv);
 

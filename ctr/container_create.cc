@@ -167,7 +167,7 @@ absl::Status StartProcess(Connection& conn, const std::string& id, const std::st
   req.set_exec_id(exec_id);
   tasks_api::StartResponse resp;
   auto ctx = conn.Context();
-  return conn.Check(conn.tasks().Start(ctx.get(), req, &resp));
+  return CommandStartError(conn.Check(conn.tasks().Start(ctx.get(), req, &resp)));
 }
 
 }  // namespace

@@ -103,7 +103,7 @@ class ExecRun {
     req.set_exec_id(exec_id_);
     tasks_api::StartResponse resp;
     auto ctx = conn_.Context();
-    return conn_.Check(conn_.tasks().Start(ctx.get(), req, &resp));
+    return CommandStartError(conn_.Check(conn_.tasks().Start(ctx.get(), req, &resp)));
   }
 
   absl::StatusOr<uint32_t> Wait() {

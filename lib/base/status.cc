@@ -53,7 +53,10 @@ absl::Status ErrnoError(int err, std::string_view op) {
 absl::Status Annotate(const absl::Status& s, std::string_view context) {
   if (s.ok())
     return s;
-  return absl::Status(s.code(), fmt::format("{}: {}", context, std::string(s.message())));
+  absl::Status out(s.code(), fmt::format("{}: {}", context, std::string(s.message())));
+  s.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
 }
 
 std::string_view ErrdefsName(absl::StatusCode code) {

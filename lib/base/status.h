@@ -28,7 +28,7 @@ absl::Status Internal(std::string_view msg);
 // with the message "op: strerror".
 absl::Status ErrnoError(int err, std::string_view op);
 
-// Same code, message prefixed: "context: message". OK stays OK.
+// Same code and payloads, message prefixed: "context: message". OK stays OK.
 absl::Status Annotate(const absl::Status& s, std::string_view context);
 
 // The errdefs class name of a code as containerd prints it ("not found", "already exists" …).

@@ -47,6 +47,15 @@ TEST(StatusTest, AnnotateKeepsCodeAndOk) {
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kNotFound, "load \"x\": gone"));
 }
 
+TEST(StatusTest, AnnotateKeepsPayloads) {
+  absl::Status s = absl::NotFoundError("gone");
+  s.SetPayload("example.com/detail", absl::Cord("42"));
+  absl::Status a = Annotate(s, "ctx");
+  EXPECT_EQ(a.message(), "ctx: gone");
+  ASSERT_TRUE(a.GetPayload("example.com/detail").has_value());
+  EXPECT_EQ(std::string(*a.GetPayload("example.com/detail")), "42");
+}
+
 absl::StatusOr<int> Half(int x) {
   if (x % 2 != 0)
     return InvalidArgument("odd");

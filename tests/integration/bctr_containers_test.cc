@@ -81,6 +81,13 @@ TEST_F(BctrContainersTest, DetachedLifecycle) {
   EXPECT_EQ(r.out, "1 /tmp 65534\n") << r.err;
   r = BctrWithInput({"exec", "-i", "web", "cat"}, "piped\n");
   EXPECT_EQ(r.out, "piped\n") << r.err;
+  // A command that is not there, or cannot be run: docker's 127 and 126, and a message.
+  r = Bctr({"exec", "web", "/bin/does-not-exist"});
+  EXPECT_EQ(r.exit_code, 127) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("/bin/does-not-exist: No such file or directory"));
+  r = Bctr({"exec", "web", "/etc/passwd"});
+  EXPECT_EQ(r.exit_code, 126) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("/etc/passwd: Permission denied"));
 
   // top lists sleep; inspect has the pid; stats shows the container.
   r = Bctr({"top", "web"});

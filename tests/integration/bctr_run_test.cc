@@ -42,6 +42,14 @@ TEST_F(BctrRunTest, PrintsOutputAndReturnsTheExitCode) {
   EXPECT_THAT(r.out, MatchesRegex("[0-9a-f]{12}\n"));
   r = Bctr({"run", "--rm", "--hostname", "box1", "busybox", "hostname"});
   EXPECT_EQ(r.out, "box1\n");
+  // As docker: 127 for a command that is not there, 126 for one that cannot be run.
+  r = Bctr({"run", "--rm", "busybox", "/bin/does-not-exist"});
+  EXPECT_EQ(r.exit_code, 127) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("/bin/does-not-exist: No such file or directory"));
+  r = Bctr({"run", "--rm", "busybox", "/etc/passwd"});
+  EXPECT_EQ(r.exit_code, 126) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("/etc/passwd: Permission denied"));
+  EXPECT_THAT(ContainerIds(), IsEmpty());
 }
 
 TEST_F(BctrRunTest, RemoveLeavesNothingBehind) {
