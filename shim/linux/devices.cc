@@ -83,23 +83,30 @@ void BindHostDevice(const DeviceOp& d, int dir, int sync) {
 }  // namespace
 
 void CreateDevices(const std::vector<DeviceOp>& devices, const MountRoot& root, int sync) {
+  int dir = -1;  // resolved once for a run of devices in the same directory (/dev)
+  const std::string* dir_path = nullptr;
   for (const DeviceOp& d : devices) {
-    int dir = OpenDirInRoot(d.dir.c_str(), d.prefix_len, root, sync);
+    if (dir_path == nullptr || *dir_path != d.dir) {
+      if (dir >= 0)
+        ::close(dir);
+      dir = OpenDirInRoot(d.dir.c_str(), d.prefix_len, root, sync);
+      dir_path = &d.dir;
+    }
     const char* name = d.name.c_str();
     ::unlinkat(dir, name, 0);
     if (::mknodat(dir, name, d.mode, d.dev) != 0) {
       if (errno != EPERM)
         ChildFail(sync, errno, "mknod", d.target.c_str());
       BindHostDevice(d, dir, sync);
-      ::close(dir);
       continue;
     }
     if (::fchmodat(dir, name, d.mode & 07777, 0) != 0)
       ChildFail(sync, errno, "chmod device", d.target.c_str());
     if (::fchownat(dir, name, d.uid, d.gid, AT_SYMLINK_NOFOLLOW) != 0)
       ChildFail(sync, errno, "chown device", d.target.c_str());
-    ::close(dir);
   }
+  if (dir >= 0)
+    ::close(dir);
 }
 
 void CreateSymlinks(const std::vector<SymlinkOp>& links, int sync) {
