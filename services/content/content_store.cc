@@ -141,7 +141,10 @@ absl::StatusOr<std::unique_ptr<Writer>> ContentStore::OpenWriter(const std::stri
       return AlreadyExistsError("content", expected);
     }
   }
-  return local_.OpenWriter(BackendRef(ns, ref), total, expected);
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<Writer> w,
+                         local_.OpenWriter(BackendRef(ns, ref), total, expected));
+  w->SetDisplayRef(ref);  // errors name the client's ref, not the store's "<ns>@<ref>"
+  return w;
 }
 
 absl::StatusOr<std::string> ContentStore::Commit(const std::string& ns, Writer& w, int64_t size,

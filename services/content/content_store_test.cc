@@ -68,6 +68,16 @@ TEST_F(ContentStoreTest, WritingABlobAnotherNamespaceHasWithoutItsDigestRecordsI
   EXPECT_THAT(store_->Commit("b", **w, 0, "", {}), StatusIs(absl::StatusCode::kAlreadyExists));
 }
 
+TEST_F(ContentStoreTest, ErrorsNameTheClientsRef) {
+  auto w = store_->OpenWriter("a", "my-ref", 0, "");
+  ASSERT_THAT(w, IsOk());
+  ASSERT_THAT((*w)->Write(0, "bytes"), IsOk());
+  absl::StatusOr<std::string> d = store_->Commit("a", **w, 0, "sha256:" + std::string(64, '0'), {});
+  EXPECT_THAT(d, StatusIs(absl::StatusCode::kFailedPrecondition,
+                          "ref \"my-ref\": unexpected commit digest"));
+  EXPECT_EQ(std::string(d.status().message()).find('@'), std::string::npos) << d.status();
+}
+
 TEST_F(ContentStoreTest, DeleteRemovesOnlyTheRecord) {
   std::string d = Ingest("a", "r", "shared");
   ASSERT_THAT(store_->Delete("a", d), IsOk());

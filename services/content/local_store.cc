@@ -270,25 +270,25 @@ void Writer::SetExpected(int64_t total, const std::string& expected) {
 }
 
 absl::Status Writer::Truncate() {
-  BERTH_RETURN_IF_ERROR(Annotate(file_->Truncate(), fmt::format("ingest {:?}", status_.ref)));
+  BERTH_RETURN_IF_ERROR(Annotate(file_->Truncate(), fmt::format("ingest {:?}", display_ref_)));
   status_.offset = 0;
   return absl::OkStatus();
 }
 
 absl::Status Writer::Write(int64_t offset, std::string_view data) {
   if (discarded_)
-    return FailedPrecondition(fmt::format("ref {:?}: discarded", status_.ref));
+    return FailedPrecondition(fmt::format("ref {:?}: discarded", display_ref_));
   if (offset != status_.offset) {
     return absl::OutOfRangeError(fmt::format("ref {:?}: write at offset {} but the ingest is at {}",
-                                             status_.ref, offset, status_.offset));
+                                             display_ref_, offset, status_.offset));
   }
   if (status_.total > 0 && offset + static_cast<int64_t>(data.size()) > status_.total) {
     return FailedPrecondition(
-        fmt::format("ref {:?}: write past the expected size {}", status_.ref, status_.total));
+        fmt::format("ref {:?}: write past the expected size {}", display_ref_, status_.total));
   }
   absl::Status s = file_->Append(data);
   status_.offset = file_->size();
-  BERTH_RETURN_IF_ERROR(Annotate(s, fmt::format("ingest {:?}", status_.ref)));
+  BERTH_RETURN_IF_ERROR(Annotate(s, fmt::format("ingest {:?}", display_ref_)));
   status_.updated_at = metadata::NowNanos();
   return absl::OkStatus();
 }
@@ -302,23 +302,23 @@ absl::Status Writer::Discard(absl::Status why) {
 
 absl::StatusOr<Writer::Committed> Writer::Commit(int64_t size, const std::string& expected) {
   if (discarded_)
-    return FailedPrecondition(fmt::format("ref {:?}: discarded", status_.ref));
+    return FailedPrecondition(fmt::format("ref {:?}: discarded", display_ref_));
   if (!expected.empty())
     BERTH_RETURN_IF_ERROR(ValidateDigest(expected));
   absl::StatusOr<std::string> digest = file_->Digest();
   if (!digest.ok())
-    return Annotate(digest.status(), fmt::format("ingest {:?}", status_.ref));
+    return Annotate(digest.status(), fmt::format("ingest {:?}", display_ref_));
   const std::string& actual = *digest;
   for (int64_t want : {size, status_.total}) {
     if (want > 0 && want != status_.offset) {
       return Discard(FailedPrecondition(fmt::format(
-          "ref {:?}: unexpected commit size {}, expected {}", status_.ref, status_.offset, want)));
+          "ref {:?}: unexpected commit size {}, expected {}", display_ref_, status_.offset, want)));
     }
   }
   for (const std::string& want : {expected, status_.expected}) {
     if (!want.empty() && want != actual) {
       return Discard(FailedPrecondition(fmt::format(
-          "ref {:?}: unexpected commit digest {}, expected {}", status_.ref, actual, want)));
+          "ref {:?}: unexpected commit digest {}, expected {}", display_ref_, actual, want)));
     }
   }
   if (::fsync(file_->fd()) != 0)

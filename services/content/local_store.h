@@ -69,12 +69,20 @@ class Writer {
   // Sets the expected total/digest when they were not known at open.
   void SetExpected(int64_t total, const std::string& expected);
 
+  // The ref that error messages name (default: the store's ref), e.g. the client's own ref
+  // where the store's carries a namespace.
+  void SetDisplayRef(std::string ref) { display_ref_ = std::move(ref); }
+
  private:
   friend class LocalStore;
 
   Writer(LocalStore& store, std::filesystem::path dir, std::unique_ptr<IngestFile> file,
          IngestStatus st)
-      : store_(store), dir_(std::move(dir)), file_(std::move(file)), status_(std::move(st)) {}
+      : store_(store),
+        dir_(std::move(dir)),
+        file_(std::move(file)),
+        status_(std::move(st)),
+        display_ref_(status_.ref) {}
 
   // Removes the ingest after a failed check and returns `why`.
   absl::Status Discard(absl::Status why);
@@ -84,6 +92,7 @@ class Writer {
   std::filesystem::path dir_;
   std::unique_ptr<IngestFile> file_;
   IngestStatus status_;
+  std::string display_ref_;
 };
 
 class LocalStore {
