@@ -16,8 +16,12 @@
 namespace berth::shim {
 namespace {
 
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  return ToProtoTime(t);
+// exited_at only once the process has exited: unset while it runs, as containerd's shim leaves
+// it (a present Timestamp of 0 s reads as 1970 in a Go client, not as the zero time).
+template <typename Response>
+void SetExitedAt(absl::Time t, Response* resp) {
+  if (t != absl::Time())
+    *resp->mutable_exited_at() = ToProtoTime(t);
 }
 
 containerd::v1::types::Status ToProto(State s) {
@@ -70,8 +74,7 @@ absl::Status ShimService::State(const v1::StateRequest& req, v1::StateResponse* 
   resp->set_stderr(st->io.stderr_path);
   resp->set_terminal(st->io.terminal);
   resp->set_exit_status(static_cast<uint32_t>(st->exit_status));
-  if (st->exited_at != absl::Time())  // unset while running, as containerd's shim
-    *resp->mutable_exited_at() = ToProto(st->exited_at);
+  SetExitedAt(st->exited_at, resp);
   return absl::OkStatus();
 }
 
@@ -111,8 +114,7 @@ absl::Status ShimService::Delete(const v1::DeleteRequest& req, v1::DeleteRespons
     return Reply("Delete", st.status());
   resp->set_pid(static_cast<uint32_t>(st->pid));
   resp->set_exit_status(static_cast<uint32_t>(st->exit_status));
-  if (st->exited_at != absl::Time())  // unset while running, as containerd's shim
-    *resp->mutable_exited_at() = ToProto(st->exited_at);
+  SetExitedAt(st->exited_at, resp);
   if (req.exec_id().empty())
     on_gone_();
   return absl::OkStatus();
@@ -160,8 +162,7 @@ absl::Status ShimService::Wait(const v1::WaitRequest& req, v1::WaitResponse* res
   if (!st.ok())
     return Reply("Wait", st.status());
   resp->set_exit_status(static_cast<uint32_t>(st->exit_status));
-  if (st->exited_at != absl::Time())  // unset while running, as containerd's shim
-    *resp->mutable_exited_at() = ToProto(st->exited_at);
+  SetExitedAt(st->exited_at, resp);
   return absl::OkStatus();
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "fmt/format.h"
 
 #include "lib/base/status.h"
@@ -25,17 +26,7 @@ namespace fs = std::filesystem;
 
 // The non-empty parts of a colon-separated list of directories.
 std::vector<std::string> SplitLayers(const std::string& list) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t end = list.find(':', start);
-    if (end == std::string::npos)
-      end = list.size();
-    if (end > start)
-      out.push_back(list.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
+  return absl::StrSplit(list, ':', absl::SkipEmpty());
 }
 
 std::string Object(const fs::path& target) {

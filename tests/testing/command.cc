@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "absl/strings/str_split.h"
+
 extern char** environ;
 
 namespace berth::testing {
@@ -143,17 +145,7 @@ UniqueFd LeakableDescriptor(int at_least) {
 }
 
 std::vector<std::string> Lines(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start < s.size()) {
-    size_t end = s.find('\n', start);
-    if (end == std::string::npos)
-      end = s.size();
-    if (end > start)
-      out.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
+  return absl::StrSplit(s, '\n', absl::SkipEmpty());
 }
 
 CommandResult MakeTestImages(const std::string& outdir) {
