@@ -5,12 +5,11 @@
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
-#include "containerd/cgroups/v1/metrics.pb.h"
-#include "containerd/cgroups/v2/metrics.pb.h"
 #include "containerd/runc/options/oci.pb.h"
 #include "lib/base/status.h"
 #include "lib/base/version.h"
 #include "lib/mount/proto.h"
+#include "shim/metrics.h"
 #include "shim/proto_time.h"
 
 namespace berth::shim {
@@ -171,36 +170,10 @@ absl::Status ShimService::Stats(const v1::StatsRequest&, v1::StatsResponse* resp
   absl::StatusOr<linux::CgroupStats> st = task_.Stats(&v2);
   if (!st.ok())
     return Reply("Stats", st.status());
-  if (v2) {
-    io::containerd::cgroups::v2::Metrics m;
-    m.mutable_pids()->set_current(st->pids_current);
-    m.mutable_pids()->set_limit(st->pids_limit);
-    m.mutable_cpu()->set_usage_usec(st->cpu_usage_ns / 1000);
-    m.mutable_cpu()->set_user_usec(st->cpu_user_ns / 1000);
-    m.mutable_cpu()->set_system_usec(st->cpu_system_ns / 1000);
-    m.mutable_memory()->set_usage(st->memory_usage);
-    m.mutable_memory()->set_usage_limit(st->memory_limit);
-    m.mutable_memory_events()->set_oom_kill(st->oom_kills);
-    resp->mutable_stats()->PackFrom(m);
-    return absl::OkStatus();
-  }
-  io::containerd::cgroups::v1::Metrics m;
-  m.mutable_pids()->set_current(st->pids_current);
-  m.mutable_pids()->set_limit(st->pids_limit);
-  m.mutable_cpu()->mutable_usage()->set_total(st->cpu_usage_ns);
-  m.mutable_cpu()->mutable_usage()->set_user(st->cpu_user_ns);
-  m.mutable_cpu()->mutable_usage()->set_kernel(st->cpu_system_ns);
-  m.mutable_cpu()->mutable_throttling()->set_periods(st->cpu_periods);
-  m.mutable_cpu()->mutable_throttling()->set_throttled_periods(st->cpu_throttled_periods);
-  m.mutable_cpu()->mutable_throttling()->set_throttled_time(st->cpu_throttled_ns);
-  m.mutable_memory()->set_total_rss(st->rss);
-  m.mutable_memory()->set_total_cache(st->cache);
-  m.mutable_memory()->mutable_usage()->set_usage(st->memory_usage);
-  m.mutable_memory()->mutable_usage()->set_max(st->memory_max_usage);
-  m.mutable_memory()->mutable_usage()->set_limit(st->memory_limit);
-  m.mutable_memory()->mutable_usage()->set_failcnt(st->memory_failcnt);
-  m.mutable_memory_oom_control()->set_oom_kill(st->oom_kills);
-  resp->mutable_stats()->PackFrom(m);
+  if (v2)
+    resp->mutable_stats()->PackFrom(V2Metrics(*st));
+  else
+    resp->mutable_stats()->PackFrom(V1Metrics(*st));
   return absl::OkStatus();
 }
 

@@ -1,5 +1,6 @@
 #include "services/tasks/service.h"
 
+#include "absl/time/clock.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/server_builder.h"
@@ -256,7 +257,8 @@ grpc::Status TasksService::Metrics(grpc::ServerContext* ctx, const api::MetricsR
         return stats.status();
       }
       ::containerd::types::Metric* m = resp->add_metrics();
-      *m->mutable_timestamp() = TimeUtil::GetCurrentTime();
+      // To the nanosecond, as containerd's (GetCurrentTime gives whole seconds here).
+      *m->mutable_timestamp() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
       m->set_id(task->bundle().id());
       *m->mutable_data() = *std::move(stats);
     }

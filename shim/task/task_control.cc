@@ -122,7 +122,7 @@ void Task::StartOomMonitor() {
       char buf[4096];
       if (::read(efd.get(), buf, sizeof(buf)) <= 0 && !v2)
         return;  // v1: the cgroup is gone
-      if (!v2 && !cg->Stats().ok())
+      if (!v2 && !cg->Exists())
         return;  // v1 signals the eventfd when the cgroup is removed, too
       uint64_t now = cg->OomKillCount();
       if (v2 && now <= seen)

@@ -2,6 +2,7 @@
 // the task verbs and their events, errors, spec flags, and 50 tasks at once (the fixture:
 // tasks_fixture.h).
 
+#include <filesystem>
 #include <regex>
 #include <set>
 
@@ -15,6 +16,7 @@ namespace berth {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::ContainsRegex;
 using testing::EventWatcher;
 using ::testing::HasSubstr;
 using testing::IsCgroupV2;
@@ -122,9 +124,21 @@ TEST_F(TasksTest, DetachedTaskLifecycleWithEvents) {
   r = C({"tasks", "metrics", "web"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("pids.current"));
+  // The sample's time to the nanosecond (Go prints the fraction), as containerd's.
+  EXPECT_THAT(r.out, ContainsRegex(R"([0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]+ \+0000 UTC)"));
   r = C({"tasks", "metrics", "--format", "json", "web"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("\"pids\""));
+  // What containerd's cgroups packages fill, beyond the usage counters (ctr leaves zeros out).
+  if (std::filesystem::exists("/sys/fs/cgroup/cgroup.controllers")) {
+    EXPECT_THAT(r.out, HasSubstr("\"usage_limit\""));
+    EXPECT_THAT(r.out, HasSubstr("\"anon\""));
+  } else {
+    EXPECT_THAT(r.out, HasSubstr("\"per_cpu\""));
+    EXPECT_THAT(r.out, HasSubstr("\"hierarchical_memory_limit\""));
+    EXPECT_THAT(r.out, HasSubstr("\"total_active_anon\""));
+    EXPECT_THAT(r.out, HasSubstr("\"memory_oom_control\""));
+  }
 
   // A running task is neither deleted nor its container removed.
   r = C({"tasks", "delete", "web"});

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "fmt/format.h"
 
 #include "lib/base/status.h"
@@ -77,13 +79,13 @@ absl::StatusOr<std::string> ReadCgroupFile(const std::string& file) {
   }
 }
 
-uint64_t ReadCgroupUint(const std::string& file) {
+uint64_t ReadCgroupUint(const std::string& file, uint64_t if_max) {
   std::ifstream in(file);
   std::string word;
   in >> word;
-  if (word.empty() || word == "max")
-    return 0;
-  return std::strtoull(word.c_str(), nullptr, 10);
+  if (word == "max")
+    return if_max;
+  return word.empty() ? 0 : std::strtoull(word.c_str(), nullptr, 10);
 }
 
 uint64_t ReadKeyed(const std::string& file, const std::string& key) {
@@ -95,6 +97,33 @@ uint64_t ReadKeyed(const std::string& file, const std::string& key) {
       return v;
   }
   return 0;
+}
+
+KeyValues ReadKeyValues(const std::string& file) {
+  KeyValues out;
+  absl::StatusOr<std::string> text = ReadCgroupFile(file);
+  if (!text.ok())
+    return out;
+  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> kv = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    uint64_t v = 0;
+    if (kv.size() == 2 && absl::SimpleAtoi(kv[1], &v))
+      out.emplace_back(kv[0], v);
+  }
+  return out;
+}
+
+std::vector<uint64_t> ReadUints(const std::string& file) {
+  std::vector<uint64_t> out;
+  absl::StatusOr<std::string> text = ReadCgroupFile(file);
+  if (!text.ok())
+    return out;
+  for (absl::string_view word : absl::StrSplit(*text, absl::ByAnyChar(" \n"), absl::SkipEmpty())) {
+    uint64_t v = 0;
+    if (absl::SimpleAtoi(word, &v))
+      out.push_back(v);
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<pid_t>> ReadProcs(const std::string& file) {

@@ -8,8 +8,14 @@
 #include <array>
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <span>
 #include <thread>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "fmt/format.h"
 
 #include "lib/base/status.h"
@@ -26,6 +32,19 @@ std::string DeviceLine(const oci::DeviceRule& d) {
   std::string major = d.major && *d.major >= 0 ? std::to_string(*d.major) : "*";
   std::string minor = d.minor && *d.minor >= 0 ? std::to_string(*d.minor) : "*";
   return fmt::format("{} {}:{} {}", type, major, minor, d.access.empty() ? "rwm" : d.access);
+}
+
+// "/dev/sda" for 8:0, from the DEVNAME of /sys/dev/block/8:0/uevent; empty when unknown.
+std::string BlockDeviceName(uint32_t major, uint32_t minor) {
+  absl::StatusOr<std::string> uevent =
+      ReadCgroupFile(fmt::format("/sys/dev/block/{}:{}/uevent", major, minor));
+  if (!uevent.ok())
+    return "";
+  for (absl::string_view line : absl::StrSplit(*uevent, '\n')) {
+    if (absl::ConsumePrefix(&line, "DEVNAME="))
+      return absl::StrCat("/dev/", line);
+  }
+  return "";
 }
 
 }  // namespace
@@ -188,26 +207,96 @@ absl::StatusOr<std::vector<pid_t>> CgroupV1::Pids() {
   return ReadProcs(File("pids", "cgroup.procs"));
 }
 
+bool CgroupV1::Exists() const {
+  return ::access(File("memory", "").c_str(), F_OK) == 0;
+}
+
+// What containerd's cgroups v1 package reads: the counters of memory, memory+swap, kernel and
+// kernel TCP memory, memory.stat and the OOM control, cpuacct and the CFS throttling, pids and
+// blkio (the CFQ/BFQ files where the kernel has them, else the throttling layer's).
 absl::StatusOr<CgroupStats> CgroupV1::Stats() {
+  if (!Exists())
+    return NotFoundError("cgroup", path_);
   CgroupStats s;
-  s.memory_usage = ReadCgroupUint(File("memory", "memory.usage_in_bytes"));
-  s.memory_max_usage = ReadCgroupUint(File("memory", "memory.max_usage_in_bytes"));
-  s.memory_limit = ReadCgroupUint(File("memory", "memory.limit_in_bytes"));
-  s.memory_failcnt = ReadCgroupUint(File("memory", "memory.failcnt"));
-  s.oom_kills = ReadKeyed(File("memory", "memory.oom_control"), "oom_kill");
-  s.rss = ReadKeyed(File("memory", "memory.stat"), "total_rss");
-  s.cache = ReadKeyed(File("memory", "memory.stat"), "total_cache");
+  auto counter = [&](const std::string& prefix) {
+    return MemoryCounter{.usage = ReadCgroupUint(File("memory", prefix + "usage_in_bytes")),
+                         .max = ReadCgroupUint(File("memory", prefix + "max_usage_in_bytes")),
+                         .limit = ReadCgroupUint(File("memory", prefix + "limit_in_bytes")),
+                         .failcnt = ReadCgroupUint(File("memory", prefix + "failcnt"))};
+  };
+  auto optional_counter = [&](const std::string& prefix) -> std::optional<MemoryCounter> {
+    if (::access(File("memory", prefix + "usage_in_bytes").c_str(), F_OK) != 0)
+      return std::nullopt;  // swap accounting or kmem not in this kernel
+    return counter(prefix);
+  };
+  s.memory = counter("memory.");
+  s.swap = optional_counter("memory.memsw.");
+  s.kernel = optional_counter("memory.kmem.");
+  s.kernel_tcp = optional_counter("memory.kmem.tcp.");
+  s.memory_stat = ReadKeyValues(File("memory", "memory.stat"));
+  s.memory_events = ReadKeyValues(File("memory", "memory.oom_control"));
   s.pids_current = ReadCgroupUint(File("pids", "pids.current"));
   s.pids_limit = ReadCgroupUint(File("pids", "pids.max"));
   s.cpu_usage_ns = ReadCgroupUint(File("cpuacct", "cpuacct.usage"));
-  s.cpu_user_ns = ReadCgroupUint(File("cpuacct", "cpuacct.usage_user"));
-  s.cpu_system_ns = ReadCgroupUint(File("cpuacct", "cpuacct.usage_sys"));
-  s.cpu_periods = ReadKeyed(File("cpu", "cpu.stat"), "nr_periods");
-  s.cpu_throttled_periods = ReadKeyed(File("cpu", "cpu.stat"), "nr_throttled");
-  s.cpu_throttled_ns = ReadKeyed(File("cpu", "cpu.stat"), "throttled_time");
-  if (::access(File("memory", "").c_str(), F_OK) != 0)
-    return NotFoundError("cgroup", path_);
+  // cpuacct.stat's user and system ticks are scaled by the kernel to add up to the usage
+  // (cpuacct.usage_user and _sys are raw tick samples that need not).
+  const uint64_t ns_per_tick = 1'000'000'000 / static_cast<uint64_t>(::sysconf(_SC_CLK_TCK));
+  for (const auto& [k, v] : ReadKeyValues(File("cpuacct", "cpuacct.stat"))) {
+    if (k == "user")
+      s.cpu_user_ns = v * ns_per_tick;
+    else if (k == "system")
+      s.cpu_system_ns = v * ns_per_tick;
+  }
+  s.cpu_per_cpu_ns = ReadUints(File("cpuacct", "cpuacct.usage_percpu"));
+  KeyValues cpu = ReadKeyValues(File("cpu", "cpu.stat"));
+  for (const auto& [k, v] : cpu) {
+    if (k == "nr_periods")
+      s.cpu_periods = v;
+    else if (k == "nr_throttled")
+      s.cpu_throttled_periods = v;
+    else if (k == "throttled_time")
+      s.cpu_throttled_ns = v;
+  }
+  static constexpr std::array<const char*, 8> kCfq = {
+      "sectors_recursive",         "io_service_bytes_recursive",
+      "io_serviced_recursive",     "io_queued_recursive",
+      "io_service_time_recursive", "io_wait_time_recursive",
+      "io_merged_recursive",       "time_recursive"};
+  static constexpr std::array<const char*, 2> kThrottle = {"throttle.io_service_bytes",
+                                                           "throttle.io_serviced"};
+  bool cfq = ::access(File("blkio", "blkio.io_serviced_recursive").c_str(), F_OK) == 0;
+  for (const char* f :
+       cfq ? std::span<const char* const>(kCfq) : std::span<const char* const>(kThrottle)) {
+    absl::StatusOr<std::string> text = ReadCgroupFile(File("blkio", fmt::format("blkio.{}", f)));
+    if (text.ok())
+      ParseBlkio(f, *text, &s.io);
+  }
+  std::map<std::pair<uint32_t, uint32_t>, std::string> names;
+  for (DeviceStat& d : s.io) {
+    auto [it, added] = names.try_emplace({d.major, d.minor});
+    if (added)
+      it->second = BlockDeviceName(d.major, d.minor);
+    d.device = it->second;
+  }
   return s;
+}
+
+void ParseBlkio(const std::string& file, absl::string_view text, std::vector<DeviceStat>* out) {
+  // "8:0 Read 4096" per device and operation, "8:0 4096" for sectors and time, "Total 4096".
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> w = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (w.size() < 2 || w.size() > 3)
+      continue;
+    std::pair<absl::string_view, absl::string_view> dev = absl::StrSplit(w[0], ':');
+    DeviceStat d;
+    d.file = file;
+    if (w.size() == 3)
+      d.key = std::string(w[1]);
+    if (!absl::SimpleAtoi(dev.first, &d.major) || !absl::SimpleAtoi(dev.second, &d.minor) ||
+        !absl::SimpleAtoi(w.back(), &d.value))
+      continue;  // "Total"
+    out->push_back(std::move(d));
+  }
 }
 
 absl::StatusOr<UniqueFd> CgroupV1::OomEventFd() {

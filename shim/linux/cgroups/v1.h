@@ -5,6 +5,9 @@
 // period), cpuset, pids, blkio weight, devices and the freezer.
 
 #include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
 
 #include "shim/linux/cgroups/cgroup.h"
 
@@ -26,6 +29,7 @@ class CgroupV1 : public Cgroup {
   absl::Status Thaw() override;
   absl::StatusOr<std::vector<pid_t>> Pids() override;
   absl::StatusOr<CgroupStats> Stats() override;
+  bool Exists() const override;
   absl::StatusOr<UniqueFd> OomEventFd() override;
   uint64_t OomKillCount() override;
   std::vector<CgroupBind> Binds() const override;
@@ -46,5 +50,8 @@ class CgroupV1 : public Cgroup {
   std::string path_;
   std::string root_;
 };
+
+// Appends the device lines of the blkio file `file` (its name without "blkio.") to `out`.
+void ParseBlkio(const std::string& file, absl::string_view text, std::vector<DeviceStat>* out);
 
 }  // namespace berth::shim::linux

@@ -7,8 +7,11 @@
 
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <thread>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "fmt/format.h"
 
 #include "lib/base/status.h"
@@ -113,26 +116,84 @@ absl::StatusOr<std::vector<pid_t>> CgroupV2::Pids() {
   return ReadProcs(File("cgroup.procs"));
 }
 
+bool CgroupV2::Exists() const {
+  return ::access(dir_.c_str(), F_OK) == 0;
+}
+
+// What containerd's cgroups v2 package reads: memory.{current,peak,max}, memory.swap.*,
+// memory.stat and memory.events, pids, cpu.stat, io.stat and hugetlb.<size>.{current,max}.
 absl::StatusOr<CgroupStats> CgroupV2::Stats() {
-  if (::access(dir_.c_str(), F_OK) != 0)
+  if (!Exists())
     return NotFoundError("cgroup", path_);
+  constexpr uint64_t kUnlimited = std::numeric_limits<uint64_t>::max();
   CgroupStats s;
-  s.memory_usage = ReadCgroupUint(File("memory.current"));
-  s.memory_max_usage = ReadCgroupUint(File("memory.peak"));
-  s.memory_limit = ReadCgroupUint(File("memory.max"));
-  s.oom_kills = ReadKeyed(File("memory.events"), "oom_kill");
-  s.memory_failcnt = ReadKeyed(File("memory.events"), "max");
-  s.rss = ReadKeyed(File("memory.stat"), "anon");
-  s.cache = ReadKeyed(File("memory.stat"), "file");
+  s.memory_stat = ReadKeyValues(File("memory.stat"));
+  s.memory_events = ReadKeyValues(File("memory.events"));
+  s.memory = {.usage = ReadCgroupUint(File("memory.current")),
+              .max = ReadCgroupUint(File("memory.peak")),
+              .limit = ReadCgroupUint(File("memory.max"), kUnlimited),
+              .failcnt = 0};
+  for (const auto& [k, v] : s.memory_events) {
+    if (k == "max")
+      s.memory.failcnt = v;
+  }
+  if (::access(File("memory.swap.current").c_str(), F_OK) == 0) {
+    s.swap = MemoryCounter{.usage = ReadCgroupUint(File("memory.swap.current")),
+                           .limit = ReadCgroupUint(File("memory.swap.max"), kUnlimited)};
+  }
   s.pids_current = ReadCgroupUint(File("pids.current"));
   s.pids_limit = ReadCgroupUint(File("pids.max"));
-  s.cpu_usage_ns = ReadKeyed(File("cpu.stat"), "usage_usec") * 1000;
-  s.cpu_user_ns = ReadKeyed(File("cpu.stat"), "user_usec") * 1000;
-  s.cpu_system_ns = ReadKeyed(File("cpu.stat"), "system_usec") * 1000;
-  s.cpu_periods = ReadKeyed(File("cpu.stat"), "nr_periods");
-  s.cpu_throttled_periods = ReadKeyed(File("cpu.stat"), "nr_throttled");
-  s.cpu_throttled_ns = ReadKeyed(File("cpu.stat"), "throttled_usec") * 1000;
+  for (const auto& [k, v] : ReadKeyValues(File("cpu.stat"))) {
+    if (k == "usage_usec")
+      s.cpu_usage_ns = v * 1000;
+    else if (k == "user_usec")
+      s.cpu_user_ns = v * 1000;
+    else if (k == "system_usec")
+      s.cpu_system_ns = v * 1000;
+    else if (k == "nr_periods")
+      s.cpu_periods = v;
+    else if (k == "nr_throttled")
+      s.cpu_throttled_periods = v;
+    else if (k == "throttled_usec")
+      s.cpu_throttled_ns = v * 1000;
+  }
+  if (absl::StatusOr<std::string> io = ReadCgroupFile(File("io.stat")); io.ok())
+    ParseIoStat(*io, &s.io);
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+    std::string name = e.path().filename();
+    if (!name.starts_with("hugetlb.") || !name.ends_with(".current") ||
+        name.ends_with(".rsvd.current"))
+      continue;
+    std::string size = name.substr(8, name.size() - 8 - 8);
+    s.hugetlb.push_back(
+        {.pagesize = size,
+         .usage = ReadCgroupUint(e.path()),
+         .max = ReadCgroupUint(File(fmt::format("hugetlb.{}.max", size)), kUnlimited)});
+  }
   return s;
+}
+
+void ParseIoStat(absl::string_view text, std::vector<DeviceStat>* out) {
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> w = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (w.empty())
+      continue;
+    std::pair<absl::string_view, absl::string_view> dev = absl::StrSplit(w[0], ':');
+    uint32_t major = 0;
+    uint32_t minor = 0;
+    if (!absl::SimpleAtoi(dev.first, &major) || !absl::SimpleAtoi(dev.second, &minor))
+      continue;
+    for (size_t i = 1; i < w.size(); ++i) {
+      std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(w[i], '=');
+      DeviceStat d;
+      d.major = major;
+      d.minor = minor;
+      d.key = std::string(kv.first);
+      if (absl::SimpleAtoi(kv.second, &d.value))
+        out->push_back(std::move(d));
+    }
+  }
 }
 
 absl::StatusOr<UniqueFd> CgroupV2::OomEventFd() {

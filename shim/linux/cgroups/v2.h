@@ -5,6 +5,9 @@
 // on v2 and are not applied (Apply logs nothing and ignores them).
 
 #include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
 
 #include "shim/linux/cgroups/cgroup.h"
 
@@ -25,6 +28,7 @@ class CgroupV2 : public Cgroup {
   absl::Status Thaw() override;
   absl::StatusOr<std::vector<pid_t>> Pids() override;
   absl::StatusOr<CgroupStats> Stats() override;
+  bool Exists() const override;
   absl::StatusOr<UniqueFd> OomEventFd() override;
   uint64_t OomKillCount() override;
   std::vector<CgroupBind> Binds() const override;
@@ -39,5 +43,9 @@ class CgroupV2 : public Cgroup {
   std::string root_;
   std::string dir_;
 };
+
+// Appends io.stat's device lines ("8:0 rbytes=4096 wbytes=0 ...") to `out`, a DeviceStat per
+// key.
+void ParseIoStat(absl::string_view text, std::vector<DeviceStat>* out);
 
 }  // namespace berth::shim::linux
