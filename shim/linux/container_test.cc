@@ -122,6 +122,31 @@ TEST_F(ContainerTest, MountTargetsThroughSymlinksStayInsideTheRootfs) {
   EXPECT_TRUE(std::filesystem::is_directory(dir_ / ("rootfs" + outside.string() + "/sub")));
 }
 
+// A cwd the image lacks is made (0755), as runc makes it, also under a read-only root, through
+// the image's links as the container sees them: a link to a host path dangles inside the
+// container and fails the create; nothing is ever made on the host.
+TEST_F(ContainerTest, AMissingCwdIsMadeInsideTheRootfs) {
+  std::filesystem::create_directories(dir_ / "rootfs/srv");
+  std::filesystem::create_symlink("/srv", dir_ / "rootfs/inside");
+  oci::Spec spec = shim::testing::BusyboxSpec("cwd", "pwd; stat -c %a .");
+  spec.process->cwd = "/inside/new/dir";
+  spec.root.readonly = true;
+  std::string out;
+  ASSERT_EQ(Run(spec, &out), 0) << out;
+  EXPECT_EQ(out, "/srv/new/dir\n755\n");  // busybox pwd prints the resolved path
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ / "rootfs/srv/new/dir"));
+
+  const std::filesystem::path outside = dir_ / "outside-cwd";
+  std::filesystem::create_directories(outside);
+  std::filesystem::create_symlink(outside, dir_ / "rootfs/host");
+  spec.process->cwd = "/host/new";
+  absl::StatusOr<std::unique_ptr<Container>> c = Create(spec);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound) << c.status();
+  EXPECT_THAT(c.status().message(), HasSubstr("create cwd /host/new"));
+  EXPECT_TRUE(std::filesystem::is_empty(outside)) << "nothing was created outside the rootfs";
+  EXPECT_FALSE(shim::testing::CgroupExists(spec.linux.cgroups_path));
+}
+
 // Device nodes go where their paths lead inside the rootfs, their directories made as needed
 // (ctr run --privileged passes every host device, /dev/cpu/0/cpuid among them); a directory
 // that the image links to a host path does not take a node outside the rootfs.

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "fmt/format.h"
@@ -57,6 +58,8 @@ absl::StatusOr<RootfsPlan> PlanRootfs(const oci::Spec& spec, const std::string& 
   plan.masked_paths = spec.linux.masked_paths;
   plan.readonly_paths = spec.linux.readonly_paths;
   plan.readonly_root = spec.root.readonly;
+  if (spec.process.has_value())
+    plan.cwd = spec.process->cwd;
   plan.console = plan.setup_dev && spec.process.has_value() && spec.process->terminal;
   return plan;
 }
@@ -125,6 +128,25 @@ void PivotRootfs(const char* rootfs, int sync) {
     ChildFail(sync, errno, "chdir", "/");
 }
 
+// mkdir -p inside the new root, without allocating. Symlinks on the way resolve inside it.
+void MakeCwd(const std::string& cwd, int sync) {
+  if (cwd.empty() || ::access(cwd.c_str(), F_OK) == 0)
+    return;
+  char path[PATH_MAX];
+  if (cwd.size() >= sizeof(path))
+    ChildFail(sync, ENAMETOOLONG, "create cwd", cwd.c_str());
+  std::memcpy(path, cwd.c_str(), cwd.size() + 1);
+  for (size_t i = 1; i <= cwd.size(); ++i) {
+    if (path[i] != '/' && path[i] != '\0')
+      continue;
+    char c = path[i];
+    path[i] = '\0';
+    if (::mkdir(path, 0755) != 0 && errno != EEXIST)
+      ChildFail(sync, errno, "create cwd", cwd.c_str());
+    path[i] = c;
+  }
+}
+
 void MaskPath(const char* path, int sync) {
   struct stat st;
   if (::stat(path, &st) != 0) {
@@ -153,6 +175,7 @@ void ReadonlyPath(const char* path, int sync) {
 
 void EnterRootfs(const RootfsPlan& plan, int sync) {
   PivotRootfs(plan.rootfs.c_str(), sync);
+  MakeCwd(plan.cwd, sync);
   for (const std::string& p : plan.masked_paths) MaskPath(p.c_str(), sync);
   for (const std::string& p : plan.readonly_paths) ReadonlyPath(p.c_str(), sync);
   if (plan.readonly_root) {

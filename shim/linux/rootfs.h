@@ -27,6 +27,9 @@ struct RootfsPlan {
   std::vector<std::string> masked_paths;    // container paths
   std::vector<std::string> readonly_paths;  // container paths
   bool readonly_root = false;
+  // The process's cwd, made (0755, as runc does) when the image lacks it, before the root
+  // becomes read-only: `ctr run --cwd /new` and `docker run -w /new` work on any image.
+  std::string cwd;
 };
 
 // Errors: NotFound naming root.path when the rootfs is missing; InvalidArgument for a bad

@@ -241,7 +241,7 @@ TEST_F(TasksTest, SpecFlagsTakeEffect) {
   fs::create_directories(shared);
   testing::WriteFile(shared / "note", "from-host\n");
   testing::CommandResult r =
-      Run({"--rm", "--env", "FOO=bar", "--cwd", "/tmp", "--read-only", "--net-host", "--mount",
+      Run({"--rm", "--env", "FOO=bar", "--cwd", "/srv/app", "--read-only", "--net-host", "--mount",
            "type=bind,src=" + shared.string() + ",dst=/mnt,options=rbind:ro"},
           "flags",
           {"sh", "-c",
@@ -249,7 +249,7 @@ TEST_F(TasksTest, SpecFlagsTakeEffect) {
            "touch /mnt/y 2>/dev/null || echo ro-mount; echo net=$(hostname)"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("foo=bar\n"));
-  EXPECT_THAT(r.out, HasSubstr("cwd=/tmp\n"));
+  EXPECT_THAT(r.out, HasSubstr("cwd=/srv/app\n"));  // made, as runc does, though not in the image
   EXPECT_THAT(r.out, HasSubstr("from-host\n"));
   EXPECT_THAT(r.out, HasSubstr("ro-root\n"));
   EXPECT_THAT(r.out, HasSubstr("ro-mount\n"));
