@@ -26,6 +26,7 @@ using ::berth::testing::IsOk;
 using ::berth::testing::ReadFile;
 using ::berth::testing::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST_F(ContainerTest, RunsAsPid1InNewNamespaces) {
   oci::Spec spec = shim::testing::BusyboxSpec(
@@ -120,6 +121,26 @@ TEST_F(ContainerTest, MountTargetsThroughSymlinksStayInsideTheRootfs) {
   EXPECT_THAT(out, HasSubstr("from the host\n1\n")) << "both mounts are where the links lead";
   EXPECT_TRUE(std::filesystem::is_empty(outside)) << "nothing was created outside the rootfs";
   EXPECT_TRUE(std::filesystem::is_directory(dir_ / ("rootfs" + outside.string() + "/sub")));
+}
+
+// `ctr run --rootfs-propagation shared|rshared`: pivot_root refuses a shared new root, so the
+// root is made private first, as runc makes it; the container's mounts stay in its namespace.
+TEST_F(ContainerTest, SharedRootPropagationStillPivotsAndLeaksNoMount) {
+  std::string before;  // the runs share the output file
+  for (const char* prop : {"shared", "rshared", "private", "rslave"}) {
+    oci::Spec spec =
+        shim::testing::BusyboxSpec("prop",
+                                   "awk '$5 == \"/\" { print $7 }' /proc/self/mountinfo; "
+                                   "grep -c ' /proc ' /proc/self/mountinfo");
+    spec.linux.rootfs_propagation = prop;
+    std::string out;
+    ASSERT_EQ(Run(spec, &out), 0) << prop << ": " << out;
+    EXPECT_EQ(out.substr(before.size()), "-\n1\n") << prop;  // "/" private, proc mounted once
+    before = out;
+    EXPECT_THAT(berth::testing::ReadFile("/proc/self/mountinfo"),
+                Not(HasSubstr((dir_ / "rootfs").string())))
+        << prop << ": a container mount reached the host";
+  }
 }
 
 // A cwd the image lacks is made (0755), as runc makes it, also under a read-only root, through

@@ -96,6 +96,15 @@ void PrepareRootfs(const RootfsPlan& plan, int sync) {
   const char* rootfs = plan.rootfs.c_str();
   if (::mount(rootfs, rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0)
     ChildFail(sync, errno, "bind rootfs", rootfs);
+  if (plan.root_propagation & MS_SHARED) {
+    // pivot_root refuses a new root whose mount or parent mount is shared. As with runc, the
+    // container's root is private: the first bind made so, a second one on it has a private
+    // parent (and the container's mounts under it reach no other namespace).
+    if (::mount(nullptr, rootfs, nullptr, MS_PRIVATE, nullptr) != 0)
+      ChildFail(sync, errno, "make rootfs private", rootfs);
+    if (::mount(rootfs, rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      ChildFail(sync, errno, "bind rootfs", rootfs);
+  }
   MountRoot root;
   OpenMountRoot(rootfs, &root, sync);
   for (const MountOp& op : plan.mounts) ApplyMount(op, &root, sync);
