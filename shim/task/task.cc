@@ -12,6 +12,7 @@
 #include "containerd/events/task.pb.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "lib/mount/proto.h"
 #include "lib/oci/spec_json.h"
 #include "shim/proto_time.h"
 #include "shim/task/rootfs_mount.h"
@@ -127,6 +128,7 @@ absl::StatusOr<pid_t> Task::Create(const CreateConfig& config) {
   containerd::events::TaskCreate ev;
   ev.set_container_id(id_);
   ev.set_bundle(bundle_);
+  mount::MountsToProto(config.rootfs, ev.mutable_rootfs());
   ev.mutable_io()->set_stdin(io.stdin_path);
   ev.mutable_io()->set_stdout(io.stdout_path);
   ev.mutable_io()->set_stderr(io.stderr_path);

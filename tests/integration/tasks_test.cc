@@ -61,11 +61,16 @@ TEST_F(TasksTest, RunAnImageMountsItsSnapshotAndCleansUp) {
   r = C({"images", "import", images + "/busybox.docker.tar"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string image = "docker.io/library/busybox:latest";
+  EventWatcher events(socket(), dir().path() / "events.txt");
   r = C({"run", "--rm", "--fifo-dir", fifo_dir(), image, "img", "sh", "-c",
          "echo from-image; grep ' / ' /proc/mounts; exit 4"});
   EXPECT_EQ(r.exit_code, 4) << r.err;
   EXPECT_THAT(r.out, HasSubstr("from-image\n"));
-  EXPECT_THAT(r.out, HasSubstr("overlay / overlay"));  // the snapshot, mounted by berthd
+  EXPECT_THAT(r.out, HasSubstr("overlay / overlay"));  // the snapshot, mounted by the shim
+  // As containerd's, the create event names the rootfs mounts the task was given.
+  EXPECT_TRUE(events.WaitFor("/tasks/delete {\"container_id\":\"img\"")) << events.Output();
+  EXPECT_THAT(events.Output(),
+              ContainsRegex("/tasks/create [^\n]*\"rootfs\":\\[\\{\"type\":\"overlay\""));
 
   r = C({"run", "-d", "--fifo-dir", fifo_dir(), image, "imgd", "sleep", "1000"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -136,7 +141,7 @@ TEST_F(TasksTest, DetachedTaskLifecycleWithEvents) {
   } else {
     EXPECT_THAT(r.out, HasSubstr("\"per_cpu\""));
     EXPECT_THAT(r.out, HasSubstr("\"hierarchical_memory_limit\""));
-    EXPECT_THAT(r.out, HasSubstr("\"total_active_anon\""));
+    EXPECT_THAT(r.out, HasSubstr("\"total_pg_fault\""));
     EXPECT_THAT(r.out, HasSubstr("\"memory_oom_control\""));
   }
 
