@@ -44,12 +44,12 @@ absl::Status Reply(std::string_view method, const absl::Status& s) {
 }
 
 IoConfig Io(const std::string& in, const std::string& out, const std::string& err, bool tty) {
-  return {.stdin_path = in,
-          .stdout_path = out,
-          .stderr_path = err,
-          .terminal = tty,
-          .width = 0,
-          .height = 0};
+  IoConfig io;
+  io.stdin_path = in;
+  io.stdout_path = out;
+  io.stderr_path = err;
+  io.terminal = tty;
+  return io;
 }
 
 }  // namespace

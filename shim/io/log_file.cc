@@ -27,7 +27,8 @@ int HexValue(char c) {
   return -1;
 }
 
-// %XX → byte; false on a bad escape.
+}  // namespace
+
 bool PercentDecode(std::string_view in, std::string& out) {
   out.clear();
   for (size_t i = 0; i < in.size(); ++i) {
@@ -45,8 +46,6 @@ bool PercentDecode(std::string_view in, std::string& out) {
   }
   return true;
 }
-
-}  // namespace
 
 std::string_view LogStreamName(LogStream s) {
   return s == LogStream::kStdout ? "stdout" : "stderr";

@@ -42,6 +42,9 @@ struct LogTarget {
   bool cri = false;
 };
 
+// %XX → byte; false on a bad escape.
+bool PercentDecode(std::string_view in, std::string& out);
+
 // True when `uri` has the file:// scheme.
 bool IsFileUri(std::string_view uri);
 

@@ -65,12 +65,18 @@ absl::StatusOr<std::unique_ptr<ProcessIo>> ProcessIo::Open(const IoConfig& confi
   if (!io->stop_.valid() || !io->close_in_.valid())
     return ErrnoError(errno, "eventfd");
   io->terminal_ = config.terminal;
+  io->ns_ = config.ns;
+  io->container_id_ = config.container_id;
   if (config.terminal) {
     BERTH_RETURN_IF_ERROR(io->OpenTerminal(config));
   } else {
-    BERTH_RETURN_IF_ERROR(io->OpenOutput(config.stderr_path, io->stderr_));
+    BERTH_RETURN_IF_ERROR(io->OpenOutput(config.stderr_path, io->stderr_, LogStream::kStderr));
   }
-  BERTH_RETURN_IF_ERROR(io->OpenOutput(config.stdout_path, io->stdout_));
+  BERTH_RETURN_IF_ERROR(io->OpenOutput(config.stdout_path, io->stdout_, LogStream::kStdout));
+  if (io->logger_ != nullptr) {
+    // A terminal has no stderr: the program sees its end at once.
+    (void)io->logger_->TakeStderr();
+  }
   BERTH_RETURN_IF_ERROR(io->OpenInput(config.stdin_path));
   return io;
 }
@@ -88,15 +94,18 @@ absl::Status ProcessIo::OpenTerminal(const IoConfig& config) {
   return absl::OkStatus();
 }
 
-absl::Status ProcessIo::OpenOutput(const std::string& path, Output& out) {
+absl::Status ProcessIo::OpenOutput(const std::string& path, Output& out, LogStream stream) {
   if (path.empty())
     return absl::OkStatus();
   if (IsFileUri(path))
     return OpenLog(path, out);
+  if (IsBinaryUri(path))
+    return OpenLogBinary(path, out, stream);
   if (size_t colon = path.find("://"); colon != std::string::npos) {
-    return InvalidArgument(fmt::format(
-        "stdio {:?}: unsupported scheme {:?} (berth-shim takes fifo paths and file:// URIs)", path,
-        path.substr(0, colon)));
+    return InvalidArgument(
+        fmt::format("stdio {:?}: unsupported scheme {:?} (berth-shim takes "
+                    "fifo paths, file:// and binary:// URIs)",
+                    path, path.substr(0, colon)));
   }
   out.fifo.reset(::open(path.c_str(), O_RDWR | O_CLOEXEC));
   if (!out.fifo.valid())
@@ -128,6 +137,20 @@ absl::Status ProcessIo::OpenLog(const std::string& uri, Output& out) {
   return absl::OkStatus();
 }
 
+absl::Status ProcessIo::OpenLogBinary(const std::string& uri, Output& out, LogStream stream) {
+  if (logger_ == nullptr) {
+    BERTH_ASSIGN_OR_RETURN(logger_, LogBinary::Start(uri, ns_, container_id_));
+    logger_uri_ = uri;
+  } else if (uri != logger_uri_) {
+    return InvalidArgument(fmt::format(
+        "stdio: stdout and stderr name different logging programs ({:?}, {:?})", uri, logger_uri_));
+  }
+  UniqueFd w = stream == LogStream::kStdout ? logger_->TakeStdout() : logger_->TakeStderr();
+  // The process writes into the program's pipe; under a terminal a thread copies the pty.
+  (terminal_ ? out.fifo : out.child) = std::move(w);
+  return absl::OkStatus();
+}
+
 absl::Status ProcessIo::OpenInput(const std::string& path) {
   if (path.empty())
     return absl::OkStatus();
@@ -144,6 +167,11 @@ ProcessIo::~ProcessIo() {
   uint64_t one = 1;
   (void)!::write(stop_.get(), &one, sizeof(one));
   for (std::thread& t : threads_) t.join();
+  // The logging program ends at EOF: after the copies, and with the process's ends closed
+  // (still open when Open failed half-way).
+  stdout_.child.reset();
+  stderr_.child.reset();
+  logger_.reset();
 }
 
 linux::Stdio ProcessIo::stdio() const {

@@ -10,7 +10,10 @@
 //    (creating its directory). Raw without a terminal: the file is handed to the process
 //    directly. CRI: the process writes into a pipe and a thread turns each line into a CRI
 //    record; stdout and stderr naming the same file share it. With a terminal the pty master
-//    is copied into the file (as stdout). Other schemes (binary://) are InvalidArgument.
+//    is copied into the file (as stdout).
+//  - "binary:///path?k=v" (shim/io/log_binary.h): a logging program, started here, reads the
+//    process's stdout and stderr pipes (with a terminal, the pty's output on its stdout).
+//    Other schemes are InvalidArgument.
 //  - terminal: a pty; the master stays in the shim (copied to the stdout fifo and from the
 //    stdin fifo), the slave becomes the process's controlling terminal; Resize sets its size.
 // Thread-safe: Resize and CloseStdin may race with the copy threads.
@@ -24,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 
 #include "lib/base/unique_fd.h"
+#include "shim/io/log_binary.h"
 #include "shim/io/log_file.h"
 #include "shim/linux/process_plan.h"
 
@@ -36,6 +40,9 @@ struct IoConfig {
   bool terminal = false;
   uint32_t width = 0;
   uint32_t height = 0;
+  // For a binary:// logging program's environment.
+  std::string ns;
+  std::string container_id;
 };
 
 class ProcessIo {
@@ -68,8 +75,9 @@ class ProcessIo {
     std::shared_ptr<LogFile> log;
   };
 
-  absl::Status OpenOutput(const std::string& path, Output& out);
+  absl::Status OpenOutput(const std::string& path, Output& out, LogStream stream);
   absl::Status OpenLog(const std::string& uri, Output& out);
+  absl::Status OpenLogBinary(const std::string& uri, Output& out, LogStream stream);
   void StartOutput(int from, Output& out, LogStream stream);
   absl::Status OpenInput(const std::string& path);
   absl::Status OpenTerminal(const IoConfig& config);
@@ -79,6 +87,9 @@ class ProcessIo {
   void OutputDone();
 
   bool terminal_ = false;
+  std::string ns_, container_id_;
+  std::unique_ptr<LogBinary> logger_;  // binary:// output, shared by stdout and stderr
+  std::string logger_uri_;
   UniqueFd stop_;      // eventfd: stops every copy (destructor)
   UniqueFd close_in_;  // eventfd: CloseStdin
   UniqueFd console_master_, console_slave_;

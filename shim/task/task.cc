@@ -87,6 +87,8 @@ absl::StatusOr<pid_t> Task::Create(const CreateConfig& config) {
     spec.process->terminal = config.io.terminal;
   }
   IoConfig io = config.io;
+  io.ns = ns_;
+  io.container_id = id_;
   if (spec.process && spec.process->console_size) {
     io.width = spec.process->console_size->width;
     io.height = spec.process->console_size->height;
@@ -174,7 +176,10 @@ absl::StatusOr<pid_t> Task::StartExec(Process& p) {
     return FailedPrecondition(fmt::format("task {:?} is not running: cannot exec", id_));
   BERTH_ASSIGN_OR_RETURN(oci::Process spec, oci::ParseProcess(p.spec_json));
   spec.terminal = p.io_config.terminal;
-  BERTH_ASSIGN_OR_RETURN(p.io, ProcessIo::Open(p.io_config));
+  IoConfig io = p.io_config;
+  io.ns = ns_;
+  io.container_id = id_;
+  BERTH_ASSIGN_OR_RETURN(p.io, ProcessIo::Open(io));
   absl::StatusOr<pid_t> started = runtime_->Exec(p.exec_id, spec, p.spec_json, p.io->stdio());
   if (!started.ok()) {
     // Nothing runs: the client's fifos are closed now (ctr waits for their end before it

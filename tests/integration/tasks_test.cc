@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -236,6 +237,57 @@ TEST_F(TasksTest, ErrorsNameTheTask) {
   EXPECT_EQ(r.out, "still-here\n");
   RemoveAll();
   ExpectNothingLeft({"bad", "badmount", "missing", "cp"});
+}
+
+// `ctr run --log-uri binary:///path?k=v` (containerd's logging-program interface, which
+// nerdctl uses): the shim starts the program with the container's output on fds 3 and 4, the
+// query as its arguments and the container's names in its environment; it ends with the task.
+TEST_F(TasksTest, LogBinaryGetsTheContainersOutput) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  const fs::path logs = dir().path() / "logs";
+  fs::create_directories(logs);
+  const fs::path prog = dir().path() / "logger.sh";
+  testing::WriteFile(prog,
+                     "#!/bin/sh\n"
+                     "echo $$ > " +
+                         (logs / "pid").string() +
+                         "\n"
+                         "exec 5>&-\n"
+                         "cat <&3 > " +
+                         (logs / "out").string() +
+                         " &\n"
+                         "cat <&4 > " +
+                         (logs / "err").string() +
+                         " &\n"
+                         "echo \"$CONTAINER_NAMESPACE $CONTAINER_ID $*\" > " +
+                         (logs / "who").string() +
+                         "\n"
+                         "wait\n");
+  fs::permissions(prog, fs::perms::owner_all);
+  testing::CommandResult r =
+      Run({"-d", "--log-uri", "binary://" + prog.string() + "?tag=web"}, "logged",
+          {"sh", "-c", "echo to-out; echo to-err >&2; exec sleep 60"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (int i = 0; i < 100 && testing::ReadFile(logs / "err").empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(testing::ReadFile(logs / "out"), "to-out\n");
+  EXPECT_EQ(testing::ReadFile(logs / "err"), "to-err\n");
+  EXPECT_EQ(testing::ReadFile(logs / "who"), ns_ + " logged tag web\n");
+  int pid = std::stoi(testing::ReadFile(logs / "pid"));
+  EXPECT_TRUE(ProcessAlive(pid));
+  ASSERT_EQ(C({"tasks", "kill", "-s", "SIGKILL", "logged"}).exit_code, 0);
+  ASSERT_TRUE(WaitStatus("logged", "STOPPED"));
+  EXPECT_EQ(C({"tasks", "delete", "logged"}).exit_code, 0);
+  EXPECT_FALSE(ProcessAlive(pid)) << "the logging program ends with its task";
+  EXPECT_EQ(C({"containers", "rm", "logged"}).exit_code, 0);
+
+  r = Run({"--rm", "--log-uri", "binary://" + (dir().path() / "missing").string()}, "nolog",
+          {"true"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("missing: No such file or directory"));
+  ExpectNothingLeft({"logged", "nolog"});
 }
 
 TEST_F(TasksTest, SpecFlagsTakeEffect) {
