@@ -257,9 +257,23 @@ TEST_P(RuntimeTest, PauseResumeStatsUpdateAndKillAll) {
     EXPECT_EQ(ReadFile(freezer), "FROZEN\n");
   }
   EXPECT_EQ(Call("Pause", v1::PauseRequest()).code(), absl::StatusCode::kFailedPrecondition);
+  // No exec into a frozen container (its process would freeze before it started, holding the
+  // shim): refused, as containerd refuses it; one added before the pause starts after it.
+  oci::Process p = *spec.process;
+  p.args = {"true"};
+  s = Exec("p1", p, "");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("is paused: cannot exec"));
   s = Call("Resume", v1::ResumeRequest());
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(State().status(), containerd::v1::types::RUNNING);
+  ASSERT_TRUE(Exec("p2", p, "").ok());
+  ASSERT_TRUE(Call("Pause", v1::PauseRequest()).ok());
+  EXPECT_EQ(Start("p2").code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(Call("Resume", v1::ResumeRequest()).ok());
+  ASSERT_TRUE(Start("p2").ok());
+  EXPECT_EQ(Wait("p2"), 0);
+  ASSERT_TRUE(Delete("p2").ok());
   v1::UpdateTaskRequest ureq;
   ureq.mutable_resources()->set_value(R"({"pids": {"limit": 9}})");
   s = Call("Update", ureq);

@@ -120,10 +120,18 @@ absl::Status ShimService::Delete(const v1::DeleteRequest& req, v1::DeleteRespons
 }
 
 absl::Status ShimService::Pids(const v1::PidsRequest&, v1::PidsResponse* resp) {
-  absl::StatusOr<std::vector<pid_t>> pids = task_.Pids();
+  absl::StatusOr<std::vector<Task::PidInfo>> pids = task_.Pids();
   if (!pids.ok())
     return Reply("Pids", pids.status());
-  for (pid_t p : *pids) resp->add_processes()->set_pid(static_cast<uint32_t>(p));
+  for (const Task::PidInfo& p : *pids) {
+    containerd::v1::types::ProcessInfo* info = resp->add_processes();
+    info->set_pid(static_cast<uint32_t>(p.pid));
+    if (!p.exec_id.empty()) {  // as containerd's runc shim: the exec's id in runc's details
+      containerd::runc::v1::ProcessDetails details;
+      details.set_exec_id(p.exec_id);
+      info->mutable_info()->PackFrom(details);
+    }
+  }
   return absl::OkStatus();
 }
 

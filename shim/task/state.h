@@ -36,8 +36,10 @@ constexpr bool CanResume(State s) {
   return s == State::kPaused;
 }
 
+// Not a paused one (as containerd): the exec's process would join the frozen cgroup and
+// freeze before it could report that it started.
 constexpr bool CanExecInto(State s) {
-  return s == State::kRunning || s == State::kPaused;
+  return s == State::kRunning;
 }
 
 constexpr bool CanSignal(State s) {

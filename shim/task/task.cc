@@ -172,8 +172,9 @@ absl::StatusOr<pid_t> Task::Start(const std::string& exec_id) {
 
 absl::StatusOr<pid_t> Task::StartExec(Process& p) {
   Process* init = Find("");
-  if (init == nullptr || !CanExecInto(init->state))
+  if (init == nullptr)
     return FailedPrecondition(fmt::format("task {:?} is not running: cannot exec", id_));
+  BERTH_RETURN_IF_ERROR(Precondition(*init, CanExecInto(init->state), "exec"));
   BERTH_ASSIGN_OR_RETURN(oci::Process spec, oci::ParseProcess(p.spec_json));
   spec.terminal = p.io_config.terminal;
   IoConfig io = p.io_config;
@@ -215,8 +216,9 @@ absl::Status Task::AddExec(const std::string& exec_id, const IoConfig& io,
   if (Find(exec_id) != nullptr)
     return AlreadyExistsError("process", exec_id);
   Process* init = Find("");
-  if (init == nullptr || !CanExecInto(init->state))
+  if (init == nullptr)
     return FailedPrecondition(fmt::format("task {:?} is not running: cannot exec", id_));
+  BERTH_RETURN_IF_ERROR(Precondition(*init, CanExecInto(init->state), "exec"));
   BERTH_RETURN_IF_ERROR(oci::ParseProcess(process_json).status());
   Process& p = processes_[exec_id];
   p.exec_id = exec_id;

@@ -67,7 +67,14 @@ class Task {
   absl::Status ResizePty(const std::string& exec_id, uint32_t width, uint32_t height);
   absl::Status CloseIO(const std::string& exec_id);
   absl::StatusOr<ProcessStatus> Status(const std::string& exec_id);
-  absl::StatusOr<std::vector<pid_t>> Pids();
+
+  // The cgroup's processes; an exec's own process names its exec.
+  struct PidInfo {
+    pid_t pid = 0;
+    std::string exec_id;
+  };
+
+  absl::StatusOr<std::vector<PidInfo>> Pids();
   absl::Status Pause();
   absl::Status Resume();
   absl::Status Kill(const std::string& exec_id, int sig, bool all);

@@ -68,12 +68,22 @@ absl::Status Task::Update(const std::string& resources_json) {
   return runtime_->Update(r, resources_json);
 }
 
-absl::StatusOr<std::vector<pid_t>> Task::Pids() {
+absl::StatusOr<std::vector<Task::PidInfo>> Task::Pids() {
   absl::MutexLock lock(&mu_);
   BERTH_RETURN_IF_ERROR(Get("").status());
+  std::vector<PidInfo> out;
   if (runtime_->cgroup() == nullptr)
-    return std::vector<pid_t>{};
-  return runtime_->cgroup()->Pids();
+    return out;
+  BERTH_ASSIGN_OR_RETURN(std::vector<pid_t> pids, runtime_->cgroup()->Pids());
+  for (pid_t pid : pids) {
+    PidInfo& info = out.emplace_back();
+    info.pid = pid;
+    for (const auto& [exec_id, p] : processes_) {
+      if (!exec_id.empty() && p.pid == pid && p.state != State::kStopped)
+        info.exec_id = exec_id;
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<linux::CgroupStats> Task::Stats(bool* v2) {

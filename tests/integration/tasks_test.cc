@@ -122,8 +122,20 @@ TEST_F(TasksTest, DetachedTaskLifecycleWithEvents) {
   EXPECT_EQ(r.exit_code, 5) << r.err;
   EXPECT_EQ(r.out, "in-exec\n");
 
+  // An exec's own process shows its exec id, as runc's shim details it.
+  r = C({"tasks", "exec", "-d", "--fifo-dir", fifo_dir(), "--exec-id", "bg", "web", "sleep", "30"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = C({"tasks", "ps", "web"});
+  EXPECT_THAT(r.out, HasSubstr("ExecID:bg")) << r.out;
+  EXPECT_EQ(C({"tasks", "kill", "--exec-id", "bg", "-s", "SIGKILL", "web"}).exit_code, 0);
+
   ASSERT_EQ(C({"tasks", "pause", "web"}).exit_code, 0);
   EXPECT_EQ(Tasks()["web"].second, "PAUSED");
+  // Refused, as containerd refuses it (it used to hang the shim: the exec froze).
+  r = C({"tasks", "exec", "--fifo-dir", fifo_dir(), "--exec-id", "p1", "web", "true"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_THAT(r.err, HasSubstr("task \"web\" is paused: cannot exec"));
   ASSERT_EQ(C({"tasks", "resume", "web"}).exit_code, 0);
   EXPECT_EQ(Tasks()["web"].second, "RUNNING");
 
