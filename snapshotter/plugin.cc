@@ -71,6 +71,7 @@ plugin::Registration Make(const char* id, Factory factory) {
         BERTH_ASSIGN_OR_RETURN(std::unique_ptr<Snapshotter> s, factory(ic.root()));
         return std::make_unique<SnapshotterPlugin>(std::move(s));
       },
+      .host_platform = true,
   };
 }
 

@@ -3,6 +3,7 @@
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
+#include "lib/base/platform.h"
 #include "lib/base/status.h"
 #include "lib/registry/reference.h"
 
@@ -109,17 +110,8 @@ absl::StatusOr<Platform> ParsePlatform(std::string_view s) {
 }
 
 Platform HostPlatform() {
-#if defined(__x86_64__)
-  return {"linux", "amd64", ""};
-#elif defined(__aarch64__)
-  return {"linux", "arm64", ""};
-#elif defined(__arm__)
-  return {"linux", "arm", "v7"};
-#elif defined(__i386__)
-  return {"linux", "386", ""};
-#else
-  return {"linux", "unknown", ""};
-#endif
+  constexpr HostPlatformNames host = HostPlatformOf();
+  return {std::string(host.os), std::string(host.architecture), std::string(host.variant)};
 }
 
 std::string SniffMediaType(std::string_view body) {

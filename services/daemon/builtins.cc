@@ -6,6 +6,7 @@
 #include "services/events/service.h"
 #include "services/gc/collector.h"
 #include "services/images/service.h"
+#include "services/health/service.h"
 #include "services/introspection/service.h"
 #include "services/leases/service.h"
 #include "services/metadata/plugin.h"
@@ -35,6 +36,7 @@ void RegisterBuiltins(plugin::Registry& registry) {
   restart::RegisterPlugin(registry);
   services::leases::RegisterPlugin(registry);
   services::version::RegisterPlugin(registry);
+  services::health::RegisterPlugin(registry);
   services::introspection::RegisterPlugin(registry);
 }
 

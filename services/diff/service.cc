@@ -65,6 +65,7 @@ void RegisterPlugins(plugin::Registry& registry) {
         BERTH_ASSIGN_OR_RETURN(bool devices, ic.config().Bool("allow_device_nodes", true));
         return std::make_unique<DifferPlugin>(cp->store(), ic.state(), devices);
       },
+      .host_platform = true,
   });
   registry.Add({
       .type = plugin::Type::kGrpc,

@@ -7,6 +7,7 @@
 #include "fmt/format.h"
 #include "grpcpp/server_builder.h"
 
+#include "lib/base/platform.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/filters/filter.h"
@@ -77,6 +78,13 @@ api::Plugin PluginToProto(const plugin::LoadResult& r) {
   for (plugin::Type dep : r.registration->deps) p.add_requires_(std::string(plugin::TypeUri(dep)));
   p.mutable_exports()->insert(r.exports.begin(), r.exports.end());
   for (const std::string& c : r.capabilities) p.add_capabilities(c);
+  if (r.registration->host_platform) {
+    constexpr HostPlatformNames host = HostPlatformOf();
+    ::containerd::types::Platform* platform = p.add_platforms();
+    platform->set_os(std::string(host.os));
+    platform->set_architecture(std::string(host.architecture));
+    platform->set_variant(std::string(host.variant));
+  }
   if (!r.status.ok()) {
     p.mutable_init_err()->set_code(static_cast<int>(r.status.code()));
     std::string msg(r.status.message());

@@ -5,6 +5,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 
+#include "lib/base/platform.h"
 #include "lib/base/status.h"
 #include "tests/testing/matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -41,7 +42,8 @@ TEST(IntrospectionTest, PluginsWithStatusAndFilters) {
            .deps = {},
            .init = [](plugin::InitContext&) -> absl::StatusOr<std::unique_ptr<plugin::Plugin>> {
              return Unimplemented("overlay is not supported");
-           }});
+           },
+           .host_platform = true});
   reg.Add({.type = plugin::Type::kDiff,
            .id = "walking",
            .deps = {plugin::Type::kContent},
@@ -65,6 +67,10 @@ TEST(IntrospectionTest, PluginsWithStatusAndFilters) {
   EXPECT_FALSE(resp.plugins(0).has_init_err());
   EXPECT_EQ(resp.plugins(0).exports().at("root"), "/x");
   EXPECT_EQ(resp.plugins(1).init_err().message().rfind("skip plugin", 0), 0u);
+  EXPECT_EQ(resp.plugins(0).platforms_size(), 0);
+  ASSERT_EQ(resp.plugins(1).platforms_size(), 1);  // linux/amd64 here, as containerd reports
+  EXPECT_EQ(resp.plugins(1).platforms(0).os(), "linux");
+  EXPECT_EQ(resp.plugins(1).platforms(0).architecture(), HostPlatformOf().architecture);
   EXPECT_EQ(resp.plugins(2).init_err().message(), "broken");
   EXPECT_EQ(resp.plugins(2).requires_(0), "io.containerd.content.v1");
 

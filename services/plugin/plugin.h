@@ -61,6 +61,8 @@ struct Registration {
   std::string id;
   std::vector<Type> deps;  // containerd's Requires; loaded before this plugin
   std::function<absl::StatusOr<std::unique_ptr<Plugin>>(InitContext&)> init;
+  // Reports the host's platform, as containerd's snapshotters, differs and runtimes do.
+  bool host_platform = false;
 
   // "type.id", e.g. "io.containerd.grpc.v1.namespaces".
   std::string Uri() const { return std::string(TypeUri(type)) + "." + id; }

@@ -431,6 +431,7 @@ void RegisterPlugin(plugin::Registry& registry) {
         spdlog::info("task manager ready tasks={}", live);
         return manager;
       },
+      .host_platform = true,
   });
 }
 

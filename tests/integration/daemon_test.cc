@@ -7,8 +7,12 @@
 #include <chrono>
 #include <filesystem>
 #include <regex>
+#include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 
 #include "tests/testing/daemon_fixture.h"
@@ -41,6 +45,13 @@ TEST_F(DaemonTest, CtrPluginsLsListsLoadedPlugins) {
       << r.out;
   EXPECT_TRUE(std::regex_search(r.out, std::regex("io.containerd.metadata.v1 +sqlite +- +ok")))
       << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("io.containerd.grpc.v1 +healthcheck +- +ok")))
+      << r.out;
+  // Snapshotters, the differ and the runtime report the host's platform, as containerd's do.
+  for (const char* p :
+       {"io.containerd.snapshotter.v1 +overlayfs +linux/[a-z0-9]+ +ok",
+        "io.containerd.differ.v1 +walking +linux/", "io.containerd.runtime.v2 +task +linux/"})
+    EXPECT_TRUE(std::regex_search(r.out, std::regex(p))) << p << "\n" << r.out;
   r = Ctr({"plugins", "ls", "id==version"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("version"));
@@ -106,6 +117,47 @@ TEST_F(DaemonTest, NamespacesSurviveRestart) {
   ASSERT_TRUE(StartDaemon());
   testing::CommandResult r = Ctr({"namespaces", "ls"});
   EXPECT_TRUE(std::regex_search(r.out, std::regex("keep +x=1"))) << r.out;
+}
+
+// grpc.health.v1.Health, which containerd serves as its healthcheck plugin and Go clients ask
+// (IsServing): SERVING from Check, and as the first answer of Watch.
+TEST_F(DaemonTest, HealthCheckSaysServing) {
+  ASSERT_TRUE(StartDaemon());
+  auto channel = grpc::CreateChannel("unix://" + socket(), grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::Status s = health->Check(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  grpc::ClientContext uctx;
+  req.set_service("nope");
+  s = health->Check(&uctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  req.clear_service();
+
+  grpc::ClientContext wctx;
+  wctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto watch = health->Watch(&wctx, req);
+  ASSERT_TRUE(watch->Read(&resp));
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  // At berthd's stop a watcher hears NOT_SERVING, then the stream's end, at once. (berthd then
+  // waits, up to its grace, for connections to close: ctr's close at once, an in-process C++
+  // channel's only when it next polls.)
+  std::vector<int> heard;
+  std::chrono::steady_clock::time_point ended;
+  std::thread reader([&] {
+    grpc::health::v1::HealthCheckResponse r;
+    while (watch->Read(&r)) heard.push_back(r.status());
+    ended = std::chrono::steady_clock::now();
+  });
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(StopDaemon(SIGTERM), 0);
+  reader.join();
+  EXPECT_LT(ended - start, std::chrono::seconds(1));
+  EXPECT_EQ(heard, std::vector<int>{grpc::health::v1::HealthCheckResponse::NOT_SERVING});
 }
 
 // berthd's stop grace is 5 s; a subscriber must not hold it that long (containerd stops at
