@@ -143,6 +143,28 @@ TEST_F(ContainerTest, SharedRootPropagationStillPivotsAndLeaksNoMount) {
   }
 }
 
+// Sysctls are written in the container's own namespaces only, as runc allows them; one that
+// would change the host is refused at Create, naming it.
+TEST_F(ContainerTest, SysctlsOnlyInTheContainersOwnNamespaces) {
+  oci::Spec spec = shim::testing::BusyboxSpec(
+      "sysctl", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni");
+  spec.linux.sysctl = {{"net.ipv4.ip_forward", "1"}, {"kernel.shmmni", "1234"}};
+  std::string out;
+  ASSERT_EQ(Run(spec, &out), 0) << out;
+  EXPECT_EQ(out, "1\n1234\n");
+
+  spec.linux.sysctl = {{"vm.swappiness", "10"}};
+  absl::StatusOr<std::unique_ptr<Container>> c = Create(spec);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(c.status().message(), HasSubstr("\"vm.swappiness\" is not in a separate kernel"));
+  spec.linux.sysctl = {{"net.ipv4.ip_forward", "1"}};
+  std::erase_if(spec.linux.namespaces, [](const oci::Namespace& n) { return n.type == "network"; });
+  c = Create(spec);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(c.status().message(), HasSubstr("not allowed in the host's network namespace"));
+  EXPECT_FALSE(shim::testing::CgroupExists(spec.linux.cgroups_path));
+}
+
 // A cwd the image lacks is made (0755), as runc makes it, also under a read-only root, through
 // the image's links as the container sees them: a link to a host path dangles inside the
 // container and fails the create; nothing is ever made on the host.

@@ -62,6 +62,7 @@ void RunInit(const InitPlan& plan, int sync) {
   EnterRootfs(*plan.rootfs, sync);
   SetNames(plan, sync);
   WriteSysctls(plan, sync);
+  SealRootfs(*plan.rootfs, sync);
   if (!SendSync(sync, SyncType::kReady))
     ::_exit(1);
   Expect(sync, SyncType::kStart, "waiting for start");

@@ -185,6 +185,9 @@ void ReadonlyPath(const char* path, int sync) {
 void EnterRootfs(const RootfsPlan& plan, int sync) {
   PivotRootfs(plan.rootfs.c_str(), sync);
   MakeCwd(plan.cwd, sync);
+}
+
+void SealRootfs(const RootfsPlan& plan, int sync) {
   for (const std::string& p : plan.masked_paths) MaskPath(p.c_str(), sync);
   for (const std::string& p : plan.readonly_paths) ReadonlyPath(p.c_str(), sync);
   if (plan.readonly_root) {

@@ -39,6 +39,10 @@ absl::StatusOr<RootfsPlan> PlanRootfs(const oci::Spec& spec, const std::string& 
 
 // Child side: ChildFail on error.
 void PrepareRootfs(const RootfsPlan& plan, int sync);
+// pivot_root into the rootfs, and the cwd made.
 void EnterRootfs(const RootfsPlan& plan, int sync);
+// Masked and read-only paths, the read-only root: after the sysctls (/proc/sys is read-only
+// in the default spec), as runc orders them.
+void SealRootfs(const RootfsPlan& plan, int sync);
 
 }  // namespace berth::shim::linux
