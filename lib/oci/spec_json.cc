@@ -20,6 +20,17 @@ User ReadUser(const json& j, const std::string& path) {
   Opt(j, "umask", path, u.umask);
   Opt(j, "additionalGids", path, u.additional_gids);
   Opt(j, "username", path, u.username);
+  // As runc: (uid_t)-1 would make setresuid keep the shim's root, and the kernel's ids stop
+  // at 2^31 - 1 in practice.
+  constexpr uint64_t kMaxId = 2147483647;
+  auto check = [&](uint64_t id, const std::string& where) {
+    if (id > kMaxId)
+      Fail(where, fmt::format("{} is out of range (0-{})", id, kMaxId));
+  };
+  check(u.uid, Join(path, "uid"));
+  check(u.gid, Join(path, "gid"));
+  for (size_t i = 0; i < u.additional_gids.size(); ++i)
+    check(u.additional_gids[i], Index(Join(path, "additionalGids"), i));
   return u;
 }
 
@@ -50,6 +61,8 @@ void ReadRlimits(const json& j, const std::string& path, std::vector<Rlimit>& ou
     std::optional<int> res = RlimitFromName(r.type);
     if (!res)
       Fail(Join(p, "type"), fmt::format("unknown rlimit {:?}", r.type));
+    if (r.soft > r.hard)
+      Fail(Join(p, "soft"), fmt::format("{} is above the hard limit {}", r.soft, r.hard));
     r.resource = *res;
     out.push_back(std::move(r));
   });

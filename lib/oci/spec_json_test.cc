@@ -110,6 +110,19 @@ INSTANTIATE_TEST_SUITE_P(
                 R"(mounts[0].destination: "proc" is not an absolute path)"},
         BadCase{R"({"root": {"path": "r"}, "process": {"args": ["sh"], "user": {"uid": -1}}})",
                 "process.user.uid: -1 is out of range"},
+        // (uid_t)-1 would leave the process root (setresuid's "unchanged"): refused, as runc.
+        BadCase{R"({"root": {"path": "r"}, "process": {"args": ["sh"], "user":
+                {"uid": 4294967295}}})",
+                "process.user.uid: 4294967295 is out of range (0-2147483647)"},
+        BadCase{R"({"root": {"path": "r"}, "process": {"args": ["sh"], "user":
+                {"gid": 2147483648}}})",
+                "process.user.gid: 2147483648 is out of range"},
+        BadCase{R"({"root": {"path": "r"}, "process": {"args": ["sh"], "user":
+                {"additionalGids": [1, 4294967295]}}})",
+                "process.user.additionalGids[1]: 4294967295 is out of range"},
+        BadCase{R"({"root": {"path": "r"}, "process": {"args": ["sh"], "rlimits":
+                [{"type": "RLIMIT_NOFILE", "hard": 10, "soft": 100}]}})",
+                "process.rlimits[0].soft: 100 is above the hard limit 10"},
         BadCase{R"({"root": )", "config.json: [json.exception.parse_error"}),
     [](const ::testing::TestParamInfo<BadCase>& i) { return "Case" + std::to_string(i.index); });
 
