@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/time/time.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -160,7 +161,14 @@ absl::StatusOr<pid_t> Task::Start(const std::string& exec_id) {
   BERTH_RETURN_IF_ERROR(Precondition(*p, CanStart(p->state), "start"));
   if (!exec_id.empty())
     return StartExec(*p);
-  BERTH_RETURN_IF_ERROR(Annotate(runtime_->Start(), fmt::format("task {:?}", id_)));
+  if (absl::Status s = runtime_->Start(); !s.ok()) {
+    // The init failed between the start signal and its exec (a bad rlimit, cwd, program) and
+    // exits. Its exit is awaited, so that the task then reads as stopped: a client that deletes
+    // it after the error (ctr run --rm does) must not find it "created" and give up.
+    auto exited = [p]() { return p->state == State::kStopped; };
+    mu_.AwaitWithTimeout(absl::Condition(&exited), absl::Seconds(2));
+    return Annotate(s, fmt::format("task {:?}", id_));
+  }
   if (p->state == State::kCreated)  // it may already have exited (and been reaped)
     p->state = State::kRunning;
   containerd::events::TaskStart ev;

@@ -212,16 +212,19 @@ TEST_F(TasksTest, ErrorsNameTheTask) {
   EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
   EXPECT_FALSE(fs::exists(bundles() + "/badmount"));
   EXPECT_THAT(ShimsOfNamespace(), ::testing::IsEmpty());
-  // A command that does not exist fails at Start (the embedded runtime execs then) with a
-  // message naming it; the task ends up stopped and can be deleted.
-  r = Run({"--rm"}, "missing", {"/bin/does-not-exist"});
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_THAT(r.err, HasSubstr("task \"missing\": start: exec /bin/does-not-exist"));
-  if (Tasks().count("missing") != 0) {  // ctr's own delete can come before the exit is reaped
-    EXPECT_TRUE(WaitStatus("missing", "STOPPED"));
-    EXPECT_EQ(C({"tasks", "delete", "missing"}).exit_code, 0);
+  // A command that does not exist, or a cwd that is a file, fails at Start (the embedded
+  // runtime execs then) with a message naming it. The task is stopped by the time the error
+  // comes back, so that ctr's own clean-up of --rm deletes it and its container.
+  for (int i = 0; i < 5; ++i) {
+    r = Run({"--rm"}, "missing", {"/bin/does-not-exist"});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_THAT(r.err, HasSubstr("task \"missing\": start: exec /bin/does-not-exist"));
+    r = Run({"--rm", "--cwd", "/etc/passwd"}, "badcwd", {"true"});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_THAT(r.err, HasSubstr("chdir /etc/passwd: Not a directory"));
+    EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
+    EXPECT_EQ(C({"containers", "ls", "-q"}).out, "");
   }
-  EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
 
   ASSERT_EQ(Run({"-d"}, "cp", {"sleep", "100"}).exit_code, 0);
   r = C({"tasks", "checkpoint", "cp"});
