@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -45,14 +46,30 @@ class FifoReader {
       }
       if (fd >= 0)
         ::close(fd);
+      std::lock_guard<std::mutex> l(mu_);
+      done_ = true;
+      done_cv_.notify_all();
     });
   }
 
   ~FifoReader() { Join(); }
 
+  // Waits for EOF. A writer that never came (the shim failed before it opened the fifo) would
+  // leave the reader blocked in open(2) for ever: after 10 s the test's own write end lets it
+  // go, and the test fails rather than hangs.
   void Join() {
-    if (thread_.joinable())
-      thread_.join();
+    if (!thread_.joinable())
+      return;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      if (!done_cv_.wait_for(l, std::chrono::seconds(10), [this] { return done_; })) {
+        ADD_FAILURE() << "no writer ever closed " << path_;
+        int fd = ::open(path_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0)
+          ::close(fd);
+      }
+    }
+    thread_.join();
   }
 
   std::string data() {
@@ -72,6 +89,8 @@ class FifoReader {
  private:
   std::string path_;
   std::mutex mu_;
+  std::condition_variable done_cv_;
+  bool done_ = false;  // guarded by mu_
   std::string data_;
   std::thread thread_;
 };
