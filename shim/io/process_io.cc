@@ -74,7 +74,8 @@ absl::StatusOr<std::unique_ptr<ProcessIo>> ProcessIo::Open(const IoConfig& confi
   }
   BERTH_RETURN_IF_ERROR(io->OpenOutput(config.stdout_path, io->stdout_, LogStream::kStdout));
   if (io->logger_ != nullptr) {
-    // A terminal has no stderr: the program sees its end at once.
+    // A pipe end no stream took (a terminal has no stderr) closes: the program sees its end.
+    (void)io->logger_->TakeStdout();
     (void)io->logger_->TakeStderr();
   }
   BERTH_RETURN_IF_ERROR(io->OpenInput(config.stdin_path));
