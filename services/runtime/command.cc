@@ -10,6 +10,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "fmt/format.h"
 
+#include "lib/base/pipe.h"
 #include "lib/base/status.h"
 #include "lib/base/unique_fd.h"
 
@@ -17,15 +18,6 @@ extern char** environ;
 
 namespace berth::runtime {
 namespace {
-
-absl::Status MakePipe(UniqueFd& read_end, UniqueFd& write_end) {
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0)
-    return ErrnoError(errno, "pipe");
-  read_end.reset(p[0]);
-  write_end.reset(p[1]);
-  return absl::OkStatus();
-}
 
 // Reads both pipes until both are at EOF or the deadline passes. False on timeout.
 bool Drain(UniqueFd& out_fd, UniqueFd& err_fd, CommandOutput& result,

@@ -9,14 +9,13 @@
 
 #include "fmt/format.h"
 
+#include "lib/base/pipe.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
-#include "shim/io/log_file.h"
+#include "shim/io/stdio_uri.h"
 
 namespace berth::shim {
 namespace {
-
-constexpr std::string_view kBinaryScheme = "binary://";
 
 // Waits up to `timeout` for `fd` to be readable; false on timeout or error.
 bool PollIn(int fd, absl::Duration timeout) {
@@ -31,15 +30,6 @@ bool PollIn(int fd, absl::Duration timeout) {
   }
 }
 
-absl::Status MakePipe(UniqueFd& read_end, UniqueFd& write_end) {
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0)
-    return ErrnoError(errno, "pipe");
-  read_end.reset(p[0]);
-  write_end.reset(p[1]);
-  return absl::OkStatus();
-}
-
 // A copy of `fd` numbered 10 or above, so that the child's dup2 onto 3, 4 and 5 never
 // overwrites a source it still needs.
 absl::StatusOr<UniqueFd> HighCopy(int fd) {
@@ -51,49 +41,12 @@ absl::StatusOr<UniqueFd> HighCopy(int fd) {
 
 }  // namespace
 
-bool IsBinaryUri(std::string_view uri) {
-  return uri.substr(0, kBinaryScheme.size()) == kBinaryScheme;
-}
-
 absl::StatusOr<LogBinaryCommand> ParseBinaryUri(std::string_view uri) {
-  auto bad = [&](std::string_view why) {
-    return InvalidArgument(fmt::format("log uri {:?}: {}", uri, why));
-  };
-  if (!IsBinaryUri(uri))
-    return bad("not a binary:// URI");
-  std::string_view rest = uri.substr(kBinaryScheme.size());
-  std::string_view query;
-  if (size_t q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
-  size_t slash = rest.find('/');
-  std::string_view host = rest.substr(0, slash);
-  if (!host.empty() && host != "localhost")
-    return bad(fmt::format("host {:?} is not supported (want binary:///abs/path)", host));
-  if (slash == std::string_view::npos || rest.size() == slash + 1)
-    return bad("the path is empty");
-  LogBinaryCommand cmd;
-  if (!PercentDecode(rest.substr(slash), cmd.path))
-    return bad("bad %-escape in the path");
-  // As Go's url.Values: '&'-separated key[=value], '+' a space; each key then its value.
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view kv = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (kv.empty())
-      continue;
-    size_t eq = kv.find('=');
-    for (std::string_view part :
-         {kv.substr(0, eq),
-          eq == std::string_view::npos ? std::string_view() : kv.substr(eq + 1)}) {
-      std::string plus(part);
-      for (char& c : plus) c = c == '+' ? ' ' : c;
-      std::string decoded;
-      if (!PercentDecode(plus, decoded))
-        return bad("bad %-escape in the query");
-      cmd.args.push_back(std::move(decoded));
-    }
+  BERTH_ASSIGN_OR_RETURN(StdioUri u, ParseStdioUri(uri, "binary"));
+  LogBinaryCommand cmd{.path = std::move(u.path), .args = {}};
+  for (auto& [key, value] : u.query) {  // as containerd: each key, then its value
+    cmd.args.push_back(std::move(key));
+    cmd.args.push_back(std::move(value));
   }
   return cmd;
 }

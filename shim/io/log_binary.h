@@ -24,9 +24,6 @@
 
 namespace berth::shim {
 
-// True when `uri` has the binary:// scheme.
-bool IsBinaryUri(std::string_view uri);
-
 struct LogBinaryCommand {
   std::string path;               // absolute, percent-decoded
   std::vector<std::string> args;  // the query's keys and values, in order

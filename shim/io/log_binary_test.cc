@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -55,6 +56,13 @@ class LogBinaryTest : public ::testing::Test {
     return p.string();
   }
 
+  // A logger that copies fds 3 and 4 into <out>.1 and <out>.2 and runs `extra` meanwhile.
+  std::string CopyingProgram(const std::string& out, const std::string& extra = "") {
+    return Program("logger", fmt::format("exec 5>&-\ncat <&3 > {0}.1 &\ncat <&4 > {0}.2 &\n{1}"
+                                         "wait\n",
+                                         out, extra));
+  }
+
   static bool Alive(pid_t pid) {
     int st = 0;
     return ::waitpid(pid, &st, WNOHANG) == 0;  // our child: reaped here once it exits
@@ -65,18 +73,8 @@ class LogBinaryTest : public ::testing::Test {
 
 TEST_F(LogBinaryTest, TheProgramGetsBothStreamsItsArgumentsAndTheContainersNames) {
   std::string out = (dir_ / "out").string();
-  std::string prog = Program("logger",
-                             "exec 5>&-\n"
-                             "cat <&3 > " +
-                                 out +
-                                 ".1 &\n"
-                                 "cat <&4 > " +
-                                 out +
-                                 ".2 &\n"
-                                 "env > " +
-                                 out + ".env; echo \"$@\" > " + out +
-                                 ".args\n"
-                                 "wait\n");
+  std::string prog =
+      CopyingProgram(out, fmt::format("env > {0}.env; echo \"$@\" > {0}.args\n", out));
   absl::StatusOr<std::unique_ptr<LogBinary>> lb =
       LogBinary::Start("binary://" + prog + "?level=debug", "ns1", "c1");
   ASSERT_THAT(lb, IsOk());
@@ -126,15 +124,7 @@ TEST_F(LogBinaryTest, AProgramThatNeverGetsReadyFailsTheStartAndIsKilled) {
 // straight into the program's pipes; the program ends with the process's output.
 TEST_F(LogBinaryTest, ProcessIoHandsTheProgramsPipesToTheProcess) {
   std::string out = (dir_ / "pio").string();
-  std::string prog = Program("logger",
-                             "exec 5>&-\n"
-                             "cat <&3 > " +
-                                 out +
-                                 ".1 &\n"
-                                 "cat <&4 > " +
-                                 out +
-                                 ".2 &\n"
-                                 "wait\n");
+  std::string prog = CopyingProgram(out);
   IoConfig c;
   c.stdout_path = c.stderr_path = "binary://" + prog;
   c.ns = "n";

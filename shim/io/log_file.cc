@@ -11,84 +11,29 @@
 #include "fmt/format.h"
 
 #include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+#include "shim/io/stdio_uri.h"
 
 namespace berth::shim {
-namespace {
-
-constexpr std::string_view kFileScheme = "file://";
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
-
-bool PercentDecode(std::string_view in, std::string& out) {
-  out.clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size())
-      return false;
-    int h = HexValue(in[i + 1]), l = HexValue(in[i + 2]);
-    if (h < 0 || l < 0)
-      return false;
-    out.push_back(static_cast<char>(h * 16 + l));
-    i += 2;
-  }
-  return true;
-}
-
 std::string_view LogStreamName(LogStream s) {
   return s == LogStream::kStdout ? "stdout" : "stderr";
 }
 
-bool IsFileUri(std::string_view uri) {
-  return uri.substr(0, kFileScheme.size()) == kFileScheme;
-}
-
 absl::StatusOr<LogTarget> ParseLogUri(std::string_view uri) {
-  auto bad = [&](std::string_view why) {
-    return InvalidArgument(fmt::format("log uri {:?}: {}", uri, why));
-  };
-  if (!IsFileUri(uri))
-    return bad("only file:// log URIs are supported");
-  std::string_view rest = uri.substr(kFileScheme.size());
-  std::string_view query;
-  if (size_t q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
-  size_t slash = rest.find('/');
-  std::string_view host = rest.substr(0, slash);
-  if (!host.empty() && host != "localhost")
-    return bad(fmt::format("host {:?} is not supported (want file:///abs/path)", host));
-  if (slash == std::string_view::npos || rest.size() == slash + 1)
-    return bad("the path is empty");
-  LogTarget t;
-  if (!PercentDecode(rest.substr(slash), t.path))
-    return bad("bad %-escape in the path");
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view kv = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (kv.substr(0, 7) != "format=")
-      continue;
-    std::string_view format = kv.substr(7);
-    if (format == "cri")
+  if (!HasScheme(uri, "file"))
+    return InvalidArgument(fmt::format("log uri {:?}: only file:// log URIs are supported", uri));
+  BERTH_ASSIGN_OR_RETURN(StdioUri u, ParseStdioUri(uri, "file"));
+  LogTarget t{.path = std::move(u.path), .cri = false};
+  for (const auto& [key, value] : u.query) {
+    if (key != "format")
+      continue;  // other keys are ignored
+    if (value == "cri")
       t.cri = true;
-    else if (format == "raw" || format.empty())
+    else if (value == "raw" || value.empty())
       t.cri = false;
     else
-      return bad(fmt::format("unknown format {:?} (want cri or raw)", format));
+      return InvalidArgument(
+          fmt::format("log uri {:?}: unknown format {:?} (want cri or raw)", uri, value));
   }
   return t;
 }

@@ -42,12 +42,6 @@ struct LogTarget {
   bool cri = false;
 };
 
-// %XX → byte; false on a bad escape.
-bool PercentDecode(std::string_view in, std::string& out);
-
-// True when `uri` has the file:// scheme.
-bool IsFileUri(std::string_view uri);
-
 // Parses "file:///abs/path[?format=cri|raw]". InvalidArgument naming the URI for another
 // scheme, a host other than "" or "localhost", a relative or empty path, a bad %-escape or an
 // unknown format. Other query keys are ignored.

@@ -12,20 +12,13 @@
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
+#include "lib/base/pipe.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "shim/io/stdio_uri.h"
 
 namespace berth::shim {
 namespace {
-
-absl::Status MakePipe(UniqueFd& read_end, UniqueFd& write_end) {
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0)
-    return ErrnoError(errno, "pipe");
-  read_end.reset(p[0]);
-  write_end.reset(p[1]);
-  return absl::OkStatus();
-}
 
 bool WriteAll(int fd, const char* buf, size_t n) {
   while (n > 0) {
@@ -98,9 +91,9 @@ absl::Status ProcessIo::OpenTerminal(const IoConfig& config) {
 absl::Status ProcessIo::OpenOutput(const std::string& path, Output& out, LogStream stream) {
   if (path.empty())
     return absl::OkStatus();
-  if (IsFileUri(path))
+  if (HasScheme(path, "file"))
     return OpenLog(path, out);
-  if (IsBinaryUri(path))
+  if (HasScheme(path, "binary"))
     return OpenLogBinary(path, out, stream);
   if (size_t colon = path.find("://"); colon != std::string::npos) {
     return InvalidArgument(
