@@ -165,7 +165,11 @@ absl::StatusOr<pid_t> Task::Start(const std::string& exec_id) {
     // The init failed between the start signal and its exec (a bad rlimit, cwd, program) and
     // exits. Its exit is awaited, so that the task then reads as stopped: a client that deletes
     // it after the error (ctr run --rm does) must not find it "created" and give up.
-    auto exited = [p]() { return p->state == State::kStopped; };
+    // (Looked up at each wake: a delete may take the process meanwhile.)
+    auto exited = [this]() {
+      const Process* init = Find("");
+      return init == nullptr || init->state == State::kStopped;
+    };
     mu_.AwaitWithTimeout(absl::Condition(&exited), absl::Seconds(2));
     return Annotate(s, fmt::format("task {:?}", id_));
   }
