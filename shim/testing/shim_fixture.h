@@ -6,6 +6,7 @@
 // exit), then runs `berth-shim delete`, so no process or cgroup is left even when a test fails.
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,20 +33,27 @@
 
 namespace berth::shim {
 
-// Reads a fifo until EOF on a thread.
+// Reads a fifo until EOF on a thread. The read end is open when the constructor returns, so a
+// writer that comes and goes at once (an exec that fails at start) is still seen: the reader
+// polls until the fifo has data or its writers are gone (POLLHUP comes only after a writer).
 class FifoReader {
  public:
-  explicit FifoReader(std::string path) : path_(std::move(path)) {
+  explicit FifoReader(std::string path)
+      : path_(std::move(path)), fd_(::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)) {
     thread_ = std::thread([this] {
-      int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
       char buf[4096];
-      ssize_t n;
-      while (fd >= 0 && (n = ::read(fd, buf, sizeof(buf))) > 0) {
+      struct pollfd p = {fd_, POLLIN, 0};
+      while (fd_ >= 0 && ::poll(&p, 1, -1) >= 0) {
+        ssize_t n = ::read(fd_, buf, sizeof(buf));
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+          continue;
+        if (n <= 0)
+          break;
         std::lock_guard<std::mutex> l(mu_);
         data_.append(buf, static_cast<size_t>(n));
       }
-      if (fd >= 0)
-        ::close(fd);
+      if (fd_ >= 0)
+        ::close(fd_);
       std::lock_guard<std::mutex> l(mu_);
       done_ = true;
       done_cv_.notify_all();
@@ -55,8 +63,8 @@ class FifoReader {
   ~FifoReader() { Join(); }
 
   // Waits for EOF. A writer that never came (the shim failed before it opened the fifo) would
-  // leave the reader blocked in open(2) for ever: after 10 s the test's own write end lets it
-  // go, and the test fails rather than hangs.
+  // leave the reader waiting for ever: after 10 s the test's own write end lets it go, and the
+  // test fails rather than hangs.
   void Join() {
     if (!thread_.joinable())
       return;
@@ -88,6 +96,7 @@ class FifoReader {
 
  private:
   std::string path_;
+  int fd_;  // the read end, closed by the thread
   std::mutex mu_;
   std::condition_variable done_cv_;
   bool done_ = false;  // guarded by mu_
