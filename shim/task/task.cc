@@ -70,6 +70,12 @@ ProcessStatus Task::ToStatus(const Process& p) {
           .exited_at = p.exited_at};
 }
 
+absl::StatusOr<std::unique_ptr<ProcessIo>> Task::OpenIo(IoConfig io) const {
+  io.ns = ns_;  // for a binary:// logging program's environment
+  io.container_id = id_;
+  return ProcessIo::Open(io);
+}
+
 absl::StatusOr<pid_t> Task::Create(const CreateConfig& config) {
   absl::MutexLock lock(&mu_);
   if (Find("") != nullptr || init_deleted_)
@@ -88,13 +94,11 @@ absl::StatusOr<pid_t> Task::Create(const CreateConfig& config) {
     spec.process->terminal = config.io.terminal;
   }
   IoConfig io = config.io;
-  io.ns = ns_;
-  io.container_id = id_;
   if (spec.process && spec.process->console_size) {
     io.width = spec.process->console_size->width;
     io.height = spec.process->console_size->height;
   }
-  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<ProcessIo> pio, ProcessIo::Open(io));
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<ProcessIo> pio, OpenIo(io));
   runtime_ = config.runtime_binary.empty()
                  ? MakeEmbeddedRuntime(id_, config.bundle, std::move(spec), &prepared_)
                  : MakeCliRuntime(config.runtime_binary, config.runtime_root, id_, config.bundle,
@@ -189,10 +193,7 @@ absl::StatusOr<pid_t> Task::StartExec(Process& p) {
   BERTH_RETURN_IF_ERROR(Precondition(*init, CanExecInto(init->state), "exec"));
   BERTH_ASSIGN_OR_RETURN(oci::Process spec, oci::ParseProcess(p.spec_json));
   spec.terminal = p.io_config.terminal;
-  IoConfig io = p.io_config;
-  io.ns = ns_;
-  io.container_id = id_;
-  BERTH_ASSIGN_OR_RETURN(p.io, ProcessIo::Open(io));
+  BERTH_ASSIGN_OR_RETURN(p.io, OpenIo(p.io_config));
   absl::StatusOr<pid_t> started = runtime_->Exec(p.exec_id, spec, p.spec_json, p.io->stdio());
   if (!started.ok()) {
     // Nothing runs: the client's fifos are closed now (ctr waits for their end before it

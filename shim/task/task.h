@@ -122,6 +122,8 @@ class Task {
   void StopOomMonitor();
   void JoinOomMonitor();
   static ProcessStatus ToStatus(const Process& p);
+  // A process's stdio (ProcessIo::Open) with the container's names filled in.
+  absl::StatusOr<std::unique_ptr<ProcessIo>> OpenIo(IoConfig io) const;
 
   const std::string ns_;
   const std::string id_;

@@ -89,10 +89,7 @@ uint64_t ReadCgroupUint(const std::string& file, uint64_t if_max) {
 }
 
 uint64_t ReadKeyed(const std::string& file, const std::string& key) {
-  std::ifstream in(file);
-  std::string k;
-  uint64_t v;
-  while (in >> k >> v) {
+  for (const auto& [k, v] : ReadKeyValues(file)) {
     if (k == key)
       return v;
   }
