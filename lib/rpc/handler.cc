@@ -1,5 +1,6 @@
 #include "lib/rpc/handler.h"
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -17,6 +18,50 @@ std::string MetadataValue(const grpc::ServerContext& ctx, const char* key) {
   if (it == md.end())
     return "";
   return std::string(it->second.data(), it->second.size());
+}
+
+// The calls in progress, and whether new ones are admitted.
+struct Calls {
+  absl::Mutex mu;
+  int running ABSL_GUARDED_BY(mu) = 0;
+  bool stopping ABSL_GUARDED_BY(mu) = false;
+};
+
+Calls& TheCalls() {
+  static Calls* calls = new Calls;
+  return *calls;
+}
+
+// Counts a call while it runs; admitted() is false once the daemon is stopping.
+class CallGuard {
+ public:
+  CallGuard() {
+    Calls& c = TheCalls();
+    absl::MutexLock lock(&c.mu);
+    admitted_ = !c.stopping;
+    if (admitted_)
+      ++c.running;
+  }
+
+  ~CallGuard() {
+    if (!admitted_)
+      return;
+    Calls& c = TheCalls();
+    absl::MutexLock lock(&c.mu);
+    --c.running;
+  }
+
+  CallGuard(const CallGuard&) = delete;
+  CallGuard& operator=(const CallGuard&) = delete;
+
+  bool admitted() const { return admitted_; }
+
+ private:
+  bool admitted_ = false;
+};
+
+absl::Status Refused() {
+  return absl::UnavailableError("berthd is stopping");
 }
 
 grpc::Status Finish(std::string_view method, absl::Time start, const absl::Status& s) {
@@ -51,6 +96,9 @@ std::string LeaseOf(const grpc::ServerContext& ctx) {
 grpc::Status Handle(const grpc::ServerContext& ctx, std::string_view method,
                     absl::FunctionRef<absl::Status(const std::string& ns)> body) {
   absl::Time start = absl::Now();
+  CallGuard call;
+  if (!call.admitted())
+    return Finish(method, start, Refused());
   absl::StatusOr<std::string> ns = NamespaceOf(ctx);
   if (!ns.ok())
     return Finish(method, start, ns.status());
@@ -59,7 +107,35 @@ grpc::Status Handle(const grpc::ServerContext& ctx, std::string_view method,
 
 grpc::Status HandleUnscoped(std::string_view method, absl::FunctionRef<absl::Status()> body) {
   absl::Time start = absl::Now();
+  CallGuard call;
+  if (!call.admitted())
+    return Finish(method, start, Refused());
   return Finish(method, start, body());
+}
+
+void StopAdmittingCalls() {
+  Calls& c = TheCalls();
+  absl::MutexLock lock(&c.mu);
+  c.stopping = true;
+}
+
+bool Stopping() {
+  Calls& c = TheCalls();
+  absl::MutexLock lock(&c.mu);
+  return c.stopping;
+}
+
+bool WaitForCalls(absl::Time deadline) {
+  Calls& c = TheCalls();
+  absl::MutexLock lock(&c.mu);
+  auto idle = [&c]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(c.mu) { return c.running == 0; };
+  return c.mu.AwaitWithDeadline(absl::Condition(&idle), deadline);
+}
+
+void AdmitCalls() {
+  Calls& c = TheCalls();
+  absl::MutexLock lock(&c.mu);
+  c.stopping = false;
 }
 
 }  // namespace berth::rpc

@@ -10,6 +10,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "grpcpp/server_context.h"
 
 namespace berth::rpc {
@@ -32,5 +33,19 @@ grpc::Status Handle(const grpc::ServerContext& ctx, std::string_view method,
 
 // For RPCs that are not scoped to a namespace (namespaces, version, introspection).
 grpc::Status HandleUnscoped(std::string_view method, absl::FunctionRef<absl::Status()> body);
+
+// berthd's stop. The calls in Handle's and HandleUnscoped's bodies are counted; once
+// StopAdmittingCalls has run, new ones are refused (Unavailable "berthd is stopping") and
+// long waits (tasks.Wait) give up. The gRPC server's own shutdown waits for every connection to
+// close, and a client that keeps its channel open (an in-process or long-lived C++ client) would
+// hold it for the whole grace: the daemon instead waits for the calls, then shuts the server
+// down at once.
+void StopAdmittingCalls();
+// True once StopAdmittingCalls has run (until AdmitCalls).
+bool Stopping();
+// Waits until no call is in a body or `deadline` passes; true when none is.
+bool WaitForCalls(absl::Time deadline);
+// Admits calls again (a server that starts after another's stop in the same process).
+void AdmitCalls();
 
 }  // namespace berth::rpc

@@ -1,7 +1,9 @@
 #include "lib/rpc/handler.h"
 
 #include <memory>
+#include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 
@@ -65,6 +67,59 @@ TEST_F(HandlerTest, InvalidNamespaceIsInvalidArgument) {
   grpc::Status s = Call("../etc", &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("namespace \"../etc\""), std::string::npos) << s.error_message();
+}
+
+// A call that stays in its body until released (the first one; later ones return at once).
+class Blocking final : public api::Version::Service {
+ public:
+  grpc::Status Version(grpc::ServerContext*, const google::protobuf::Empty*,
+                       api::VersionResponse*) override {
+    return HandleUnscoped("Version", [&] {
+      if (!entered.HasBeenNotified())
+        entered.Notify();
+      release.WaitForNotification();
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Notification entered;
+  absl::Notification release;
+};
+
+// berthd's stop: new calls are refused, the one in progress is waited for.
+TEST(StopTest, RefusesNewCallsAndWaitsForThoseRunning) {
+  Blocking service;
+  grpc::ServerBuilder b;
+  b.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = b.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto stub = api::Version::NewStub(server->InProcessChannel({}));
+  auto call = [&] {
+    grpc::ClientContext ctx;
+    api::VersionResponse resp;
+    return stub->Version(&ctx, google::protobuf::Empty(), &resp);
+  };
+  grpc::Status first;
+  std::thread running([&] { first = call(); });
+  service.entered.WaitForNotification();
+
+  EXPECT_FALSE(Stopping());
+  StopAdmittingCalls();
+  EXPECT_TRUE(Stopping());
+  grpc::Status refused = call();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(refused.error_message(), "berthd is stopping");
+  EXPECT_FALSE(WaitForCalls(absl::Now() + absl::Milliseconds(50))) << "one call is running";
+
+  service.release.Notify();
+  EXPECT_TRUE(WaitForCalls(absl::Now() + absl::Seconds(10)));
+  running.join();
+  EXPECT_TRUE(first.ok()) << first.error_message();
+
+  AdmitCalls();
+  EXPECT_FALSE(Stopping());
+  EXPECT_TRUE(call().ok());
+  server->Shutdown();
 }
 
 }  // namespace

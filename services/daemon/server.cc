@@ -5,10 +5,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 
+#include "absl/time/time.h"
 #include "fmt/format.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
@@ -17,10 +19,14 @@
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/base/unique_fd.h"
+#include "lib/rpc/handler.h"
 #include "services/daemon/builtins.h"
 
 namespace berth::daemon {
 namespace {
+
+// At the stop, how long the server waits for replies to calls that have returned.
+constexpr std::chrono::milliseconds kReplyGrace(100);
 
 absl::Status MakeDir(const std::string& path, mode_t mode) {
   std::error_code ec;
@@ -122,6 +128,7 @@ absl::Status Server::Serve() {
   // The socket must never be reachable with wider permissions than 0660, even for the moment
   // between bind and chmod: create it under a umask that allows no more.
   mode_t old_umask = ::umask(0117);
+  rpc::AdmitCalls();
   grpc_ = builder.BuildAndStart();
   ::umask(old_umask);
   if (grpc_ == nullptr) {
@@ -149,8 +156,15 @@ void Server::Shutdown(std::chrono::milliseconds grace) {
     return;
   stopped_ = true;
   if (grpc_) {
+    // New calls are refused and streams end; the calls in progress get the grace. Then the
+    // server stops at once, not waiting for clients to close their connections; a call whose
+    // body has returned gets a moment to send its reply.
+    rpc::StopAdmittingCalls();
     for (plugin::GrpcService* svc : GrpcServices()) svc->Stopping();
-    grpc_->Shutdown(std::chrono::system_clock::now() + grace);
+    auto deadline = std::chrono::system_clock::now() + grace;
+    if (!rpc::WaitForCalls(absl::FromChrono(deadline)))
+      spdlog::warn("calls still running after the stop's grace of {} ms: cancelled", grace.count());
+    grpc_->Shutdown(std::min(deadline, std::chrono::system_clock::now() + kReplyGrace));
     grpc_->Wait();
     ::unlink(config_.address.c_str());
   }

@@ -270,10 +270,17 @@ grpc::Status TasksService::Wait(grpc::ServerContext* ctx, const api::WaitRequest
                                 api::WaitResponse* resp) {
   return rpc::Handle(*ctx, "tasks.Wait", [&](const std::string& ns) -> absl::Status {
     BERTH_ASSIGN_OR_RETURN(std::shared_ptr<ShimTask> task, manager_.Get(ns, req->container_id()));
-    BERTH_ASSIGN_OR_RETURN(runtime::shimapi::WaitResponse exit,
-                           task->Wait(req->exec_id(), [ctx] { return ctx->IsCancelled(); }));
-    resp->set_exit_status(exit.exit_status());
-    CopyExitedAt(exit, resp);
+    // A wait lasts as long as the process: at berthd's stop it gives up (the task runs on).
+    absl::StatusOr<runtime::shimapi::WaitResponse> exit =
+        task->Wait(req->exec_id(), [ctx] { return ctx->IsCancelled() || rpc::Stopping(); });
+    if (!exit.ok() && absl::IsCancelled(exit.status()) && rpc::Stopping()) {
+      return Unavailable(
+          fmt::format("berthd is stopping: wait for task {:?} given up", req->container_id()));
+    }
+    if (!exit.ok())
+      return exit.status();
+    resp->set_exit_status(exit->exit_status());
+    CopyExitedAt(*exit, resp);
     return absl::OkStatus();
   });
 }

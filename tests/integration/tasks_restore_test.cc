@@ -4,6 +4,7 @@
 
 #include <regex>
 
+#include "absl/cleanup/cleanup.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -173,6 +174,45 @@ TEST_F(TasksTest, TasksSurviveABerthdKillAndAreRestored) {
   for (const std::string& id : ids) EXPECT_FALSE(ProcessAlive(before[id].first)) << id;
   ids.insert(ids.end(), {"quits", "orphan"});
   ExpectNothingLeft(ids);
+}
+
+// berthd's stop waits for calls in progress, not for a foreground `ctr run` whose wait lasts as
+// long as its task (containerd stops at once too): the wait ends with a clear error, the task
+// runs on and is there after the restart.
+TEST_F(TasksTest, AStopDoesNotWaitForAForegroundRunsTask) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  std::string log = (dir().path() / "fg.log").string();
+  pid_t ctr =
+      testing::SpawnInBackground({"ctr", "--address", socket(), "-n", ns_, "run", "--fifo-dir",
+                                  fifo_dir(), "--rootfs", Rootfs(), "fg", "sleep", "1000"},
+                                 {.output = log, .truncate = true});
+  ASSERT_GT(ctr, 0);
+  bool reaped = false;
+  absl::Cleanup stop_ctr = [&] {
+    if (!reaped && ::kill(ctr, SIGKILL) == 0)
+      ::waitpid(ctr, nullptr, 0);
+  };
+  ASSERT_TRUE(WaitStatus("fg", "RUNNING"));
+  int pid = Tasks()["fg"].first;
+
+  auto stop = std::chrono::steady_clock::now();
+  EXPECT_EQ(StopDaemon(SIGTERM), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - stop, std::chrono::seconds(2))
+      << "berthd's stop waited for the foreground run";
+  int status = 0;
+  ASSERT_TRUE(Eventually([&] { return reaped = ::waitpid(ctr, &status, WNOHANG) == ctr; },
+                         std::chrono::seconds(10)));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "status " << status;
+  EXPECT_THAT(testing::ReadFile(log), HasSubstr("berthd is stopping"));
+  EXPECT_TRUE(ProcessAlive(pid));
+
+  ASSERT_TRUE(StartDaemon());
+  auto after = Tasks();
+  EXPECT_EQ(after["fg"], std::make_pair(pid, std::string("RUNNING")));
+  RemoveAll();
+  ExpectNothingLeft({"fg"});
 }
 
 // A bundle marked deleted (berthd stopped between answering a delete and removing it) is
