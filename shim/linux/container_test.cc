@@ -216,6 +216,21 @@ TEST_F(ContainerTest, DevicesInNestedDirectoriesStayInsideTheRootfs) {
   EXPECT_TRUE(std::filesystem::is_character_file(dir_ / ("rootfs" + outside.string() + "/null2")));
 }
 
+// /dev has runc's links (fd, stdin, stdout, stderr, ptmx, and core where the kernel has
+// /proc/kcore), and none of them dangles.
+TEST_F(ContainerTest, DevLinksAreRuncsAndNoneDangles) {
+  oci::Spec spec = shim::testing::BusyboxSpec(
+      "links",
+      "(for f in /dev/*; do [ -L \"$f\" ] && echo \"${f#/dev/} $([ -e \"$f\" ] || echo dangles)\"; "
+      "done; true) < /dev/null 2>&1");
+  std::string out;
+  ASSERT_EQ(Run(spec, &out), 0) << out;
+  std::string want = "core \nfd \nptmx \nstderr \nstdin \nstdout \n";
+  if (::access("/proc/kcore", F_OK) != 0)
+    want = want.substr(std::string("core \n").size());
+  EXPECT_EQ(out, want);
+}
+
 // The child opens the rootfs once for all mounts; one on the rootfs itself must still take
 // the mounts that follow (as when each mount resolved the rootfs anew).
 TEST_F(ContainerTest, AMountOnTheRootfsItselfTakesTheMountsAfterIt) {

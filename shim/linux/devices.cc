@@ -58,12 +58,15 @@ std::vector<DeviceOp> PlanDevices(const oci::Spec& spec, const std::string& root
 }
 
 std::vector<SymlinkOp> PlanDevSymlinks(const std::string& rootfs) {
-  return {{"/proc/self/fd", JoinUnder(rootfs, "/dev/fd")},
-          {"/proc/self/fd/0", JoinUnder(rootfs, "/dev/stdin")},
-          {"/proc/self/fd/1", JoinUnder(rootfs, "/dev/stdout")},
-          {"/proc/self/fd/2", JoinUnder(rootfs, "/dev/stderr")},
-          {"pts/ptmx", JoinUnder(rootfs, "/dev/ptmx")},
-          {"/proc/kcore", JoinUnder(rootfs, "/dev/core")}};
+  std::vector<SymlinkOp> links = {{"/proc/self/fd", JoinUnder(rootfs, "/dev/fd")},
+                                  {"/proc/self/fd/0", JoinUnder(rootfs, "/dev/stdin")},
+                                  {"/proc/self/fd/1", JoinUnder(rootfs, "/dev/stdout")},
+                                  {"/proc/self/fd/2", JoinUnder(rootfs, "/dev/stderr")},
+                                  {"pts/ptmx", JoinUnder(rootfs, "/dev/ptmx")}};
+  // Only where the kernel has /proc/kcore (CONFIG_PROC_KCORE), as runc: else it would dangle.
+  if (::access("/proc/kcore", F_OK) == 0)
+    links.push_back({"/proc/kcore", JoinUnder(rootfs, "/dev/core")});
+  return links;
 }
 
 namespace {
