@@ -1,6 +1,7 @@
 #include "shim/linux/container.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -128,6 +129,10 @@ absl::Status Container::Setup(const ContainerConfig& config) {
   BERTH_ASSIGN_OR_RETURN(std::unique_ptr<ProcessPlan> process,
                          PlanProcess(*spec_.process, spec_.linux.seccomp, config.stdio));
   BERTH_ASSIGN_OR_RETURN(CgroupJoin join, cgroup_->PrepareJoin());
+  const bool cgroup_ns_after_join =
+      !join.tasks_files.empty() && (ns.clone_flags & CLONE_NEWCGROUP) != 0;
+  if (cgroup_ns_after_join)
+    ns.clone_flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP);
   BERTH_ASSIGN_OR_RETURN(SyncPair sync, MakeSyncPair());
   if (config.rootfs_ready)
     BERTH_RETURN_IF_ERROR(config.rootfs_ready());
@@ -139,6 +144,7 @@ absl::Status Container::Setup(const ContainerConfig& config) {
                 .sysctls = Sysctls(spec_),
                 .new_user = ns.new_user,
                 .cgroup = &join,
+                .new_cgroup_ns_after_join = cgroup_ns_after_join,
                 .run_hooks = !spec_.hooks.prestart.empty() || !spec_.hooks.create_runtime.empty() ||
                              !spec_.hooks.create_container.empty(),
                 .parent_end = sync.parent.get()};

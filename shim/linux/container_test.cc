@@ -342,23 +342,18 @@ TEST_F(ContainerTest, ExecJoinsTheRunningContainer) {
   EXPECT_EQ(*st, 137);
 }
 
-// The lines of /proc/PID/cgroup for the hierarchies the shim manages: v2's "0::PATH", or on v1
-// those that name a controller (not name=systemd).
-std::vector<std::string> ManagedCgroupLines(pid_t pid) {
+// The lines of /proc/PID/cgroup: every hierarchy the process is in.
+std::vector<std::string> CgroupLines(pid_t pid) {
   std::vector<std::string> lines;
   std::istringstream in(ReadFile(fmt::format("/proc/{}/cgroup", pid)));
-  bool v2 = Cgroup::IsV2Host();
-  for (std::string line; std::getline(in, line);) {
-    bool unified = line.starts_with("0::");
-    if (v2 ? unified : !unified && line.find(":name=") == std::string::npos)
-      lines.push_back(line);
-  }
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
 }
 
 // The init and an exec'd process join the cgroup without a cgroup.procs write (v1: each moves
-// itself through the "tasks" files; v2: clone3 starts it inside): every managed hierarchy shows
-// the container's path.
+// itself through the "tasks" files; v2, and a hybrid host's v2 hierarchy: clone3 starts it
+// inside), in every hierarchy the host mounts, as runc: on v1 also those berth sets no limit in
+// (systemd's among them). All go at the end.
 TEST_F(ContainerTest, InitAndExecProcessesAreInTheCgroupEverywhere) {
   oci::Spec spec = shim::testing::BusyboxSpec("join", "sleep 60");
   absl::StatusOr<std::unique_ptr<Container>> c = Create(spec);
@@ -370,7 +365,7 @@ TEST_F(ContainerTest, InitAndExecProcessesAreInTheCgroupEverywhere) {
       (*c)->Exec(p, {.in = -1, .out = out_.get(), .err = -1, .console = -1});
   ASSERT_THAT(e, IsOk());
   for (pid_t pid : {(*c)->pid(), e->pid()}) {
-    std::vector<std::string> lines = ManagedCgroupLines(pid);
+    std::vector<std::string> lines = CgroupLines(pid);
     EXPECT_GE(lines.size(), Cgroup::IsV2Host() ? 1u : 8u)
         << ReadFile(fmt::format("/proc/{}/cgroup", pid));
     for (const std::string& line : lines)
@@ -380,6 +375,26 @@ TEST_F(ContainerTest, InitAndExecProcessesAreInTheCgroupEverywhere) {
   (void)e->Wait(std::chrono::seconds(10));
   ASSERT_THAT((*c)->init().Wait(std::chrono::seconds(10)), IsOk());
   EXPECT_THAT((*c)->Destroy(), IsOk());
+  std::error_code ec;
+  for (const auto& h : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
+    EXPECT_FALSE(std::filesystem::exists(h.path().string() + spec.linux.cgroups_path, ec))
+        << h.path().string() + spec.linux.cgroups_path;
+  }
+  EXPECT_FALSE(std::filesystem::exists("/sys/fs/cgroup" + spec.linux.cgroups_path, ec));
+}
+
+// A new cgroup namespace is rooted at the container's cgroups in every hierarchy (on v1 the init
+// joins them after its clone, so it makes the namespace itself then), as runc's.
+TEST_F(ContainerTest, ACgroupNamespaceIsRootedAtTheContainersCgroups) {
+  oci::Spec spec = shim::testing::BusyboxSpec("cgns", "cat /proc/self/cgroup");
+  spec.linux.namespaces.push_back({.type = "cgroup", .path = ""});
+  std::string out;
+  ASSERT_EQ(Run(spec, &out), 0) << out;
+  std::istringstream in(out);
+  int lines = 0;
+  for (std::string line; std::getline(in, line); ++lines)
+    EXPECT_TRUE(line.ends_with(":/")) << line << "\n" << out;
+  EXPECT_GE(lines, Cgroup::IsV2Host() ? 1 : 8) << out;
 }
 
 TEST_F(ContainerTest, PauseAndResumeWithTheFreezer) {

@@ -1,6 +1,7 @@
 #include "shim/linux/init.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -52,6 +53,8 @@ void RunInit(const InitPlan& plan, int sync) {
     if (::syscall(SYS_setresgid, 0, 0, 0) != 0 || ::syscall(SYS_setresuid, 0, 0, 0) != 0)
       ChildFail(sync, errno, "become root in the user namespace", nullptr);
   }
+  if (plan.new_cgroup_ns_after_join && ::unshare(CLONE_NEWCGROUP) != 0)
+    ChildFail(sync, errno, "unshare", "cgroup namespace");
   SetupStdio(*plan.process, sync);
   PrepareRootfs(*plan.rootfs, sync);
   if (plan.run_hooks) {

@@ -25,6 +25,9 @@ struct InitPlan {
   std::vector<std::pair<std::string, std::string>> sysctls;  // /proc/sys path, value
   bool new_user = false;
   const CgroupJoin* cgroup = nullptr;  // v1: joined right after kGo (v2: at clone)
+  // A new cgroup namespace is rooted where its maker is: with v1's late join, the init makes it
+  // once in its cgroups (as runc's), not the clone.
+  bool new_cgroup_ns_after_join = false;
   bool run_hooks = false;  // ask the parent to run createRuntime hooks before pivot_root
   int parent_end = -1;     // the parent's end of the sync socket, closed in the child
 };

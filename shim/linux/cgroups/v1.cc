@@ -27,6 +27,14 @@ namespace {
 constexpr std::array<const char*, 8> kControllers = {"memory", "cpu",   "cpuacct", "cpuset",
                                                      "pids",   "blkio", "devices", "freezer"};
 
+// Hierarchies berth sets no limit in but that the container joins where the host mounts them,
+// as runc does (it joins every hierarchy of /proc/self/cgroup): else its processes stay in the
+// shim's cgroups there (berthd.service's, under systemd).
+constexpr std::array<const char*, 7> kJoinedOnly = {"hugetlb", "net_cls", "net_prio", "perf_event",
+                                                    "rdma",    "misc",    "systemd"};
+// A hybrid host's cgroup v2 hierarchy, joined at clone (CLONE_INTO_CGROUP).
+constexpr char kUnified[] = "unified";
+
 std::string DeviceLine(const oci::DeviceRule& d) {
   std::string type = d.type.empty() ? "a" : d.type;
   std::string major = d.major && *d.major >= 0 ? std::to_string(*d.major) : "*";
@@ -62,21 +70,39 @@ std::string CgroupV1::File(const std::string& controller, const std::string& fil
   return fmt::format("{}/{}{}/{}", root_, controller, path_, file);
 }
 
-absl::Status CgroupV1::Make() {
-  for (const char* c : kControllers) {
-    std::string dir = fmt::format("{}/{}{}", root_, c, path_);
-    if (::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST)
-      continue;
-    int err = errno;
-    if (err == ENOENT) {  // its parent too (the namespace's cgroup, the first time)
-      std::error_code ec;
-      std::filesystem::create_directories(dir, ec);
-      if (!ec)
-        continue;
-      err = ec.value();
-    }
-    return ErrnoError(err, fmt::format("cgroup: mkdir {}", dir));
+std::vector<std::string> CgroupV1::JoinedOnlyHierarchies() const {
+  std::vector<std::string> out;
+  for (const char* h : kJoinedOnly) {
+    if (::access(fmt::format("{}/{}/tasks", root_, h).c_str(), F_OK) == 0)
+      out.push_back(h);
   }
+  return out;
+}
+
+bool CgroupV1::HybridHost() const {
+  return ::access(fmt::format("{}/{}/cgroup.procs", root_, kUnified).c_str(), F_OK) == 0;
+}
+
+absl::Status CgroupV1::MakeDir(const std::string& hierarchy) const {
+  std::string dir = fmt::format("{}/{}{}", root_, hierarchy, path_);
+  if (::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST)
+    return absl::OkStatus();
+  int err = errno;
+  if (err == ENOENT) {  // its parent too (the namespace's cgroup, the first time)
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (!ec)
+      return absl::OkStatus();
+    err = ec.value();
+  }
+  return ErrnoError(err, fmt::format("cgroup: mkdir {}", dir));
+}
+
+absl::Status CgroupV1::Make() {
+  for (const char* c : kControllers) BERTH_RETURN_IF_ERROR(MakeDir(c));
+  for (const std::string& h : JoinedOnlyHierarchies()) BERTH_RETURN_IF_ERROR(MakeDir(h));
+  if (HybridHost())
+    BERTH_RETURN_IF_ERROR(MakeDir(kUnified));
   return InitCpuset();
 }
 
@@ -172,12 +198,23 @@ absl::Status CgroupV1::Apply(const oci::Resources& r) {
 
 absl::StatusOr<CgroupJoin> CgroupV1::PrepareJoin() {
   CgroupJoin join;
-  for (const char* c : kControllers) {
-    std::string f = File(c, "tasks");
+  auto add = [&](const std::string& hierarchy) -> absl::Status {
+    std::string f = File(hierarchy, "tasks");
     UniqueFd fd(::open(f.c_str(), O_WRONLY | O_CLOEXEC));
     if (!fd.valid())
       return ErrnoError(errno, fmt::format("open {}", f));
     join.tasks_files.push_back(std::move(fd));
+    return absl::OkStatus();
+  };
+  for (const char* c : kControllers) BERTH_RETURN_IF_ERROR(add(c));
+  for (const std::string& h : JoinedOnlyHierarchies()) BERTH_RETURN_IF_ERROR(add(h));
+  if (HybridHost()) {
+    // A process moves into a v2 cgroup only through cgroup.procs, whose write waits for an RCU
+    // grace period; clone3 starts it there instead.
+    std::string dir = fmt::format("{}/{}{}", root_, kUnified, path_);
+    join.clone_into.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!join.clone_into.valid())
+      return ErrnoError(errno, fmt::format("open {}", dir));
   }
   return join;
 }
@@ -319,13 +356,19 @@ uint64_t CgroupV1::OomKillCount() {
 std::vector<CgroupBind> CgroupV1::Binds() const {
   std::vector<CgroupBind> out;
   for (const char* c : kControllers) out.push_back({fmt::format("{}/{}{}", root_, c, path_), c});
+  for (const std::string& h : JoinedOnlyHierarchies())
+    out.push_back({fmt::format("{}/{}{}", root_, h, path_), h});
   return out;
 }
 
 absl::Status CgroupV1::Destroy() {
+  std::vector<std::string> hierarchies(kControllers.begin(), kControllers.end());
+  for (std::string& h : JoinedOnlyHierarchies()) hierarchies.push_back(std::move(h));
+  if (HybridHost())
+    hierarchies.push_back(kUnified);
   absl::Status first;
-  for (const char* c : kControllers) {
-    absl::Status s = RemoveCgroupDir(fmt::format("{}/{}{}", root_, c, path_));
+  for (const std::string& h : hierarchies) {
+    absl::Status s = RemoveCgroupDir(fmt::format("{}/{}{}", root_, h, path_));
     if (first.ok())
       first = s;
   }

@@ -2,7 +2,9 @@
 
 // cgroup v1: one directory per controller under /sys/fs/cgroup/<controller><path>.
 // Supports memory (limit, reservation, swap, swappiness, oom killer), cpu (shares, quota,
-// period), cpuset, pids, blkio weight, devices and the freezer.
+// period), cpuset, pids, blkio weight, devices and the freezer. The container also joins the
+// other hierarchies the host mounts (hugetlb, net_cls, ..., systemd's, and a hybrid host's v2
+// one), without limits there, as runc does.
 
 #include <string>
 #include <vector>
@@ -40,6 +42,11 @@ class CgroupV1 : public Cgroup {
 
  private:
   absl::Status Make();
+  absl::Status MakeDir(const std::string& hierarchy) const;
+  // Those of kJoinedOnly that the host mounts.
+  std::vector<std::string> JoinedOnlyHierarchies() const;
+  // True when the host also mounts cgroup v2 (at <root>/unified).
+  bool HybridHost() const;
   absl::Status InitCpuset();
   absl::StatusOr<std::string> InitCpusetFile(const std::string& dir, const char* file);
   absl::Status ApplyMemory(const oci::MemoryResources& m);
