@@ -66,8 +66,12 @@ absl::StatusOr<std::unique_ptr<Cgroup>> CgroupV1::Create(const std::string& path
   return std::unique_ptr<Cgroup>(std::move(cg));
 }
 
+std::string CgroupV1::Dir(const std::string& hierarchy) const {
+  return fmt::format("{}/{}{}", root_, hierarchy, path_);
+}
+
 std::string CgroupV1::File(const std::string& controller, const std::string& file) const {
-  return fmt::format("{}/{}{}/{}", root_, controller, path_, file);
+  return fmt::format("{}/{}", Dir(controller), file);
 }
 
 std::vector<std::string> CgroupV1::JoinedOnlyHierarchies() const {
@@ -84,7 +88,7 @@ bool CgroupV1::HybridHost() const {
 }
 
 absl::Status CgroupV1::MakeDir(const std::string& hierarchy) const {
-  std::string dir = fmt::format("{}/{}{}", root_, hierarchy, path_);
+  std::string dir = Dir(hierarchy);
   if (::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST)
     return absl::OkStatus();
   int err = errno;
@@ -119,7 +123,7 @@ absl::StatusOr<std::string> CgroupV1::InitCpusetFile(const std::string& dir, con
 }
 
 absl::Status CgroupV1::InitCpuset() {
-  const std::string dir = root_ + "/cpuset" + path_;
+  const std::string dir = Dir("cpuset");
   for (const char* f : {"cpuset.cpus", "cpuset.mems"})
     BERTH_RETURN_IF_ERROR(InitCpusetFile(dir, f).status());
   return absl::OkStatus();
@@ -211,7 +215,7 @@ absl::StatusOr<CgroupJoin> CgroupV1::PrepareJoin() {
   if (HybridHost()) {
     // A process moves into a v2 cgroup only through cgroup.procs, whose write waits for an RCU
     // grace period; clone3 starts it there instead.
-    std::string dir = fmt::format("{}/{}{}", root_, kUnified, path_);
+    std::string dir = Dir(kUnified);
     join.clone_into.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!join.clone_into.valid())
       return ErrnoError(errno, fmt::format("open {}", dir));
@@ -245,7 +249,7 @@ absl::StatusOr<std::vector<pid_t>> CgroupV1::Pids() {
 }
 
 bool CgroupV1::Exists() const {
-  return ::access(File("memory", "").c_str(), F_OK) == 0;
+  return ::access(Dir("memory").c_str(), F_OK) == 0;
 }
 
 // What containerd's cgroups v1 package reads: the counters of memory, memory+swap, kernel and
@@ -355,9 +359,8 @@ uint64_t CgroupV1::OomKillCount() {
 
 std::vector<CgroupBind> CgroupV1::Binds() const {
   std::vector<CgroupBind> out;
-  for (const char* c : kControllers) out.push_back({fmt::format("{}/{}{}", root_, c, path_), c});
-  for (const std::string& h : JoinedOnlyHierarchies())
-    out.push_back({fmt::format("{}/{}{}", root_, h, path_), h});
+  for (const char* c : kControllers) out.push_back({Dir(c), c});
+  for (const std::string& h : JoinedOnlyHierarchies()) out.push_back({Dir(h), h});
   return out;
 }
 
@@ -368,7 +371,7 @@ absl::Status CgroupV1::Destroy() {
     hierarchies.push_back(kUnified);
   absl::Status first;
   for (const std::string& h : hierarchies) {
-    absl::Status s = RemoveCgroupDir(fmt::format("{}/{}{}", root_, h, path_));
+    absl::Status s = RemoveCgroupDir(Dir(h));
     if (first.ok())
       first = s;
   }

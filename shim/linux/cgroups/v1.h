@@ -37,6 +37,8 @@ class CgroupV1 : public Cgroup {
   std::vector<CgroupBind> Binds() const override;
   absl::Status Destroy() override;
 
+  // <root>/<hierarchy><path>
+  std::string Dir(const std::string& hierarchy) const;
   // <root>/<controller><path>/<file>
   std::string File(const std::string& controller, const std::string& file) const;
 
