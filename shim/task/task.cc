@@ -315,8 +315,7 @@ absl::StatusOr<ProcessStatus> Task::DeleteInit(Process& p) {
   processes_.clear();
   init_deleted_ = true;
   containerd::events::TaskDelete ev;
-  ev.set_container_id(id_);
-  ev.set_id(id_);
+  ev.set_container_id(id_);  // no id: containerd's shim names no process in the init's delete
   ev.set_pid(static_cast<uint32_t>(out.pid));
   ev.set_exit_status(static_cast<uint32_t>(out.exit_status));
   *ev.mutable_exited_at() = ToProto(out.exited_at);
