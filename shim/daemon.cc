@@ -309,9 +309,20 @@ std::string Absolute(const std::string& path) {
   return ec ? path : p.lexically_normal().string();
 }
 
+// As containerd's shims: one above the starter's (berthd's) OOM score, so that under memory
+// pressure the kernel takes a shim before berthd. The containers inherit it unless their spec
+// sets process.oomScoreAdj. Best effort: a shim with its starter's score works as well.
+void AdjustOomScore() {
+  int parent = 0;
+  if (!(std::ifstream(fmt::format("/proc/{}/oom_score_adj", ::getppid())) >> parent))
+    return;
+  std::ofstream("/proc/self/oom_score_adj") << std::min(parent + 1, 1000);
+}
+
 }  // namespace
 
 int StartShim(ShimOptions opts) {
+  AdjustOomScore();
   opts.bundle = Absolute(opts.bundle);
   if (opts.socket.empty() && !opts.spare)
     opts.socket = opts.bundle + "/shim.sock";

@@ -288,6 +288,26 @@ TEST_F(TasksTest, ASpareShimTakesTheNextTaskAndNoSpareOutlivesBerthd) {
   ExpectNothingLeft({"first", "own"});
 }
 
+// As containerd's shims, berth's take one above berthd's OOM score (the kernel takes a shim
+// before berthd), and so do the containers whose spec sets none.
+TEST_F(TasksTest, ShimsAndTheirContainersAreOneAboveBerthdsOomScore) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  auto score = [](pid_t pid) {
+    return std::stoi(testing::ReadFile("/proc/" + std::to_string(pid) + "/oom_score_adj"));
+  };
+  const int want = std::min(score(daemon_pid()) + 1, 1000);
+  int spare = WaitForSpare();
+  ASSERT_GT(spare, 0);
+  EXPECT_EQ(score(spare), want);
+  ASSERT_EQ(Run({"-d"}, "oom", {"sleep", "1000"}).exit_code, 0);
+  EXPECT_EQ(score(ShimPid("oom")), want);
+  EXPECT_EQ(score(Tasks()["oom"].first), want);
+  RemoveAll();
+  ExpectNothingLeft({"oom"});
+}
+
 // The spare that took the task mounts its rootfs. When the mount fails, the create fails naming
 // it, the spare is killed and the bundle removed; the next task gets a new spare.
 TEST_F(TasksTest, ASpareToldATaskWhoseRootfsDoesNotMountIsKilled) {
