@@ -395,6 +395,29 @@ TEST_F(ContainerTest, ACgroupNamespaceIsRootedAtTheContainersCgroups) {
   for (std::string line; std::getline(in, line); ++lines)
     EXPECT_TRUE(line.ends_with(":/")) << line << "\n" << out;
   EXPECT_GE(lines, Cgroup::IsV2Host() ? 1 : 8) << out;
+
+  // An exec'd process joins that namespace, and reads the same.
+  ASSERT_EQ(::ftruncate(out_.get(), 0), 0);
+  ASSERT_EQ(::lseek(out_.get(), 0, SEEK_SET), 0);
+  spec = shim::testing::BusyboxSpec("cgns-exec", "sleep 60");
+  spec.linux.namespaces.push_back({.type = "cgroup", .path = ""});
+  absl::StatusOr<std::unique_ptr<Container>> c = Create(spec);
+  ASSERT_THAT(c, IsOk());
+  ASSERT_THAT((*c)->Start(), IsOk());
+  oci::Process p = *spec.process;
+  p.args = {"cat", "/proc/self/cgroup"};
+  absl::StatusOr<ChildProcess> e =
+      (*c)->Exec(p, {.in = -1, .out = out_.get(), .err = -1, .console = -1});
+  ASSERT_THAT(e, IsOk());
+  ASSERT_THAT(e->Wait(std::chrono::seconds(10)), IsOk());
+  std::istringstream exec_out(ReadFile(dir_ / "out"));
+  lines = 0;
+  for (std::string line; std::getline(exec_out, line); ++lines)
+    EXPECT_TRUE(line.ends_with(":/")) << "exec: " << line;
+  EXPECT_GE(lines, Cgroup::IsV2Host() ? 1 : 8);
+  ASSERT_THAT((*c)->KillAll(SIGKILL), IsOk());
+  ASSERT_THAT((*c)->init().Wait(std::chrono::seconds(10)), IsOk());
+  EXPECT_THAT((*c)->Destroy(), IsOk());
 }
 
 TEST_F(ContainerTest, PauseAndResumeWithTheFreezer) {
