@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 bash scripts/build.sh
-BIN=$(pwd)/${BERTH_BUILD_DIR:-build}/bin
+BIN=$(cd "${BERTH_BUILD_DIR:-build}" && pwd)/bin  # BERTH_BUILD_DIR may be relative or absolute
 SOCK=/run/berth/berthd.sock
 
 if ctr --address "$SOCK" version >/dev/null 2>&1; then
