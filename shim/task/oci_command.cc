@@ -12,6 +12,7 @@
 
 #include "fmt/format.h"
 
+#include "lib/base/pipe.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "shim/linux/exit_claims.h"
@@ -46,15 +47,6 @@ struct Spawn {
   ::sigprocmask(SIG_SETMASK, &s.empty_mask, nullptr);  // the shim blocks SIGCHLD
   ::execve(s.argv[0], s.argv.data(), environ);
   ::_exit(127);
-}
-
-absl::Status Pipe(UniqueFd& rd, UniqueFd& wr) {
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0)
-    return ErrnoError(errno, "pipe");
-  rd.reset(p[0]);
-  wr.reset(p[1]);
-  return absl::OkStatus();
 }
 
 absl::StatusOr<UniqueFd> ListenUnix(const std::string& path) {
@@ -155,12 +147,12 @@ absl::Status PrepareSpawn(const OciCommand& cmd, Spawn& s, ParentEnds& e) {
   s.fds[1] = pick(cmd.stdio.out);
   s.fds[2] = pick(cmd.stdio.err);
   if (!cmd.input.empty()) {
-    BERTH_RETURN_IF_ERROR(Pipe(e.in_rd, e.in_wr));
+    BERTH_RETURN_IF_ERROR(MakePipe(e.in_rd, e.in_wr));
     s.fds[0] = e.in_rd.get();
   }
   if (cmd.capture_output) {
-    BERTH_RETURN_IF_ERROR(Pipe(e.out_rd, e.out_wr));
-    BERTH_RETURN_IF_ERROR(Pipe(e.err_rd, e.err_wr));
+    BERTH_RETURN_IF_ERROR(MakePipe(e.out_rd, e.out_wr));
+    BERTH_RETURN_IF_ERROR(MakePipe(e.err_rd, e.err_wr));
     s.fds[1] = e.out_wr.get();
     s.fds[2] = e.err_wr.get();
   }
