@@ -4,18 +4,10 @@
 
 #include "fmt/format.h"
 
+#include "lib/base/hex.h"
+
 namespace berth::filters {
 namespace {
-
-std::optional<unsigned> HexDigit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return std::nullopt;
-}
 
 void AppendUtf8(char32_t cp, std::string& out) {
   if (cp < 0x80) {
@@ -79,12 +71,12 @@ std::optional<size_t> DecodeEscape(std::string_view in, char quote, std::string&
   }
   char32_t v = 0;
   for (size_t i = 2; i < 2 + digits; ++i) {
-    std::optional<unsigned> d = i < in.size() ? HexDigit(in[i]) : std::nullopt;
-    if (!d) {
+    int d = i < in.size() ? HexDigitValue(in[i]) : -1;
+    if (d < 0) {
       error = fmt::format("\\{} escape needs {} hex digits", c, digits);
       return std::nullopt;
     }
-    v = v * 16 + *d;
+    v = v * 16 + static_cast<char32_t>(d);
   }
   if (c == 'x') {
     out += static_cast<char>(v);

@@ -3,20 +3,11 @@
 #include "absl/strings/str_cat.h"
 #include "fmt/format.h"
 
+#include "lib/base/hex.h"
 #include "lib/base/status.h"
 
 namespace berth::shim {
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
 
 // %XX → byte (and, in a query, '+' → ' '); false on a bad escape.
 bool Decode(std::string_view in, bool plus_is_space, std::string& out) {
@@ -32,7 +23,7 @@ bool Decode(std::string_view in, bool plus_is_space, std::string& out) {
     }
     if (i + 2 >= in.size())
       return false;
-    int h = HexValue(in[i + 1]), l = HexValue(in[i + 2]);
+    int h = HexDigitValue(in[i + 1]), l = HexDigitValue(in[i + 2]);
     if (h < 0 || l < 0)
       return false;
     out.push_back(static_cast<char>(h * 16 + l));
