@@ -186,11 +186,15 @@ absl::StatusOr<pid_t> Task::Start(const std::string& exec_id) {
   return p->pid;
 }
 
-absl::StatusOr<pid_t> Task::StartExec(Process& p) {
+absl::Status Task::CanExec() {
   Process* init = Find("");
   if (init == nullptr)
     return FailedPrecondition(fmt::format("task {:?} is not running: cannot exec", id_));
-  BERTH_RETURN_IF_ERROR(Precondition(*init, CanExecInto(init->state), "exec"));
+  return Precondition(*init, CanExecInto(init->state), "exec");
+}
+
+absl::StatusOr<pid_t> Task::StartExec(Process& p) {
+  BERTH_RETURN_IF_ERROR(CanExec());
   BERTH_ASSIGN_OR_RETURN(oci::Process spec, oci::ParseProcess(p.spec_json));
   spec.terminal = p.io_config.terminal;
   BERTH_ASSIGN_OR_RETURN(p.io, OpenIo(p.io_config));
@@ -228,10 +232,7 @@ absl::Status Task::AddExec(const std::string& exec_id, const IoConfig& io,
     return InvalidArgument("exec: exec_id is required");
   if (Find(exec_id) != nullptr)
     return AlreadyExistsError("process", exec_id);
-  Process* init = Find("");
-  if (init == nullptr)
-    return FailedPrecondition(fmt::format("task {:?} is not running: cannot exec", id_));
-  BERTH_RETURN_IF_ERROR(Precondition(*init, CanExecInto(init->state), "exec"));
+  BERTH_RETURN_IF_ERROR(CanExec());
   BERTH_RETURN_IF_ERROR(oci::ParseProcess(process_json).status());
   Process& p = processes_[exec_id];
   p.exec_id = exec_id;

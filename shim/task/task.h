@@ -113,6 +113,8 @@ class Task {
   Process* Find(const std::string& exec_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Process*> Get(const std::string& exec_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Precondition(const Process& p, bool ok, std::string_view action);
+  // OK when an exec may join the init (it exists and runs: not paused, not stopped).
+  absl::Status CanExec() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<pid_t> StartExec(Process& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<ProcessStatus> DeleteInit(Process& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkExited(Process& p, int status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
