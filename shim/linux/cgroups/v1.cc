@@ -58,7 +58,13 @@ std::string BlockDeviceName(uint32_t major, uint32_t minor) {
 }  // namespace
 
 CgroupV1::CgroupV1(std::string path, std::string root)
-    : path_(std::move(path)), root_(std::move(root)) {}
+    : path_(std::move(path)), root_(std::move(root)) {
+  for (const char* h : kJoinedOnly) {
+    if (::access(fmt::format("{}/{}/tasks", root_, h).c_str(), F_OK) == 0)
+      joined_only_.push_back(h);
+  }
+  hybrid_ = ::access(fmt::format("{}/{}/cgroup.procs", root_, kUnified).c_str(), F_OK) == 0;
+}
 
 absl::StatusOr<std::unique_ptr<Cgroup>> CgroupV1::Create(const std::string& path) {
   auto cg = std::make_unique<CgroupV1>(path);
@@ -72,19 +78,6 @@ std::string CgroupV1::Dir(const std::string& hierarchy) const {
 
 std::string CgroupV1::File(const std::string& controller, const std::string& file) const {
   return fmt::format("{}/{}", Dir(controller), file);
-}
-
-std::vector<std::string> CgroupV1::JoinedOnlyHierarchies() const {
-  std::vector<std::string> out;
-  for (const char* h : kJoinedOnly) {
-    if (::access(fmt::format("{}/{}/tasks", root_, h).c_str(), F_OK) == 0)
-      out.push_back(h);
-  }
-  return out;
-}
-
-bool CgroupV1::HybridHost() const {
-  return ::access(fmt::format("{}/{}/cgroup.procs", root_, kUnified).c_str(), F_OK) == 0;
 }
 
 absl::Status CgroupV1::MakeDir(const std::string& hierarchy) const {
@@ -104,8 +97,8 @@ absl::Status CgroupV1::MakeDir(const std::string& hierarchy) const {
 
 absl::Status CgroupV1::Make() {
   for (const char* c : kControllers) BERTH_RETURN_IF_ERROR(MakeDir(c));
-  for (const std::string& h : JoinedOnlyHierarchies()) BERTH_RETURN_IF_ERROR(MakeDir(h));
-  if (HybridHost())
+  for (const std::string& h : joined_only_) BERTH_RETURN_IF_ERROR(MakeDir(h));
+  if (hybrid_)
     BERTH_RETURN_IF_ERROR(MakeDir(kUnified));
   return InitCpuset();
 }
@@ -211,8 +204,8 @@ absl::StatusOr<CgroupJoin> CgroupV1::PrepareJoin() {
     return absl::OkStatus();
   };
   for (const char* c : kControllers) BERTH_RETURN_IF_ERROR(add(c));
-  for (const std::string& h : JoinedOnlyHierarchies()) BERTH_RETURN_IF_ERROR(add(h));
-  if (HybridHost()) {
+  for (const std::string& h : joined_only_) BERTH_RETURN_IF_ERROR(add(h));
+  if (hybrid_) {
     // A process moves into a v2 cgroup only through cgroup.procs, whose write waits for an RCU
     // grace period; clone3 starts it there instead.
     std::string dir = Dir(kUnified);
@@ -360,14 +353,14 @@ uint64_t CgroupV1::OomKillCount() {
 std::vector<CgroupBind> CgroupV1::Binds() const {
   std::vector<CgroupBind> out;
   for (const char* c : kControllers) out.push_back({Dir(c), c});
-  for (const std::string& h : JoinedOnlyHierarchies()) out.push_back({Dir(h), h});
+  for (const std::string& h : joined_only_) out.push_back({Dir(h), h});
   return out;
 }
 
 absl::Status CgroupV1::Destroy() {
   std::vector<std::string> hierarchies(kControllers.begin(), kControllers.end());
-  for (std::string& h : JoinedOnlyHierarchies()) hierarchies.push_back(std::move(h));
-  if (HybridHost())
+  hierarchies.insert(hierarchies.end(), joined_only_.begin(), joined_only_.end());
+  if (hybrid_)
     hierarchies.push_back(kUnified);
   absl::Status first;
   for (const std::string& h : hierarchies) {

@@ -17,7 +17,7 @@ namespace berth::shim::linux {
 
 class CgroupV1 : public Cgroup {
  public:
-  // Does not touch the filesystem; see Create.
+  // Only reads which hierarchies the host mounts; creates nothing (see Create).
   explicit CgroupV1(std::string path, std::string root = "/sys/fs/cgroup");
   static absl::StatusOr<std::unique_ptr<Cgroup>> Create(const std::string& path);
 
@@ -45,10 +45,6 @@ class CgroupV1 : public Cgroup {
  private:
   absl::Status Make();
   absl::Status MakeDir(const std::string& hierarchy) const;
-  // Those of kJoinedOnly that the host mounts.
-  std::vector<std::string> JoinedOnlyHierarchies() const;
-  // True when the host also mounts cgroup v2 (at <root>/unified).
-  bool HybridHost() const;
   absl::Status InitCpuset();
   absl::StatusOr<std::string> InitCpusetFile(const std::string& dir, const char* file);
   absl::Status ApplyMemory(const oci::MemoryResources& m);
@@ -58,6 +54,8 @@ class CgroupV1 : public Cgroup {
 
   std::string path_;
   std::string root_;
+  std::vector<std::string> joined_only_;  // those of kJoinedOnly that the host mounts
+  bool hybrid_ = false;                   // the host also mounts cgroup v2 (<root>/unified)
 };
 
 // Appends the device lines of the blkio file `file` (its name without "blkio.") to `out`.
