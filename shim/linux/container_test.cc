@@ -386,15 +386,19 @@ TEST_F(ContainerTest, InitAndExecProcessesAreInTheCgroupEverywhere) {
 // A new cgroup namespace is rooted at the container's cgroups in every hierarchy (on v1 the init
 // joins them after its clone, so it makes the namespace itself then), as runc's.
 TEST_F(ContainerTest, ACgroupNamespaceIsRootedAtTheContainersCgroups) {
+  // Every hierarchy of a /proc/self/cgroup reads "/".
+  auto expect_rooted = [](const std::string& cgroup_file, const char* who) {
+    std::istringstream in(cgroup_file);
+    int lines = 0;
+    for (std::string line; std::getline(in, line); ++lines)
+      EXPECT_TRUE(line.ends_with(":/")) << who << ": " << line << "\n" << cgroup_file;
+    EXPECT_GE(lines, Cgroup::IsV2Host() ? 1 : 8) << who << ": " << cgroup_file;
+  };
   oci::Spec spec = shim::testing::BusyboxSpec("cgns", "cat /proc/self/cgroup");
   spec.linux.namespaces.push_back({.type = "cgroup", .path = ""});
   std::string out;
   ASSERT_EQ(Run(spec, &out), 0) << out;
-  std::istringstream in(out);
-  int lines = 0;
-  for (std::string line; std::getline(in, line); ++lines)
-    EXPECT_TRUE(line.ends_with(":/")) << line << "\n" << out;
-  EXPECT_GE(lines, Cgroup::IsV2Host() ? 1 : 8) << out;
+  expect_rooted(out, "init");
 
   // An exec'd process joins that namespace, and reads the same.
   ASSERT_EQ(::ftruncate(out_.get(), 0), 0);
@@ -410,11 +414,7 @@ TEST_F(ContainerTest, ACgroupNamespaceIsRootedAtTheContainersCgroups) {
       (*c)->Exec(p, {.in = -1, .out = out_.get(), .err = -1, .console = -1});
   ASSERT_THAT(e, IsOk());
   ASSERT_THAT(e->Wait(std::chrono::seconds(10)), IsOk());
-  std::istringstream exec_out(ReadFile(dir_ / "out"));
-  lines = 0;
-  for (std::string line; std::getline(exec_out, line); ++lines)
-    EXPECT_TRUE(line.ends_with(":/")) << "exec: " << line;
-  EXPECT_GE(lines, Cgroup::IsV2Host() ? 1 : 8);
+  expect_rooted(ReadFile(dir_ / "out"), "exec");
   ASSERT_THAT((*c)->KillAll(SIGKILL), IsOk());
   ASSERT_THAT((*c)->init().Wait(std::chrono::seconds(10)), IsOk());
   EXPECT_THAT((*c)->Destroy(), IsOk());
