@@ -108,6 +108,18 @@ bool Bundle::Deleted() const {
   return fs::exists(path_ / "deleted", ec);
 }
 
+absl::Status Bundle::MarkPrepared() const {
+  return WriteFile(path_ / "prepared", "");
+}
+
+void Bundle::ClearPrepared() const {
+  ::unlink((path_ / "prepared").c_str());
+}
+
+bool Bundle::Prepared() const {
+  return ::access((path_ / "prepared").c_str(), F_OK) == 0;
+}
+
 bool Bundle::RootfsMounted() const {
   return IsMountPoint(rootfs());
 }

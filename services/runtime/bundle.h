@@ -44,6 +44,13 @@ class Bundle {
   void MarkDeleted() const;
   bool Deleted() const;
 
+  // Marks the bundle as prepared ahead of its task (TaskManager::Prepare: a "prepared" file)
+  // until the task's create claims it (ClearPrepared); a berthd that restarts removes a
+  // prepared bundle and its shim instead of reporting a task that never was.
+  absl::Status MarkPrepared() const;
+  void ClearPrepared() const;
+  bool Prepared() const;
+
   struct EventMark {
     int64_t count = 0;  // events forwarded so far
     uint64_t last = 0;  // fingerprint of the last one

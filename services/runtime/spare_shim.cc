@@ -70,6 +70,11 @@ std::vector<pid_t> SpareShims::ReadyPids() {
   return pids;
 }
 
+void SpareShims::PostponeRefill() {
+  absl::MutexLock lock(&mu_);
+  last_handover_ = absl::Now();
+}
+
 void SpareShims::RefillLoop() {
   absl::MutexLock lock(&mu_);
   auto needed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -78,7 +83,9 @@ void SpareShims::RefillLoop() {
   auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
   for (;;) {
     mu_.Await(absl::Condition(&needed));
-    mu_.AwaitWithDeadline(absl::Condition(&stopped), last_handover_ + kRefillDelay);
+    // kRefillDelay after the last hand-over, or after a later PostponeRefill.
+    while (!stopping_ && absl::Now() < last_handover_ + kRefillDelay)
+      mu_.AwaitWithDeadline(absl::Condition(&stopped), last_handover_ + kRefillDelay);
     if (stopping_)
       return;
     mu_.Unlock();

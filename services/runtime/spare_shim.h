@@ -78,6 +78,11 @@ class SpareShims {
   // a shim itself) or when the spare is gone.
   absl::StatusOr<Handover> Begin(const Bundle& bundle);
 
+  // The spare of a task prepared ahead (TaskManager::Prepare) starts its task now: the next
+  // spare starts kRefillDelay from now, as after a hand-over at the task's create, not in the
+  // middle of that task's start.
+  void PostponeRefill();
+
   // The pids of the spares ready now (for tests and logs).
   std::vector<pid_t> ReadyPids();
 

@@ -175,12 +175,14 @@ absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Create(CreateTaskOptions 
                     "io.containerd.runc.v2, io.containerd.runc.v1 and io.containerd.berth.v1)",
                     opts.id, opts.runtime_name));
   }
+  const std::pair<std::string, std::string> key = {opts.ns, opts.id};
+  std::optional<Prepared> prepared;
   {
     absl::MutexLock lock(&mu_);
-    if (tasks_.count({opts.ns, opts.id}) != 0)
+    if (tasks_.count(key) != 0)
       return AlreadyExistsError("task", opts.id);
+    prepared = TakePrepared(key);
     // A task of this id that was just deleted: its bundle directory is still being removed.
-    const std::pair<std::string, std::string> key = {opts.ns, opts.id};
     auto cleaned = [this, &key]()
                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !cleaning_.contains(key); };
     if (!mu_.AwaitWithTimeout(absl::Condition(&cleaned), absl::Seconds(15)))
@@ -189,10 +191,22 @@ absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Create(CreateTaskOptions 
                       "cleaned up",
                       opts.id));
   }
+  if (prepared.has_value() &&
+      (prepared->runtime_name != opts.runtime_name || prepared->spec_json != opts.spec_json ||
+       prepared->task->WaitShimExit(std::chrono::milliseconds(0)))) {
+    Discard(prepared->task);  // the container changed since, or the shim is gone
+    prepared.reset();
+  }
   absl::Time t0 = absl::Now();
   Bundle bundle = MakeBundle(opts.ns, opts.id);
-  BERTH_RETURN_IF_ERROR(bundle.Create(opts.spec_json));
   std::shared_ptr<ShimTask> task;
+  if (prepared.has_value()) {
+    task = std::move(prepared->task);
+    bundle.ClearPrepared();
+    spares_->PostponeRefill();
+  } else {
+    BERTH_RETURN_IF_ERROR(bundle.Create(opts.spec_json));
+  }
   absl::Cleanup undo = [&] {
     if (task != nullptr)
       StopShim(*task, /*now=*/true);
@@ -200,27 +214,145 @@ absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Create(CreateTaskOptions 
       spdlog::error("remove bundle after a failed create id={} error={}", opts.id, s.ToString());
   };
   absl::Time t_bundle = absl::Now();
-  // Declared after `undo`: after a failure the spare is killed before the bundle is removed
-  // (which unmounts the rootfs, should the shim have left it mounted).
-  std::optional<SpareShims::Handover> handover = BeginHandover(bundle);
-  BERTH_ASSIGN_OR_RETURN(task, StartShim(bundle, opts.runtime_name, std::move(handover)));
+  if (task == nullptr) {
+    // Declared after `undo`: after a failure the spare is killed before the bundle is removed
+    // (which unmounts the rootfs, should the shim have left it mounted).
+    std::optional<SpareShims::Handover> handover = BeginHandover(bundle);
+    BERTH_ASSIGN_OR_RETURN(task, StartShim(bundle, opts.runtime_name, std::move(handover)));
+    Watch(task);
+  }
   absl::Time t1 = absl::Now();
-  Watch(task);
   // The shim mounts the rootfs, as containerd's does, while it reads the spec and makes the
   // cgroup.
   BERTH_RETURN_IF_ERROR(
       task->Create(opts.io, opts.options.has_value() ? &*opts.options : nullptr, opts.rootfs)
           .status());
-  spdlog::debug("task created id={} bundle_ms={} shim_start_ms={} create_ms={}", opts.id,
-                absl::ToDoubleMilliseconds(t_bundle - t0),
+  spdlog::debug("task created id={} prepared={} bundle_ms={} shim_start_ms={} create_ms={}",
+                opts.id, prepared.has_value(), absl::ToDoubleMilliseconds(t_bundle - t0),
                 absl::ToDoubleMilliseconds(t1 - t_bundle),
                 absl::ToDoubleMilliseconds(absl::Now() - t1));
   {
     absl::MutexLock lock(&mu_);
-    tasks_[{opts.ns, opts.id}] = task;
+    tasks_[key] = task;
   }
   std::move(undo).Cancel();
   return task;
+}
+
+void TaskManager::Prepare(const std::string& ns, const std::string& id,
+                          const std::string& runtime_name, const std::string& spec_json) {
+  if (spares_ == nullptr || !IsShimRuntime(runtime_name) || !ValidateIdentifier("task", id).ok() ||
+      spares_->ReadyPids().empty())
+    return;
+  const std::pair<std::string, std::string> key = {ns, id};
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_ || tasks_.contains(key) || cleaning_.contains(key) || prepared_.contains(key))
+      return;
+    Prepared& p = prepared_[key];
+    p.runtime_name = runtime_name;
+    p.spec_json = spec_json;
+  }
+  absl::Time t0 = absl::Now();
+  Bundle bundle = MakeBundle(ns, id);
+  std::shared_ptr<ShimTask> task;
+  absl::Status s = bundle.Create(spec_json);
+  const bool created = s.ok();
+  if (s.ok())
+    s = bundle.MarkPrepared();
+  if (s.ok()) {
+    std::optional<SpareShims::Handover> handover = BeginHandover(bundle);
+    absl::StatusOr<std::shared_ptr<ShimTask>> started =
+        handover.has_value() ? StartShim(bundle, runtime_name, std::move(handover))
+                             : Unavailable("no spare shim is ready");
+    if (started.ok()) {
+      task = *std::move(started);
+      Watch(task);
+    } else {
+      s = started.status();
+    }
+  }
+  bool keep = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = prepared_.find(key);
+    keep = s.ok() && !it->second.discard && !stopping_;
+    if (keep) {
+      it->second.task = task;
+      it->second.expires = absl::Now() + kPreparedLifetime;
+      prepared_added_ = true;
+    } else {
+      prepared_.erase(it);
+    }
+  }
+  if (keep) {
+    spdlog::debug("task prepared namespace={} id={} ms={}", ns, id,
+                  absl::ToDoubleMilliseconds(absl::Now() - t0));
+    return;
+  }
+  if (!s.ok())
+    spdlog::debug("task not prepared namespace={} id={}: {}", ns, id, s.ToString());
+  if (task != nullptr)
+    StopShim(*task, /*now=*/true);
+  if (created) {
+    if (absl::Status r = bundle.Remove(); !r.ok())
+      spdlog::error("remove prepared bundle id={} error={}", id, r.ToString());
+  }
+}
+
+void TaskManager::Unprepare(const std::string& ns, const std::string& id) {
+  std::shared_ptr<ShimTask> task;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = prepared_.find({ns, id});
+    if (it == prepared_.end())
+      return;
+    if (it->second.task == nullptr) {
+      it->second.discard = true;  // Prepare discards it when done
+      return;
+    }
+    task = std::move(it->second.task);
+    prepared_.erase(it);
+  }
+  Discard(task);
+}
+
+std::optional<TaskManager::Prepared> TaskManager::TakePrepared(
+    const std::pair<std::string, std::string>& key) {
+  auto settled = [this, &key]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = prepared_.find(key);
+    return it == prepared_.end() || it->second.task != nullptr;
+  };
+  mu_.Await(absl::Condition(&settled));  // a hand-over in progress; bounded by its timeouts
+  auto node = prepared_.extract(key);
+  if (node.empty())
+    return std::nullopt;
+  return std::move(node.mapped());
+}
+
+std::vector<std::shared_ptr<ShimTask>> TaskManager::TakeExpired(bool all) {
+  std::vector<std::shared_ptr<ShimTask>> out;
+  const absl::Time now = absl::Now();
+  for (auto it = prepared_.begin(); it != prepared_.end();) {
+    if (it->second.task != nullptr && (all || it->second.expires <= now)) {
+      out.push_back(std::move(it->second.task));
+      it = prepared_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return out;
+}
+
+void TaskManager::Discard(const std::shared_ptr<ShimTask>& task) {
+  spdlog::debug("discarding prepared task namespace={} id={}", task->bundle().ns(),
+                task->bundle().id());
+  if (task->WaitShimExit(std::chrono::milliseconds(0)))
+    task->StopEvents(std::chrono::milliseconds(0));  // it died: nothing to ask it
+  else
+    StopShim(*task, /*now=*/true);
+  if (absl::Status s = task->bundle().Remove(); !s.ok())
+    spdlog::error("remove prepared bundle id={} error={}", task->bundle().id(), s.ToString());
 }
 
 absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Get(const std::string& ns,
@@ -294,15 +426,25 @@ absl::StatusOr<shimapi::DeleteResponse> TaskManager::Delete(const std::string& n
 void TaskManager::CleanerLoop() {
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return cleaner_stopping_ || !to_clean_.empty();
+    return cleaner_stopping_ || !to_clean_.empty() || prepared_added_;
   };
   for (;;) {
-    mu_.Await(absl::Condition(&ready));
-    if (to_clean_.empty())
-      return;  // stopping, and nothing left
+    absl::Time next_expiry = absl::InfiniteFuture();
+    for (const auto& [key, p] : prepared_)
+      if (p.task != nullptr)
+        next_expiry = std::min(next_expiry, p.expires);
+    mu_.AwaitWithDeadline(absl::Condition(&ready), next_expiry);
+    prepared_added_ = false;
+    std::vector<std::shared_ptr<ShimTask>> expired = TakeExpired(/*all=*/cleaner_stopping_);
     std::deque<std::shared_ptr<ShimTask>> batch;
     batch.swap(to_clean_);
+    if (batch.empty() && expired.empty()) {
+      if (cleaner_stopping_)
+        return;
+      continue;
+    }
     mu_.Unlock();
+    for (const std::shared_ptr<ShimTask>& task : expired) Discard(task);
     // Every unmount of the batch first: snapshot removals wait for them, not for a slow shim.
     for (const std::shared_ptr<ShimTask>& task : batch) {
       absl::Status unmounted = mount::UnmountAll(task->bundle().rootfs());
@@ -382,6 +524,17 @@ absl::StatusOr<int> TaskManager::Restore() {
       if (bundle.Deleted()) {  // deleted, then berthd stopped before the cleaner was done
         if (absl::Status s = bundle.Remove(); !s.ok())
           spdlog::error("remove bundle of deleted task id={} error={}", bundle.id(), s.ToString());
+        continue;
+      }
+      if (bundle.Prepared()) {  // prepared for a task that was never created: no task to report
+        if (absl::StatusOr<std::unique_ptr<ShimTask>> shim = Reconnect(bundle); shim.ok())
+          StopShim(**shim, /*now=*/true);
+        spdlog::info(
+            "removing the bundle of a task prepared before the restart namespace={} "
+            "id={}",
+            bundle.ns(), bundle.id());
+        if (absl::Status s = bundle.Remove(); !s.ok())
+          spdlog::error("remove prepared bundle id={} error={}", bundle.id(), s.ToString());
         continue;
       }
       absl::StatusOr<std::unique_ptr<ShimTask>> task = Reconnect(bundle);

@@ -4,7 +4,8 @@
 // task bundles under <berthd state>/tasks/<namespace>/<id>/, starts one berth-shim per task
 // and keeps a ShimTask (client + event forwarding) for each. berthd is not the shims'
 // parent: tasks outlive berthd, and Restore() reconnects to them when berthd starts again. A
-// task's shim is a spare started ahead of it when one is ready (spare_shim.h).
+// task's shim is a spare started ahead of it when one is ready (spare_shim.h); a created
+// container's task is handed to that spare ahead of its create (Prepare).
 //
 // Runtime names io.containerd.runc.v2, io.containerd.runc.v1 and io.containerd.berth.v1 are
 // all berth-shim; the runc options' binary_name (ctr run --runc-binary) makes the shim drive
@@ -26,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "google/protobuf/any.pb.h"
 
 #include "lib/mount/mount.h"
@@ -78,6 +80,22 @@ class TaskManager : public plugin::Plugin {
   // behind: no shim, mount, cgroup or bundle.
   absl::StatusOr<std::shared_ptr<ShimTask>> Create(CreateTaskOptions opts);
 
+  // Prepares the task of a container that was just created, ahead of its Create: the bundle
+  // with `spec_json` as config.json, and a spare shim serving on it that has read the spec. A
+  // Create of that id with the same runtime and spec claims it; the rest of the create (the
+  // rootfs mount, the cgroup, the init) happens there as always, and so do all of the task's
+  // events. Does nothing unless a spare is ready, the runtime is berth-shim's and no task or
+  // bundle of that id is there. A prepared task that no Create claims within
+  // kPreparedLifetime is discarded (shim stopped, bundle removed), as is one whose container is
+  // deleted or changed (Unprepare). Blocks for the hand-over (about a millisecond): call it off
+  // any reply's path.
+  void Prepare(const std::string& ns, const std::string& id, const std::string& runtime_name,
+               const std::string& spec_json);
+  // Discards the prepared task of that id, if there is one.
+  void Unprepare(const std::string& ns, const std::string& id);
+
+  static constexpr absl::Duration kPreparedLifetime = absl::Seconds(10);
+
   // NotFound `task "<id>": not found`.
   absl::StatusOr<std::shared_ptr<ShimTask>> Get(const std::string& ns, const std::string& id);
   // The tasks of `ns`, by id.
@@ -114,6 +132,24 @@ class TaskManager : public plugin::Plugin {
   // Shutdown, wait for the shim to exit (SIGKILL if it does not), stop its events.
   void StopShim(ShimTask& task, bool now);
 
+  // A task prepared ahead of its Create (Prepare).
+  struct Prepared {
+    std::string runtime_name;
+    std::string spec_json;
+    std::shared_ptr<ShimTask> task;  // null while being prepared
+    absl::Time expires = absl::InfiniteFuture();
+    bool discard = false;  // Unprepare came while it was being prepared
+  };
+
+  // The prepared task of that id, taken out of prepared_ (waited for while it is being
+  // prepared); nullopt when there is none.
+  std::optional<Prepared> TakePrepared(const std::pair<std::string, std::string>& key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stops a prepared task's shim and removes its bundle.
+  void Discard(const std::shared_ptr<ShimTask>& task);
+  // Takes the prepared tasks whose lifetime is over (all: every one) out of prepared_.
+  std::vector<std::shared_ptr<ShimTask>> TakeExpired(bool all) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   Bundle MakeBundle(const std::string& ns, const std::string& id) const {
     return Bundle(config_.state, ns, id);
   }
@@ -130,7 +166,10 @@ class TaskManager : public plugin::Plugin {
                                                             // cleaned up
   std::deque<std::shared_ptr<ShimTask>> to_clean_;          // guarded by mu_
   bool cleaner_stopping_ = false;                           // guarded by mu_
+  bool prepared_added_ = false;  // guarded by mu_: wakes the cleaner to expire prepared tasks
   std::thread cleaner_;
+  // Tasks prepared ahead of their Create (Prepare), by ns, id; guarded by mu_.
+  std::map<std::pair<std::string, std::string>, Prepared> prepared_;
   std::unique_ptr<SpareShims> spares_;  // null when config_.spare_shims is 0
 };
 

@@ -289,13 +289,14 @@ void RegisterPlugin(plugin::Registry& registry) {
   registry.Add({
       .type = plugin::Type::kGrpc,
       .id = "tasks",
-      .deps = {plugin::Type::kMetadata, plugin::Type::kRuntime},
+      .deps = {plugin::Type::kMetadata, plugin::Type::kRuntime, plugin::Type::kEvent},
       .init = [](plugin::InitContext& ic) -> absl::StatusOr<std::unique_ptr<plugin::Plugin>> {
         BERTH_ASSIGN_OR_RETURN(auto* md,
                                ic.GetSingle<metadata::MetadataPlugin>(plugin::Type::kMetadata));
         BERTH_ASSIGN_OR_RETURN(auto* tm,
                                ic.GetSingle<runtime::TaskManager>(plugin::Type::kRuntime));
-        return std::make_unique<TasksService>(md->containers(), *tm);
+        BERTH_ASSIGN_OR_RETURN(auto* ex, ic.GetSingle<events::Exchange>(plugin::Type::kEvent));
+        return std::make_unique<TasksService>(md->containers(), *tm, *ex);
       },
   });
 }

@@ -10,6 +10,7 @@
 #include "services/plugin/plugin.h"
 #include "services/plugin/registry.h"
 #include "services/runtime/task_manager.h"
+#include "services/tasks/preparer.h"
 
 namespace berth::services::tasks {
 
@@ -17,8 +18,9 @@ namespace api = ::containerd::services::tasks::v1;
 
 class TasksService final : public api::Tasks::Service, public plugin::GrpcService {
  public:
-  TasksService(metadata::ContainerStore& containers, runtime::TaskManager& manager)
-      : containers_(containers), manager_(manager) {}
+  TasksService(metadata::ContainerStore& containers, runtime::TaskManager& manager,
+               events::Exchange& exchange)
+      : containers_(containers), manager_(manager), preparer_(containers, manager, exchange) {}
 
   void Register(grpc::ServerBuilder& builder) override;
   grpc::Status Create(grpc::ServerContext* ctx, const api::CreateTaskRequest* req,
@@ -59,6 +61,7 @@ class TasksService final : public api::Tasks::Service, public plugin::GrpcServic
  private:
   metadata::ContainerStore& containers_;
   runtime::TaskManager& manager_;
+  TaskPreparer preparer_;
 };
 
 void RegisterPlugin(plugin::Registry& registry);

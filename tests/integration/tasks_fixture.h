@@ -169,6 +169,20 @@ class TasksTest : public DetachedFixture {
     return 0;
   }
 
+  // Polls until berthd has prepared the task of container `id` ahead of its create (its
+  // bundle marked prepared, a shim serving there; up to 5 s): the shim's pid, or 0.
+  int WaitPrepared(const std::string& id) {
+    const fs::path bundle = fs::path(bundles()) / id;
+    for (int i = 0; i < 250; ++i) {
+      int pid = 0;
+      std::ifstream(bundle / "shim.pid") >> pid;
+      if (fs::exists(bundle / "prepared") && pid > 0 && fs::exists(bundle / "shim.sock"))
+        return pid;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return 0;
+  }
+
   // Asserts that nothing of the namespace is left: no shim, no bundle, no mount under the
   // state dir, no cgroup.
   // berthd unmounts the rootfs of a deleted task, lets its shim exit and removes its bundle

@@ -1,6 +1,6 @@
 // Tasks across berthd's restarts and their shims' deaths: live restore after a SIGKILL, a dead
-// shim cleaned up and reported, event replay after a restart, bundles marked deleted, and the
-// spare shims berthd keeps (the fixture: tasks_fixture.h).
+// shim cleaned up and reported, event replay after a restart, bundles marked deleted, the
+// spare shims berthd keeps and the tasks it prepares with them (the fixture: tasks_fixture.h).
 
 #include <regex>
 
@@ -10,6 +10,7 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 
+#include "containerd/services/containers/v1/containers.grpc.pb.h"
 #include "containerd/services/tasks/v1/tasks.grpc.pb.h"
 #include "tests/integration/tasks_fixture.h"
 #include "tests/testing/matchers.h"
@@ -288,6 +289,123 @@ TEST_F(TasksTest, ASpareShimTakesTheNextTaskAndNoSpareOutlivesBerthd) {
   ExpectNothingLeft({"first", "own"});
 }
 
+// A created container's task is prepared ahead (its bundle, and a spare shim serving there);
+// tasks.Create takes it. What was prepared goes when the container is deleted or changed,
+// when no task comes within 10 s and when berthd restarts; a prepared shim that died is not
+// used. None of it shows as a task, and each container's task still starts as usual after it.
+TEST_F(TasksTest, ATaskIsPreparedWhenItsContainerIsCreated) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  ASSERT_TRUE(ImportBusybox());
+  const std::string image = "docker.io/library/busybox:latest";
+  auto bundle = [&](const std::string& id) { return bundles() + "/" + id; };
+  auto poll = [](const std::function<bool()>& done, std::chrono::milliseconds limit) {
+    for (auto end = std::chrono::steady_clock::now() + limit;
+         std::chrono::steady_clock::now() < end;) {
+      if (done())
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return done();
+  };
+  // Creates the container once a spare is ready; the pid of the shim prepared for it.
+  auto create_prepared = [&](const std::string& id, const std::vector<std::string>& args) {
+    int spare = WaitForSpare();
+    EXPECT_GT(spare, 0);
+    std::vector<std::string> argv = {"containers", "create", image, id};
+    argv.insert(argv.end(), args.begin(), args.end());
+    testing::CommandResult r = C(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(WaitPrepared(id), spare) << "the spare did not take the task of " << id;
+    EXPECT_THAT(C({"tasks", "ls", "-q"}).out, Not(HasSubstr(id)));
+    return spare;
+  };
+  auto gone = [&](const std::string& id, int shim) {
+    return poll([&] { return !fs::exists(bundle(id)) && !ProcessAlive(shim); },
+                std::chrono::seconds(5));
+  };
+
+  // Taken by the task's create: the same shim, no mark left.
+  int shim = create_prepared("taken", {"sleep", "1000"});
+  testing::CommandResult r = C({"tasks", "start", "-d", "--fifo-dir", fifo_dir(), "taken"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Tasks()["taken"].second, "RUNNING");
+  EXPECT_EQ(ShimPid("taken"), shim);
+  EXPECT_FALSE(fs::exists(bundle("taken") + "/prepared"));
+
+  // Deleted before its task: discarded.
+  shim = create_prepared("deleted", {"true"});
+  ASSERT_EQ(C({"containers", "rm", "deleted"}).exit_code, 0);
+  EXPECT_TRUE(gone("deleted", shim)) << "the prepared task of a deleted container is left";
+
+  // Changed before its task (a new spec): discarded, and the task runs the new spec.
+  shim = create_prepared("changed", {"echo", "old"});
+  {
+    auto stub = ::containerd::services::containers::v1::Containers::NewStub(
+        grpc::CreateChannel("unix:" + socket(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext get_ctx;
+    get_ctx.AddMetadata("containerd-namespace", ns_);
+    ::containerd::services::containers::v1::GetContainerRequest get;
+    get.set_id("changed");
+    ::containerd::services::containers::v1::GetContainerResponse got;
+    ASSERT_TRUE(stub->Get(&get_ctx, get, &got).ok());
+    ::containerd::services::containers::v1::UpdateContainerRequest update;
+    *update.mutable_container() = got.container();
+    std::string spec = got.container().spec().value();
+    size_t at = spec.find("\"old\"");
+    ASSERT_NE(at, std::string::npos) << spec;
+    spec.replace(at, 5, "\"new\"");
+    update.mutable_container()->mutable_spec()->set_value(spec);
+    update.mutable_update_mask()->add_paths("spec");
+    grpc::ClientContext update_ctx;
+    update_ctx.AddMetadata("containerd-namespace", ns_);
+    ::containerd::services::containers::v1::UpdateContainerResponse updated;
+    ASSERT_TRUE(stub->Update(&update_ctx, update, &updated).ok());
+  }
+  EXPECT_TRUE(gone("changed", shim)) << "the prepared task of a changed container is left";
+  r = C({"tasks", "start", "--fifo-dir", fifo_dir(), "changed"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "new\n");
+
+  // A prepared shim that died is not used: the task gets another.
+  shim = create_prepared("killed", {"echo", "still runs"});
+  ASSERT_EQ(::kill(shim, SIGKILL), 0);
+  ASSERT_TRUE(poll([&] { return !ProcessAlive(shim); }, std::chrono::seconds(5)));
+  r = C({"tasks", "start", "--fifo-dir", fifo_dir(), "killed"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "still runs\n");
+
+  // Not taken within its lifetime (10 s): discarded; the task starts as usual later.
+  shim = create_prepared("idle", {"echo", "late"});
+  EXPECT_TRUE(fs::exists(bundle("idle")));
+  EXPECT_TRUE(poll([&] { return !fs::exists(bundle("idle")) && !ProcessAlive(shim); },
+                   std::chrono::seconds(15)))
+      << "the prepared task of a container without a task outlived its lifetime";
+  r = C({"tasks", "start", "--fifo-dir", fifo_dir(), "idle"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "late\n");
+
+  // berthd killed with a task prepared: the restart removes it, reports no task, and the
+  // running one is restored.
+  shim = create_prepared("orphan", {"echo", "after restart"});
+  ASSERT_EQ(StopDaemon(SIGKILL), 128 + SIGKILL);
+  EXPECT_TRUE(ProcessAlive(shim));
+  ASSERT_TRUE(StartDaemon());
+  EXPECT_THAT(DaemonLog(), HasSubstr("task manager ready tasks=1"));
+  EXPECT_THAT(DaemonLog(), HasSubstr("removing the bundle of a task prepared before the restart"));
+  EXPECT_TRUE(gone("orphan", shim));
+  auto tasks = Tasks();
+  EXPECT_EQ(tasks.count("orphan"), 0u);
+  EXPECT_EQ(tasks["taken"].second, "RUNNING");
+  r = C({"tasks", "start", "--fifo-dir", fifo_dir(), "orphan"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "after restart\n");
+
+  RemoveAll();
+  ExpectNothingLeft({"taken", "deleted", "changed", "killed", "idle", "orphan"});
+}
+
 // As containerd's shims, berth's take one above berthd's OOM score (the kernel takes a shim
 // before berthd), and so do the containers whose spec sets none.
 TEST_F(TasksTest, ShimsAndTheirContainersAreOneAboveBerthdsOomScore) {
@@ -308,23 +426,25 @@ TEST_F(TasksTest, ShimsAndTheirContainersAreOneAboveBerthdsOomScore) {
   ExpectNothingLeft({"oom"});
 }
 
-// The spare that took the task mounts its rootfs. When the mount fails, the create fails naming
-// it, the spare is killed and the bundle removed; the next task gets a new spare.
+// The spare that took the task (here when its container was created) mounts its rootfs. When
+// the mount fails, the create fails naming it, the spare is killed and the bundle removed; the
+// next task gets a new spare.
 TEST_F(TasksTest, ASpareToldATaskWhoseRootfsDoesNotMountIsKilled) {
   BERTH_REQUIRE_ROOT();
   BERTH_REQUIRE_CTR();
   ASSERT_TRUE(StartDaemon());
   ASSERT_TRUE(ImportBusybox());
   const std::string image = "docker.io/library/busybox:latest";
+  int spare = WaitForSpare();
+  ASSERT_GT(spare, 0);
   testing::CommandResult r = C({"containers", "create", image, "broken", "true"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(WaitPrepared("broken"), spare);  // the task is prepared with the spare
   // The snapshot's upper directory goes: its overlay cannot be mounted.
   r = C({"snapshots", "mounts", "/mnt", "broken"});
   std::smatch m;
   ASSERT_TRUE(std::regex_search(r.out, m, std::regex("upperdir=([^,\\s]+)"))) << r.out;
   fs::remove_all(m[1].str());
-  int spare = WaitForSpare();
-  ASSERT_GT(spare, 0);
 
   r = C({"tasks", "start", "--fifo-dir", fifo_dir(), "broken"});
   EXPECT_NE(r.exit_code, 0);
