@@ -177,10 +177,19 @@ absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Create(CreateTaskOptions 
   }
   const std::pair<std::string, std::string> key = {opts.ns, opts.id};
   std::optional<Prepared> prepared;
+  bool reserved = false;  // in creating_: Prepare leaves this id alone until Create returns
+  absl::Cleanup unreserve = [&] {
+    if (!reserved)
+      return;
+    absl::MutexLock lock(&mu_);
+    creating_.erase(key);
+  };
   {
     absl::MutexLock lock(&mu_);
-    if (tasks_.count(key) != 0)
+    if (tasks_.count(key) != 0 || creating_.contains(key))
       return AlreadyExistsError("task", opts.id);
+    creating_.insert(key);
+    reserved = true;
     prepared = TakePrepared(key);
     // A task of this id that was just deleted: its bundle directory is still being removed.
     auto cleaned = [this, &key]()
@@ -247,7 +256,8 @@ void TaskManager::Prepare(const std::string& ns, const std::string& id,
   const std::pair<std::string, std::string> key = {ns, id};
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_ || tasks_.contains(key) || cleaning_.contains(key) || prepared_.contains(key))
+    if (stopping_ || tasks_.contains(key) || creating_.contains(key) || cleaning_.contains(key) ||
+        prepared_.contains(key))
       return;
     Prepared& p = prepared_[key];
     p.runtime_name = runtime_name;

@@ -159,6 +159,7 @@ class TaskManager : public plugin::Plugin {
   absl::Mutex mu_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<ShimTask>> tasks_;  // by ns, id
   std::set<std::pair<std::string, std::string>> deleting_;
+  std::set<std::pair<std::string, std::string>> creating_;  // guarded by mu_: in Create
   std::deque<std::weak_ptr<ShimTask>> lost_;  // guarded by mu_: shims whose stream ended
   bool stopping_ = false;                     // guarded by mu_
   std::thread janitor_;

@@ -406,6 +406,57 @@ TEST_F(TasksTest, ATaskIsPreparedWhenItsContainerIsCreated) {
   ExpectNothingLeft({"taken", "deleted", "changed", "killed", "idle", "orphan"});
 }
 
+// A client that creates the task right after its container (an in-process one, as a CRI
+// adapter would be) races the preparation that the container's creation starts: whichever
+// comes first, the task's create succeeds, and nothing is left of the other.
+TEST_F(TasksTest, ATaskCreatedRightAfterItsContainerNeverCollidesWithItsPreparation) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(StartDaemon());
+  namespace containers = ::containerd::services::containers::v1;
+  namespace tasks = ::containerd::services::tasks::v1;
+  testing::CommandResult r = C({"containers", "create", "--rootfs", Rootfs(), "template", "true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto channel = grpc::CreateChannel("unix:" + socket(), grpc::InsecureChannelCredentials());
+  auto containers_api = containers::Containers::NewStub(channel);
+  auto tasks_api = tasks::Tasks::NewStub(channel);
+  auto context = [&](grpc::ClientContext& ctx) { ctx.AddMetadata("containerd-namespace", ns_); };
+  containers::GetContainerResponse tmpl;
+  {
+    grpc::ClientContext ctx;
+    context(ctx);
+    containers::GetContainerRequest req;
+    req.set_id("template");
+    ASSERT_TRUE(containers_api->Get(&ctx, req, &tmpl).ok());
+  }
+  std::vector<std::string> ids;
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_GT(WaitForSpare(), 0);
+    const std::string id = "race" + std::to_string(i);
+    ids.push_back(id);
+    containers::CreateContainerRequest create;
+    *create.mutable_container() = tmpl.container();
+    create.mutable_container()->set_id(id);
+    containers::CreateContainerResponse created;
+    grpc::ClientContext create_ctx;
+    context(create_ctx);
+    ASSERT_TRUE(containers_api->Create(&create_ctx, create, &created).ok()) << id;
+    tasks::CreateTaskRequest task;
+    task.set_container_id(id);
+    tasks::CreateTaskResponse task_created;
+    grpc::ClientContext task_ctx;
+    context(task_ctx);
+    grpc::Status s = tasks_api->Create(&task_ctx, task, &task_created);
+    ASSERT_TRUE(s.ok()) << id << ": " << s.error_message();
+    EXPECT_GT(task_created.pid(), 0u) << id;
+    EXPECT_FALSE(fs::exists(bundles() + "/" + id + "/prepared")) << id;
+  }
+  EXPECT_EQ(testing::Lines(C({"tasks", "ls", "-q"}).out).size(), ids.size());
+  RemoveAll();
+  ids.push_back("template");
+  ExpectNothingLeft(ids);
+}
+
 // As containerd's shims, berth's take one above berthd's OOM score (the kernel takes a shim
 // before berthd), and so do the containers whose spec sets none.
 TEST_F(TasksTest, ShimsAndTheirContainersAreOneAboveBerthdsOomScore) {
