@@ -60,10 +60,6 @@ class CallGuard {
   bool admitted_ = false;
 };
 
-absl::Status Refused() {
-  return absl::UnavailableError("berthd is stopping");
-}
-
 grpc::Status Finish(std::string_view method, absl::Time start, const absl::Status& s) {
   if (spdlog::should_log(spdlog::level::trace))
     spdlog::trace("rpc method={} ms={:.3f} code={}", method,
@@ -98,7 +94,7 @@ grpc::Status Handle(const grpc::ServerContext& ctx, std::string_view method,
   absl::Time start = absl::Now();
   CallGuard call;
   if (!call.admitted())
-    return Finish(method, start, Refused());
+    return Finish(method, start, StoppingError());
   absl::StatusOr<std::string> ns = NamespaceOf(ctx);
   if (!ns.ok())
     return Finish(method, start, ns.status());
@@ -109,7 +105,7 @@ grpc::Status HandleUnscoped(std::string_view method, absl::FunctionRef<absl::Sta
   absl::Time start = absl::Now();
   CallGuard call;
   if (!call.admitted())
-    return Finish(method, start, Refused());
+    return Finish(method, start, StoppingError());
   return Finish(method, start, body());
 }
 
@@ -117,6 +113,10 @@ void StopAdmittingCalls() {
   Calls& c = TheCalls();
   absl::MutexLock lock(&c.mu);
   c.stopping = true;
+}
+
+absl::Status StoppingError() {
+  return absl::UnavailableError("berthd is stopping");
 }
 
 bool Stopping() {

@@ -43,6 +43,9 @@ grpc::Status HandleUnscoped(std::string_view method, absl::FunctionRef<absl::Sta
 void StopAdmittingCalls();
 // True once StopAdmittingCalls has run (until AdmitCalls).
 bool Stopping();
+// Unavailable "berthd is stopping": what a refused call gets, and what a stream that berthd's
+// stop ends (events, health watches) ends with.
+absl::Status StoppingError();
 // Waits until no call is in a body or `deadline` passes; true when none is.
 bool WaitForCalls(absl::Time deadline);
 // Admits calls again (a server that starts after another's stop in the same process).

@@ -73,7 +73,7 @@ grpc::Status EventsService::Subscribe(grpc::ServerContext* ctx, const api::Subsc
   {
     absl::MutexLock l(&mu_);
     if (stopping_)
-      return rpc::ToGrpcStatus(Unavailable("berthd is shutting down"));
+      return rpc::ToGrpcStatus(rpc::StoppingError());
     running_.insert(waker.get());
   }
   absl::Cleanup forget = [&] {
@@ -94,7 +94,7 @@ grpc::Status EventsService::Subscribe(grpc::ServerContext* ctx, const api::Subsc
     if (absl::Status s = sub->status(); !s.ok())
       return rpc::ToGrpcStatus(s);  // cut off as too slow
     if (!running)
-      return rpc::ToGrpcStatus(Unavailable("berthd is shutting down"));
+      return rpc::ToGrpcStatus(rpc::StoppingError());
     if (ctx->IsCancelled())
       return grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away");
   }

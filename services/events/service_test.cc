@@ -117,7 +117,7 @@ TEST_F(EventsServiceTest, StoppingEndsSubscriptionsAfterTheirQueuedEvents) {
   EXPECT_FALSE(reader->Read(&e));
   grpc::Status s = reader->Finish();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(s.error_message(), "berthd is shutting down");
+  EXPECT_EQ(s.error_message(), "berthd is stopping");
 
   // A subscriber that comes after is turned away the same way.
   grpc::ClientContext late;

@@ -4,6 +4,9 @@
 #include "fmt/format.h"
 #include "grpcpp/server_builder.h"
 
+#include "lib/rpc/handler.h"
+#include "lib/rpc/status.h"
+
 namespace berth::services::health {
 namespace {
 
@@ -55,7 +58,7 @@ grpc::Status HealthService::Watch(grpc::ServerContext* ctx, const api::HealthChe
     return grpc::Status(grpc::StatusCode::CANCELLED, "watcher went away");
   resp.set_status(api::HealthCheckResponse::NOT_SERVING);
   writer->Write(resp);
-  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "berthd is shutting down");
+  return rpc::ToGrpcStatus(rpc::StoppingError());
 }
 
 void RegisterPlugin(plugin::Registry& registry) {
