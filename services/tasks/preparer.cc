@@ -9,31 +9,36 @@ namespace berth::services::tasks {
 
 TaskPreparer::TaskPreparer(metadata::ContainerStore& containers, runtime::TaskManager& manager,
                            events::Exchange& exchange)
-    : containers_(containers), manager_(manager) {
+    : containers_(containers), manager_(manager), exchange_(exchange) {
   absl::StatusOr<filters::Filter> f =
       filters::Filter::Parse(R"(topic~="^/containers/(create|update|delete)$")");
   if (!f.ok()) {
     spdlog::error("task preparer: {}", f.status().ToString());
     return;
   }
-  events_ = exchange.Subscribe(*f, [this] {
+  filter_ = *std::move(f);
+  Subscribe();
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void TaskPreparer::Subscribe() {
+  events_ = exchange_.Subscribe(filter_, [this] {
     std::lock_guard lock(mu_);
     wake_ = true;
     cv_.notify_one();
   });
-  thread_ = std::thread([this] { Loop(); });
 }
 
 TaskPreparer::~TaskPreparer() {
   if (events_ == nullptr)
     return;
-  events_->Close();
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
   cv_.notify_one();
   thread_.join();
+  events_->Close();
 }
 
 void TaskPreparer::Loop() {
@@ -47,6 +52,12 @@ void TaskPreparer::Loop() {
     }
     events::Envelope e;
     while (events_->Pop(&e)) Handle(e);
+    if (absl::Status s = events_->status(); !s.ok()) {
+      // Left behind (a queue overflow): the events missed only mean tasks not prepared.
+      spdlog::warn("task preparer: {}; subscribing again", s.ToString());
+      events_->Close();
+      Subscribe();
+    }
   }
 }
 

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "lib/filters/filter.h"
 #include "services/events/exchange.h"
 #include "services/metadata/container_store.h"
 #include "services/runtime/task_manager.h"
@@ -24,12 +25,15 @@ class TaskPreparer {
   ~TaskPreparer();
 
  private:
+  void Subscribe();
   void Loop();
   void Handle(const events::Envelope& e);
 
   metadata::ContainerStore& containers_;
   runtime::TaskManager& manager_;
-  std::shared_ptr<events::Subscription> events_;
+  events::Exchange& exchange_;
+  filters::Filter filter_;
+  std::shared_ptr<events::Subscription> events_;  // replaced only by the loop's thread
   std::mutex mu_;
   std::condition_variable cv_;
   bool wake_ = false;      // guarded by mu_
