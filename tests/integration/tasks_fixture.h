@@ -143,25 +143,32 @@ class TasksTest : public DetachedFixture {
   }
 
   // Pids of our berthd's spare shims, not yet given a task: the daemons, not the `start`
-  // process berthd ran (its child) or the one between them (their child).
-  std::vector<int> SpareShims() {
+  // process berthd ran (its child) or the one between them (their child). A process that is
+  // gone by the time its parent is read (the `start` process exits once its spare is ready)
+  // is none. With `starting`, the `start` processes still running (spares not ready yet).
+  std::vector<int> SpareShims(std::vector<int>* starting = nullptr) {
     std::vector<int> out;
     for (int pid :
          FindShims(std::string("--spare") + '\0' + "--address" + '\0' + socket() + '\0')) {
       int parent = ParentPid(pid);
-      if (parent != daemon_pid() &&
+      if (parent == daemon_pid() && starting != nullptr)
+        starting->push_back(pid);
+      if (parent > 0 && parent != daemon_pid() &&
           ReadFile("/proc/" + std::to_string(parent) + "/cmdline").find("berth-shim") ==
-              std::string::npos)
+              std::string::npos &&
+          ProcessAlive(pid))
         out.push_back(pid);
     }
     return out;
   }
 
-  // Polls until our berthd has a spare shim other than `other` (up to 10 s): its pid, or 0.
+  // Polls until our berthd has a ready spare shim other than `other` (up to 10 s; ready: no
+  // spare's `start` is still running): its pid, or 0.
   int WaitForSpare(int other = 0) {
     for (int i = 0; i < 200; ++i) {
-      for (int pid : SpareShims()) {
-        if (pid != other)
+      std::vector<int> starting;
+      for (int pid : SpareShims(&starting)) {
+        if (pid != other && starting.empty())
           return pid;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
