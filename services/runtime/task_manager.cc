@@ -302,9 +302,9 @@ void TaskManager::Prepare(const std::string& ns, const std::string& id,
   }
   if (!s.ok())
     spdlog::debug("task not prepared namespace={} id={}: {}", ns, id, s.ToString());
-  if (task != nullptr)
-    StopShim(*task, /*now=*/true);
-  if (created) {
+  if (task != nullptr) {
+    Discard(task);  // its bundle too
+  } else if (created) {
     if (absl::Status r = bundle.Remove(); !r.ok())
       spdlog::error("remove prepared bundle id={} error={}", id, r.ToString());
   }
