@@ -321,9 +321,9 @@ TEST_F(TasksTest, ATaskIsPreparedWhenItsContainerIsCreated) {
     EXPECT_THAT(C({"tasks", "ls", "-q"}).out, Not(HasSubstr(id)));
     return spare;
   };
-  auto gone = [&](const std::string& id, int shim) {
-    return poll([&] { return !fs::exists(bundle(id)) && !ProcessAlive(shim); },
-                std::chrono::seconds(5));
+  auto gone = [&](const std::string& id, int shim,
+                  std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+    return poll([&] { return !fs::exists(bundle(id)) && !ProcessAlive(shim); }, limit);
   };
 
   // Taken by the task's create: the same shim, no mark left.
@@ -379,8 +379,7 @@ TEST_F(TasksTest, ATaskIsPreparedWhenItsContainerIsCreated) {
   // Not taken within its lifetime (10 s): discarded; the task starts as usual later.
   shim = create_prepared("idle", {"echo", "late"});
   EXPECT_TRUE(fs::exists(bundle("idle")));
-  EXPECT_TRUE(poll([&] { return !fs::exists(bundle("idle")) && !ProcessAlive(shim); },
-                   std::chrono::seconds(15)))
+  EXPECT_TRUE(gone("idle", shim, std::chrono::seconds(15)))
       << "the prepared task of a container without a task outlived its lifetime";
   r = C({"tasks", "start", "--fifo-dir", fifo_dir(), "idle"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
