@@ -157,8 +157,9 @@ absl::Status CreateTask(Cli& cli, const ContainerRecord& c, const TaskOptions& o
   }
   tasks_api::CreateTaskResponse resp;
   auto ctx = conn.Context();
-  return Annotate(conn.Check(conn.tasks().Create(ctx.get(), req, &resp)),
-                  fmt::format("container {}", c.id().substr(0, 12)));
+  // A missing or unrunnable program fails here (the init checks it before it is ready).
+  return CommandStartError(Annotate(conn.Check(conn.tasks().Create(ctx.get(), req, &resp)),
+                                    fmt::format("container {}", c.id().substr(0, 12))));
 }
 
 absl::Status StartProcess(Connection& conn, const std::string& id, const std::string& exec_id) {

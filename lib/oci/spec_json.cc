@@ -171,6 +171,15 @@ json WriteSpecJson(const Spec& s) {
   return j;
 }
 
+// execve takes C strings: a NUL inside an argument or a variable would cut it short without a
+// word, so it is refused (runc too).
+void CheckNoNul(const std::vector<std::string>& strings, const std::string& path) {
+  for (size_t i = 0; i < strings.size(); ++i) {
+    if (strings[i].find('\0') != std::string::npos)
+      Fail(Index(path, i), "contains a NUL byte");
+  }
+}
+
 }  // namespace
 
 Process ReadProcess(const json& j, const std::string& path) {
@@ -186,7 +195,9 @@ Process ReadProcess(const json& j, const std::string& path) {
   Opt(j, "args", path, p.args);
   if (p.args.empty())
     Fail(Join(path, "args"), "must name the program to run");
+  CheckNoNul(p.args, Join(path, "args"));
   Opt(j, "env", path, p.env);
+  CheckNoNul(p.env, Join(path, "env"));
   Opt(j, "cwd", path, p.cwd);
   if (p.cwd.empty() || p.cwd[0] != '/')
     Fail(Join(path, "cwd"), fmt::format("{:?} is not an absolute path", p.cwd));

@@ -123,6 +123,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"root": {"path": "r"}, "process": {"args": ["sh"], "rlimits":
                 [{"type": "RLIMIT_NOFILE", "hard": 10, "soft": 100}]}})",
                 "process.rlimits[0].soft: 100 is above the hard limit 10"},
+        BadCase{R"({"root": {"path": "r"}, "process": {"args": ["sh", "-c\u0000x"]}})",
+                "process.args[1]: contains a NUL byte"},
+        BadCase{R"({"root": {"path": "r"}, "process": {"args": ["sh"], "env": ["A=1",
+                "B=\u0000"]}})",
+                "process.env[1]: contains a NUL byte"},
         BadCase{R"({"root": )", "config.json: [json.exception.parse_error"}),
     [](const ::testing::TestParamInfo<BadCase>& i) { return "Case" + std::to_string(i.index); });
 

@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "absl/strings/match.h"
 #include "absl/synchronization/notification.h"
 #include "fmt/format.h"
 #include "google/protobuf/empty.pb.h"
@@ -246,9 +247,11 @@ absl::Status ShimTask::Invoke(const char* method, std::string_view what,
 absl::Status ShimTask::Check(const absl::Status& s, std::string_view what) const {
   if (s.ok())
     return absl::OkStatus();
-  if (absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s))
-    return Unavailable(
-        fmt::format("task {:?}: shim {}: {}", bundle_.id(), what, std::string(s.message())));
+  // The shim's own errors name the task already; a lost or late shim is said to be one.
+  const std::string named = fmt::format("task {:?}", bundle_.id());
+  if ((absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s)) &&
+      !absl::StartsWith(s.message(), named))
+    return Unavailable(fmt::format("{}: shim {}: {}", named, what, std::string(s.message())));
   return s;
 }
 

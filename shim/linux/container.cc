@@ -206,6 +206,10 @@ absl::Status Container::Finish() {
         ready_ = true;
         return absl::OkStatus();
       case SyncType::kEof:
+        // As runc: whatever else went wrong, a kill by the OOM killer is the likely cause.
+        if (cgroup_->OomKillCount() > 0)
+          return absl::ResourceExhaustedError(
+              "init: killed by the OOM killer during setup (memory limit too low?)");
         return Internal("init: exited during setup");
       default:
         return Internal(fmt::format("init: unexpected message {}", static_cast<int>(msg.type)));

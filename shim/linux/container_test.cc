@@ -605,33 +605,72 @@ TEST_P(BadSpecTest, FailsClearlyAndLeavesNothing) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, BadSpecTest,
-    ::testing::Values(BadSpec{"MissingRootfs", [](oci::Spec& s) { s.root.path = "nope"; },
-                              absl::StatusCode::kNotFound, "root.path"},
-                      BadSpec{"BadMountType",
-                              [](oci::Spec& s) {
-                                s.mounts.push_back({"/x", "nosuchfs", "x", {}});
-                              },
-                              absl::StatusCode::kInvalidArgument,
-                              "unknown filesystem type \"nosuchfs\""},
-                      BadSpec{"UnknownSyscall",
-                              [](oci::Spec& s) {
-                                s.linux.seccomp = oci::DefaultSeccompProfile();
-                                s.linux.seccomp->syscalls[0].names.push_back("frobnicate");
-                              },
-                              absl::StatusCode::kInvalidArgument, "unknown syscall \"frobnicate\""},
-                      BadSpec{"MountFailsInTheChild",
-                              [](oci::Spec& s) {
-                                s.mounts.push_back({"/t", "tmpfs", "t", {"size=abc"}});
-                              },
-                              absl::StatusCode::kInvalidArgument, "init: mount "}),
+    ::testing::Values(
+        BadSpec{"MissingRootfs", [](oci::Spec& s) { s.root.path = "nope"; },
+                absl::StatusCode::kNotFound, "root.path"},
+        BadSpec{"BadMountType",
+                [](oci::Spec& s) {
+                  s.mounts.push_back({"/x", "nosuchfs", "x", {}});
+                },
+                absl::StatusCode::kInvalidArgument, "unknown filesystem type \"nosuchfs\""},
+        BadSpec{"UnknownSyscall",
+                [](oci::Spec& s) {
+                  s.linux.seccomp = oci::DefaultSeccompProfile();
+                  s.linux.seccomp->syscalls[0].names.push_back("frobnicate");
+                },
+                absl::StatusCode::kInvalidArgument, "unknown syscall \"frobnicate\""},
+        BadSpec{"MountFailsInTheChild",
+                [](oci::Spec& s) {
+                  s.mounts.push_back({"/t", "tmpfs", "t", {"size=abc"}});
+                },
+                absl::StatusCode::kInvalidArgument, "init: mount "},
+        // A missing program fails the create, as with runc, not the start.
+        BadSpec{"MissingProgram", [](oci::Spec& s) { s.process->args = {"/no/such/program"}; },
+                absl::StatusCode::kNotFound, "init: exec /no/such/program: No such file"},
+        BadSpec{"ProgramOnNoPathDirectory",
+                [](oci::Spec& s) { s.process->args = {"nosuchprogram"}; },
+                absl::StatusCode::kNotFound,
+                R"(init: exec "nosuchprogram": executable file not found in $PATH)"},
+        BadSpec{"ProgramIsADirectory", [](oci::Spec& s) { s.process->args = {"/bin"}; },
+                absl::StatusCode::kPermissionDenied, "init: exec /bin"},
+        BadSpec{"OomKilledDuringSetup",
+                [](oci::Spec& s) {
+                  s.linux.resources->memory = oci::MemoryResources{};
+                  s.linux.resources->memory->limit = 4096;
+                },
+                absl::StatusCode::kResourceExhausted,
+                "init: killed by the OOM killer during setup"}),
     [](const ::testing::TestParamInfo<BadSpec>& i) { return i.param.name; });
 
 TEST_F(ContainerTest, ExecFailureOnStartIsAClearError) {
+  // The create's check passes (a file with an execute bit), the exec itself fails.
+  const std::filesystem::path prog = dir_ / "rootfs" / "prog";
+  { std::ofstream(prog) << "neither ELF nor a script\n"; }
+  std::filesystem::permissions(prog, std::filesystem::perms::owner_all);
   oci::Spec spec = shim::testing::BusyboxSpec("noexe", "");
-  spec.process->args = {"/no/such/program"};
+  spec.process->args = {"/prog"};
   absl::StatusOr<std::unique_ptr<Container>> c = Create(spec);
   ASSERT_THAT(c, IsOk());
-  EXPECT_THAT((*c)->Start(), StatusIs(absl::StatusCode::kNotFound, "exec /no/such/program"));
+  EXPECT_THAT((*c)->Start(),
+              StatusIs(absl::StatusCode::kUnknown, "start: exec /prog: Exec format error"));
+}
+
+TEST_F(ContainerTest, AProgramIsFoundOnThePathRelativeToTheCwd) {
+  // PATH with a relative entry: the create's check looks where the exec will, from the cwd.
+  std::filesystem::create_directories(dir_ / "rootfs" / "work" / "tools");
+  std::filesystem::create_symlink("/bin/busybox", dir_ / "rootfs" / "work" / "tools" / "hello");
+  oci::Spec spec = shim::testing::BusyboxSpec("relpath", "");
+  spec.process->args = {"hello"};
+  spec.process->env = {"PATH=tools"};
+  spec.process->cwd = "/work";
+  absl::StatusOr<std::unique_ptr<Container>> c = Create(spec);
+  ASSERT_THAT(c, IsOk());
+  EXPECT_THAT((*c)->Start(), IsOk());
+  absl::StatusOr<int> st = (*c)->init().Wait(std::chrono::seconds(30));
+  ASSERT_THAT(st, IsOk());
+  // busybox run as "hello" is no applet: it says so and exits 127, after a successful exec.
+  EXPECT_EQ(*st, 127);
+  EXPECT_THAT(ReadFile(dir_ / "out"), HasSubstr("hello: applet not found"));
 }
 
 TEST_F(ContainerTest, NegativeOomScoreAdjNeedsCapSysResource) {

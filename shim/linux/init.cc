@@ -66,6 +66,7 @@ void RunInit(const InitPlan& plan, int sync) {
   SetNames(plan, sync);
   WriteSysctls(plan, sync);
   SealRootfs(*plan.rootfs, sync);
+  CheckProgram(*plan.process, sync);
   if (!SendSync(sync, SyncType::kReady))
     ::_exit(1);
   Expect(sync, SyncType::kStart, "waiting for start");

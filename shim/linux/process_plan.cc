@@ -14,6 +14,8 @@
 #include <csignal>
 #include <cstring>
 
+#include "fmt/format.h"
+
 #include "lib/base/status_macros.h"
 #include "shim/linux/sync.h"
 #include "shim/linux/syscalls.h"
@@ -74,6 +76,7 @@ absl::StatusOr<std::unique_ptr<ProcessPlan>> PlanProcess(const oci::Process& pro
     plan->envp.push_back(plan->home_env.data());
   plan->envp.push_back(nullptr);
   plan->candidates = Candidates(process.args.at(0), process.env);
+  plan->not_in_path = fmt::format("{:?}: executable file not found in $PATH", process.args[0]);
   plan->cwd = process.cwd;
   plan->uid = process.user.uid;
   plan->gid = process.user.gid;
@@ -192,6 +195,29 @@ void SwitchUser(const ProcessPlan& plan, int sync) {
 }
 
 }  // namespace
+
+void CheckProgram(const ProcessPlan& plan, int sync) {
+  if (::chdir(plan.cwd.c_str()) != 0)  // a relative candidate is relative to the cwd
+    ChildFail(sync, errno, "chdir", plan.cwd.c_str());
+  int err = ENOENT;  // as the exec loop below: the first error other than ENOENT wins
+  for (const std::string& c : plan.candidates) {
+    struct stat st;
+    int e = 0;
+    if (::stat(c.c_str(), &st) != 0)
+      e = errno;
+    else if (S_ISDIR(st.st_mode))
+      e = EACCES;
+    else if (::faccessat(AT_FDCWD, c.c_str(), X_OK, AT_EACCESS) != 0)
+      e = errno;
+    else
+      return;
+    if (e != ENOENT || err == ENOENT)
+      err = e;
+  }
+  bool searched = plan.args[0].find('/') == std::string::npos;
+  ChildFail(sync, err, "exec",
+            searched && err == ENOENT ? plan.not_in_path.c_str() : plan.args[0].c_str());
+}
 
 void FinalizeAndExec(const ProcessPlan& plan, int sync) {
   if (plan.lookup_home)

@@ -40,6 +40,8 @@ struct ProcessPlan {
   std::vector<char*> argv;              // into args, NULL-terminated
   std::vector<char*> envp;              // into env, NULL-terminated
   std::vector<std::string> candidates;  // absolute paths to try with execve, in order
+  // CheckProgram's words when a name without a slash is on no $PATH directory.
+  std::string not_in_path;
   std::string cwd;
   uid_t uid = 0;
   gid_t gid = 0;
@@ -65,6 +67,13 @@ absl::StatusOr<std::unique_ptr<ProcessPlan>> PlanProcess(const oci::Process& pro
 
 // Child side: new session, stdio (or the console as controlling terminal) on 0, 1, 2.
 void SetupStdio(const ProcessPlan& plan, int sync);
+
+// Child side, before the init reports itself ready (runc's create-time check): as root, in the
+// container's root and cwd, one of the candidates must be a file it may execute (not a
+// directory; an execute bit; not on a noexec mount). A missing program then fails the create
+// with the message Docker and containerd users know ("executable file not found in $PATH"),
+// not the start; the exec after the user switch can still be refused.
+void CheckProgram(const ProcessPlan& plan, int sync);
 
 // Child side: rlimits, cwd, user, capabilities, no_new_privs, seccomp, then execve. Returns
 // only through ChildFail.

@@ -106,7 +106,7 @@ absl::StatusOr<pid_t> Task::Create(const CreateConfig& config) {
   auto fail = [this](absl::Status s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     (void)runtime_->Delete();
     runtime_.reset();
-    return s;  // pio's copiers, if started, end with the init's output
+    return Annotate(s, fmt::format("task {:?}", id_));  // pio's copiers end with the init's output
   };
   absl::StatusOr<pid_t> pid = runtime_->Create(pio->stdio(), [this, &rootfs] {
     return Annotate(rootfs.Wait(), fmt::format("task {:?}: mount rootfs", id_));

@@ -218,13 +218,17 @@ TEST_F(TasksTest, ErrorsNameTheTask) {
   EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
   EXPECT_FALSE(fs::exists(bundles() + "/badmount"));
   EXPECT_THAT(ShimsOfNamespace(), ::testing::IsEmpty());
-  // A command that does not exist, or a cwd that is a file, fails at Start (the embedded
-  // runtime execs then) with a message naming it. The task is stopped by the time the error
-  // comes back, so that ctr's own clean-up of --rm deletes it and its container.
+  // A command that does not exist, or a cwd that is a file, fails the task's create (the
+  // init checks them before it is ready, as runc does) with a message naming the task and the
+  // path, and ctr's own clean-up of --rm deletes the container.
   for (int i = 0; i < 5; ++i) {
     r = Run({"--rm"}, "missing", {"/bin/does-not-exist"});
     EXPECT_NE(r.exit_code, 0);
-    EXPECT_THAT(r.err, HasSubstr("task \"missing\": start: exec /bin/does-not-exist"));
+    EXPECT_THAT(r.err, HasSubstr("task \"missing\": init: exec /bin/does-not-exist: No such file"));
+    r = Run({"--rm"}, "missing", {"does-not-exist"});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_THAT(r.err, HasSubstr("task \"missing\": init: exec \"does-not-exist\": executable "
+                                 "file not found in $PATH"));
     r = Run({"--rm", "--cwd", "/etc/passwd"}, "badcwd", {"true"});
     EXPECT_NE(r.exit_code, 0);
     EXPECT_THAT(r.err, HasSubstr("chdir /etc/passwd: Not a directory"));
