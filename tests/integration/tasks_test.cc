@@ -315,6 +315,61 @@ TEST_F(TasksTest, LogBinaryGetsTheContainersOutput) {
   ExpectNothingLeft({"logged", "nolog"});
 }
 
+// `ctr run --cni`: ctr runs the CNI plugins itself (Debian's containernetworking-plugins:
+// bridge with host-local IPAM) on the network namespace of the pid berthd reports for the
+// task, and tears the network down after the task with --rm. ctr reads only /etc/cni/net.d
+// and /opt/cni/bin, so it runs in a mount and network namespace of the test's own: an overlay
+// on /etc (its upper directory in the test's directory) and a tmpfs on /opt hold the
+// configuration, the bridge lives in the test's network namespace and the IPAM data in the
+// test's directory. Nothing on the host changes.
+TEST_F(TasksTest, CniNetworkingThroughCtr) {
+  BERTH_REQUIRE_ROOT();
+  BERTH_REQUIRE_CTR();
+  ASSERT_TRUE(fs::exists("/usr/lib/cni/bridge"))
+      << "Debian's containernetworking-plugins is missing (scripts/install-deps.sh)";
+  ASSERT_TRUE(StartDaemon());
+  const fs::path cni = dir().path() / "cni";
+  for (const char* d : {"upper", "work", "ipam"}) fs::create_directories(cni / d);
+  testing::WriteFile(cni / "enter.sh", R"(set -e
+d=$1; shift
+mount --make-rprivate /
+mount -t overlay overlay -o lowerdir=/etc,upperdir=$d/upper,workdir=$d/work /etc
+mkdir -p /etc/cni/net.d
+cat > /etc/cni/net.d/10-berth-test.conf <<EOF
+{"cniVersion": "1.0.0", "name": "berth-test", "type": "bridge", "bridge": "bt0",
+ "isGateway": true, "ipMasq": false,
+ "ipam": {"type": "host-local", "subnet": "10.88.77.0/24", "dataDir": "$d/ipam"}}
+EOF
+mount -t tmpfs tmpfs /opt
+mkdir -p /opt/cni/bin
+mount --bind /usr/lib/cni /opt/cni/bin
+exec "$@"
+)");
+  std::vector<std::string> argv = {"unshare",   "-m", "-n", "sh", (cni / "enter.sh").string(),
+                                   cni.string()};
+  std::vector<std::string> ctr = {
+      "ctr",        "--address", socket(),   "-n",
+      ns_,          "run",       "--rm",     "--cni",
+      "--fifo-dir", fifo_dir(),  "--rootfs", Rootfs(),
+      "cni",        "sh",        "-c",       "ip -4 addr show eth0; ping -c 1 -W 5 10.88.77.1"};
+  argv.insert(argv.end(), ctr.begin(), ctr.end());
+  testing::CommandResult r = testing::RunCommand(argv);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("inet 10.88.77.2/24"));  // host-local's first address
+  EXPECT_THAT(r.out, HasSubstr("1 packets received"));  // the bridge's gateway answers
+  // With --rm, ctr released the address after the task: host-local keeps no allocation.
+  std::vector<std::string> allocated;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(cni / "ipam" / "berth-test", ec)) {
+    if (e.path().filename().string().starts_with("10.88.77."))
+      allocated.push_back(e.path().filename());
+  }
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_THAT(allocated, ::testing::IsEmpty());
+  EXPECT_FALSE(fs::exists("/etc/cni/net.d/10-berth-test.conf"));  // the host's /etc is unchanged
+  ExpectNothingLeft({"cni"});
+}
+
 TEST_F(TasksTest, SpecFlagsTakeEffect) {
   BERTH_REQUIRE_ROOT();
   BERTH_REQUIRE_CTR();
