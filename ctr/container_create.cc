@@ -92,11 +92,9 @@ absl::StatusOr<UserDb> ReadUserDb(Connection& conn, const std::string& snapshott
   return db;
 }
 
-absl::StatusOr<std::map<std::string, std::string>> ContainerLabels(const RunFlags& f,
-                                                                   const std::string& ns,
-                                                                   const std::string& id,
-                                                                   const std::string& log_root,
-                                                                   const std::string& name) {
+absl::StatusOr<std::map<std::string, std::string>> ContainerLabels(
+    const RunFlags& f, const ImageConfig& image, const std::string& ns, const std::string& id,
+    const std::string& log_root, const std::string& name) {
   std::map<std::string, std::string> labels;
   for (const std::string& l : f.labels) {
     size_t eq = l.find('=');
@@ -105,6 +103,15 @@ absl::StatusOr<std::map<std::string, std::string>> ContainerLabels(const RunFlag
     labels[l.substr(0, eq)] = eq == std::string::npos ? "" : l.substr(eq + 1);
   }
   labels[kNameLabel] = name;
+  // As Docker: --stop-signal, else the image's STOPSIGNAL; checked now, used by bctr stop.
+  const std::string& stop_signal = f.stop_signal.empty() ? image.stop_signal : f.stop_signal;
+  if (!stop_signal.empty()) {
+    BERTH_RETURN_IF_ERROR(Annotate(ParseSignal(stop_signal).status(),
+                                   f.stop_signal.empty() ? "image STOPSIGNAL" : "--stop-signal"));
+    labels[kStopSignalLabel] = stop_signal;
+  }
+  if (f.stop_timeout)
+    labels[kStopTimeoutLabel] = std::to_string(*f.stop_timeout);
   std::string log_uri = LogUri(LogPath(log_root, ns, id));
   labels[kLogUriLabel] = log_uri;
   BERTH_ASSIGN_OR_RETURN(std::string policy, ParseRestartPolicy(f.restart));
@@ -235,7 +242,8 @@ absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& f) {
     if (auto size = TerminalSize())
       spec.process->console_size = oci::ConsoleSize{size->second, size->first};
   }
-  BERTH_ASSIGN_OR_RETURN(auto labels, ContainerLabels(f, conn.ns(), id, cli.log_root, name));
+  BERTH_ASSIGN_OR_RETURN(auto labels,
+                         ContainerLabels(f, image.config, conn.ns(), id, cli.log_root, name));
 
   BERTH_ASSIGN_OR_RETURN(ScopedLease lease, ScopedLease::Create(conn));
   snapshots_api::PrepareSnapshotRequest prep;

@@ -19,6 +19,10 @@ inline constexpr char kDefaultLogRoot[] = "/var/log/berth";
 inline constexpr char kNameLabel[] = "berth.io/name";
 // The log URI the shim writes a detached container's stdout and stderr to.
 inline constexpr char kLogUriLabel[] = "berth.io/log-uri";
+// The signal that stops the container (containerd's label, which ctr sets from the image's
+// STOPSIGNAL too) and the seconds `bctr stop` waits before SIGKILL (--stop-timeout).
+inline constexpr char kStopSignalLabel[] = "io.containerd.image.config.stop-signal";
+inline constexpr char kStopTimeoutLabel[] = "berth.io/stop-timeout";
 // containerd's restart monitor labels.
 inline constexpr char kRestartStatusLabel[] =
     "containerd.io/restart.status";  // "running"|"stopped"

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <random>
 #include <system_error>
+#include <tuple>
 
 #include "fmt/format.h"
 
@@ -273,7 +274,7 @@ absl::StatusOr<std::vector<::containerd::types::Mount>> ContainerRootfsMounts(
   return std::vector<::containerd::types::Mount>(resp.mounts().begin(), resp.mounts().end());
 }
 
-// "TERM", "SIGTERM", "sigterm", "15" → 15.
+// "TERM", "SIGTERM", "sigterm", "15" → 15; "SIGRTMIN+3" (systemd's stop signal) → 37.
 absl::StatusOr<int> ParseSignal(const std::string& s) {
   if (!s.empty() && std::all_of(s.begin(), s.end(), ::isdigit)) {
     int n = std::stoi(s.substr(0, 3));
@@ -284,6 +285,18 @@ absl::StatusOr<int> ParseSignal(const std::string& s) {
   for (char ch : s) name += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   if (name.starts_with("SIG"))
     name = name.substr(3);
+  for (auto [base, sign, at] : {std::tuple{"RTMIN", 1, SIGRTMIN}, {"RTMAX", -1, SIGRTMAX}}) {
+    if (!name.starts_with(base))
+      continue;
+    std::string off = name.substr(5);
+    if (off.empty())
+      return at;
+    char* end = nullptr;
+    long n = std::strtol(off.c_str() + 1, &end, 10);
+    if (off[0] == (sign > 0 ? '+' : '-') && *end == '\0' && off.size() > 1 && n >= 0 &&
+        n <= SIGRTMAX - SIGRTMIN)
+      return at + sign * static_cast<int>(n);
+  }
   for (int n = 1; n < NSIG; ++n) {
     const char* abbrev = ::sigabbrev_np(n);
     if (abbrev != nullptr && name == abbrev)

@@ -1,9 +1,12 @@
+#include <csignal>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 #include "ctr/cli.h"
 #include "ctr/complete.h"
 #include "ctr/config.h"
+#include "ctr/containers.h"
 #include "ctr/progress.h"
 #include "ctr/pull.h"
 #include "lib/registry/digest.h"
@@ -25,6 +28,23 @@ TEST(ChainIdsTest, FollowTheOciDefinition) {
   EXPECT_EQ(chain[1], registry::Sha256Digest(a + " " + b));
   EXPECT_EQ(chain[2], registry::Sha256Digest(chain[1] + " " + c));
   EXPECT_TRUE(ChainIds({}).empty());
+}
+
+TEST(ParseSignalTest, NamesNumbersAndRealtimeSignals) {
+  auto sig = [](const char* s) {
+    absl::StatusOr<int> n = ParseSignal(s);
+    return n.ok() ? *n : -1;
+  };
+  EXPECT_EQ(sig("TERM"), SIGTERM);
+  EXPECT_EQ(sig("sigquit"), SIGQUIT);
+  EXPECT_EQ(sig("9"), SIGKILL);
+  EXPECT_EQ(sig("SIGRTMIN+3"), SIGRTMIN + 3);  // systemd's stop signal
+  EXPECT_EQ(sig("RTMIN"), SIGRTMIN);
+  EXPECT_EQ(sig("SIGRTMAX-1"), SIGRTMAX - 1);
+  for (const char* bad : {"SIGFROB", "RTMIN+", "RTMIN-1", "RTMIN+99", "RTMAX+1", "0", ""}) {
+    EXPECT_THAT(ParseSignal(bad), testing::StatusIs(absl::StatusCode::kInvalidArgument, "unknown"))
+        << bad;
+  }
 }
 
 TEST(HumanSizeTest, Units) {

@@ -338,6 +338,12 @@ void RunFlags::Add(CLI::App& cmd, bool run) {
       ->capture_default_str();
   cmd.add_option("--restart", restart, "Restart policy: no, always, on-failure[:N]")
       ->capture_default_str();
+  cmd.add_option("--stop-signal", stop_signal,
+                 "Signal that bctr stop sends (default: the image's STOPSIGNAL, else SIGTERM)");
+  cmd.add_option_function<int>(
+         "--stop-timeout", [this](int t) { stop_timeout = t; },
+         "Seconds bctr stop waits before SIGKILL (default 10)")
+      ->check(CLI::Range(0, 86400));
   cmd.add_option_function<std::string>(
       "--entrypoint", [this](const std::string& e) { entrypoint = e; },
       "Override the image's entrypoint");

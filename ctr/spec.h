@@ -38,6 +38,8 @@ struct RunFlags {
   std::string hostname;
   std::string net = "default";  // default | none | host
   std::string restart = "no";
+  std::string stop_signal;          // default: the image's STOPSIGNAL, else SIGTERM
+  std::optional<int> stop_timeout;  // seconds; default 10
   std::optional<std::string> entrypoint;
   bool read_only = false;
   bool privileged = false;

@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 
 #include "fmt/format.h"
 
@@ -18,15 +20,25 @@ namespace berth::ctr {
 namespace {
 
 struct StopFlags {
-  int timeout = 10;
+  std::optional<int> timeout;  // default: the container's --stop-timeout, else 10
   std::string signal = "KILL";
   std::vector<std::string> containers;
 };
 
-// Stops one container: its stop signal, then SIGKILL after `timeout` seconds.
-absl::Status StopOne(Cli& cli, const std::string& ref, int timeout) {
+// Stops one container: its stop signal (SIGTERM unless it has one), then SIGKILL after
+// `timeout` seconds (the container's own unless given).
+absl::Status StopOne(Cli& cli, const std::string& ref, std::optional<int> timeout) {
   Connection& conn = cli.conn();
   BERTH_ASSIGN_OR_RETURN(ContainerRecord c, FindContainer(conn, ref));
+  int stop_signal = SIGTERM;
+  if (auto it = c.labels().find(kStopSignalLabel); it != c.labels().end()) {
+    BERTH_ASSIGN_OR_RETURN(stop_signal, ParseSignal(it->second));
+  }
+  if (!timeout) {
+    timeout = 10;
+    if (auto it = c.labels().find(kStopTimeoutLabel); it != c.labels().end())
+      timeout = std::atoi(it->second.c_str());
+  }
   if (c.labels().contains(kRestartPolicyLabel))
     BERTH_RETURN_IF_ERROR(SetContainerLabel(conn, c.id(), kRestartStatusLabel, "stopped"));
   BERTH_ASSIGN_OR_RETURN(TaskInfo t, GetTaskInfo(conn, c.id()));
@@ -35,8 +47,8 @@ absl::Status StopOne(Cli& cli, const std::string& ref, int timeout) {
   if (t.status == "paused")
     BERTH_RETURN_IF_ERROR(KillTask(conn, c.id(), SIGKILL, true));
   else
-    BERTH_RETURN_IF_ERROR(KillTask(conn, c.id(), SIGTERM));
-  absl::StatusOr<uint32_t> code = WaitTask(conn, c.id(), int64_t{timeout} * 1000);
+    BERTH_RETURN_IF_ERROR(KillTask(conn, c.id(), stop_signal));
+  absl::StatusOr<uint32_t> code = WaitTask(conn, c.id(), int64_t{*timeout} * 1000);
   if (absl::IsDeadlineExceeded(code.status())) {
     BERTH_RETURN_IF_ERROR(KillTask(conn, c.id(), SIGKILL, true));
     code = WaitTask(conn, c.id(), 30000);
@@ -90,9 +102,11 @@ absl::Status RunKill(Cli& cli, const StopFlags& f) {
 
 void AddStop(CLI::App& parent, Cli& cli) {
   auto f = std::make_shared<StopFlags>();
-  CLI::App* cmd = parent.add_subcommand("stop", "Stop containers: SIGTERM, then SIGKILL");
-  cmd->add_option("-t,--time", f->timeout, "Seconds to wait before SIGKILL")
-      ->capture_default_str()
+  CLI::App* cmd = parent.add_subcommand(
+      "stop", "Stop containers: their stop signal (default SIGTERM), then SIGKILL");
+  cmd->add_option_function<int>(
+         "-t,--time", [f](int t) { f->timeout = t; },
+         "Seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10)")
       ->check(CLI::Range(0, 86400));
   cmd->add_option("containers", f->containers, "Containers (name, id or id prefix)")->required();
   cmd->callback([&cli, f] { cli.action = [&cli, f] { return RunStop(cli, *f); }; });

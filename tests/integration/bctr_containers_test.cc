@@ -161,6 +161,57 @@ TEST_F(BctrContainersTest, StopSendsTermFirst) {
   EXPECT_EQ(Bctr({"rm", "polite"}).exit_code, 0);
 }
 
+// As Docker: bctr stop sends the container's stop signal (--stop-signal, else the image's
+// STOPSIGNAL, else SIGTERM) and waits its --stop-timeout (else 10 s, or -t) before SIGKILL.
+TEST_F(BctrContainersTest, StopUsesTheContainersStopSignalAndTimeout) {
+  auto stop = [this](const std::string& name, double* took) {
+    auto start = std::chrono::steady_clock::now();
+    testing::CommandResult r = Bctr({"stop", name});
+    *took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return r;
+  };
+  const std::string script =
+      "trap 'exit 7' USR1; trap 'exit 8' USR2; trap '' TERM; "
+      "while true; do sleep 0.1; done";
+  testing::CommandResult r = Bctr(
+      {"run", "-d", "--name", "usr1", "--stop-signal", "SIGUSR1", "busybox", "sh", "-c", script});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the traps are set
+  double took = 0;
+  r = stop("usr1", &took);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LT(took, 3.0);
+  EXPECT_THAT(Bctr({"ps", "-a"}).out, HasSubstr("Exited (7)"));
+
+  // The image's STOPSIGNAL (here from a commit) when run without --stop-signal.
+  ASSERT_EQ(Bctr({"run", "-d", "--name", "base", "busybox", "sleep", "100"}).exit_code, 0);
+  r = Bctr({"commit", "-c", "STOPSIGNAL USR2", "base", "localhost/stopsig:v1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Bctr({"run", "-d", "--name", "usr2", "localhost/stopsig:v1", "sh", "-c", script});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  r = stop("usr2", &took);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LT(took, 3.0);
+  EXPECT_THAT(Bctr({"ps", "-a"}).out, HasSubstr("Exited (8)"));
+
+  // --stop-timeout: sleep as pid 1 ignores SIGTERM; SIGKILL comes after 1 s, not 10.
+  ASSERT_EQ(Bctr({"run", "-d", "--name", "quick", "--stop-timeout", "1", "busybox", "sleep", "100"})
+                .exit_code,
+            0);
+  r = stop("quick", &took);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(took, 0.9);
+  EXPECT_LT(took, 5.0);
+
+  r = Bctr({"run", "-d", "--stop-signal", "SIGFROB", "busybox", "true"});
+  ExpectOneLineError(r, 1, "--stop-signal: signal \"SIGFROB\": unknown");
+  for (const char* name : {"usr1", "usr2", "base", "quick"})
+    EXPECT_EQ(Bctr({"rm", "-f", name}).exit_code, 0) << name;
+  EXPECT_EQ(Bctr({"rmi", "localhost/stopsig:v1"}).exit_code, 0);
+  EXPECT_THAT(ContainerIds(), IsEmpty());
+}
+
 TEST_F(BctrContainersTest, CreateThenStartAttached) {
   testing::CommandResult r =
       Bctr({"create", "--name", "later", "busybox", "sh", "-c", "echo started; exit 5"});
