@@ -70,6 +70,11 @@ std::vector<pid_t> SpareShims::ReadyPids() {
   return pids;
 }
 
+bool SpareShims::HasReady() {
+  absl::MutexLock lock(&mu_);
+  return !ready_.empty();
+}
+
 void SpareShims::PostponeRefill() {
   absl::MutexLock lock(&mu_);
   last_handover_ = absl::Now();

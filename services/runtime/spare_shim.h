@@ -85,6 +85,8 @@ class SpareShims {
 
   // The pids of the spares ready now (for tests and logs).
   std::vector<pid_t> ReadyPids();
+  // Whether a spare is ready now.
+  bool HasReady();
 
  private:
   void RefillLoop();

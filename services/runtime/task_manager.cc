@@ -251,7 +251,7 @@ absl::StatusOr<std::shared_ptr<ShimTask>> TaskManager::Create(CreateTaskOptions 
 void TaskManager::Prepare(const std::string& ns, const std::string& id,
                           const std::string& runtime_name, const std::string& spec_json) {
   if (spares_ == nullptr || !IsShimRuntime(runtime_name) || !ValidateIdentifier("task", id).ok() ||
-      spares_->ReadyPids().empty())
+      !spares_->HasReady())
     return;
   const std::pair<std::string, std::string> key = {ns, id};
   {
