@@ -112,6 +112,8 @@ absl::StatusOr<std::map<std::string, std::string>> ContainerLabels(
   }
   if (f.stop_timeout)
     labels[kStopTimeoutLabel] = std::to_string(*f.stop_timeout);
+  if (f.detach && f.rm)  // without -d, bctr itself removes it after the exit
+    labels[kAutoRemoveLabel] = "true";
   std::string log_uri = LogUri(LogPath(log_root, ns, id));
   labels[kLogUriLabel] = log_uri;
   BERTH_ASSIGN_OR_RETURN(std::string policy, ParseRestartPolicy(f.restart));

@@ -37,7 +37,8 @@ struct TaskOptions {
   bool attach = true;        // stdio through fifos and wait for the exit
   bool interactive = false;  // forward stdin (attached only)
   bool tty = false;          // the spec's process.terminal
-  bool remove = false;       // --rm: delete the container after the exit (attached only)
+  bool remove = false;       // --rm: delete the container after the exit (attached: here;
+                             // detached: berthd, by the auto-remove label)
 };
 
 // Creates and starts the container's task (a stopped task left from an earlier run is deleted

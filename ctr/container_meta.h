@@ -19,6 +19,9 @@ inline constexpr char kDefaultLogRoot[] = "/var/log/berth";
 inline constexpr char kNameLabel[] = "berth.io/name";
 // The log URI the shim writes a detached container's stdout and stderr to.
 inline constexpr char kLogUriLabel[] = "berth.io/log-uri";
+// "true" on a container run with -d --rm: berthd removes it (task, container, snapshot, log
+// file) once its task has exited (services/restart/policy.h reads the same name).
+inline constexpr char kAutoRemoveLabel[] = "berth.io/auto-remove";
 // The signal that stops the container (containerd's label, which ctr sets from the image's
 // STOPSIGNAL too) and the seconds `bctr stop` waits before SIGKILL (--stop-timeout).
 inline constexpr char kStopSignalLabel[] = "io.containerd.image.config.stop-signal";

@@ -48,13 +48,7 @@ void AddRun(CLI::App& parent, Cli& cli) {
   auto f = std::make_shared<RunFlags>();
   CLI::App* cmd = parent.add_subcommand("run", "Create and start a container from an image");
   f->Add(*cmd, true);
-  cmd->callback([&cli, f] {
-    cli.action = [&cli, f] {
-      if (f->detach && f->rm)
-        return InvalidArgument("run: --rm with --detach is not supported");
-      return Annotate(RunRun(cli, *f), "run");
-    };
-  });
+  cmd->callback([&cli, f] { cli.action = [&cli, f] { return Annotate(RunRun(cli, *f), "run"); }; });
 }
 
 void AddCreate(CLI::App& parent, Cli& cli) {

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <vector>
 
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
+#include "containerd/events/container.pb.h"
 #include "containerd/events/task.pb.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
@@ -68,7 +70,8 @@ RestartMonitor::RestartMonitor(Config config, metadata::NamespaceStore& namespac
       namespaces_(namespaces),
       containers_(containers),
       snapshots_(snapshots),
-      tasks_(tasks) {
+      tasks_(tasks),
+      exchange_(exchange) {
   absl::StatusOr<filters::Filter> f = filters::Filter::Parse(R"(topic=="/tasks/exit")");
   exits_ = exchange.Subscribe(f.ok() ? *f : filters::Filter(), [this] {
     std::lock_guard lock(mu_);
@@ -158,8 +161,7 @@ void RestartMonitor::ReconcileAll() {
       continue;
     }
     for (const metadata::Container& c : *cs) {
-      auto status = c.labels.find(kStatusLabel);
-      if (status == c.labels.end() || status->second != kStatusRunning)
+      if (!Monitored(c.labels))
         continue;
       Key key{ns.name, c.id};
       seen[key] = backoff_[key];
@@ -201,41 +203,50 @@ absl::StatusOr<bool> RestartMonitor::Check(const std::string& ns, const std::str
   if (absl::IsNotFound(c.status()))
     return false;
   BERTH_RETURN_IF_ERROR(c.status());
-  auto status = c->labels.find(kStatusLabel);
-  if (status == c->labels.end() || status->second != kStatusRunning)
+  if (!Monitored(c->labels))
     return false;
-  std::optional<uint32_t> exit;
-  bool had_task = false;
-  std::string previous_stdout;
-  absl::StatusOr<std::shared_ptr<runtime::ShimTask>> task = tasks_.Get(ns, id);
-  if (task.ok()) {
-    absl::StatusOr<runtime::shimapi::StateResponse> st = (*task)->State("");
-    if (!st.ok())
-      return Annotate(st.status(), fmt::format("container {:?}: task state", id));
-    if (st->status() != types::STOPPED)
-      return false;  // created, running, paused: nothing to do
-    exit = st->exit_status();
-    had_task = true;
-    previous_stdout = st->stdout();
-  } else if (!absl::IsNotFound(task.status())) {
-    return task.status();
-  } else if (event_exit) {
-    exit = event_exit;  // the task is gone already (its shim was lost)
-  } else {
-    // No task at all. Leave a container alone while a client may be about to create its task.
-    auto quiet = std::chrono::duration_cast<std::chrono::nanoseconds>(config_.interval).count();
-    if (metadata::NowNanos() - c->updated_at < quiet)
-      return false;
+  BERTH_ASSIGN_OR_RETURN(std::optional<Ended> ended, TaskEnded(ns, *c, event_exit));
+  if (!ended)
+    return false;
+  if (AutoRemove(c->labels)) {
+    BERTH_RETURN_IF_ERROR(Remove(ns, *c, ended->had_task));
+    return false;
   }
-  Decision d = Decide(c->labels, exit);
+  Decision d = Decide(c->labels, ended->exit_status);
   if (!d.restart) {
     spdlog::debug("not restarting namespace={} id={} why={}", ns, id, d.why);
     return false;
   }
   spdlog::info("restarting task namespace={} id={} why={} count={}", ns, id, d.why,
                RestartCount(c->labels) + 1);
-  BERTH_RETURN_IF_ERROR(Restart(ns, *c, had_task, previous_stdout));
+  BERTH_RETURN_IF_ERROR(Restart(ns, *c, ended->had_task, ended->stdout_uri));
   return true;
+}
+
+absl::StatusOr<std::optional<RestartMonitor::Ended>> RestartMonitor::TaskEnded(
+    const std::string& ns, const metadata::Container& c, std::optional<uint32_t> event_exit) {
+  Ended ended;
+  absl::StatusOr<std::shared_ptr<runtime::ShimTask>> task = tasks_.Get(ns, c.id);
+  if (task.ok()) {
+    absl::StatusOr<runtime::shimapi::StateResponse> st = (*task)->State("");
+    if (!st.ok())
+      return Annotate(st.status(), fmt::format("container {:?}: task state", c.id));
+    if (st->status() != types::STOPPED)
+      return std::nullopt;  // created, running, paused: nothing to do
+    ended.had_task = true;
+    ended.exit_status = st->exit_status();
+    ended.stdout_uri = st->stdout();
+  } else if (!absl::IsNotFound(task.status())) {
+    return task.status();
+  } else if (event_exit) {
+    ended.exit_status = event_exit;  // the task is gone already (its shim was lost)
+  } else {
+    // No task at all. Leave a container alone while a client may be about to create its task.
+    auto quiet = std::chrono::duration_cast<std::chrono::nanoseconds>(config_.interval).count();
+    if (metadata::NowNanos() - c.updated_at < quiet)
+      return std::nullopt;
+  }
+  return ended;
 }
 
 absl::Status RestartMonitor::Restart(const std::string& ns, const metadata::Container& c,
@@ -278,6 +289,37 @@ absl::Status RestartMonitor::Restart(const std::string& ns, const metadata::Cont
     (void)tasks_.Delete(ns, c.id);
     return Annotate(pid.status(), fmt::format("container {:?}: start", c.id));
   }
+  return absl::OkStatus();
+}
+
+absl::Status RestartMonitor::Remove(const std::string& ns, const metadata::Container& c,
+                                    bool had_task) {
+  if (had_task) {
+    absl::StatusOr<runtime::shimapi::DeleteResponse> d = tasks_.Delete(ns, c.id);
+    if (!d.ok() && !absl::IsNotFound(d.status()))
+      return Annotate(d.status(), fmt::format("container {:?}: delete the stopped task", c.id));
+  }
+  if (absl::Status s = containers_.Delete(ns, c.id); absl::IsNotFound(s)) {
+    return absl::OkStatus();  // a client removed it meanwhile
+  } else if (!s.ok()) {
+    return Annotate(s, fmt::format("container {:?}: delete", c.id));
+  }
+  ::containerd::events::ContainerDelete ev;
+  ev.set_id(c.id);
+  (void)exchange_.Publish(ns, "/containers/delete", ev);
+  if (!c.snapshot_key.empty() && snapshots_ != nullptr) {
+    absl::StatusOr<snapshots::SnapshotStore*> store = snapshots_->Get(c.snapshotter);
+    absl::Status s = store.ok() ? (*store)->Remove(ns, c.snapshot_key) : store.status();
+    if (!s.ok() && !absl::IsNotFound(s))
+      spdlog::warn("auto-remove: remove snapshot namespace={} id={} error={}", ns, c.id,
+                   s.ToString());  // the collector takes it later: nothing refers to it
+  }
+  if (auto it = c.labels.find(kBerthLogUriLabel); it != c.labels.end()) {
+    std::error_code ec;
+    if (std::string path = FileUriPath(it->second); !path.empty())
+      std::filesystem::remove(path, ec);
+  }
+  spdlog::info("removed exited container namespace={} id={} (auto-remove)", ns, c.id);
   return absl::OkStatus();
 }
 

@@ -3,7 +3,9 @@
 // RestartMonitor is berthd's io.containerd.internal.v1.restart plugin: it keeps the tasks of
 // containers labelled containerd.io/restart.status=running running, by the labels of
 // services/restart/policy.h, as containerd's restart monitor does, so a restart policy holds
-// after the client that set it has exited.
+// after the client that set it has exited. It also removes the containers labelled
+// berth.io/auto-remove=true once their task has exited (Docker's `run -d --rm`): the task,
+// the container, its snapshot and its berth.io/log-uri log file.
 //
 // When it looks:
 //  - on every /tasks/exit of a container's init process (an exchange subscription);
@@ -80,14 +82,29 @@ class RestartMonitor : public plugin::Plugin {
   // Check plus the backoff: a container whose next restart is not due yet is queued for then;
   // errors are logged and retried later.
   void CheckLogged(const Key& key, std::optional<uint32_t> event_exit);
+
+  // How the container's task ended; nullopt while it is created, running or paused, or when
+  // it has none and the container changed within `interval` (a client may be about to create
+  // it).
+  struct Ended {
+    bool had_task = false;
+    std::optional<uint32_t> exit_status;
+    std::string stdout_uri;
+  };
+
+  absl::StatusOr<std::optional<Ended>> TaskEnded(const std::string& ns,
+                                                 const metadata::Container& c,
+                                                 std::optional<uint32_t> event_exit);
   absl::Status Restart(const std::string& ns, const metadata::Container& c, bool had_task,
                        const std::string& previous_stdout);
+  absl::Status Remove(const std::string& ns, const metadata::Container& c, bool had_task);
 
   const Config config_;
   metadata::NamespaceStore& namespaces_;
   metadata::ContainerStore& containers_;
   snapshots::SnapshotStores* snapshots_;
   runtime::TaskManager& tasks_;
+  events::Exchange& exchange_;
   std::shared_ptr<events::Subscription> exits_;
 
   std::mutex mu_;

@@ -69,4 +69,22 @@ Decision Decide(const Labels& labels, std::optional<uint32_t> exit_status) {
   return {true, fmt::format("on-failure: exit status {}", *exit_status)};
 }
 
+bool AutoRemove(const Labels& labels) {
+  auto it = labels.find(kAutoRemoveLabel);
+  return it != labels.end() && it->second == "true";
+}
+
+bool Monitored(const Labels& labels) {
+  auto status = labels.find(kStatusLabel);
+  return (status != labels.end() && status->second == kStatusRunning) || AutoRemove(labels);
+}
+
+std::string FileUriPath(const std::string& uri) {
+  constexpr std::string_view kScheme = "file://";
+  if (!uri.starts_with(kScheme))
+    return "";
+  std::string path = uri.substr(kScheme.size(), uri.find('?') - kScheme.size());
+  return path.starts_with('/') ? path : "";
+}
+
 }  // namespace berth::restart

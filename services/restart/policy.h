@@ -9,6 +9,10 @@
 //                                 treats absent as always, berth does not restart unasked).
 //   containerd.io/restart.count   restarts done so far (the monitor writes it).
 //   containerd.io/restart.loguri  stdout and stderr of the restarted task (file:///...).
+// And berth's own (Docker's `run -d --rm`; bctr writes them):
+//   berth.io/auto-remove          "true": once the container's task has exited, the monitor
+//                                 deletes the task, the container, its snapshot and the file
+//                                 berth.io/log-uri names (file:///...).
 // Pure functions, no I/O.
 
 #include <cstdint>
@@ -26,6 +30,8 @@ inline constexpr char kPolicyLabel[] = "containerd.io/restart.policy";
 inline constexpr char kLogUriLabel[] = "containerd.io/restart.loguri";
 inline constexpr char kLogPathLabel[] = "containerd.io/restart.logpath";  // containerd's older one
 inline constexpr char kCountLabel[] = "containerd.io/restart.count";
+inline constexpr char kAutoRemoveLabel[] = "berth.io/auto-remove";
+inline constexpr char kBerthLogUriLabel[] = "berth.io/log-uri";
 inline constexpr char kStatusRunning[] = "running";
 inline constexpr char kStatusStopped[] = "stopped";
 
@@ -54,5 +60,14 @@ struct Decision {
 };
 
 Decision Decide(const Labels& labels, std::optional<uint32_t> exit_status);
+
+// Whether the container asks to be removed once its task has exited.
+bool AutoRemove(const Labels& labels);
+
+// Whether the monitor looks after the container: restart status "running", or auto-remove.
+bool Monitored(const Labels& labels);
+
+// The local path of a file:// URI ("file:///p?format=cri" → "/p"); empty for anything else.
+std::string FileUriPath(const std::string& uri);
 
 }  // namespace berth::restart

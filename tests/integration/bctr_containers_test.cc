@@ -212,6 +212,43 @@ TEST_F(BctrContainersTest, StopUsesTheContainersStopSignalAndTimeout) {
   EXPECT_THAT(ContainerIds(), IsEmpty());
 }
 
+// As `docker run -d --rm`: berthd removes the container (task, container, snapshot, log file)
+// once its task has exited, whether it ends by itself or is stopped; bctr has long exited.
+TEST_F(BctrContainersTest, DetachedRemoveGoesWhenTheTaskExits) {
+  auto gone = [this] {
+    for (int i = 0; i < 100 && !ContainerIds().empty(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return ContainerIds().empty();
+  };
+  testing::CommandResult r = Bctr(
+      {"run", "-d", "--rm", "--name", "brief", "busybox", "sh", "-c", "echo bye; sleep 1; exit 3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string id = r.out.substr(0, r.out.find('\n'));
+  const std::string log = log_root() + "/" + ns() + "/" + id + ".log";
+  EXPECT_TRUE(std::filesystem::exists(log));
+  EXPECT_THAT(Bctr({"ps", "-q"}).out, HasSubstr(id.substr(0, 12)));  // running meanwhile
+  EXPECT_TRUE(gone()) << Bctr({"ps", "-a"}).out;
+  EXPECT_THAT(ActiveSnapshots(), IsEmpty());
+  EXPECT_FALSE(std::filesystem::exists(log));
+  EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
+
+  r = Bctr({"run", "-d", "--rm", "--name", "svc", "busybox", "sleep", "100"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Bctr({"stop", "-t", "1", "svc"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(gone()) << Bctr({"ps", "-a"}).out;
+  EXPECT_THAT(ActiveSnapshots(), IsEmpty());
+
+  // A container without --rm stays after its exit.
+  r = Bctr({"run", "-d", "--name", "kept", "busybox", "true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_THAT(Bctr({"ps", "-a"}).out, HasSubstr("kept"));
+  EXPECT_EQ(Bctr({"rm", "kept"}).exit_code, 0);
+  r = Bctr({"run", "-d", "--rm", "--restart", "always", "busybox", "true"});
+  ExpectOneLineError(r, 1, "--restart and --rm cannot be used together");
+}
+
 TEST_F(BctrContainersTest, CreateThenStartAttached) {
   testing::CommandResult r =
       Bctr({"create", "--name", "later", "busybox", "sh", "-c", "echo started; exit 5"});
