@@ -1,6 +1,7 @@
 // bctr inspect CONTAINER...: containers as JSON (docker inspect's main fields). An argument
 // that names no container but an image falls back to `images inspect`'s view.
 
+#include <cstdlib>
 #include <memory>
 
 #include "google/protobuf/util/time_util.h"
@@ -74,6 +75,11 @@ absl::StatusOr<json> InspectOne(Cli& cli, const std::string& ref) {
   host["ReadonlyRootfs"] = spec.root.readonly;
   if (auto it = labels.find(kRestartPolicyLabel); it != labels.end())
     host["RestartPolicy"] = it->second;
+  host["AutoRemove"] = labels.contains(kAutoRemoveLabel);
+  if (auto it = labels.find(kStopSignalLabel); it != labels.end())
+    config["StopSignal"] = it->second;
+  if (auto it = labels.find(kStopTimeoutLabel); it != labels.end())
+    config["StopTimeout"] = std::atoi(it->second.c_str());
   if (spec.process && spec.process->capabilities)
     host["Capabilities"] = spec.process->capabilities->bounding;
   json out = {{"Id", c.id()},

@@ -177,6 +177,10 @@ TEST_F(BctrContainersTest, StopUsesTheContainersStopSignalAndTimeout) {
       {"run", "-d", "--name", "usr1", "--stop-signal", "SIGUSR1", "busybox", "sh", "-c", script});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the traps are set
+  nlohmann::json j = nlohmann::json::parse(Bctr({"inspect", "usr1"}).out, nullptr, false);
+  ASSERT_TRUE(j.is_array());
+  EXPECT_EQ(j[0]["Config"]["StopSignal"], "SIGUSR1");  // as docker inspect shows it
+  EXPECT_EQ(j[0]["HostConfig"]["AutoRemove"], false);
   double took = 0;
   r = stop("usr1", &took);
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -199,6 +203,9 @@ TEST_F(BctrContainersTest, StopUsesTheContainersStopSignalAndTimeout) {
   ASSERT_EQ(Bctr({"run", "-d", "--name", "quick", "--stop-timeout", "1", "busybox", "sleep", "100"})
                 .exit_code,
             0);
+  j = nlohmann::json::parse(Bctr({"inspect", "quick"}).out, nullptr, false);
+  ASSERT_TRUE(j.is_array());
+  EXPECT_EQ(j[0]["Config"]["StopTimeout"], 1);
   r = stop("quick", &took);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_GE(took, 0.9);
@@ -234,6 +241,9 @@ TEST_F(BctrContainersTest, DetachedRemoveGoesWhenTheTaskExits) {
 
   r = Bctr({"run", "-d", "--rm", "--name", "svc", "busybox", "sleep", "100"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(Bctr({"inspect", "svc"}).out, nullptr, false);
+  ASSERT_TRUE(j.is_array());
+  EXPECT_EQ(j[0]["HostConfig"]["AutoRemove"], true);
   r = Bctr({"stop", "-t", "1", "svc"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(gone()) << Bctr({"ps", "-a"}).out;
