@@ -5,6 +5,7 @@
 #include "fmt/format.h"
 
 #include "lib/base/status.h"
+#include "lib/base/stdio_uri.h"
 
 namespace berth::restart {
 namespace {
@@ -80,11 +81,8 @@ bool Monitored(const Labels& labels) {
 }
 
 std::string FileUriPath(const std::string& uri) {
-  constexpr std::string_view kScheme = "file://";
-  if (!uri.starts_with(kScheme))
-    return "";
-  std::string path = uri.substr(kScheme.size(), uri.find('?') - kScheme.size());
-  return path.starts_with('/') ? path : "";
+  absl::StatusOr<StdioUri> u = ParseStdioUri(uri, "file");  // as the shim that wrote it
+  return u.ok() ? u->path : "";
 }
 
 }  // namespace berth::restart

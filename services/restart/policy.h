@@ -67,7 +67,8 @@ bool AutoRemove(const Labels& labels);
 // Whether the monitor looks after the container: restart status "running", or auto-remove.
 bool Monitored(const Labels& labels);
 
-// The local path of a file:// URI ("file:///p?format=cri" → "/p"); empty for anything else.
+// The local path of a file:// URI, read as the shim reads it (lib/base/stdio_uri.h):
+// "file:///p?format=cri" → "/p"; empty for anything else.
 std::string FileUriPath(const std::string& uri);
 
 }  // namespace berth::restart

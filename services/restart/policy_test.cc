@@ -99,6 +99,7 @@ TEST(PolicyTest, AutoRemoveAndTheLogFileItRemoves) {
   EXPECT_FALSE(Monitored({{"containerd.io/restart.status", "stopped"}}));
   EXPECT_EQ(FileUriPath("file:///var/log/berth/b/x.log?format=cri"), "/var/log/berth/b/x.log");
   EXPECT_EQ(FileUriPath("file:///tmp/x.log"), "/tmp/x.log");
+  EXPECT_EQ(FileUriPath("file://localhost/tmp/a%20b.log"), "/tmp/a b.log");  // as the shim
   for (const char* other : {"binary:///bin/logger", "fifo:///x", "file://relative", "/tmp/x", ""})
     EXPECT_EQ(FileUriPath(other), "") << other;
 }

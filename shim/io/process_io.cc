@@ -15,7 +15,7 @@
 #include "lib/base/pipe.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
-#include "shim/io/stdio_uri.h"
+#include "lib/base/stdio_uri.h"
 
 namespace berth::shim {
 namespace {

@@ -1,7 +1,8 @@
 #pragma once
 
-// containerd's stdio URIs, "<scheme>://[localhost]/abs/path[?key=value&...]", as the shim
-// reads them: file:// log files (log_file.h) and binary:// logging programs (log_binary.h).
+// containerd's stdio URIs, "<scheme>://[localhost]/abs/path[?key=value&...]": file:// log files
+// and binary:// logging programs, as the shim reads them (shim/io/log_file.h, log_binary.h) and
+// berthd's restart monitor finds a log file again.
 
 #include <string>
 #include <string_view>
@@ -10,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace berth::shim {
+namespace berth {
 
 struct StdioUri {
   std::string path;  // absolute, percent-decoded
@@ -26,4 +27,4 @@ bool HasScheme(std::string_view uri, std::string_view scheme);
 // empty path or a bad %-escape.
 absl::StatusOr<StdioUri> ParseStdioUri(std::string_view uri, std::string_view scheme);
 
-}  // namespace berth::shim
+}  // namespace berth

@@ -1,4 +1,4 @@
-#include "shim/io/stdio_uri.h"
+#include "lib/base/stdio_uri.h"
 
 #include "absl/strings/str_cat.h"
 #include "fmt/format.h"
@@ -6,7 +6,7 @@
 #include "lib/base/hex.h"
 #include "lib/base/status.h"
 
-namespace berth::shim {
+namespace berth {
 namespace {
 
 // %XX → byte (and, in a query, '+' → ' '); false on a bad escape.
@@ -75,4 +75,4 @@ absl::StatusOr<StdioUri> ParseStdioUri(std::string_view uri, std::string_view sc
   return out;
 }
 
-}  // namespace berth::shim
+}  // namespace berth
