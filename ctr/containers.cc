@@ -288,7 +288,7 @@ absl::StatusOr<int> ParseSignal(const std::string& s) {
   for (auto [base, sign, at] : {std::tuple{"RTMIN", 1, SIGRTMIN}, {"RTMAX", -1, SIGRTMAX}}) {
     if (!name.starts_with(base))
       continue;
-    std::string off = name.substr(5);
+    std::string off = name.substr(std::strlen(base));
     if (off.empty())
       return at;
     char* end = nullptr;
