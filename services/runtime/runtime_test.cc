@@ -1,5 +1,5 @@
-// Unit tests of the runtime's pieces that need neither root nor a shim: the helper-program
-// runner, bundles on disk, type URLs and runtime names.
+// Unit tests of the runtime's pieces that need neither root nor a shim: bundles on disk, type URLs
+// and runtime names.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -13,7 +13,6 @@
 #include "gtest/gtest.h"
 
 #include "services/runtime/bundle.h"
-#include "services/runtime/command.h"
 #include "services/runtime/shim_task.h"
 #include "services/runtime/task_manager.h"
 #include "tests/testing/command.h"
@@ -27,64 +26,6 @@ namespace fs = std::filesystem;
 using ::berth::testing::IsOk;
 using ::berth::testing::StatusIs;
 using ::testing::HasSubstr;
-
-TEST(RunProgramTest, CollectsOutputAndExitCode) {
-  absl::StatusOr<CommandOutput> r =
-      RunProgram({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}, std::chrono::seconds(10));
-  ASSERT_THAT(r, IsOk());
-  EXPECT_EQ(r->exit_code, 3);
-  EXPECT_EQ(r->out, "out\n");
-  EXPECT_EQ(r->err, "err\n");
-  r = RunProgram({"/bin/sh", "-c", "kill -KILL $$"}, std::chrono::seconds(10));
-  ASSERT_THAT(r, IsOk());
-  EXPECT_EQ(r->exit_code, 128 + SIGKILL);
-}
-
-TEST(RunProgramTest, ChildGetsNoBlockedOrIgnoredSignalsAndNoStdin) {
-  // berthd blocks SIGTERM and ignores SIGPIPE; a shim must not inherit either.
-  sigset_t set, old;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, &old);
-  auto old_pipe = signal(SIGPIPE, SIG_IGN);
-  absl::StatusOr<CommandOutput> r =
-      RunProgram({"/bin/sh", "-c", "grep -E '^Sig(Blk|Ign)' /proc/self/status; cat; echo end"},
-                 std::chrono::seconds(10));
-  signal(SIGPIPE, old_pipe);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  ASSERT_THAT(r, IsOk());
-  EXPECT_THAT(r->out, HasSubstr("SigBlk:\t0000000000000000"));
-  size_t at = r->out.find("SigIgn:\t");
-  ASSERT_NE(at, std::string::npos) << r->out;
-  uint64_t ignored = std::stoull(r->out.substr(at + 8, 16), nullptr, 16);
-  EXPECT_EQ(ignored & (uint64_t{1} << (SIGPIPE - 1)), 0u) << r->out;
-  EXPECT_THAT(r->out, HasSubstr("end\n"));  // stdin is /dev/null: cat returns at once
-}
-
-// A descriptor of the caller's without close-on-exec (gRPC's listening socket, between its
-// creation and its fcntl) must not reach the program: a shim would keep it for its whole life.
-TEST(RunProgramTest, ChildGetsNoOtherDescriptorOfTheCaller) {
-  UniqueFd passed = testing::LeakableDescriptor(100);
-  UniqueFd leaked = testing::LeakableDescriptor(200);
-  ASSERT_GE(passed.get(), 100);
-  ASSERT_GE(leaked.get(), 200);
-  const std::string list = "for f in /proc/$$/fd/*; do echo ${f##*/}; done";
-  absl::StatusOr<CommandOutput> r =
-      RunProgram({"/bin/sh", "-c", list}, std::chrono::seconds(10), passed.get());
-  ASSERT_THAT(r, IsOk());
-  EXPECT_THAT(r->out, HasSubstr("3\n")) << "the passed descriptor";
-  EXPECT_THAT(r->out, ::testing::Not(HasSubstr(std::to_string(leaked.get()) + "\n"))) << r->out;
-}
-
-TEST(RunProgramTest, TimesOutAndKillsTheChild) {
-  auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<CommandOutput> r =
-      RunProgram({"/bin/sleep", "30"}, std::chrono::milliseconds(200));
-  EXPECT_THAT(r, StatusIs(absl::StatusCode::kDeadlineExceeded, "/bin/sleep"));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
-  EXPECT_THAT(RunProgram({"/nonexistent/prog"}, std::chrono::seconds(1)),
-              StatusIs(absl::StatusCode::kNotFound, "/nonexistent/prog"));
-}
 
 TEST(BundleTest, CreateRemoveAndEventCount) {
   testing::TempDir dir("bundle");

@@ -12,7 +12,7 @@
 #include "spdlog/spdlog.h"
 
 #include "lib/base/status.h"
-#include "services/runtime/command.h"
+#include "lib/base/run_program.h"
 
 namespace berth::runtime {
 namespace {

@@ -14,7 +14,7 @@
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/mount/mount.h"
-#include "services/runtime/command.h"
+#include "lib/base/run_program.h"
 
 namespace berth::runtime {
 namespace fs = std::filesystem;

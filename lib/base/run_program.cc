@@ -1,11 +1,14 @@
-#include "services/runtime/command.h"
+#include "lib/base/run_program.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <string_view>
 
 #include "absl/cleanup/cleanup.h"
 #include "fmt/format.h"
@@ -16,21 +19,33 @@
 
 extern char** environ;
 
-namespace berth::runtime {
+namespace berth {
 namespace {
 
-// Reads both pipes until both are at EOF or the deadline passes. False on timeout.
-bool Drain(UniqueFd& out_fd, UniqueFd& err_fd, CommandOutput& result,
-           std::chrono::steady_clock::time_point deadline) {
+// Writes `input` to the program's stdin (closing it when all is written, or when the program
+// closed its end) and reads both output pipes until both are at EOF or the deadline passes.
+// False on timeout.
+bool Exchange(UniqueFd& in_fd, std::string_view input, UniqueFd& out_fd, UniqueFd& err_fd,
+              CommandOutput& result, std::chrono::steady_clock::time_point deadline) {
   while (out_fd.get() >= 0 || err_fd.get() >= 0) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0)
       return false;
-    pollfd fds[2] = {{out_fd.get(), POLLIN, 0}, {err_fd.get(), POLLIN, 0}};
-    int n = ::poll(fds, 2, static_cast<int>(left.count()));
+    pollfd fds[3] = {
+        {out_fd.get(), POLLIN, 0}, {err_fd.get(), POLLIN, 0}, {in_fd.get(), POLLOUT, 0}};
+    int n = ::poll(fds, 3, static_cast<int>(left.count()));
     if (n < 0 && errno != EINTR)
       return false;
+    if (n > 0 && fds[2].revents != 0) {
+      ssize_t w = (fds[2].revents & POLLOUT) != 0
+                      ? ::send(in_fd.get(), input.data(), input.size(), MSG_NOSIGNAL)
+                      : -1;  // POLLERR: the program closed its stdin
+      if (w > 0)
+        input.remove_prefix(static_cast<size_t>(w));
+      if (input.empty() || (w < 0 && errno != EINTR && errno != EAGAIN))
+        in_fd.reset();
+    }
     for (int i = 0; i < 2 && n > 0; ++i) {
       if (fds[i].revents == 0)
         continue;
@@ -58,10 +73,22 @@ int WaitExit(pid_t pid) {
 }  // namespace
 
 absl::StatusOr<CommandOutput> RunProgram(const std::vector<std::string>& argv,
-                                         std::chrono::milliseconds timeout, int pass_fd) {
+                                         const ProgramOptions& options) {
   if (argv.empty())
     return InvalidArgument("run program: no arguments");
-  UniqueFd out_r, out_w, err_r, err_w;
+  int pass_fd = options.pass_fd;
+  UniqueFd in_r, in_w, out_r, out_w, err_r, err_w;
+  if (!options.input.empty()) {
+    // A socket rather than a pipe: send(MSG_NOSIGNAL) to a program that exited without reading
+    // fails with EPIPE instead of raising SIGPIPE in the caller. Non-blocking, written between
+    // reads of the output, so a program that writes first never deadlocks with us.
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+      return ErrnoError(errno, "socketpair");
+    in_r.reset(sv[0]);
+    in_w.reset(sv[1]);
+    ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
+  }
   if (absl::Status s = MakePipe(out_r, out_w); !s.ok())
     return s;
   if (absl::Status s = MakePipe(err_r, err_w); !s.ok())
@@ -74,7 +101,10 @@ absl::StatusOr<CommandOutput> RunProgram(const std::vector<std::string>& argv,
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
   };
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  if (in_r.valid())
+    posix_spawn_file_actions_adddup2(&actions, in_r.get(), 0);
+  else
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
   posix_spawn_file_actions_adddup2(&actions, err_w.get(), 2);
   UniqueFd pass_copy;
@@ -99,21 +129,30 @@ absl::StatusOr<CommandOutput> RunProgram(const std::vector<std::string>& argv,
   args.reserve(argv.size() + 1);
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  std::vector<char*> env;
+  if (options.env) {
+    env.reserve(options.env->size() + 1);
+    for (const std::string& e : *options.env) env.push_back(const_cast<char*>(e.c_str()));
+    env.push_back(nullptr);
+  }
   pid_t pid = 0;
-  int err = ::posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
+  int err = ::posix_spawn(&pid, args[0], &actions, &attr, args.data(),
+                          options.env ? env.data() : environ);
   if (err != 0)
     return ErrnoError(err, fmt::format("start {}", argv[0]));
+  in_r.reset();
   out_w.reset();
   err_w.reset();
   CommandOutput result;
-  if (!Drain(out_r, err_r, result, std::chrono::steady_clock::now() + timeout)) {
+  if (!Exchange(in_w, options.input, out_r, err_r, result,
+                std::chrono::steady_clock::now() + options.timeout)) {
     ::kill(pid, SIGKILL);  // our own child, not yet reaped: the pid cannot have been reused
     WaitExit(pid);
     return absl::DeadlineExceededError(
-        fmt::format("{}: no answer within {} ms", argv[0], timeout.count()));
+        fmt::format("{}: no answer within {} ms", argv[0], options.timeout.count()));
   }
   result.exit_code = WaitExit(pid);
   return result;
 }
 
-}  // namespace berth::runtime
+}  // namespace berth
