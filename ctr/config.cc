@@ -50,6 +50,13 @@ absl::StatusOr<ClientConfig> LoadClientConfig(const std::filesystem::path& path)
     out.registries[*host] = h;
   }
   BERTH_RETURN_IF_ERROR(registries.CheckAllRead());
+  BERTH_ASSIGN_OR_RETURN(config::Section net, root.Table("network"));
+  NetworkSettings& n = out.network;
+  BERTH_ASSIGN_OR_RETURN(n.default_network, net.String("default", n.default_network));
+  BERTH_ASSIGN_OR_RETURN(n.conf_dir, net.String("conf_dir", n.conf_dir));
+  BERTH_ASSIGN_OR_RETURN(n.plugin_dirs, net.StringList("plugin_dirs", n.plugin_dirs));
+  BERTH_ASSIGN_OR_RETURN(n.state_dir, net.String("state_dir", n.state_dir));
+  BERTH_RETURN_IF_ERROR(net.CheckAllRead());
   BERTH_RETURN_IF_ERROR(root.CheckAllRead());
   return out;
 }

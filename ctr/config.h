@@ -7,11 +7,18 @@
 //   plain_http = true                # speak plain HTTP to it (no TLS) without --plain-http
 //   ca_file = "/etc/berth/my-ca.crt" # trust this CA bundle for it, unless --ca-file is given
 //
+//   [network]                        # CNI networks of `run --net` (ctr/network.h)
+//   default = "bridge"               # what --net default means (default "none": loopback only)
+//   conf_dir = "/etc/berth/cni/net.d"            # *.conflist, *.conf: networks by name
+//   plugin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
+//   state_dir = "/var/lib/berth/cni"             # IPAM leases of the built-in bridge, results
+//
 // A missing file means no settings.
 
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -22,8 +29,16 @@ struct RegistryHostConfig {
   std::string ca_file;
 };
 
+struct NetworkSettings {
+  std::string default_network = "none";
+  std::string conf_dir = "/etc/berth/cni/net.d";
+  std::vector<std::string> plugin_dirs = {"/usr/lib/cni", "/opt/cni/bin"};
+  std::string state_dir = "/var/lib/berth/cni";
+};
+
 struct ClientConfig {
   std::map<std::string, RegistryHostConfig> registries;  // by normalized host
+  NetworkSettings network;
 };
 
 std::filesystem::path ClientConfigPath();

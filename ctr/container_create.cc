@@ -11,9 +11,11 @@
 #include "absl/cleanup/cleanup.h"
 #include "fmt/format.h"
 
+#include "ctr/config.h"
 #include "ctr/container_meta.h"
 #include "ctr/content_io.h"
 #include "ctr/lease.h"
+#include "ctr/network.h"
 #include "ctr/output.h"
 #include "ctr/progress.h"
 #include "ctr/pull.h"
@@ -231,12 +233,19 @@ absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& f) {
   BERTH_ASSIGN_OR_RETURN(std::string policy, ParseRestartPolicy(f.restart));
   (void)policy;
   BERTH_ASSIGN_OR_RETURN(std::string name, PickName(conn, f));
+  BERTH_ASSIGN_OR_RETURN(ClientConfig config, LoadClientConfig(ClientConfigPath()));
+  const std::string network = ChooseNetwork(f.net, config.network, !f.publish.empty());
+  if (network != "none" && network != "host")
+    BERTH_RETURN_IF_ERROR(LoadNetwork(config.network, network).status());
   BERTH_ASSIGN_OR_RETURN(ResolvedImage image, EnsureImage(cli, f.image, f.snapshotter));
   const std::string id = NewContainerId();
   SpecInput in;
   in.ns = conn.ns();
   in.id = id;
   in.flags = &f;
+  in.network = config.network;
+  std::error_code ec;
+  in.hook_program = fs::read_symlink("/proc/self/exe", ec).string();
   in.image = image.config;
   in.read_user_db = [&] { return ReadUserDb(conn, f.snapshotter, image.chain_id, id); };
   BERTH_ASSIGN_OR_RETURN(oci::Spec spec, BuildSpec(in));

@@ -146,6 +146,24 @@ TEST(CompletionTest, VerbsFlagsAndObjects) {
   EXPECT_THAT(Complete({}), ElementsAre());
 }
 
+TEST(ClientConfigTest, Network) {
+  testing::TempDir dir("bctr");
+  absl::StatusOr<ClientConfig> none = LoadClientConfig(dir / "missing.toml");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->network.default_network, "none");
+  EXPECT_EQ(none->network.conf_dir, "/etc/berth/cni/net.d");
+  EXPECT_THAT(none->network.plugin_dirs, ::testing::ElementsAre("/usr/lib/cni", "/opt/cni/bin"));
+  testing::WriteFile(dir / "bctr.toml",
+                     "[network]\ndefault = \"bridge\"\nplugin_dirs = [\"/p\"]\n"
+                     "state_dir = \"/s\"\n");
+  absl::StatusOr<ClientConfig> c = LoadClientConfig(dir / "bctr.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->network.default_network, "bridge");
+  EXPECT_THAT(c->network.plugin_dirs, ::testing::ElementsAre("/p"));
+  EXPECT_EQ(c->network.state_dir, "/s");
+  EXPECT_EQ(c->network.conf_dir, "/etc/berth/cni/net.d");
+}
+
 TEST(ClientConfigTest, RegistriesByHost) {
   testing::TempDir dir("bctr");
   absl::StatusOr<ClientConfig> none = LoadClientConfig(dir / "missing.toml");
@@ -166,6 +184,8 @@ TEST(ClientConfigTest, RegistriesByHost) {
       {"[registries]\n", "unknown key"},
       {"[registry.\"bad host\"]\n", "bad host"},
       {"[registry\n", "bctr.toml:1"},
+      {"[network]\nplugin_dirs = \"/usr/lib/cni\"\n", "plugin_dirs"},
+      {"[network]\nconfdir = \"/x\"\n", "unknown key"},
   };
   for (const auto& [text, why] : bad) {
     testing::WriteFile(dir / "bctr.toml", text);

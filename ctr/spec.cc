@@ -14,8 +14,10 @@
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
+#include "ctr/network.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "lib/cni/cni.h"
 #include "lib/oci/capabilities.h"
 #include "lib/oci/default_spec.h"
 #include "lib/oci/spec_json.h"
@@ -129,21 +131,39 @@ std::string CapName(const std::string& s) {
   return u.starts_with("CAP_") || u == "ALL" ? u : "CAP_" + u;
 }
 
-absl::Status ApplyNetwork(const RunFlags& f, oci::Spec& s) {
-  if (f.net == "default" || f.net == "none" || f.net == "bridge")
+// --net and -p. `network` is ChooseNetwork's answer; a CNI network's existence is checked by
+// the caller (it reads files).
+absl::Status ApplyNetwork(const SpecInput& in, const std::string& network, oci::Spec& s) {
+  const RunFlags& f = *in.flags;
+  std::vector<cni::PortMapping> ports;
+  for (const std::string& p : f.publish) {
+    BERTH_ASSIGN_OR_RETURN(cni::PortMapping m, cni::ParsePortMapping(p));
+    ports.push_back(std::move(m));
+  }
+  if (network == "none") {
+    if (!ports.empty())
+      return InvalidArgument(
+          "-p: the container has no network (--net none); publish ports on a CNI network such as "
+          "--net bridge");
     return absl::OkStatus();
-  if (f.net != "host") {
-    return InvalidArgument(fmt::format(
-        "--net {:?}: unsupported (want host or none; bctr has no CNI networks)", f.net));
   }
-  auto& ns = s.linux.namespaces;
-  ns.erase(std::remove_if(ns.begin(), ns.end(),
-                          [](const oci::Namespace& n) { return n.type == "network"; }),
-           ns.end());
-  for (const char* file : {"/etc/hosts", "/etc/resolv.conf"}) {
-    if (::access(file, R_OK) == 0)
-      s.mounts.push_back({file, "bind", file, {"rbind", "ro", "rprivate"}});
+  if (network == "host") {
+    if (!ports.empty())
+      return InvalidArgument(
+          "-p: a container on the host's network (--net host) uses the host's ports as they are");
+    auto& ns = s.linux.namespaces;
+    ns.erase(std::remove_if(ns.begin(), ns.end(),
+                            [](const oci::Namespace& n) { return n.type == "network"; }),
+             ns.end());
+    for (const char* file : {"/etc/hosts", "/etc/resolv.conf"}) {
+      if (::access(file, R_OK) == 0)
+        s.mounts.push_back({file, "bind", file, {"rbind", "ro", "rprivate"}});
+    }
+    return absl::OkStatus();
   }
+  if (in.hook_program.empty())
+    return InvalidArgument(fmt::format("--net {:?}: bctr's own path is unknown", network));
+  AttachNetwork(s, in.network, in.hook_program, in.ns, network, ports);
   return absl::OkStatus();
 }
 
@@ -334,8 +354,14 @@ void RunFlags::Add(CLI::App& cmd, bool run) {
                  "seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges")
       ->allow_extra_args(false);
   cmd.add_option("--hostname", hostname, "Host name (default: the short container id)");
-  cmd.add_option("--net,--network", net, "Network: none (a private loopback only) or host")
+  cmd.add_option("--net,--network", net,
+                 "Network: none (a private loopback only), host, bridge (bctr's built-in CNI "
+                 "bridge) or a CNI network of bctr.toml's conf_dir")
       ->capture_default_str();
+  cmd.add_option("-p,--publish", publish,
+                 "Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp|sctp] (implies --net "
+                 "bridge)")
+      ->allow_extra_args(false);
   cmd.add_option("--restart", restart, "Restart policy: no, always, on-failure[:N]")
       ->capture_default_str();
   cmd.add_option("--stop-signal", stop_signal,
@@ -608,13 +634,14 @@ absl::StatusOr<std::string> ParseRestartPolicy(const std::string& s) {
 absl::StatusOr<oci::Spec> BuildSpec(const SpecInput& in) {
   const RunFlags& f = *in.flags;
   oci::Spec s = oci::DefaultSpec(in.ns, in.id);
+  const std::string network = ChooseNetwork(f.net, in.network, !f.publish.empty());
   s.hostname = !f.hostname.empty() ? f.hostname : in.id.substr(0, 12);
-  if (f.net == "host" && f.hostname.empty()) {
+  if (network == "host" && f.hostname.empty()) {
     char buf[256] = {};
     if (::gethostname(buf, sizeof(buf) - 1) == 0)
       s.hostname = buf;
   }
-  BERTH_RETURN_IF_ERROR(ApplyNetwork(f, s));
+  BERTH_RETURN_IF_ERROR(ApplyNetwork(in, network, s));
   if (f.privileged)
     ApplyPrivileged(s);
   BERTH_ASSIGN_OR_RETURN(

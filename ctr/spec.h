@@ -15,6 +15,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 
+#include "ctr/config.h"
 #include "lib/oci/spec.h"
 
 namespace berth::ctr {
@@ -36,7 +37,8 @@ struct RunFlags {
   double cpus = 0;
   int64_t pids_limit = 0;
   std::string hostname;
-  std::string net = "default";  // default | none | host
+  std::string net = "default";       // default | none | host | a CNI network (ctr/network.h)
+  std::vector<std::string> publish;  // -p [IP:]HOST:CTR[/PROTO]
   std::string restart = "no";
   std::string stop_signal;          // default: the image's STOPSIGNAL, else SIGTERM
   std::optional<int> stop_timeout;  // seconds; default 10
@@ -123,6 +125,8 @@ struct SpecInput {
   std::string id;
   const RunFlags* flags = nullptr;
   ImageConfig image;
+  NetworkSettings network;   // bctr.toml's [network]
+  std::string hook_program;  // bctr's own path, for the network hooks
   UserDbReader read_user_db;
 };
 

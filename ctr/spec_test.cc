@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "ctr/network.h"
 #include "tests/testing/matchers.h"
 
 namespace berth::ctr {
@@ -113,6 +114,8 @@ TEST(SpecTest, BuildsFromImageConfigAndFlags) {
                .id = std::string(64, 'a'),
                .flags = &f,
                .image = *image,
+               .network = {},
+               .hook_program = "/usr/bin/bctr",
                .read_user_db = nullptr};
   absl::StatusOr<oci::Spec> s = BuildSpec(in);
   ASSERT_TRUE(s.ok()) << s.status();
@@ -152,6 +155,44 @@ TEST(SpecTest, BuildsFromImageConfigAndFlags) {
                            [](const oci::Namespace& n) { return n.type == "network"; }));
   f.security_opts = {"apparmor=x"};
   EXPECT_FALSE(BuildSpec(in).ok());
+
+  // A CNI network: the container keeps its own network namespace; two hooks attach and detach
+  // it, with what they need in their arguments and the ports in an annotation.
+  f.security_opts.clear();
+  f.net = "default";
+  f.publish = {"127.0.0.1:8080:80", "5353:53/udp"};
+  in.network.state_dir = "/var/lib/x";
+  s = BuildSpec(in);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(std::any_of(s->linux.namespaces.begin(), s->linux.namespaces.end(),
+                          [](const oci::Namespace& n) { return n.type == "network"; }));
+  EXPECT_EQ(s->annotations["berth.io/network"], "bridge") << "-p implies the bridge";
+  std::vector<cni::PortMapping> ports = PublishedPorts(*s);
+  ASSERT_EQ(ports.size(), 2u);
+  EXPECT_EQ(PortsColumn(ports), "127.0.0.1:8080->80/tcp, 0.0.0.0:5353->53/udp");
+  ASSERT_EQ(s->hooks.create_runtime.size(), 1u);
+  ASSERT_EQ(s->hooks.poststop.size(), 1u);
+  const oci::Hook& up = s->hooks.create_runtime[0];
+  EXPECT_EQ(up.path, "/usr/bin/bctr");
+  EXPECT_THAT(up.args,
+              ElementsAre("bctr", "__network-hook", "up", "--ns", "default", "--network", "bridge",
+                          "--conf-dir", "/etc/berth/cni/net.d", "--state-dir", "/var/lib/x",
+                          "--plugin-dir", "/usr/lib/cni", "--plugin-dir", "/opt/cni/bin"));
+  EXPECT_EQ(s->hooks.poststop[0].args[2], "down");
+  EXPECT_THAT(up.env, ElementsAre(::testing::StartsWith("PATH=")));
+
+  f.net = "none";
+  EXPECT_FALSE(BuildSpec(in).ok()) << "ports without a network";
+  f.publish = {"80"};
+  f.net = "bridge";
+  EXPECT_FALSE(BuildSpec(in).ok()) << "no host port";
+  f.publish.clear();
+  in.network.default_network = "none";
+  f.net = "default";
+  s = BuildSpec(in);
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE(s->annotations.contains("berth.io/network"));
+  EXPECT_TRUE(s->hooks.create_runtime.empty());
 }
 
 }  // namespace

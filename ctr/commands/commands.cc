@@ -44,6 +44,7 @@ std::span<const Verb> Verbs() {
       {"containers", AddContainers},
       {"tasks", AddTasks},
       {"__complete", AddComplete},
+      {"__network-hook", AddNetworkHook},
   };
   // clang-format on
   return kVerbs;

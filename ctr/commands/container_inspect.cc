@@ -8,8 +8,10 @@
 #include "nlohmann/json.hpp"
 
 #include "ctr/commands/commands.h"
+#include "ctr/config.h"
 #include "ctr/container_create.h"
 #include "ctr/containers.h"
+#include "ctr/network.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/oci/spec_json.h"
@@ -46,6 +48,37 @@ json MountsJson(const oci::Spec& spec) {
         {{"Type", "bind"}, {"Source", m.source}, {"Destination", m.destination}, {"RW", !ro}});
   }
   return out;
+}
+
+// docker inspect's NetworkSettings, and HostConfig's NetworkMode and PortBindings.
+void AddNetwork(const oci::Spec& spec, const std::string& ns, const std::string& id, json& host,
+                json& out) {
+  absl::StatusOr<ClientConfig> config = LoadClientConfig(ClientConfigPath());
+  ContainerNetwork n =
+      InspectNetwork(spec, config.ok() ? config->network : NetworkSettings(), ns, id);
+  bool own_netns = std::any_of(spec.linux.namespaces.begin(), spec.linux.namespaces.end(),
+                               [](const oci::Namespace& x) { return x.type == "network"; });
+  host["NetworkMode"] = !n.network.empty() ? n.network : own_netns ? "none" : "host";
+  json ports = json::object();
+  for (const cni::PortMapping& p : n.ports) {
+    ports[fmt::format("{}/{}", p.container_port, p.protocol)].push_back(
+        {{"HostIp", p.host_ip.empty() ? "0.0.0.0" : p.host_ip},
+         {"HostPort", std::to_string(p.host_port)}});
+  }
+  host["PortBindings"] = ports;
+  std::string ip = n.address.substr(0, n.address.find('/'));
+  int prefix = n.address.find('/') != std::string::npos
+                   ? std::atoi(n.address.substr(n.address.find('/') + 1).c_str())
+                   : 0;
+  json settings = {{"IPAddress", ip},
+                   {"IPPrefixLen", prefix},
+                   {"Gateway", n.gateway},
+                   {"Ports", ports},
+                   {"Networks", json::object()}};
+  if (!n.network.empty())
+    settings["Networks"][n.network] = {
+        {"IPAddress", ip}, {"IPPrefixLen", prefix}, {"Gateway", n.gateway}};
+  out["NetworkSettings"] = settings;
 }
 
 absl::StatusOr<json> InspectOne(Cli& cli, const std::string& ref) {
@@ -96,6 +129,7 @@ absl::StatusOr<json> InspectOne(Cli& cli, const std::string& ref) {
               {"SnapshotKey", c.snapshot_key()},
               {"Runtime", c.runtime().name()},
               {"Spec", json::parse(c.spec().value(), nullptr, false)}};
+  AddNetwork(spec, conn.ns(), c.id(), out["HostConfig"], out);
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include "ctr/commands/commands.h"
 #include "ctr/container_create.h"
 #include "ctr/containers.h"
+#include "ctr/network.h"
 #include "ctr/output.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
@@ -94,6 +95,14 @@ absl::StatusOr<std::map<std::string, TaskInfo>> AllTasks(Connection& conn) {
   return out;
 }
 
+// The published ports of a running container, as docker ps shows them.
+std::string Ports(const ContainerRecord& c, const TaskInfo& t) {
+  if (!t.exists || t.status == "stopped")
+    return "";
+  absl::StatusOr<oci::Spec> spec = ContainerSpec(c);
+  return spec.ok() ? PortsColumn(PublishedPorts(*spec)) : "";
+}
+
 absl::Status RunPs(Cli& cli, const PsFlags& f) {
   Connection& conn = cli.conn();
   BERTH_ASSIGN_OR_RETURN(std::vector<ContainerRecord> all, ListContainers(conn));
@@ -131,6 +140,7 @@ absl::Status RunPs(Cli& cli, const PsFlags& f) {
                      {"CreatedAt", google::protobuf::util::TimeUtil::ToString(r.c->created_at())},
                      {"State", StatusWord(r.t)},
                      {"Status", Status(r.t)},
+                     {"Ports", Ports(*r.c, r.t)},
                      {"Pid", r.t.pid},
                      {"Labels", json(std::map<std::string, std::string>(r.c->labels().begin(),
                                                                         r.c->labels().end()))}});
@@ -139,10 +149,11 @@ absl::Status RunPs(Cli& cli, const PsFlags& f) {
     return absl::OkStatus();
   }
   std::vector<std::vector<std::string>> table = {
-      {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"}};
+      {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"}};
   for (const Row& r : rows) {
     table.push_back({id_of(*r.c), r.c->image(), Command(*r.c, f.no_trunc),
-                     HumanAgo(r.c->created_at().seconds()), Status(r.t), ContainerName(*r.c)});
+                     HumanAgo(r.c->created_at().seconds()), Status(r.t), Ports(*r.c, r.t),
+                     ContainerName(*r.c)});
   }
   std::vector<size_t> width(table[0].size(), 0);
   auto display_len = [](const std::string& s) {

@@ -61,7 +61,8 @@ TEST_F(BctrContainersTest, DetachedLifecycle) {
   r = Bctr({"ps"});
   std::vector<std::string> lines = testing::Lines(r.out);
   ASSERT_EQ(lines.size(), 2u) << r.out;
-  EXPECT_THAT(lines[0], MatchesRegex("CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +NAMES"));
+  EXPECT_THAT(lines[0],
+              MatchesRegex("CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES"));
   EXPECT_THAT(lines[1], MatchesRegex(id.substr(0, 12) +
                                      " +docker.io/library/busybox:latest +\"sleep 1000\" +"
                                      "(Less than a second|[0-9]+ seconds?) ago +Up .* +web"));

@@ -172,7 +172,7 @@ TEST_F(BctrRunTest, NetworkModes) {
   EXPECT_EQ(testing::Lines(r.out).size(), host_ifaces) << r.out;
   r = Bctr({"run", "--rm", "--net", "bridge2", "busybox", "true"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr("--net \"bridge2\": unsupported"));
+  EXPECT_THAT(r.err, HasSubstr("network \"bridge2\": no CNI configuration names it"));
 }
 
 TEST_F(BctrRunTest, EntrypointAndRestartLabels) {

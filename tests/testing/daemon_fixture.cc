@@ -44,8 +44,11 @@ void DaemonFixture::TearDown() {
 }
 
 bool DaemonFixture::StartDaemon(const std::vector<std::string>& extra) {
-  std::vector<std::string> argv = {BinPath("berthd"), "--root", root(),        "--state", state(),
-                                   "--address",       socket(), "--log-level", "debug"};
+  std::vector<std::string> argv = launcher_;
+  for (const std::string& a :
+       {BinPath("berthd"), std::string("--root"), root(), std::string("--state"), state(),
+        std::string("--address"), socket(), std::string("--log-level"), std::string("debug")})
+    argv.push_back(a);
   argv.insert(argv.end(), extra.begin(), extra.end());
   int rc = 0;
   pid_ = SpawnInBackground(argv, {.output = (dir_ / "berthd.log").string()}, &rc);

@@ -30,6 +30,10 @@ class DaemonFixture : public ::testing::Test {
   // a signal).
   int StopDaemon(int sig);
 
+  // Commands that StartDaemon puts before berthd's; they must exec it, so that its pid is the one
+  // started (e.g. `unshare --net --` for a network namespace of its own).
+  void set_launcher(std::vector<std::string> launcher) { launcher_ = std::move(launcher); }
+
   bool DaemonRunning() const { return pid_ > 0; }
 
   pid_t daemon_pid() const { return pid_; }
@@ -64,6 +68,7 @@ class DaemonFixture : public ::testing::Test {
 
  private:
   TempDir dir_{"it"};
+  std::vector<std::string> launcher_;
   pid_t pid_ = -1;
 };
 

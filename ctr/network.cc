@@ -1,0 +1,211 @@
+#include "ctr/network.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+#include "lib/base/unique_fd.h"
+#include "lib/mount/mount.h"
+
+namespace berth::ctr {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kHookPath[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+constexpr int kHookTimeoutSeconds = 60;
+
+namespace fs = std::filesystem;
+
+// The container's network namespace, bind-mounted on a file of the state dir for as long as the
+// attachment lives, as the CRI pins a pod's: DEL runs at poststop, after the container's last
+// process is gone, and the bridge plugin finds the addresses whose NAT rules it removes only
+// inside the namespace.
+fs::path NetnsPin(const NetworkSettings& s, std::string_view attachment) {
+  return fs::path(s.state_dir) / "netns" / attachment;
+}
+
+absl::Status PinNetns(int pid, const fs::path& pin) {
+  std::error_code ec;
+  fs::create_directories(pin.parent_path(), ec);
+  UniqueFd file(::open(pin.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0444));
+  if (!file.valid())
+    return ErrnoError(errno, fmt::format("create {}", pin.string()));
+  std::string ns = fmt::format("/proc/{}/ns/net", pid);
+  if (::mount(ns.c_str(), pin.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    return ErrnoError(errno, fmt::format("bind {} on {}", ns, pin.string()));
+  return absl::OkStatus();
+}
+
+void UnpinNetns(const fs::path& pin) {
+  (void)mount::Unmount(pin);
+  std::error_code ec;
+  fs::remove(pin, ec);
+}
+
+cni::Cni MakeCni(const NetworkSettings& s) {
+  std::vector<std::filesystem::path> dirs(s.plugin_dirs.begin(), s.plugin_dirs.end());
+  return cni::Cni(std::move(dirs), s.state_dir);
+}
+
+}  // namespace
+
+cni::NetworkConfig BuiltinBridge(const NetworkSettings& s) {
+  cni::NetworkConfig net;
+  net.name = "bridge";
+  net.cni_version = "1.0.0";
+  net.source = "bctr's built-in bridge network";
+  json ipam = {
+      {"type", "host-local"},
+      {"ranges",
+       json::array({json::array({{{"subnet", "10.89.0.0/16"}, {"gateway", "10.89.0.1"}}})})},
+      {"routes", json::array({{{"dst", "0.0.0.0/0"}}})},
+      {"dataDir", (std::filesystem::path(s.state_dir) / "ipam").string()}};
+  net.plugins = json::array({
+      {{"type", "bridge"},
+       {"bridge", "berth0"},
+       {"isGateway", true},
+       {"ipMasq", true},
+       {"hairpinMode", true},
+       {"ipam", ipam}},
+      {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}},
+      {{"type", "firewall"}},
+  });
+  return net;
+}
+
+absl::StatusOr<cni::NetworkConfig> LoadNetwork(const NetworkSettings& s, std::string_view name) {
+  absl::StatusOr<cni::NetworkConfig> net = cni::FindNetwork(s.conf_dir, name);
+  if (absl::IsNotFound(net.status()) && name == "bridge")
+    return BuiltinBridge(s);
+  return net;
+}
+
+std::string AttachmentId(std::string_view ns, std::string_view id) {
+  return fmt::format("{}-{}", ns, id);
+}
+
+std::string ChooseNetwork(const std::string& flag, const NetworkSettings& s, bool publishes) {
+  if (flag != "default")
+    return flag;
+  if (publishes && (s.default_network == "none" || s.default_network == "host"))
+    return "bridge";
+  return s.default_network;
+}
+
+void AttachNetwork(oci::Spec& spec, const NetworkSettings& s, const std::string& program,
+                   std::string_view ns, std::string_view network,
+                   const std::vector<cni::PortMapping>& ports) {
+  spec.annotations[kNetworkAnnotation] = network;
+  if (!ports.empty())
+    spec.annotations[kPortsAnnotation] = cni::PortMappingsJson(ports).dump();
+  auto hook = [&](const char* stage) {
+    oci::Hook h;
+    h.path = program;
+    h.args = {"bctr",      "__network-hook",     stage,        "--ns",     std::string(ns),
+              "--network", std::string(network), "--conf-dir", s.conf_dir, "--state-dir",
+              s.state_dir};
+    for (const std::string& d : s.plugin_dirs) {
+      h.args.push_back("--plugin-dir");
+      h.args.push_back(d);
+    }
+    h.env = {kHookPath};
+    h.timeout = kHookTimeoutSeconds;
+    return h;
+  };
+  spec.hooks.create_runtime.push_back(hook("up"));
+  spec.hooks.poststop.push_back(hook("down"));
+  if (::access("/etc/resolv.conf", R_OK) == 0)
+    spec.mounts.push_back(
+        {"/etc/resolv.conf", "bind", "/etc/resolv.conf", {"rbind", "ro", "rprivate"}});
+}
+
+absl::Status RunNetworkHook(std::string_view stage, const NetworkSettings& s, std::string_view ns,
+                            std::string_view network, std::string_view state_json) {
+  json state = json::parse(state_json, nullptr, false);
+  if (!state.is_object() || !state.value("id", json()).is_string())
+    return InvalidArgument("network hook: stdin is not the container's state JSON");
+  std::string id = state["id"].get<std::string>();
+  // The shim names the task around the hook's error; lib/cni's errors name the network.
+  BERTH_ASSIGN_OR_RETURN(cni::NetworkConfig net, LoadNetwork(s, network));
+  cni::Attachment a;
+  a.container_id = AttachmentId(ns, id);
+  json annotations = state.value("annotations", json::object());
+  if (annotations.is_object() && annotations.value(kPortsAnnotation, json()).is_string()) {
+    json ports = json::parse(annotations[kPortsAnnotation].get<std::string>(), nullptr, false);
+    BERTH_ASSIGN_OR_RETURN(a.ports, cni::PortMappingsFromJson(ports));
+  }
+  cni::Cni cni = MakeCni(s);
+  const fs::path pin = NetnsPin(s, a.container_id);
+  if (stage == "down") {
+    std::error_code ec;
+    a.netns = fs::exists(pin, ec) ? pin.string() : "";
+    absl::Status deleted = cni.Del(net, a);
+    UnpinNetns(pin);
+    return deleted;
+  }
+  if (stage != "up")
+    return InvalidArgument(fmt::format("network hook: stage {:?}: want up or down", stage));
+  int pid = state.value("pid", 0);
+  if (pid <= 0)
+    return InvalidArgument(fmt::format("network hook: the state of {:?} has no pid", id));
+  if (absl::Status pinned = PinNetns(pid, pin); !pinned.ok()) {
+    UnpinNetns(pin);
+    return pinned;
+  }
+  a.netns = pin.string();
+  absl::StatusOr<cni::Result> added = cni.Add(net, a);
+  if (!added.ok()) {
+    (void)cni.Del(net, a);  // undo what the plugins before the failing one did
+    UnpinNetns(pin);
+    return added.status();
+  }
+  return absl::OkStatus();
+}
+
+std::vector<cni::PortMapping> PublishedPorts(const oci::Spec& spec) {
+  auto p = spec.annotations.find(kPortsAnnotation);
+  if (p == spec.annotations.end())
+    return {};
+  absl::StatusOr<std::vector<cni::PortMapping>> ports =
+      cni::PortMappingsFromJson(json::parse(p->second, nullptr, false));
+  return ports.ok() ? *ports : std::vector<cni::PortMapping>();
+}
+
+std::string PortsColumn(const std::vector<cni::PortMapping>& ports) {
+  std::string out;
+  for (const cni::PortMapping& p : ports) {
+    std::string ip = p.host_ip.empty()                          ? "0.0.0.0"
+                     : p.host_ip.find(':') != std::string::npos ? "[" + p.host_ip + "]"
+                                                                : p.host_ip;
+    out += fmt::format("{}{}:{}->{}/{}", out.empty() ? "" : ", ", ip, p.host_port, p.container_port,
+                       p.protocol);
+  }
+  return out;
+}
+
+ContainerNetwork InspectNetwork(const oci::Spec& spec, const NetworkSettings& s,
+                                std::string_view ns, std::string_view id) {
+  ContainerNetwork out;
+  auto it = spec.annotations.find(kNetworkAnnotation);
+  if (it == spec.annotations.end())
+    return out;
+  out.network = it->second;
+  out.ports = PublishedPorts(spec);
+  absl::StatusOr<cni::Result> r = MakeCni(s).Cached(out.network, AttachmentId(ns, id));
+  if (r.ok()) {
+    out.address = r->address;
+    out.gateway = r->gateway;
+  }
+  return out;
+}
+
+}  // namespace berth::ctr

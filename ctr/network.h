@@ -1,0 +1,73 @@
+#pragma once
+
+// Container networks for `bctr run/create --net NAME -p ...`, as Docker's bridge network: the
+// container gets a network namespace of its own, attached by CNI plugins (lib/cni) to the network
+// NAME from the conf_dir of bctr.toml's [network] (ctr/config.h), or to the built-in "bridge"
+// (bridge berth0, 10.89.0.0/16, NAT to the outside, -p through the portmap plugin, the firewall
+// plugin's forwarding rules) when conf_dir names none.
+//
+// bctr does not attach the container itself (a detached container outlives bctr): it writes two
+// OCI hooks into the container's spec, as nerdctl does, and the shim runs them. createRuntime
+// runs `bctr __network-hook up` (CNI ADD, after the shim made the namespace, before the
+// container's program runs; a failure fails the task's create), poststop `... down` (CNI DEL,
+// when the task is deleted, whoever deletes it: bctr, ctr or berthd's restart monitor). The
+// network and the ports ride in the spec's annotations, which the hooks get with the state.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+#include "ctr/config.h"
+#include "lib/cni/cni.h"
+#include "lib/oci/spec.h"
+
+namespace berth::ctr {
+
+inline constexpr char kNetworkAnnotation[] = "berth.io/network";
+inline constexpr char kPortsAnnotation[] = "berth.io/ports";  // portMappings JSON
+
+// The built-in "bridge" network.
+cni::NetworkConfig BuiltinBridge(const NetworkSettings& s);
+
+// The network `name` from s.conf_dir; the built-in bridge for "bridge" when conf_dir has none.
+// NotFound names the network and the directory.
+absl::StatusOr<cni::NetworkConfig> LoadNetwork(const NetworkSettings& s, std::string_view name);
+
+// The CNI container id of a container: "<namespace>-<id>" (ids repeat across namespaces).
+std::string AttachmentId(std::string_view ns, std::string_view id);
+
+// What `--net` and `-p` ask for: "none", "host" or a CNI network's name. "default" is the
+// configured default, or "bridge" when ports are published.
+std::string ChooseNetwork(const std::string& flag, const NetworkSettings& s, bool publishes);
+
+// Adds the two hooks (running `program`), the annotations and a read-only bind of the host's
+// /etc/resolv.conf to a spec that has its own network namespace.
+void AttachNetwork(oci::Spec& spec, const NetworkSettings& s, const std::string& program,
+                   std::string_view ns, std::string_view network,
+                   const std::vector<cni::PortMapping>& ports);
+
+// The hook's side: `up` (ADD, undone again when it fails) or `down` (DEL), for the container
+// in `state_json` (the runtime-spec state the shim writes to the hook's stdin).
+absl::Status RunNetworkHook(std::string_view stage, const NetworkSettings& s, std::string_view ns,
+                            std::string_view network, std::string_view state_json);
+
+// A container's attachment as `bctr inspect` shows it: the network from its spec's annotations,
+// the address from the cached ADD result (empty when the task is not running).
+struct ContainerNetwork {
+  std::string network;  // "" when none
+  std::vector<cni::PortMapping> ports;
+  std::string address, gateway;  // "10.89.0.2/16", "10.89.0.1"
+};
+
+// The ports a spec publishes (from its annotation; none when it has none or it does not parse).
+std::vector<cni::PortMapping> PublishedPorts(const oci::Spec& spec);
+
+// docker ps's PORTS column: "0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp".
+std::string PortsColumn(const std::vector<cni::PortMapping>& ports);
+
+ContainerNetwork InspectNetwork(const oci::Spec& spec, const NetworkSettings& s,
+                                std::string_view ns, std::string_view id);
+
+}  // namespace berth::ctr
