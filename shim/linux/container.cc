@@ -195,6 +195,7 @@ absl::Status Container::Finish() {
     BERTH_ASSIGN_OR_RETURN(SyncMsg msg, ReceiveSync(sync, "init", kSetupTimeoutMs));
     switch (msg.type) {
       case SyncType::kRunHooks:
+        hooks_began_ = true;
         BERTH_RETURN_IF_ERROR(RunHooks(spec_.hooks.prestart, State("creating"), "prestart"));
         BERTH_RETURN_IF_ERROR(
             RunHooks(spec_.hooks.create_runtime, State("creating"), "createRuntime"));
@@ -307,8 +308,10 @@ absl::Status Container::Destroy() {
     }
     result = cgroup_->Destroy();
   }
-  if (started_) {
-    // As poststart: a failure is a warning (runtime-spec), the delete goes on.
+  if (started_ || ready_ || hooks_began_) {
+    // As runc, for every container that got as far as its hooks, started or not: poststop
+    // undoes what prestart and createRuntime set up (a network attachment, say). As poststart,
+    // a failure is a warning (runtime-spec), the delete goes on.
     if (absl::Status s = RunHooks(spec_.hooks.poststop, State("stopped"), "poststop"); !s.ok())
       spdlog::warn("poststop hook failed id={}: {}", id_, s.ToString());
   }

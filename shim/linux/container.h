@@ -102,6 +102,7 @@ class Container {
   UniqueFd sync_;
   bool ready_ = false;  // Finish has seen the init set up
   bool started_ = false;
+  bool hooks_began_ = false;  // the init asked for the creation hooks
   bool destroyed_ = false;
 };
 

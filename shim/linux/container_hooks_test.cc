@@ -127,7 +127,8 @@ struct FailingHook {
 class FailingHookTest : public ContainerTest, public ::testing::WithParamInterface<FailingHook> {};
 
 // The hook saves the state (for the init's pid), then fails. Create (or Start) fails naming
-// the hook; nothing is left: no init, no cgroup, no mount.
+// the hook; nothing is left: no init, no cgroup, no mount; the poststop hook has run (as runc,
+// for a container that was never started too: it undoes what createRuntime set up).
 TEST_P(FailingHookTest, FailsNamingTheHookAndLeavesNothing) {
   const FailingHook& p = GetParam();
   oci::Spec spec = shim::testing::BusyboxSpec("hookfail", "echo never > /ran");
@@ -139,6 +140,8 @@ TEST_P(FailingHookTest, FailsNamingTheHookAndLeavesNothing) {
     spec.hooks.create_container = {hook};
   else
     spec.hooks.start_container = {hook};
+  const std::string poststop_ran = (dir_ / "poststop-ran").string();
+  spec.hooks.poststop = {HostSh("touch " + poststop_ran)};
   const std::string want =
       fmt::format("hooks.{}[0] /bin/sh: exited with status 3: refusing", p.stage);
   absl::StatusOr<std::unique_ptr<Container>> c = Create(spec);
@@ -158,6 +161,7 @@ TEST_P(FailingHookTest, FailsNamingTheHookAndLeavesNothing) {
   ASSERT_GT(init, 0);
   EXPECT_TRUE(Gone(init)) << "init " << init << " is left";
   EXPECT_FALSE(std::filesystem::exists(dir_ / "rootfs/ran")) << "the process never ran";
+  EXPECT_TRUE(std::filesystem::exists(poststop_ran));
   EXPECT_FALSE(shim::testing::CgroupExists(spec.linux.cgroups_path));
   EXPECT_FALSE(shim::testing::MountedUnder(dir_.path()));
 }

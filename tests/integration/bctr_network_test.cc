@@ -230,11 +230,19 @@ TEST_F(BctrNetworkTest, BadNetworksAndPortsAreOneClearLine) {
   }
   EXPECT_THAT(ContainerIds(), IsEmpty());
 
+  // A create that fails after the attachment was made (the program is not there) undoes it:
+  // the shim runs poststop for a container that got as far as its hooks, started or not.
+  testing::CommandResult r = Bctr({"run", "--rm", "--net", "bridge", "busybox", "nosuchcmd"});
+  EXPECT_EQ(r.exit_code, 127) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("executable file not found"));
+  EXPECT_THAT(AttachmentFiles(), IsEmpty());
+  EXPECT_THAT(MountsBelow(state_dir()), IsEmpty());
+
   // A plugin that is not there fails the task's create, naming it; nothing is left attached.
   std::ofstream(config()) << "[network]\nconf_dir = \"" << conf_dir().string()
                           << "\"\nstate_dir = \"" << state_dir().string() << "\"\nplugin_dirs = [\""
                           << (dir().path() / "no-plugins").string() << "\"]\n";
-  testing::CommandResult r = Bctr({"run", "--rm", "--net", "bridge", "busybox", "true"});
+  r = Bctr({"run", "--rm", "--net", "bridge", "busybox", "true"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("network \"bridge\": plugin bridge ADD: no plugin \"bridge\""));
   EXPECT_THAT(ContainerIds(), IsEmpty());
