@@ -35,6 +35,7 @@
 #include "shim/event_queue.h"
 #include "shim/linux/cgroups/cgroup.h"
 #include "shim/linux/exit_claims.h"
+#include "shim/linux/hooks.h"
 #include "shim/linux/namespaces.h"
 #include "shim/linux/process.h"
 #include "shim/linux/syscalls.h"
@@ -362,9 +363,10 @@ int StartShim(ShimOptions opts) {
 int DeleteBundle(const ShimOptions& opts) {
   std::string bundle = Absolute(opts.bundle);
   std::string cgroups_path = "/berth/" + opts.id;
-  if (absl::StatusOr<oci::Spec> spec = oci::LoadSpec(bundle);
-      spec.ok() && !spec->linux.cgroups_path.empty())
+  absl::StatusOr<oci::Spec> spec = oci::LoadSpec(bundle);
+  if (spec.ok() && !spec->linux.cgroups_path.empty())
     cgroups_path = spec->linux.cgroups_path;
+  const bool embedded = ::access((bundle + "/runtime.json").c_str(), F_OK) != 0;
   if (absl::Status s = DeleteCliContainer(bundle, opts.id); !s.ok())
     std::cerr << "berth-shim delete: " << s << "\n";  // the cgroup is still cleaned below
   std::unique_ptr<linux::Cgroup> cg = linux::Cgroup::Open(cgroups_path);
@@ -381,9 +383,21 @@ int DeleteBundle(const ShimOptions& opts) {
     return 1;
   }
   ::unlink((bundle + "/shim.sock").c_str());
-  v1::DeleteResponse resp;
   int pid = 0;
   std::ifstream(bundle + "/init.pid") >> pid;
+  // The task's shim is gone without the task's delete: run the poststop hooks that delete would
+  // have run (runc's delete does so for its containers), so that they undo what createRuntime
+  // set up, a network attachment say. A warning when they fail, as in the shim.
+  if (embedded && spec.ok() && !spec->hooks.poststop.empty()) {
+    linux::HookState state{.id = opts.id,
+                           .status = "stopped",
+                           .pid = pid,
+                           .bundle = bundle,
+                           .annotations = spec->annotations};
+    if (absl::Status s = linux::RunHooks(spec->hooks.poststop, state, "poststop"); !s.ok())
+      std::cerr << "berth-shim delete: " << s << "\n";
+  }
+  v1::DeleteResponse resp;
   resp.set_pid(static_cast<uint32_t>(pid));
   resp.set_exit_status(128 + SIGKILL);
   *resp.mutable_exited_at() = NowProtoTime();

@@ -9,6 +9,7 @@
 // test looks at them with nsenter into berthd's namespace. bctr.toml (BERTH_CLIENT_CONFIG) puts
 // conf_dir and state_dir in the test's directory.
 
+#include <signal.h>
 #include <stdlib.h>
 
 #include <chrono>
@@ -187,6 +188,23 @@ TEST_F(BctrNetworkTest, DeletingTheTaskWithCtrReleasesTheAddress) {
   r = Bctr({"start", id});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(AttachmentFiles(), Not(IsEmpty()));
+}
+
+// A shim killed under its running task: berthd cleans the bundle up with `berth-shim delete`,
+// which runs the poststop hook the task's delete would have run.
+TEST_F(BctrNetworkTest, AKilledShimDetachesItsTaskToo) {
+  testing::CommandResult r = Bctr({"run", "-d", "--net", "bridge", "busybox", "sleep", "600"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << DaemonLog();
+  const std::string id = r.out.substr(0, 64);
+  ASSERT_THAT(AttachmentFiles(), Not(IsEmpty()));
+  const fs::path pid_file = fs::path(state()) / "tasks" / ns() / id / "shim.pid";
+  const pid_t shim = std::atoi(testing::ReadFile(pid_file).c_str());
+  ASSERT_GT(shim, 0) << pid_file;
+  ASSERT_EQ(::kill(shim, SIGKILL), 0);
+  for (int i = 0; i < 200 && !AttachmentFiles().empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_THAT(AttachmentFiles(), IsEmpty()) << DaemonLog();
+  EXPECT_THAT(MountsBelow(state_dir()), IsEmpty());
 }
 
 TEST_F(BctrNetworkTest, ANetworkFromTheConfDir) {
