@@ -4,7 +4,10 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <system_error>
 
 #include "fmt/format.h"
@@ -89,6 +92,48 @@ absl::StatusOr<cni::NetworkConfig> LoadNetwork(const NetworkSettings& s, std::st
   return net;
 }
 
+absl::StatusOr<std::vector<cni::NetworkConfig>> AllNetworks(const NetworkSettings& s) {
+  BERTH_ASSIGN_OR_RETURN(std::vector<cni::NetworkConfig> all, cni::ListNetworks(s.conf_dir));
+  if (std::none_of(all.begin(), all.end(),
+                   [](const cni::NetworkConfig& n) { return n.name == "bridge"; }))
+    all.push_back(BuiltinBridge(s));
+  return all;
+}
+
+bool OnlyLoopbackNameservers(std::string_view resolv_conf) {
+  bool any = false;
+  size_t at = 0;
+  while (at < resolv_conf.size()) {
+    size_t end = resolv_conf.find('\n', at);
+    std::string_view line = resolv_conf.substr(at, end == std::string_view::npos ? end : end - at);
+    at = end == std::string_view::npos ? resolv_conf.size() : end + 1;
+    size_t word = line.find_first_not_of(" \t");
+    if (word == std::string_view::npos || !line.substr(word).starts_with("nameserver"))
+      continue;
+    std::string_view rest = line.substr(word + 10);
+    size_t b = rest.find_first_not_of(" \t");
+    if (b == 0 || b == std::string_view::npos)
+      continue;  // "nameservers...", or no address
+    std::string_view addr = rest.substr(b, rest.find_first_of(" \t#", b) - b);
+    if (!addr.starts_with("127.") && addr != "::1")
+      return false;
+    any = true;
+  }
+  return any;
+}
+
+std::string ResolvConfSource() {
+  constexpr char kHost[] = "/etc/resolv.conf";
+  constexpr char kResolved[] = "/run/systemd/resolve/resolv.conf";
+  std::ifstream in(kHost);
+  if (!in)
+    return "";
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  if (OnlyLoopbackNameservers(text) && ::access(kResolved, R_OK) == 0)
+    return kResolved;
+  return kHost;
+}
+
 std::string AttachmentId(std::string_view ns, std::string_view id) {
   return fmt::format("{}-{}", ns, id);
 }
@@ -123,9 +168,9 @@ void AttachNetwork(oci::Spec& spec, const NetworkSettings& s, const std::string&
   };
   spec.hooks.create_runtime.push_back(hook("up"));
   spec.hooks.poststop.push_back(hook("down"));
-  if (::access("/etc/resolv.conf", R_OK) == 0)
-    spec.mounts.push_back(
-        {"/etc/resolv.conf", "bind", "/etc/resolv.conf", {"rbind", "ro", "rprivate"}});
+  const std::string resolv = ResolvConfSource();
+  if (!resolv.empty())
+    spec.mounts.push_back({"/etc/resolv.conf", "bind", resolv, {"rbind", "ro", "rprivate"}});
 }
 
 absl::Status RunNetworkHook(std::string_view stage, const NetworkSettings& s, std::string_view ns,

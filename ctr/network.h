@@ -35,6 +35,10 @@ cni::NetworkConfig BuiltinBridge(const NetworkSettings& s);
 // NotFound names the network and the directory.
 absl::StatusOr<cni::NetworkConfig> LoadNetwork(const NetworkSettings& s, std::string_view name);
 
+// Every network --net can name: conf_dir's, then the built-in bridge unless conf_dir has one
+// named "bridge".
+absl::StatusOr<std::vector<cni::NetworkConfig>> AllNetworks(const NetworkSettings& s);
+
 // The CNI container id of a container: "<namespace>-<id>" (ids repeat across namespaces).
 std::string AttachmentId(std::string_view ns, std::string_view id);
 
@@ -42,8 +46,18 @@ std::string AttachmentId(std::string_view ns, std::string_view id);
 // configured default, or "bridge" when ports are published.
 std::string ChooseNetwork(const std::string& flag, const NetworkSettings& s, bool publishes);
 
+// True when every name server in a resolv.conf is on the loopback (systemd-resolved's
+// 127.0.0.53, a local dnsmasq), which a container in a network namespace of its own cannot
+// reach; false when it names none.
+bool OnlyLoopbackNameservers(std::string_view resolv_conf);
+
+// The host's file for a container's /etc/resolv.conf: /etc/resolv.conf, or systemd-resolved's
+// list of upstream servers when the former names only loopback ones (as Docker); "" when the
+// host has none.
+std::string ResolvConfSource();
+
 // Adds the two hooks (running `program`), the annotations and a read-only bind of the host's
-// /etc/resolv.conf to a spec that has its own network namespace.
+// resolver configuration (ResolvConfSource) to a spec that has its own network namespace.
 void AttachNetwork(oci::Spec& spec, const NetworkSettings& s, const std::string& program,
                    std::string_view ns, std::string_view network,
                    const std::vector<cni::PortMapping>& ports);

@@ -183,6 +183,12 @@ TEST(SpecTest, BuildsFromImageConfigAndFlags) {
 
   f.net = "none";
   EXPECT_FALSE(BuildSpec(in).ok()) << "ports without a network";
+
+  EXPECT_TRUE(OnlyLoopbackNameservers("# resolved\nnameserver 127.0.0.53\noptions edns0\n"));
+  EXPECT_TRUE(OnlyLoopbackNameservers("nameserver ::1\n  nameserver\t127.0.1.1 # dnsmasq"));
+  EXPECT_FALSE(OnlyLoopbackNameservers("nameserver 127.0.0.53\nnameserver 10.0.0.2\n"));
+  EXPECT_FALSE(OnlyLoopbackNameservers("search example.org\n"));
+  EXPECT_FALSE(OnlyLoopbackNameservers("nameserver 192.168.1.1"));
   f.publish = {"80"};
   f.net = "bridge";
   EXPECT_FALSE(BuildSpec(in).ok()) << "no host port";

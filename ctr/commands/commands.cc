@@ -35,6 +35,7 @@ std::span<const Verb> Verbs() {
       {"pause", AddPause},
       {"unpause", AddUnpause},
       {"rename", AddRename},
+      {"network", AddNetwork},
       {"namespaces", AddNamespaces},
       {"leases", AddLeases},
       {"content", AddContent},

@@ -40,6 +40,7 @@ void AddLogin(CLI::App& parent, Cli& cli);         // login.cc
 void AddLogout(CLI::App& parent, Cli& cli);        // login.cc
 void AddVersion(CLI::App& parent, Cli& cli);       // version.cc
 void AddComplete(CLI::App& parent, Cli& cli);      // complete.cc: hidden `__complete`
+void AddNetwork(CLI::App& parent, Cli& cli);       // network.cc: ls, inspect
 void AddNetworkHook(CLI::App& parent, Cli& cli);   // network_hook.cc: hidden `__network-hook`
 void AddNamespaces(CLI::App& parent, Cli& cli);    // namespaces.cc: ls, create, rm, label
 void AddLeases(CLI::App& parent, Cli& cli);        // leases.cc: ls, create, rm

@@ -82,7 +82,7 @@ absl::StatusOr<NetworkConfig> ParseNetworkConfig(std::string_view text, std::str
   return net;
 }
 
-absl::StatusOr<NetworkConfig> FindNetwork(const fs::path& dir, std::string_view name) {
+absl::StatusOr<std::vector<NetworkConfig>> ListNetworks(const fs::path& dir) {
   std::vector<fs::path> files;
   std::error_code ec;
   for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
@@ -91,11 +91,20 @@ absl::StatusOr<NetworkConfig> FindNetwork(const fs::path& dir, std::string_view 
       files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());
+  std::vector<NetworkConfig> out;
   for (const fs::path& f : files) {
     BERTH_ASSIGN_OR_RETURN(std::string text, ReadWhole(f));
     BERTH_ASSIGN_OR_RETURN(NetworkConfig net, ParseNetworkConfig(text, f.string()));
+    out.push_back(std::move(net));
+  }
+  return out;
+}
+
+absl::StatusOr<NetworkConfig> FindNetwork(const fs::path& dir, std::string_view name) {
+  BERTH_ASSIGN_OR_RETURN(std::vector<NetworkConfig> all, ListNetworks(dir));
+  for (NetworkConfig& net : all) {
     if (net.name == name)
-      return net;
+      return std::move(net);
   }
   return absl::NotFoundError(
       fmt::format("network {:?}: no CNI configuration names it in {}", name, dir.string()));

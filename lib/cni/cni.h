@@ -29,8 +29,12 @@ struct NetworkConfig {
 // InvalidArgument naming `source` when the JSON is not a network configuration.
 absl::StatusOr<NetworkConfig> ParseNetworkConfig(std::string_view json, std::string_view source);
 
-// The network `name` from dir/*.conflist, *.conf and *.json, in file-name order (the first with
-// that name wins). NotFound names the network and the directory.
+// The networks of dir/*.conflist, *.conf and *.json, in file-name order (a missing directory
+// has none). InvalidArgument names a file that does not parse.
+absl::StatusOr<std::vector<NetworkConfig>> ListNetworks(const std::filesystem::path& dir);
+
+// The network `name` of ListNetworks(dir) (the first with that name wins). NotFound names the
+// network and the directory.
 absl::StatusOr<NetworkConfig> FindNetwork(const std::filesystem::path& dir, std::string_view name);
 
 // A published port, as the portmap plugin's portMappings capability takes it.

@@ -68,6 +68,13 @@ TEST(NetworkConfigTest, FindsANetworkByNameInFileOrder) {
   EXPECT_THAT(FindNetwork(dir.path(), "db"),
               StatusIs(absl::StatusCode::kNotFound, "network \"db\": no CNI configuration"));
   EXPECT_THAT(FindNetwork(dir.path() / "missing", "web"), StatusIs(absl::StatusCode::kNotFound));
+  absl::StatusOr<std::vector<NetworkConfig>> all = ListNetworks(dir.path());
+  ASSERT_THAT(all, IsOk());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[1].plugins[0]["type"], "ptp");
+  std::ofstream(dir.path() / "30-bad.conf") << "{";
+  EXPECT_THAT(ListNetworks(dir.path()),
+              StatusIs(absl::StatusCode::kInvalidArgument, "30-bad.conf: not a JSON object"));
 }
 
 TEST(PortMappingTest, DockersSyntax) {

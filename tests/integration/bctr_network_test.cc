@@ -220,6 +220,19 @@ TEST_F(BctrNetworkTest, ANetworkFromTheConfDir) {
   EXPECT_THAT(r.out, ContainsRegex("inet 10\\.99\\.7\\.[0-9]+/24"));
   EXPECT_THAT(InNetns({"ip", "-o", "link", "show", "br-lab"}).out, HasSubstr("br-lab"));
   EXPECT_THAT(AttachmentFiles(), IsEmpty());
+
+  // bctr network ls/inspect: the conf_dir's networks and the built-in bridge.
+  std::vector<std::string> ls = testing::Lines(Bctr({"network", "ls"}).out);
+  ASSERT_EQ(ls.size(), 3u) << Bctr({"network", "ls"}).err;
+  EXPECT_THAT(ls[0], ContainsRegex("^NAME +PLUGINS +SOURCE$"));
+  EXPECT_THAT(ls[1], ContainsRegex("^lab +bridge +.*10-lab.conflist$"));
+  EXPECT_THAT(ls[2], ContainsRegex("^bridge +bridge,portmap,firewall +bctr's built-in"));
+  nlohmann::json j = nlohmann::json::parse(Bctr({"network", "inspect", "lab"}).out, nullptr, false);
+  ASSERT_TRUE(j.is_array());
+  EXPECT_EQ(j[0]["plugins"][0]["bridge"], "br-lab");
+  r = Bctr({"network", "inspect", "nosuch"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("network \"nosuch\": no CNI configuration names it"));
 }
 
 TEST_F(BctrNetworkTest, BadNetworksAndPortsAreOneClearLine) {
