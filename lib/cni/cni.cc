@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -61,6 +62,15 @@ absl::StatusOr<NetworkConfig> ParseNetworkConfig(std::string_view text, std::str
   net.cni_version = StringField(j, "cniVersion");
   if (net.name.empty())
     return InvalidArgument(fmt::format("CNI network config {}: no \"name\"", source));
+  // The spec's rule; the name is also part of file names (cached results).
+  bool valid = std::isalnum(static_cast<unsigned char>(net.name[0])) != 0;
+  for (char c : net.name)
+    valid = valid &&
+            (std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == '-');
+  if (!valid)
+    return InvalidArgument(fmt::format(
+        "CNI network config {}: name {:?}: want letters, digits, _ . - (a letter or digit first)",
+        source, net.name));
   if (j.contains("plugins")) {
     if (!j["plugins"].is_array() || j["plugins"].empty())
       return InvalidArgument(

@@ -50,6 +50,8 @@ TEST(NetworkConfigTest, BadConfigsNameTheFileAndTheFault) {
               StatusIs(absl::StatusCode::kInvalidArgument, "non-empty list"));
   EXPECT_THAT(ParseNetworkConfig(R"({"name":"n","plugins":[{"bridge":"x"}]})", "d.conflist"),
               StatusIs(absl::StatusCode::kInvalidArgument, "plugins[0] has no \"type\""));
+  EXPECT_THAT(ParseNetworkConfig(R"({"name":"../up","type":"bridge"})", "f.conf"),
+              StatusIs(absl::StatusCode::kInvalidArgument, "name \"../up\": want letters"));
   // A type is a file name in the plugin directories, never a path out of them.
   EXPECT_THAT(ParseNetworkConfig(R"({"name":"n","type":"../../bin/sh"})", "e.conf"),
               StatusIs(absl::StatusCode::kInvalidArgument, "is not a file name"));
