@@ -246,6 +246,9 @@ absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& f) {
   in.network = config.network;
   std::error_code ec;
   in.hook_program = fs::read_symlink("/proc/self/exe", ec).string();
+  if (network != "host") {
+    BERTH_ASSIGN_OR_RETURN(in.hosts_file, HostsFile(config.network));
+  }
   in.image = image.config;
   in.read_user_db = [&] { return ReadUserDb(conn, f.snapshotter, image.chain_id, id); };
   BERTH_ASSIGN_OR_RETURN(oci::Spec spec, BuildSpec(in));

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -132,6 +133,31 @@ std::string ResolvConfSource() {
   if (OnlyLoopbackNameservers(text) && ::access(kResolved, R_OK) == 0)
     return kResolved;
   return kHost;
+}
+
+absl::StatusOr<std::string> HostsFile(const NetworkSettings& s) {
+  constexpr std::string_view kHosts =
+      "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+  const fs::path path = fs::path(s.state_dir) / "hosts";
+  std::ifstream in(path);
+  if (in && std::string((std::istreambuf_iterator<char>(in)), {}) == kHosts)
+    return path.string();
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  fs::path tmp = path;
+  tmp += fmt::format(".{}", ::getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << kHosts;
+    if (!out.flush())
+      return ErrnoError(errno, fmt::format("write {}", tmp.string()));
+  }
+  if (::chmod(tmp.c_str(), 0644) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    absl::Status err = ErrnoError(errno, fmt::format("write {}", path.string()));
+    fs::remove(tmp, ec);
+    return err;
+  }
+  return path.string();
 }
 
 std::string AttachmentId(std::string_view ns, std::string_view id) {

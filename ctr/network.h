@@ -56,6 +56,11 @@ bool OnlyLoopbackNameservers(std::string_view resolv_conf);
 // host has none.
 std::string ResolvConfSource();
 
+// <state_dir>/hosts, made when missing: the localhost lines every container but the host
+// network's gets as its /etc/hosts (read-only, shared), so that "localhost" resolves in images
+// that have no /etc/hosts of their own.
+absl::StatusOr<std::string> HostsFile(const NetworkSettings& s);
+
 // Adds the two hooks (running `program`), the annotations and a read-only bind of the host's
 // resolver configuration (ResolvConfSource) to a spec that has its own network namespace.
 void AttachNetwork(oci::Spec& spec, const NetworkSettings& s, const std::string& program,

@@ -140,6 +140,11 @@ absl::Status ApplyNetwork(const SpecInput& in, const std::string& network, oci::
     BERTH_ASSIGN_OR_RETURN(cni::PortMapping m, cni::ParsePortMapping(p));
     ports.push_back(std::move(m));
   }
+  if (network != "host") {  // "localhost" resolves and answers, as in Docker
+    s.annotations[oci::kLoopbackAnnotation] = "up";
+    if (!in.hosts_file.empty())
+      s.mounts.push_back({"/etc/hosts", "bind", in.hosts_file, {"rbind", "ro", "rprivate"}});
+  }
   if (network == "none") {
     if (!ports.empty())
       return InvalidArgument(

@@ -127,6 +127,7 @@ struct SpecInput {
   ImageConfig image;
   NetworkSettings network;   // bctr.toml's [network]
   std::string hook_program;  // bctr's own path, for the network hooks
+  std::string hosts_file;    // the container's /etc/hosts unless on the host's network
   UserDbReader read_user_db;
 };
 

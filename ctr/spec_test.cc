@@ -116,6 +116,7 @@ TEST(SpecTest, BuildsFromImageConfigAndFlags) {
                .image = *image,
                .network = {},
                .hook_program = "/usr/bin/bctr",
+               .hosts_file = "/var/lib/x/hosts",
                .read_user_db = nullptr};
   absl::StatusOr<oci::Spec> s = BuildSpec(in);
   ASSERT_TRUE(s.ok()) << s.status();
@@ -167,6 +168,9 @@ TEST(SpecTest, BuildsFromImageConfigAndFlags) {
   EXPECT_TRUE(std::any_of(s->linux.namespaces.begin(), s->linux.namespaces.end(),
                           [](const oci::Namespace& n) { return n.type == "network"; }));
   EXPECT_EQ(s->annotations["berth.io/network"], "bridge") << "-p implies the bridge";
+  EXPECT_TRUE(std::any_of(s->mounts.begin(), s->mounts.end(), [](const oci::Mount& m) {
+    return m.destination == "/etc/hosts" && m.source == "/var/lib/x/hosts";
+  }));
   std::vector<cni::PortMapping> ports = PublishedPorts(*s);
   ASSERT_EQ(ports.size(), 2u);
   EXPECT_EQ(PortsColumn(ports), "127.0.0.1:8080->80/tcp, 0.0.0.0:5353->53/udp");

@@ -41,8 +41,8 @@ json MountsJson(const oci::Spec& spec) {
   for (const oci::Mount& m : spec.mounts) {
     if (m.type != "bind" && m.source.starts_with("/") == false)
       continue;
-    if (m.type != "bind")
-      continue;
+    if (m.type != "bind" || m.destination == "/etc/hosts" || m.destination == "/etc/resolv.conf")
+      continue;  // what bctr binds itself is not a volume (docker inspect shows neither)
     bool ro = std::find(m.options.begin(), m.options.end(), "ro") != m.options.end();
     out.push_back(
         {{"Type", "bind"}, {"Source", m.source}, {"Destination", m.destination}, {"RW", !ro}});

@@ -202,6 +202,11 @@ struct Linux {
   }
 };
 
+// berth's own annotation: "up" asks the embedded runtime to set the loopback interface of the
+// container's new network namespace up, as Docker's containers have it (runc and ctr leave it
+// down; bctr sets it).
+inline constexpr char kLoopbackAnnotation[] = "berth.io/loopback";
+
 struct Spec {
   std::string oci_version = "1.1.0";
   std::optional<Process> process;

@@ -69,6 +69,14 @@ absl::Status Validate(const oci::Spec& spec) {
   return absl::OkStatus();
 }
 
+// berth.io/loopback=up, for a container with a network namespace of its own (a joined one is
+// someone else's to configure).
+bool LoopbackUp(const oci::Spec& spec) {
+  auto it = spec.annotations.find(oci::kLoopbackAnnotation);
+  const oci::Namespace* net = spec.linux.FindNamespace("network");
+  return it != spec.annotations.end() && it->second == "up" && net != nullptr && net->path.empty();
+}
+
 std::vector<std::pair<std::string, std::string>> Sysctls(const oci::Spec& spec) {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& [key, value] : spec.linux.sysctl) {
@@ -147,6 +155,7 @@ absl::Status Container::Setup(const ContainerConfig& config) {
                 .new_cgroup_ns_after_join = cgroup_ns_after_join,
                 .run_hooks = !spec_.hooks.prestart.empty() || !spec_.hooks.create_runtime.empty() ||
                              !spec_.hooks.create_container.empty(),
+                .loopback_up = LoopbackUp(spec_),
                 .parent_end = sync.parent.get()};
   int pidfd = -1;
   pid_t pid = -1;

@@ -46,6 +46,21 @@ TEST_F(ContainerTest, RunsAsPid1InNewNamespaces) {
   EXPECT_THAT(out, HasSubstr("berthbox\nFOO=bar\n/tmp\n1000\n1000 10 20\n"));
 }
 
+// runc leaves the loopback of a new network namespace down; berth.io/loopback=up (bctr's)
+// sets it up, as Docker's containers have it.
+TEST_F(ContainerTest, LoopbackIsUpOnlyWhenTheSpecAsksForIt) {
+  oci::Spec spec =
+      shim::testing::BusyboxSpec("lo", "cat /sys/class/net/lo/operstate /sys/class/net/lo/flags");
+  ASSERT_NE(spec.linux.FindNamespace("network"), nullptr);
+  std::string out;
+  ASSERT_EQ(Run(spec, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("down\n0x8\n"));
+  spec.annotations[oci::kLoopbackAnnotation] = "up";
+  out.clear();
+  ASSERT_EQ(Run(spec, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("unknown\n0x9\n")) << "IFF_UP | IFF_LOOPBACK";
+}
+
 TEST_F(ContainerTest, HomeComesFromPasswdWhenTheEnvHasNoneAsInRunc) {
   std::ofstream(dir_ / "rootfs/etc/passwd", std::ios::app)
       << "app:x:1000:1000:App:/home/app:/bin/sh\nodd:x:1001:1001::/srv/odd dir:/bin/sh";

@@ -1,7 +1,10 @@
 #include "shim/linux/init.h"
 
 #include <fcntl.h>
+#include <net/if.h>
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -32,6 +35,20 @@ void WriteSysctls(const InitPlan& plan, int sync) {
   }
 }
 
+void SetLoopbackUp(int sync) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    ChildFail(sync, errno, "socket", "to set lo up");
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(fd, SIOCGIFFLAGS, &ifr) != 0)
+    ChildFail(sync, errno, "get the flags of", "lo");
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+  if (::ioctl(fd, SIOCSIFFLAGS, &ifr) != 0)
+    ChildFail(sync, errno, "set up", "lo");
+  ::close(fd);
+}
+
 void SetNames(const InitPlan& plan, int sync) {
   if (!plan.hostname.empty() && ::sethostname(plan.hostname.data(), plan.hostname.size()) != 0)
     ChildFail(sync, errno, "sethostname", plan.hostname.c_str());
@@ -55,6 +72,8 @@ void RunInit(const InitPlan& plan, int sync) {
   }
   if (plan.new_cgroup_ns_after_join && ::unshare(CLONE_NEWCGROUP) != 0)
     ChildFail(sync, errno, "unshare", "cgroup namespace");
+  if (plan.loopback_up)
+    SetLoopbackUp(sync);
   SetupStdio(*plan.process, sync);
   PrepareRootfs(*plan.rootfs, sync);
   if (plan.run_hooks) {

@@ -28,8 +28,9 @@ struct InitPlan {
   // A new cgroup namespace is rooted where its maker is: with v1's late join, the init makes it
   // once in its cgroups (as runc's), not the clone.
   bool new_cgroup_ns_after_join = false;
-  bool run_hooks = false;  // ask the parent to run createRuntime hooks before pivot_root
-  int parent_end = -1;     // the parent's end of the sync socket, closed in the child
+  bool run_hooks = false;    // ask the parent to run createRuntime hooks before pivot_root
+  bool loopback_up = false;  // set lo of the (new) network namespace up
+  int parent_end = -1;       // the parent's end of the sync socket, closed in the child
 };
 
 [[noreturn]] void RunInit(const InitPlan& plan, int sync);

@@ -3,15 +3,18 @@
 // BctrFixture: a private berthd (DaemonFixture), the busybox test image
 // (tests/fixtures/make-images.sh, built once per test binary) imported with Debian's ctr into a
 // namespace of the test's own, and bctr pointed at both (--address, -n, --log-root in the
-// test's TempDir). TearDown kills and deletes whatever tasks are left, kills leftover shims of
-// the namespace and removes its cgroups.
+// test's TempDir, and a bctr.toml of its own through BERTH_CLIENT_CONFIG whose [network]
+// conf_dir and state_dir are in the TempDir too). TearDown kills and deletes whatever tasks are
+// left, kills leftover shims of the namespace and removes its cgroups.
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -57,6 +60,8 @@ class BctrFixture : public testing::DaemonFixture {
     static int counter = 0;
     ++counter;
     ns_ = "b" + std::to_string(counter);
+    WriteConfig();
+    ::setenv("BERTH_CLIENT_CONFIG", config().c_str(), 1);
     ASSERT_TRUE(StartDaemon());
     testing::CommandResult r = C({"images", "import", images_ + "/busybox.docker.tar"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -68,6 +73,20 @@ class BctrFixture : public testing::DaemonFixture {
       RemoveAllTasks();
     CleanUpNamespace(ns_);
     DaemonFixture::TearDown();
+    ::unsetenv("BERTH_CLIENT_CONFIG");
+  }
+
+  std::filesystem::path config() const { return dir().path() / "bctr.toml"; }
+
+  std::filesystem::path conf_dir() const { return dir().path() / "cni-conf"; }
+
+  std::filesystem::path state_dir() const { return dir().path() / "cni-state"; }
+
+  // bctr.toml with the private [network] dirs, plus `extra` lines in that table.
+  void WriteConfig(const std::string& extra = "") {
+    std::ofstream(config()) << "[network]\nconf_dir = \"" << conf_dir().string()
+                            << "\"\nstate_dir = \"" << state_dir().string() << "\"\n"
+                            << extra;
   }
 
   // bctr against our berthd and namespace; stdin from /dev/null.

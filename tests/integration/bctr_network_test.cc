@@ -6,8 +6,8 @@
 //
 // berthd runs in a network namespace of the test's own (loopback up), so its shims, their
 // hooks and the plugins make the bridge and the iptables rules there, never on the host; the
-// test looks at them with nsenter into berthd's namespace. bctr.toml (BERTH_CLIENT_CONFIG) puts
-// conf_dir and state_dir in the test's directory.
+// test looks at them with nsenter into berthd's namespace. bctr.toml (BctrFixture) puts conf_dir
+// and state_dir in the test's directory.
 
 #include <signal.h>
 #include <stdlib.h>
@@ -41,22 +41,8 @@ class BctrNetworkTest : public BctrFixture {
       GTEST_FAIL() << "Debian's containernetworking-plugins is missing (scripts/install-deps.sh)";
     set_launcher({"unshare", "--net", "--", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""});
     fs::create_directories(conf_dir());
-    std::ofstream(config()) << "[network]\nconf_dir = \"" << conf_dir().string()
-                            << "\"\nstate_dir = \"" << state_dir().string() << "\"\n";
-    ::setenv("BERTH_CLIENT_CONFIG", config().c_str(), 1);
     BctrFixture::SetUp();
   }
-
-  void TearDown() override {
-    BctrFixture::TearDown();
-    ::unsetenv("BERTH_CLIENT_CONFIG");
-  }
-
-  fs::path config() const { return dir().path() / "bctr.toml"; }
-
-  fs::path conf_dir() const { return dir().path() / "cni-conf"; }
-
-  fs::path state_dir() const { return dir().path() / "cni-state"; }
 
   // A command in berthd's network namespace.
   testing::CommandResult InNetns(const std::vector<std::string>& args) {
@@ -95,7 +81,7 @@ class BctrNetworkTest : public BctrFixture {
   std::vector<std::string> AttachmentFiles() {
     std::vector<std::string> out;
     for (const std::string& f : FilesBelow(state_dir())) {
-      if (!f.ends_with("/lock") && f.find("last_reserved_ip") == std::string::npos)
+      if (!f.ends_with("/lock") && f.find("last_reserved_ip") == std::string::npos && f != "hosts")
         out.push_back(f);
     }
     return out;
@@ -270,9 +256,7 @@ TEST_F(BctrNetworkTest, BadNetworksAndPortsAreOneClearLine) {
   EXPECT_THAT(MountsBelow(state_dir()), IsEmpty());
 
   // A plugin that is not there fails the task's create, naming it; nothing is left attached.
-  std::ofstream(config()) << "[network]\nconf_dir = \"" << conf_dir().string()
-                          << "\"\nstate_dir = \"" << state_dir().string() << "\"\nplugin_dirs = [\""
-                          << (dir().path() / "no-plugins").string() << "\"]\n";
+  WriteConfig("plugin_dirs = [\"" + (dir().path() / "no-plugins").string() + "\"]\n");
   r = Bctr({"run", "--rm", "--net", "bridge", "busybox", "true"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("network \"bridge\": plugin bridge ADD: no plugin \"bridge\""));

@@ -165,6 +165,13 @@ TEST_F(BctrRunTest, NetworkModes) {
   EXPECT_EQ(r.out, "lo\n") << r.err;
   r = Bctr({"run", "--rm", "busybox", "ls", "/sys/class/net"});
   EXPECT_EQ(r.out, "lo\n") << r.err;
+  // The image has no /etc/hosts; "localhost" resolves all the same, as in Docker.
+  r = Bctr({"run", "--rm", "busybox", "sh", "-c", "cat /etc/hosts; ping -c 1 -W 5 localhost"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("127.0.0.1\tlocalhost\n"));
+  EXPECT_THAT(r.out, HasSubstr("1 packets received"));
+  r = Bctr({"run", "--rm", "busybox", "sh", "-c", "echo x >> /etc/hosts"});
+  EXPECT_NE(r.exit_code, 0) << "the shared file is read-only in the container";
   r = Bctr({"run", "--rm", "--net", "host", "busybox", "ls", "/sys/class/net"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   size_t host_ifaces = 0;
