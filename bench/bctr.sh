@@ -41,6 +41,9 @@ start_daemons
 
 bash "$SRC/tests/fixtures/make-images.sh" "$DIR/images" >/dev/null
 BUSYBOX=docker.io/library/busybox:latest
+# bctr's own state (the shared /etc/hosts, CNI state) in $DIR too.
+printf '[network]\nstate_dir = "%s"\n' "$DIR/bctr-state" > "$DIR/bctr.toml"
+export BERTH_CLIENT_CONFIG=$DIR/bctr.toml
 B() { "$BIN/bctr" --address "$DIR/berth.sock" -n bench --log-root "$DIR/logs" "$@"; }
 C() { ctr -a "$DIR/ctrd.sock" -n bench "$@"; }
 B images import "$DIR/images/busybox.docker.tar" >/dev/null
