@@ -7,6 +7,7 @@
 #include "ctr/complete.h"
 #include "ctr/config.h"
 #include "ctr/containers.h"
+#include "ctr/network.h"
 #include "ctr/progress.h"
 #include "ctr/pull.h"
 #include "lib/registry/digest.h"
@@ -162,6 +163,21 @@ TEST(ClientConfigTest, Network) {
   EXPECT_THAT(c->network.plugin_dirs, ::testing::ElementsAre("/p"));
   EXPECT_EQ(c->network.state_dir, "/s");
   EXPECT_EQ(c->network.conf_dir, "/etc/berth/cni/net.d");
+}
+
+// What the shim hands the network hook is checked before any plugin runs.
+TEST(NetworkHookTest, BadStateIsRefused) {
+  NetworkSettings s;
+  s.conf_dir = "/nonexistent";
+  EXPECT_EQ(RunNetworkHook("up", s, "default", "bridge", "not json").code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::Status st = RunNetworkHook("up", s, "default", "bridge", R"({"id":"c1","pid":"1"})");
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("the state of \"c1\" has no pid"));
+  EXPECT_EQ(RunNetworkHook("sideways", s, "default", "bridge", R"({"id":"c1","pid":1})").code(),
+            absl::StatusCode::kInvalidArgument);
+  st = RunNetworkHook("up", s, "default", "nosuch", R"({"id":"c1","pid":1})");
+  EXPECT_EQ(st.code(), absl::StatusCode::kNotFound);
 }
 
 TEST(ClientConfigTest, RegistriesByHost) {

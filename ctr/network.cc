@@ -225,7 +225,8 @@ absl::Status RunNetworkHook(std::string_view stage, const NetworkSettings& s, st
   }
   if (stage != "up")
     return InvalidArgument(fmt::format("network hook: stage {:?}: want up or down", stage));
-  int pid = state.value("pid", 0);
+  const json pid_json = state.value("pid", json());
+  const int pid = pid_json.is_number_integer() ? pid_json.get<int>() : 0;
   if (pid <= 0)
     return InvalidArgument(fmt::format("network hook: the state of {:?} has no pid", id));
   if (absl::Status pinned = PinNetns(pid, pin); !pinned.ok()) {

@@ -174,8 +174,11 @@ absl::StatusOr<std::vector<PortMapping>> PortMappingsFromJson(const json& j) {
   if (!j.is_array())
     return InvalidArgument("port mappings: not a list");
   for (const json& m : j) {
-    if (!m.is_object() || !m.value("hostPort", json()).is_number_unsigned() ||
-        !m.value("containerPort", json()).is_number_unsigned())
+    auto port = [&](const char* key) {
+      json v = m.is_object() ? m.value(key, json()) : json();
+      return v.is_number_unsigned() && v.get<uint64_t>() >= 1 && v.get<uint64_t>() <= 65535;
+    };
+    if (!port("hostPort") || !port("containerPort"))
       return InvalidArgument(
           fmt::format("port mapping {}: want hostPort and containerPort", m.dump()));
     PortMapping p;

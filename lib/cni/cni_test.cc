@@ -109,6 +109,8 @@ TEST(PortMappingTest, JsonRoundTrip) {
   EXPECT_EQ(*back, ports);
   EXPECT_THAT(PortMappingsFromJson(json::parse(R"([{"hostPort":"x"}])")),
               StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(PortMappingsFromJson(json::parse(R"([{"hostPort":70000,"containerPort":80}])")),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(PluginInputTest, NameVersionPrevResultAndCapabilities) {
