@@ -31,11 +31,17 @@ class BctrGroupsTest : public testing::DaemonFixture {
     BERTH_REQUIRE_ROOT();
     BERTH_REQUIRE_CTR();
     ASSERT_EQ(::access(testing::BinPath("bctr").c_str(), X_OK), 0) << "bctr not built";
+    // bctr's own state (the containers' shared /etc/hosts) in the test's directory.
+    testing::WriteFile(
+        config(), "[network]\nstate_dir = \"" + (dir().path() / "bctr-state").string() + "\"\n");
     ASSERT_TRUE(StartDaemon());
   }
 
+  std::string config() const { return (dir().path() / "bctr.toml").string(); }
+
   testing::CommandResult Bctr(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {testing::BinPath("bctr"), "--address", socket()};
+    std::vector<std::string> argv = {"env", "BERTH_CLIENT_CONFIG=" + config(),
+                                     testing::BinPath("bctr"), "--address", socket()};
     argv.insert(argv.end(), args.begin(), args.end());
     return testing::RunCommand(argv);
   }
