@@ -3,9 +3,7 @@
 // container_fixture.h; the hooks' tests: container_hooks_test.cc; namespaces:
 // container_namespaces_test.cc).
 
-#include <fcntl.h>
 #include <pty.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -359,6 +357,62 @@ TEST_F(ContainerTest, PauseAndResumeWithTheFreezer) {
   (*c).reset();  // the destructor kills and removes everything
   EXPECT_FALSE(shim::testing::CgroupExists(path));
 }
+
+struct BadSpec {
+  std::string name;
+  std::function<void(oci::Spec&)> edit;
+  absl::StatusCode code;
+  std::string message;
+};
+
+class BadSpecTest : public ContainerTest, public ::testing::WithParamInterface<BadSpec> {};
+
+TEST_P(BadSpecTest, FailsClearlyAndLeavesNothing) {
+  oci::Spec spec = shim::testing::BusyboxSpec("bad", "true");
+  GetParam().edit(spec);
+  EXPECT_THAT(Create(spec), StatusIs(GetParam().code, GetParam().message));
+  EXPECT_FALSE(shim::testing::CgroupExists(spec.linux.cgroups_path));
+  EXPECT_FALSE(shim::testing::MountedUnder(dir_.path()));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, BadSpecTest,
+    ::testing::Values(
+        BadSpec{"MissingRootfs", [](oci::Spec& s) { s.root.path = "nope"; },
+                absl::StatusCode::kNotFound, "root.path"},
+        BadSpec{"BadMountType",
+                [](oci::Spec& s) {
+                  s.mounts.push_back({"/x", "nosuchfs", "x", {}});
+                },
+                absl::StatusCode::kInvalidArgument, "unknown filesystem type \"nosuchfs\""},
+        BadSpec{"UnknownSyscall",
+                [](oci::Spec& s) {
+                  s.linux.seccomp = oci::DefaultSeccompProfile();
+                  s.linux.seccomp->syscalls[0].names.push_back("frobnicate");
+                },
+                absl::StatusCode::kInvalidArgument, "unknown syscall \"frobnicate\""},
+        BadSpec{"MountFailsInTheChild",
+                [](oci::Spec& s) {
+                  s.mounts.push_back({"/t", "tmpfs", "t", {"size=abc"}});
+                },
+                absl::StatusCode::kInvalidArgument, "init: mount "},
+        // A missing program fails the create, as with runc, not the start.
+        BadSpec{"MissingProgram", [](oci::Spec& s) { s.process->args = {"/no/such/program"}; },
+                absl::StatusCode::kNotFound, "init: exec /no/such/program: No such file"},
+        BadSpec{"ProgramOnNoPathDirectory",
+                [](oci::Spec& s) { s.process->args = {"nosuchprogram"}; },
+                absl::StatusCode::kNotFound,
+                R"(init: exec "nosuchprogram": executable file not found in $PATH)"},
+        BadSpec{"ProgramIsADirectory", [](oci::Spec& s) { s.process->args = {"/bin"}; },
+                absl::StatusCode::kPermissionDenied, "init: exec /bin"},
+        BadSpec{"OomKilledDuringSetup",
+                [](oci::Spec& s) {
+                  s.linux.resources->memory = oci::MemoryResources{};
+                  s.linux.resources->memory->limit = 4096;
+                },
+                absl::StatusCode::kResourceExhausted,
+                "init: killed by the OOM killer during setup"}),
+    [](const ::testing::TestParamInfo<BadSpec>& i) { return i.param.name; });
 
 TEST_F(ContainerTest, ExecFailureOnStartIsAClearError) {
   // The create's check passes (a file with an execute bit), the exec itself fails.
