@@ -2,18 +2,16 @@
 
 #include <fcntl.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <system_error>
 
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
+#include "lib/base/files.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/base/unique_fd.h"
@@ -126,11 +124,10 @@ bool OnlyLoopbackNameservers(std::string_view resolv_conf) {
 std::string ResolvConfSource() {
   constexpr char kHost[] = "/etc/resolv.conf";
   constexpr char kResolved[] = "/run/systemd/resolve/resolv.conf";
-  std::ifstream in(kHost);
-  if (!in)
+  absl::StatusOr<std::string> text = ReadWholeFile(kHost);
+  if (!text.ok())
     return "";
-  std::string text((std::istreambuf_iterator<char>(in)), {});
-  if (OnlyLoopbackNameservers(text) && ::access(kResolved, R_OK) == 0)
+  if (OnlyLoopbackNameservers(*text) && ::access(kResolved, R_OK) == 0)
     return kResolved;
   return kHost;
 }
@@ -139,24 +136,9 @@ absl::StatusOr<std::string> HostsFile(const NetworkSettings& s) {
   constexpr std::string_view kHosts =
       "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
   const fs::path path = fs::path(s.state_dir) / "hosts";
-  std::ifstream in(path);
-  if (in && std::string((std::istreambuf_iterator<char>(in)), {}) == kHosts)
-    return path.string();
-  std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
-  fs::path tmp = path;
-  tmp += fmt::format(".{}", ::getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << kHosts;
-    if (!out.flush())
-      return ErrnoError(errno, fmt::format("write {}", tmp.string()));
-  }
-  if (::chmod(tmp.c_str(), 0644) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    absl::Status err = ErrnoError(errno, fmt::format("write {}", path.string()));
-    fs::remove(tmp, ec);
-    return err;
-  }
+  absl::StatusOr<std::string> now = ReadWholeFile(path);
+  if (!now.ok() || *now != kHosts)
+    BERTH_RETURN_IF_ERROR(ReplaceFile(path, kHosts, 0644));
   return path.string();
 }
 

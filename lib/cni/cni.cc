@@ -5,12 +5,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <system_error>
 
 #include "fmt/format.h"
 
+#include "lib/base/files.h"
 #include "lib/base/run_program.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
@@ -22,15 +21,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr char kDefaultPath[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-absl::StatusOr<std::string> ReadWhole(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return ErrnoError(errno, fmt::format("read {}", path.string()));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string StringField(const json& j, const char* key) {
   auto it = j.find(key);
@@ -103,7 +93,7 @@ absl::StatusOr<std::vector<NetworkConfig>> ListNetworks(const fs::path& dir) {
   std::sort(files.begin(), files.end());
   std::vector<NetworkConfig> out;
   for (const fs::path& f : files) {
-    BERTH_ASSIGN_OR_RETURN(std::string text, ReadWhole(f));
+    BERTH_ASSIGN_OR_RETURN(std::string text, ReadWholeFile(f));
     BERTH_ASSIGN_OR_RETURN(NetworkConfig net, ParseNetworkConfig(text, f.string()));
     out.push_back(std::move(net));
   }
@@ -280,19 +270,7 @@ absl::StatusOr<Result> Cni::Add(const NetworkConfig& net, const Attachment& a) {
                 {"networkName", net.name},
                 {"portMappings", PortMappingsJson(a.ports)},
                 {"result", prev}};
-  fs::path path = CachePath(net.name, a.container_id, a.ifname);
-  std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << cache.dump();
-    if (!out.flush())
-      return ErrnoError(errno, fmt::format("write {}", tmp.string()));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    return ErrnoError(errno, fmt::format("rename {}", path.string()));
+  BERTH_RETURN_IF_ERROR(ReplaceFile(CachePath(net.name, a.container_id, a.ifname), cache.dump()));
   return ParseResult(prev);
 }
 
@@ -300,7 +278,7 @@ absl::Status Cni::Del(const NetworkConfig& net, const Attachment& a) {
   fs::path path = CachePath(net.name, a.container_id, a.ifname);
   json prev;
   bool have_prev = false;
-  if (absl::StatusOr<std::string> text = ReadWhole(path); text.ok()) {
+  if (absl::StatusOr<std::string> text = ReadWholeFile(path); text.ok()) {
     json cache = json::parse(*text, nullptr, false);
     if (cache.is_object() && cache.contains("result")) {
       prev = cache["result"];
@@ -318,7 +296,7 @@ absl::Status Cni::Del(const NetworkConfig& net, const Attachment& a) {
 absl::StatusOr<Result> Cni::Cached(std::string_view network, std::string_view container_id,
                                    std::string_view ifname) const {
   fs::path path = CachePath(network, container_id, ifname);
-  absl::StatusOr<std::string> text = ReadWhole(path);
+  absl::StatusOr<std::string> text = ReadWholeFile(path);
   if (!text.ok())
     return NotFoundError("network attachment", fmt::format("{}/{}", network, container_id));
   json cache = json::parse(*text, nullptr, false);
