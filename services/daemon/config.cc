@@ -133,6 +133,12 @@ level = "info"
 # do (only possible as root). When false, applying a layer with a device node fails.
 allow_device_nodes = true
 
+[plugins."io.containerd.grpc.v1.tasks"]
+# Open the stdio fifos that clients such as ctr make as soon as they appear, in the
+# directories that earlier tasks' fifos were made in (when nobody but berthd's user may write
+# there), so that the clients' own opens of them return without waiting for the task's create.
+preopen_fifos = true
+
 [plugins."io.containerd.runtime.v2.task"]
 # berth-shims started ahead of their tasks, so that a task's create does not wait for a shim
 # to start (0 to 64; 0 turns them off).

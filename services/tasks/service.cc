@@ -1,5 +1,6 @@
 #include "services/tasks/service.h"
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/time/clock.h"
 #include "fmt/format.h"
 #include "google/protobuf/util/time_util.h"
@@ -49,6 +50,16 @@ types::Process ToProcess(const std::string& container_id,
   return p;
 }
 
+template <typename Request>
+std::vector<std::string> StdioPaths(const Request& r) {
+  return {r.stdin(), r.stdout(), r.stderr()};
+}
+
+std::string ExecKey(const std::string& ns, const std::string& container_id,
+                    const std::string& exec_id) {
+  return fmt::format("{}/{}/{}", ns, container_id, exec_id);
+}
+
 absl::Status NeedExecId(const std::string& exec_id) {
   if (exec_id.empty())
     return InvalidArgument("exec id must not be empty");
@@ -64,6 +75,11 @@ void TasksService::Register(grpc::ServerBuilder& builder) {
 grpc::Status TasksService::Create(grpc::ServerContext* ctx, const api::CreateTaskRequest* req,
                                   api::CreateTaskResponse* resp) {
   return rpc::Handle(*ctx, "tasks.Create", [&](const std::string& ns) -> absl::Status {
+    // The shim has opened the init's stdio when its create returns, or never will.
+    absl::Cleanup release = [&] {
+      if (fifos_)
+        fifos_->Release(StdioPaths(*req));
+    };
     BERTH_ASSIGN_OR_RETURN(metadata::Container c, containers_.Get(ns, req->container_id()));
     if (req->has_checkpoint()) {
       return Unimplemented(
@@ -96,6 +112,11 @@ grpc::Status TasksService::Create(grpc::ServerContext* ctx, const api::CreateTas
 grpc::Status TasksService::Start(grpc::ServerContext* ctx, const api::StartRequest* req,
                                  api::StartResponse* resp) {
   return rpc::Handle(*ctx, "tasks.Start", [&](const std::string& ns) -> absl::Status {
+    // An exec's stdio is opened by the shim when it starts the exec.
+    absl::Cleanup release = [&] {
+      if (fifos_ && !req->exec_id().empty())
+        fifos_->ReleaseExpected(ExecKey(ns, req->container_id(), req->exec_id()));
+    };
     BERTH_ASSIGN_OR_RETURN(std::shared_ptr<ShimTask> task, manager_.Get(ns, req->container_id()));
     BERTH_ASSIGN_OR_RETURN(uint32_t pid, task->Start(req->exec_id()));
     resp->set_pid(pid);
@@ -121,6 +142,8 @@ grpc::Status TasksService::DeleteProcess(grpc::ServerContext* ctx,
                                          api::DeleteResponse* resp) {
   return rpc::Handle(*ctx, "tasks.DeleteProcess", [&](const std::string& ns) -> absl::Status {
     BERTH_RETURN_IF_ERROR(NeedExecId(req->exec_id()));
+    if (fifos_)
+      fifos_->ReleaseExpected(ExecKey(ns, req->container_id(), req->exec_id()));
     BERTH_ASSIGN_OR_RETURN(std::shared_ptr<ShimTask> task, manager_.Get(ns, req->container_id()));
     BERTH_ASSIGN_OR_RETURN(runtime::shimapi::DeleteResponse exit, task->Delete(req->exec_id()));
     resp->set_id(req->exec_id());
@@ -175,8 +198,15 @@ grpc::Status TasksService::Exec(grpc::ServerContext* ctx, const api::ExecProcess
     if (!req->has_spec())
       return InvalidArgument(fmt::format("exec {:?}: a process spec is required", req->exec_id()));
     BERTH_ASSIGN_OR_RETURN(std::shared_ptr<ShimTask> task, manager_.Get(ns, req->container_id()));
-    return task->Exec(req->exec_id(),
-                      Io(req->stdin(), req->stdout(), req->stderr(), req->terminal()), req->spec());
+    const std::string key = ExecKey(ns, req->container_id(), req->exec_id());
+    if (fifos_)
+      fifos_->Expect(key, StdioPaths(*req));
+    absl::Status s =
+        task->Exec(req->exec_id(), Io(req->stdin(), req->stdout(), req->stderr(), req->terminal()),
+                   req->spec());
+    if (!s.ok() && fifos_)
+      fifos_->ReleaseExpected(key);
+    return s;
   });
 }
 
@@ -296,7 +326,9 @@ void RegisterPlugin(plugin::Registry& registry) {
         BERTH_ASSIGN_OR_RETURN(auto* tm,
                                ic.GetSingle<runtime::TaskManager>(plugin::Type::kRuntime));
         BERTH_ASSIGN_OR_RETURN(auto* ex, ic.GetSingle<events::Exchange>(plugin::Type::kEvent));
-        return std::make_unique<TasksService>(md->containers(), *tm, *ex);
+        BERTH_ASSIGN_OR_RETURN(bool preopen, ic.config().Bool("preopen_fifos", true));
+        return std::make_unique<TasksService>(
+            md->containers(), *tm, *ex, preopen ? std::make_unique<FifoPreopener>() : nullptr);
       },
   });
 }

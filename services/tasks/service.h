@@ -3,13 +3,17 @@
 // containerd.services.tasks.v1.Tasks over runtime::TaskManager. Create reads the container
 // record (spec, runtime name and options) from the metadata store; everything else goes to the
 // task's shim. Task events come from the shims (the TaskManager forwards them). Checkpoint is
-// Unimplemented.
+// Unimplemented. With a FifoPreopener, the stdio fifos that clients make are opened ahead of
+// the creates and exec starts that name them.
+
+#include <memory>
 
 #include "containerd/services/tasks/v1/tasks.grpc.pb.h"
 #include "services/metadata/container_store.h"
 #include "services/plugin/plugin.h"
 #include "services/plugin/registry.h"
 #include "services/runtime/task_manager.h"
+#include "services/tasks/fifo_preopener.h"
 #include "services/tasks/preparer.h"
 
 namespace berth::services::tasks {
@@ -18,9 +22,13 @@ namespace api = ::containerd::services::tasks::v1;
 
 class TasksService final : public api::Tasks::Service, public plugin::GrpcService {
  public:
+  // `fifos` may be null (the plugin's preopen_fifos = false).
   TasksService(metadata::ContainerStore& containers, runtime::TaskManager& manager,
-               events::Exchange& exchange)
-      : containers_(containers), manager_(manager), preparer_(containers, manager, exchange) {}
+               events::Exchange& exchange, std::unique_ptr<FifoPreopener> fifos)
+      : containers_(containers),
+        manager_(manager),
+        preparer_(containers, manager, exchange),
+        fifos_(std::move(fifos)) {}
 
   void Register(grpc::ServerBuilder& builder) override;
   grpc::Status Create(grpc::ServerContext* ctx, const api::CreateTaskRequest* req,
@@ -62,6 +70,7 @@ class TasksService final : public api::Tasks::Service, public plugin::GrpcServic
   metadata::ContainerStore& containers_;
   runtime::TaskManager& manager_;
   TaskPreparer preparer_;
+  std::unique_ptr<FifoPreopener> fifos_;
 };
 
 void RegisterPlugin(plugin::Registry& registry);
