@@ -251,6 +251,20 @@ absl::StatusOr<std::vector<Container>> ContainerStore::List(const std::string& n
   return out;
 }
 
+absl::StatusOr<std::vector<std::string>> ContainerStore::NamespacesOf(const std::string& id) {
+  std::vector<std::string> out;
+  BERTH_RETURN_IF_ERROR(db_.View([&](Tx& tx) -> absl::Status {
+    BERTH_ASSIGN_OR_RETURN(
+        Stmt q, tx.Query("SELECT namespace FROM containers WHERE id = ? ORDER BY namespace"));
+    q.Bind(1, id);
+    return ForEachRow(q, [&](Stmt& r) -> absl::Status {
+      out.push_back(r.Text(0));
+      return absl::OkStatus();
+    });
+  }));
+  return out;
+}
+
 absl::StatusOr<Container> ContainerStore::Create(const std::string& ns, Container container) {
   BERTH_RETURN_IF_ERROR(ValidateContainer(container));
   container.created_at = container.updated_at = NowNanos();

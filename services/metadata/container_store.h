@@ -49,6 +49,8 @@ class ContainerStore {
 
   absl::StatusOr<Container> Get(const std::string& ns, const std::string& id);
   absl::StatusOr<std::vector<Container>> List(const std::string& ns);  // by id
+  // The namespaces that have a container `id`, in order.
+  absl::StatusOr<std::vector<std::string>> NamespacesOf(const std::string& id);
   // Creates the namespace when it does not exist yet.
   absl::StatusOr<Container> Create(const std::string& ns, Container container);
   // Paths: "labels", "labels.<key>", "spec", "extensions", "extensions.<key>", "image",

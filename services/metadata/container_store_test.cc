@@ -76,6 +76,18 @@ TEST_F(ContainerStoreTest, CreateGetRoundTripsEveryField) {
   EXPECT_THAT(s.Get("default", "web"), StatusIs(absl::StatusCode::kNotFound));
 }
 
+TEST_F(ContainerStoreTest, NamespacesOfAnId) {
+  ContainerStore s(*db_);
+  ASSERT_THAT(s.Create("team-b", Web()), IsOk());
+  ASSERT_THAT(s.Create("default", Web()), IsOk());
+  Container other = Web();
+  other.id = "db";
+  ASSERT_THAT(s.Create("team-c", other), IsOk());
+  EXPECT_EQ(*s.NamespacesOf("web"), (std::vector<std::string>{"default", "team-b"}));
+  EXPECT_EQ(*s.NamespacesOf("db"), std::vector<std::string>{"team-c"});
+  EXPECT_TRUE(s.NamespacesOf("nothing")->empty());
+}
+
 TEST_F(ContainerStoreTest, CreateValidatesAsContainerd) {
   ContainerStore s(*db_);
   Container c = Web();

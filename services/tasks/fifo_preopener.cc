@@ -24,12 +24,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool IsStdioName(std::string_view name) {
+// The ID of a fifo named ID-stdin, ID-stdout or ID-stderr (as cio names them); "" for any other.
+std::string_view StdioId(std::string_view name) {
   for (std::string_view suffix : {"-stdin", "-stdout", "-stderr"}) {
     if (name.size() > suffix.size() && name.ends_with(suffix))
-      return true;
+      return name.substr(0, name.size() - suffix.size());
   }
-  return false;
+  return {};
 }
 
 // cio makes each set with os.MkdirTemp(ROOT, ""): a name of decimal digits.
@@ -43,7 +44,7 @@ std::string FifoPath(const std::string& path) {
   if (path.empty() || path[0] != '/')
     return "";
   fs::path p = fs::path(path).lexically_normal();
-  if (!IsStdioName(p.filename().string()) || !IsSetName(p.parent_path().filename().string()))
+  if (StdioId(p.filename().string()).empty() || !IsSetName(p.parent_path().filename().string()))
     return "";
   return p.string();
 }
@@ -239,11 +240,19 @@ void FifoPreopener::WatchSet(const std::string& path) {
 }
 
 void FifoPreopener::Open(int set_wd, Set& set, const std::string& name) {
-  if (!IsStdioName(name) || held_.size() >= options_.max_held)
+  const std::string id(StdioId(name));
+  if (id.empty() || held_.size() >= options_.max_held)
     return;
   std::string path = set.path + "/" + name;
   if (held_.contains(path) || released_.contains(path))
     return;
+  if (options_.awaited) {
+    auto [it, fresh] = set.awaited.try_emplace(id, false);
+    if (fresh)
+      it->second = options_.awaited(id);
+    if (!it->second)
+      return;
+  }
   // Looked at through an O_PATH descriptor, opened only when it is a fifo of berthd's user:
   // no symlink is followed and no other kind of file is opened.
   UniqueFd at(::openat(set.dir.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));

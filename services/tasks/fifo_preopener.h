@@ -14,9 +14,12 @@
 // does, SET a name of decimal digits) are learnt from the stdio paths that tasks.Create and
 // tasks.Exec name. A ROOT is watched (inotify) only when berthd's user owns it and nobody else
 // may write in it. A new SET owned by that user and named as cio names them is watched for
-// `set_watch`; in it each fifo of that user named *-stdin,
-// *-stdout or *-stderr is opened read-write and non-blocking, which is a peer for a reader and
-// a writer alike. Nothing else is opened, and nothing is ever read or written.
+// `set_watch`; in it each fifo of that user named ID-stdin, ID-stdout or ID-stderr is opened
+// read-write and non-blocking (a peer for a reader and a writer alike) when `awaited(ID)`. The
+// service's is true for a container of berthd's whose task is not created yet: a ROOT may be
+// shared (ctr's default /run/containerd/fifo is containerd's clients' too), and a set of
+// theirs held here would keep their readers from EOF. Nothing else is opened, and nothing is
+// ever read or written.
 //
 // berthd holds such a fifo until the shim has opened its own end, since a client's reader
 // whose last writer goes reads EOF (and its writer whose last reader goes, EPIPE):
@@ -24,7 +27,8 @@
 //    Expect(key, paths) at tasks.Exec and ReleaseExpected(key) after that exec's start or
 //    delete (the shim opens an exec's stdio when it starts it);
 //  - the SET's removal (its client gave up: cio removes the SET when it closes);
-//  - `max_hold` (a client killed between making its fifos and its create).
+//  - `max_hold` (a client killed between making its fifos and its create, or another
+//    daemon's client that runs a container of the same id as one of berthd's, at once).
 // A path that has been released is not opened for `set_watch` after (its creation may still be
 // in the queue of events when the create that names it has been answered: opened then, it
 // would be held with nobody to release it, and the client's reader would wait for EOF).
@@ -35,6 +39,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -53,7 +58,10 @@ class FifoPreopener {
     size_t max_roots = 8;   // ROOTs watched at once
     size_t max_held = 384;  // fifos held at once
     absl::Duration set_watch = absl::Seconds(5);
-    absl::Duration max_hold = absl::Minutes(5);
+    absl::Duration max_hold = absl::Seconds(60);
+    // Whether the fifos named ID-* of a set are to be opened; called on the preopener's
+    // thread, once per ID and set. Empty: every ID.
+    std::function<bool(const std::string& id)> awaited;
   };
 
   explicit FifoPreopener(Options options);
@@ -82,6 +90,7 @@ class FifoPreopener {
     UniqueFd dir;
     absl::Time watch_until;
     int held = 0;
+    std::map<std::string, bool> awaited;  // by ID: what options_.awaited said
   };
 
   struct Held {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -146,6 +147,25 @@ TEST(FifoPreopenerTest, FifosReleasedBeforeTheyAreSeenAreNotOpened) {
   for (const std::string& p : late) EXPECT_FALSE(HasReader(p)) << p;
 }
 
+TEST(FifoPreopenerTest, OpensOnlyTheFifosOfAwaitedIdsAskingOncePerSet) {
+  TempDir root("fifos");
+  std::map<std::string, int> asked;  // written on the preopener's thread, read after held()
+  FifoPreopener fifos(FifoPreopener::Options{.awaited = [&](const std::string& id) {
+    ++asked[id];
+    return id == "mine" || id == "mine-too";
+  }});
+  fifos.Release({(root / "0/x-stdout").string()});
+  std::vector<std::string> theirs = MakeSet(root / "1", "theirs");
+  std::vector<std::string> mine = MakeSet(root / "2", "mine");
+  ASSERT_TRUE(WaitFor([&] { return fifos.held() >= 3; }));
+  EXPECT_EQ(fifos.held(), 3u);
+  for (const std::string& p : theirs) EXPECT_FALSE(HasReader(p)) << p;
+  for (const std::string& p : mine) EXPECT_TRUE(HasReader(p)) << p;
+  std::vector<std::string> too = MakeSet(root / "3", "mine-too");
+  ASSERT_TRUE(WaitFor([&] { return fifos.held() == 6; }));
+  EXPECT_EQ(asked, (std::map<std::string, int>{{"mine", 1}, {"mine-too", 1}, {"theirs", 1}}));
+}
+
 TEST(FifoPreopenerTest, RemovingTheSetClosesItsFifos) {
   TempDir root("fifos");
   FifoPreopener fifos;
@@ -175,7 +195,9 @@ TEST(FifoPreopenerTest, AnExecsFifosStayOpenUntilItsStart) {
 
 TEST(FifoPreopenerTest, FifosThatNoTaskClaimsAreClosedAfterMaxHold) {
   TempDir root("fifos");
-  FifoPreopener fifos(FifoPreopener::Options{.max_hold = absl::Milliseconds(200)});
+  FifoPreopener::Options options;
+  options.max_hold = absl::Milliseconds(200);
+  FifoPreopener fifos(options);
   fifos.Release({(root / "0/k-stdout").string()});
   MakeSet(root / "600", "k");
   ASSERT_TRUE(WaitFor([&] { return fifos.held() == 3; }));

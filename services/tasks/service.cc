@@ -60,6 +60,20 @@ std::string ExecKey(const std::string& ns, const std::string& container_id,
   return fmt::format("{}/{}/{}", ns, container_id, exec_id);
 }
 
+// Some namespace has a container `id` whose task is not created yet: fifos named after it are
+// its task's stdio, and the create that will name them comes from berthd's client.
+bool AwaitsItsTask(metadata::ContainerStore& containers, runtime::TaskManager& manager,
+                   const std::string& id) {
+  absl::StatusOr<std::vector<std::string>> namespaces = containers.NamespacesOf(id);
+  if (!namespaces.ok())
+    return false;
+  for (const std::string& ns : *namespaces) {
+    if (absl::IsNotFound(manager.Get(ns, id).status()))
+      return true;
+  }
+  return false;
+}
+
 absl::Status NeedExecId(const std::string& exec_id) {
   if (exec_id.empty())
     return InvalidArgument("exec id must not be empty");
@@ -327,8 +341,14 @@ void RegisterPlugin(plugin::Registry& registry) {
                                ic.GetSingle<runtime::TaskManager>(plugin::Type::kRuntime));
         BERTH_ASSIGN_OR_RETURN(auto* ex, ic.GetSingle<events::Exchange>(plugin::Type::kEvent));
         BERTH_ASSIGN_OR_RETURN(bool preopen, ic.config().Bool("preopen_fifos", true));
-        return std::make_unique<TasksService>(
-            md->containers(), *tm, *ex, preopen ? std::make_unique<FifoPreopener>() : nullptr);
+        std::unique_ptr<FifoPreopener> fifos;
+        if (preopen) {
+          fifos = std::make_unique<FifoPreopener>(FifoPreopener::Options{
+              .awaited = [&containers = md->containers(), tm](const std::string& id) {
+                return AwaitsItsTask(containers, *tm, id);
+              }});
+        }
+        return std::make_unique<TasksService>(md->containers(), *tm, *ex, std::move(fifos));
       },
   });
 }

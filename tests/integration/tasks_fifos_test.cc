@@ -1,7 +1,7 @@
 // ctr's stdio fifos and berthd's preopener (services/tasks/fifo_preopener.h): once a task has
-// named fifos under a directory, berthd opens the fifos of later sets made there as soon as
-// they appear, lets go of them when the shim has its ends, and never cuts a client's input or
-// output short (fixture: tasks_fixture.h).
+// named fifos under a directory, berthd opens the fifos that later sets made there have for
+// its containers as soon as they appear, lets go of them when the shim has its ends, and never
+// cuts a client's input or output short (fixture: tasks_fixture.h).
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -58,15 +58,22 @@ TEST_F(TasksFifosTest, BerthdOpensALaterRunsFifosAheadAndLetsGoOfThem) {
   testing::CommandResult r = Run({"--rm"}, "first", {"echo", "first"});
   ASSERT_EQ(r.exit_code, 0) << r.err;  // its fifos' directory is now watched
 
-  // A set made as ctr makes one: berthd opens it at once, and closes it when it goes.
+  // A set made as ctr makes one for a container that awaits its task: berthd opens its fifos
+  // at once and closes them when the set goes. One named after no container of berthd's (a
+  // containerd client's, in a shared fifo directory) is left alone.
+  r = C({"containers", "create", "--rootfs", Rootfs(), "awaiting", "true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   fs::path set = fs::path(fifo_dir()) / "4242";
   ASSERT_EQ(::mkdir(set.c_str(), 0700), 0);
-  ASSERT_EQ(::mkfifo((set / "p-stdout").c_str(), 0600), 0);
-  EXPECT_TRUE(Eventually([&] { return HasReader(set / "p-stdout"); }));
+  ASSERT_EQ(::mkfifo((set / "elsewhere-stdout").c_str(), 0600), 0);
+  ASSERT_EQ(::mkfifo((set / "awaiting-stdout").c_str(), 0600), 0);
+  EXPECT_TRUE(Eventually([&] { return HasReader(set / "awaiting-stdout"); }));
+  EXPECT_FALSE(HasReader(set / "elsewhere-stdout"));
   EXPECT_THAT(OpenFifos(daemon_pid(), fifo_dir()),
-              ::testing::ElementsAre((set / "p-stdout").string()));
+              ::testing::ElementsAre((set / "awaiting-stdout").string()));
   fs::remove_all(set);
   EXPECT_TRUE(Eventually([&] { return OpenFifos(daemon_pid(), fifo_dir()).empty(); }));
+  EXPECT_EQ(C({"containers", "rm", "awaiting"}).exit_code, 0);
 
   // Input and output whole, through run and exec, with berthd opening their fifos ahead.
   std::string rootfs = Rootfs();
@@ -94,7 +101,7 @@ TEST_F(TasksFifosTest, BerthdOpensALaterRunsFifosAheadAndLetsGoOfThem) {
   ASSERT_TRUE(WaitStatus("box", "STOPPED"));
   EXPECT_EQ(C({"tasks", "delete", "box"}).exit_code, 0);
   EXPECT_EQ(C({"containers", "rm", "box"}).exit_code, 0);
-  ExpectNothingLeft({"first", "box", "cat0", "cat1", "cat2", "cat3", "cat4"});
+  ExpectNothingLeft({"first", "awaiting", "box", "cat0", "cat1", "cat2", "cat3", "cat4"});
 }
 
 TEST_F(TasksFifosTest, PreopenFifosFalseLeavesThemAlone) {
@@ -106,12 +113,15 @@ TEST_F(TasksFifosTest, PreopenFifosFalseLeavesThemAlone) {
   testing::CommandResult r = Run({"--rm"}, "first", {"echo", "first"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "first\n");
+  r = C({"containers", "create", "--rootfs", Rootfs(), "awaiting", "true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   fs::path set = fs::path(fifo_dir()) / "4242";
   ASSERT_EQ(::mkdir(set.c_str(), 0700), 0);
-  ASSERT_EQ(::mkfifo((set / "p-stdout").c_str(), 0600), 0);
+  ASSERT_EQ(::mkfifo((set / "awaiting-stdout").c_str(), 0600), 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  EXPECT_FALSE(HasReader(set / "p-stdout"));
-  ExpectNothingLeft({"first"});
+  EXPECT_FALSE(HasReader(set / "awaiting-stdout"));
+  EXPECT_EQ(C({"containers", "rm", "awaiting"}).exit_code, 0);
+  ExpectNothingLeft({"first", "awaiting"});
 }
 
 }  // namespace
