@@ -101,8 +101,13 @@ void FifoPreopener::Expect(const std::string& key, const std::vector<std::string
     for (const std::string& p : e.paths) Close(p);  // a key named again: the old exec is gone
     e.paths.clear();
     for (const std::string& p : paths) {
-      if (std::string f = FifoPath(p); !f.empty())
-        e.paths.push_back(std::move(f));
+      std::string f = FifoPath(p);
+      if (f.empty())
+        continue;
+      // The client named them for this exec: they are its, whatever their ID.
+      if (!held_.contains(f) && !released_.contains(f) && held_.size() < options_.max_held)
+        (void)Hold(AT_FDCWD, f, f, /*set_wd=*/-1);
+      e.paths.push_back(std::move(f));
     }
     e.since = absl::Now();
   }
@@ -253,18 +258,23 @@ void FifoPreopener::Open(int set_wd, Set& set, const std::string& name) {
     if (!it->second)
       return;
   }
+  if (Hold(set.dir.get(), name, path, set_wd))
+    ++set.held;
+}
+
+bool FifoPreopener::Hold(int dir, const std::string& name, const std::string& path, int set_wd) {
   // Looked at through an O_PATH descriptor, opened only when it is a fifo of berthd's user:
   // no symlink is followed and no other kind of file is opened.
-  UniqueFd at(::openat(set.dir.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd at(::openat(dir, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   struct stat st;
   if (!at.valid() || ::fstat(at.get(), &st) != 0 || !S_ISFIFO(st.st_mode) || st.st_uid != uid_)
-    return;
+    return false;
   UniqueFd fd(
       ::open(fmt::format("/proc/self/fd/{}", at.get()).c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
   if (!fd.valid())
-    return;
+    return false;
   held_[path] = Held{.fd = std::move(fd), .set_wd = set_wd, .since = absl::Now()};
-  ++set.held;
+  return true;
 }
 
 void FifoPreopener::Close(const std::string& path) {

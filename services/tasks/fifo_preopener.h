@@ -24,8 +24,10 @@
 // berthd holds such a fifo until the shim has opened its own end, since a client's reader
 // whose last writer goes reads EOF (and its writer whose last reader goes, EPIPE):
 //  - Release(paths) after tasks.Create (the shim opens the init's stdio in its create);
-//    Expect(key, paths) at tasks.Exec and ReleaseExpected(key) after that exec's start or
-//    delete (the shim opens an exec's stdio when it starts it);
+//    ReleaseExpected(key) after an exec's start or delete (the shim opens an exec's stdio when
+//    it starts it). Expect(key, paths), at tasks.Exec, also opens the exec's fifos at once if
+//    they were not yet: their client named them, so they are its whatever their ID, and its
+//    opens of them block until the exec's start otherwise;
 //  - the SET's removal (its client gave up: cio removes the SET when it closes);
 //  - `max_hold` (a client killed between making its fifos and its create, or another
 //    daemon's client that runs a container of the same id as one of berthd's, at once).
@@ -78,7 +80,8 @@ class FifoPreopener {
   // what is held of these paths.
   void Release(const std::vector<std::string>& paths);
 
-  // As Release, except that what is held of `paths` stays open until ReleaseExpected(key).
+  // For an exec: learns as Release does and opens the fifos of `paths` (those of berthd's
+  // user, as the watcher would); what is held of them stays open until ReleaseExpected(key).
   void Expect(const std::string& key, const std::vector<std::string>& paths);
   void ReleaseExpected(const std::string& key);
 
@@ -109,10 +112,12 @@ class FifoPreopener {
   void Learn(const std::vector<std::string>& paths);         // mu_ held
   void WatchSet(const std::string& path);                    // mu_ held
   void Open(int set_wd, Set& set, const std::string& name);  // mu_ held
-  void Close(const std::string& path);                       // mu_ held
-  void Let(const std::string& path, absl::Time now);         // closes and remembers; mu_ held
-  void DropSet(int wd);                                      // mu_ held
-  void Expire(absl::Time now);                               // mu_ held
+  // Opens `name` under `dir` (a descriptor or AT_FDCWD) into held_[path]; mu_ held.
+  bool Hold(int dir, const std::string& name, const std::string& path, int set_wd);
+  void Close(const std::string& path);                // mu_ held
+  void Let(const std::string& path, absl::Time now);  // closes and remembers; mu_ held
+  void DropSet(int wd);                               // mu_ held
+  void Expire(absl::Time now);                        // mu_ held
   void Wake();
 
   const Options options_;

@@ -193,6 +193,21 @@ TEST(FifoPreopenerTest, AnExecsFifosStayOpenUntilItsStart) {
   EXPECT_TRUE(HasReader(set[2]));
 }
 
+// ctr makes an exec's fifos, then calls tasks.Exec; the shim opens them at the exec's start.
+TEST(FifoPreopenerTest, AnExecsNamedFifosAreOpenedAtItsExecWhateverTheirId) {
+  TempDir root("fifos");
+  FifoPreopener fifos(FifoPreopener::Options{.awaited = [](const std::string&) { return false; }});
+  std::vector<std::string> set = MakeSet(root / "700", "exec-7");
+  fifos.Expect("ns/c/exec-7", {set[0], set[1], ""});
+  EXPECT_EQ(fifos.held(), 2u) << "at once, not by the watcher";
+  EXPECT_TRUE(HasReader(set[0]));
+  EXPECT_TRUE(HasReader(set[1]));
+  EXPECT_FALSE(HasReader(set[2])) << "not named by the exec";
+  fifos.ReleaseExpected("ns/c/exec-7");
+  EXPECT_EQ(fifos.held(), 0u);
+  EXPECT_FALSE(HasReader(set[0]));
+}
+
 TEST(FifoPreopenerTest, FifosThatNoTaskClaimsAreClosedAfterMaxHold) {
   TempDir root("fifos");
   FifoPreopener::Options options;
