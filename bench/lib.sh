@@ -73,3 +73,5 @@ YML
 # ms T0 T1: the milliseconds between two $EPOCHREALTIME readings, one per line.
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", (b - a) * 1000 }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# quantile Q: the value at fraction Q (0..1) of the sorted numbers on stdin (nearest rank).
+quantile() { sort -n | awk -v q="$1" '{ v[NR] = $1 } END { i = int(q * NR + 0.5); print v[i < 1 ? 1 : i] }'; }

@@ -112,7 +112,11 @@ for s in berth ctrd; do
 done
 
 b=$(median < "$DIR/berth.rt"); c=$(median < "$DIR/ctrd.rt")
+spread() { echo "$(quantile 0.25 < "$1") $(quantile 0.75 < "$1") $(quantile 0.9 < "$1")"; }
+read -r b25 b75 b90 <<< "$(spread "$DIR/berth.rt")"
+read -r c25 c75 c90 <<< "$(spread "$DIR/ctrd.rt")"
 awk -v b="$b" -v c="$c" -v runs="$RUNS" -v n="$N" \
+    -v b25="$b25" -v b75="$b75" -v b90="$b90" -v c25="$c25" -v c75="$c75" -v c90="$c90" \
     -v bs="${start[berth]}" -v cs="${start[ctrd]}" \
     -v bt="${teardown[berth]}" -v ct="${teardown[ctrd]}" \
     -v bn="${nshims[berth]}" -v cn="${nshims[ctrd]}" \
@@ -127,6 +131,7 @@ function against(r, target) {
 BEGIN {
   printf "                                berth     containerd   ratio (target)\n"
   printf "run --rm /bin/true, median of %d  %7.1f ms %9.1f ms   %s\n", runs, b, c, against(b / c, 0.35)
+  printf "  p25 / p75 / p90   %5.1f / %.1f / %.1f ms  %5.1f / %.1f / %.1f ms\n", b25, b75, b90, c25, c75, c90
   printf "%d detached starts             %7.0f ms %9.0f ms   %.2f\n", n, bs, cs, bs / cs
   printf "shims running                   %7d    %9d\n", bn, cn
   printf "per-shim PSS                    %7.0f kB %8.0f kB   %s\n", bpss, cpss, against(bpss / cpss, 0.4)
