@@ -105,7 +105,8 @@ void FifoPreopener::Expect(const std::string& key, const std::vector<std::string
       if (f.empty())
         continue;
       // The client named them for this exec: they are its, whatever their ID.
-      if (!held_.contains(f) && !released_.contains(f) && held_.size() < options_.max_held)
+      if (inotify_.valid() && !held_.contains(f) && !released_.contains(f) &&
+          held_.size() < options_.max_held)
         (void)Hold(AT_FDCWD, f, f, /*set_wd=*/-1);
       e.paths.push_back(std::move(f));
     }
