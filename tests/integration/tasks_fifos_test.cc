@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -75,15 +76,23 @@ TEST_F(TasksFifosTest, BerthdOpensALaterRunsFifosAheadAndLetsGoOfThem) {
   EXPECT_TRUE(Eventually([&] { return OpenFifos(daemon_pid(), fifo_dir()).empty(); }));
   EXPECT_EQ(C({"containers", "rm", "awaiting"}).exit_code, 0);
 
-  // Input and output whole, through run and exec, with berthd opening their fifos ahead.
+  // Input and output whole, through runs at once and execs, with berthd opening their fifos
+  // ahead.
   std::string rootfs = Rootfs();
-  for (int i = 0; i < 5; ++i) {
-    r = Piped("line one\\nline two\\n",
-              {"run", "--rm", "--fifo-dir", fifo_dir(), "--rootfs", rootfs,
-               "cat" + std::to_string(i), "sh", "-c", "cat; echo to-stderr >&2"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(r.out, "line one\nline two\n");
-    EXPECT_THAT(r.err, ::testing::HasSubstr("to-stderr"));
+  std::vector<testing::CommandResult> runs(8);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    threads.emplace_back([&, i] {
+      runs[i] = Piped("line one\\nline " + std::to_string(i) + "\\n",
+                      {"run", "--rm", "--fifo-dir", fifo_dir(), "--rootfs", rootfs,
+                       "cat" + std::to_string(i), "sh", "-c", "cat; echo to-stderr >&2"});
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (size_t i = 0; i < runs.size(); ++i) {
+    EXPECT_EQ(runs[i].exit_code, 0) << runs[i].err;
+    EXPECT_EQ(runs[i].out, "line one\nline " + std::to_string(i) + "\n");
+    EXPECT_THAT(runs[i].err, ::testing::HasSubstr("to-stderr"));
   }
   r = Run({"-d"}, "box", {"sleep", "600"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -101,7 +110,8 @@ TEST_F(TasksFifosTest, BerthdOpensALaterRunsFifosAheadAndLetsGoOfThem) {
   ASSERT_TRUE(WaitStatus("box", "STOPPED"));
   EXPECT_EQ(C({"tasks", "delete", "box"}).exit_code, 0);
   EXPECT_EQ(C({"containers", "rm", "box"}).exit_code, 0);
-  ExpectNothingLeft({"first", "awaiting", "box", "cat0", "cat1", "cat2", "cat3", "cat4"});
+  ExpectNothingLeft(
+      {"first", "awaiting", "box", "cat0", "cat1", "cat2", "cat3", "cat4", "cat5", "cat6", "cat7"});
 }
 
 TEST_F(TasksFifosTest, PreopenFifosFalseLeavesThemAlone) {
