@@ -31,7 +31,8 @@ absl::StatusOr<std::string> ReadWholeFile(const std::filesystem::path& path) {
   }
 }
 
-absl::Status ReplaceFile(const std::filesystem::path& path, std::string_view content, mode_t mode) {
+absl::Status ReplaceFile(const std::filesystem::path& path, std::string_view content, mode_t mode,
+                         Durability durability) {
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
   std::filesystem::path tmp = path;
@@ -49,6 +50,8 @@ absl::Status ReplaceFile(const std::filesystem::path& path, std::string_view con
   }
   if (s.ok() && ::fchmod(fd.get(), mode) != 0)
     s = ErrnoError(errno, fmt::format("chmod {}", tmp.string()));
+  if (s.ok() && durability == Durability::kSynced && ::fsync(fd.get()) != 0)
+    s = ErrnoError(errno, fmt::format("sync {}", tmp.string()));
   if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0)
     s = ErrnoError(errno, fmt::format("rename {} to {}", tmp.string(), path.string()));
   if (!s.ok())

@@ -1,7 +1,7 @@
 #pragma once
 
 // Small files read and written whole: bctr's and lib/cni's state (a cached CNI result, the
-// containers' shared hosts file).
+// containers' shared hosts file), lib/registry's credentials.
 
 #include <sys/types.h>
 
@@ -11,6 +11,8 @@
 
 #include "absl/status/statusor.h"
 
+#include "lib/base/durability.h"
+
 namespace berth {
 
 // The file's whole content. The errno of the open or the read, naming the path (NotFound when
@@ -19,8 +21,9 @@ absl::StatusOr<std::string> ReadWholeFile(const std::filesystem::path& path);
 
 // Writes `content` to a temporary file beside `path` with `mode` (whatever the umask) and renames
 // it over `path`, making the parent directories first: a reader sees the old file or the new
-// one, never a part. No fsync: for state that can be made again.
+// one, never a part. kDeferred: no fsync, for state that can be made again; kSynced: the file
+// is synced before the rename (registry credentials).
 absl::Status ReplaceFile(const std::filesystem::path& path, std::string_view content,
-                         mode_t mode = 0644);
+                         mode_t mode = 0644, Durability durability = Durability::kDeferred);
 
 }  // namespace berth

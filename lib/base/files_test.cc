@@ -24,7 +24,7 @@ TEST(FilesTest, ReplaceThenReadBack) {
   ASSERT_THAT(ReplaceFile(path, "one\n"), IsOk());  // parents made
   EXPECT_EQ(ReadWholeFile(path).value_or(""), "one\n");
   std::string big(100000, 'x');
-  ASSERT_THAT(ReplaceFile(path, big, 0600), IsOk());
+  ASSERT_THAT(ReplaceFile(path, big, 0600, Durability::kSynced), IsOk());
   EXPECT_EQ(ReadWholeFile(path).value_or(""), big);
 
   struct stat st {};

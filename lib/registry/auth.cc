@@ -1,8 +1,6 @@
 #include "lib/registry/auth.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cctype>
 #include <cstdlib>
@@ -13,9 +11,9 @@
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
+#include "lib/base/files.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
-#include "lib/base/unique_fd.h"
 
 namespace berth::registry {
 namespace {
@@ -130,36 +128,15 @@ absl::StatusOr<std::optional<Credentials>> Lookup(const json& file, const fs::pa
   return std::nullopt;
 }
 
+// Credentials: the directory is the user's alone, the file too, and synced before it replaces
+// the old one.
 absl::Status WriteFileAtomically(const fs::path& p, const std::string& data) {
   std::error_code ec;
   fs::create_directories(p.parent_path(), ec);
   if (ec)
     return ErrnoError(ec.value(), fmt::format("create directory {:?}", p.parent_path().string()));
   ::chmod(p.parent_path().c_str(), 0700);
-  fs::path tmp = p;
-  tmp += fmt::format(".tmp-{}", ::getpid());
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (fd.get() < 0)
-    return ErrnoError(errno, fmt::format("create {:?}", tmp.string()));
-  ::fchmod(fd.get(), 0600);  // whatever the umask said
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      int err = errno;
-      ::unlink(tmp.c_str());
-      return ErrnoError(err, fmt::format("write {:?}", tmp.string()));
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0 || ::rename(tmp.c_str(), p.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoError(err, fmt::format("save {:?}", p.string()));
-  }
-  return absl::OkStatus();
+  return ReplaceFile(p, data, 0600, Durability::kSynced);
 }
 
 std::vector<std::string> KeysFor(const std::string& host) {

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iterator>
+#include <set>
 #include <string_view>
 
 #include "absl/time/clock.h"
@@ -98,7 +99,7 @@ void FifoPreopener::Expect(const std::string& key, const std::vector<std::string
     std::lock_guard lock(mu_);
     Learn(paths);
     Expected& e = expected_[key];
-    for (const std::string& p : e.paths) Close(p);  // a key named again: the old exec is gone
+    for (const std::string& p : e.paths) held_.erase(p);  // a key named again: the old exec is gone
     e.paths.clear();
     for (const std::string& p : paths) {
       std::string f = FifoPath(p);
@@ -259,8 +260,7 @@ void FifoPreopener::Open(int set_wd, Set& set, const std::string& name) {
     if (!it->second)
       return;
   }
-  if (Hold(set.dir.get(), name, path, set_wd))
-    ++set.held;
+  (void)Hold(set.dir.get(), name, path, set_wd);
 }
 
 bool FifoPreopener::Hold(int dir, const std::string& name, const std::string& path, int set_wd) {
@@ -278,17 +278,8 @@ bool FifoPreopener::Hold(int dir, const std::string& name, const std::string& pa
   return true;
 }
 
-void FifoPreopener::Close(const std::string& path) {
-  auto it = held_.find(path);
-  if (it == held_.end())
-    return;
-  if (auto set = sets_.find(it->second.set_wd); set != sets_.end())
-    --set->second.held;
-  held_.erase(it);
-}
-
 void FifoPreopener::Let(const std::string& path, absl::Time now) {
-  Close(path);
+  held_.erase(path);
   released_[path] = now;
 }
 
@@ -308,8 +299,7 @@ void FifoPreopener::Expire(absl::Time now) {
     }
     spdlog::warn("fifo preopener: {} not claimed by a task in {}; closed", it->first,
                  absl::FormatDuration(options_.max_hold));
-    std::string path = it++->first;
-    Close(path);
+    it = held_.erase(it);
   }
   for (auto it = expected_.begin(); it != expected_.end();) {
     it = now - it->second.since >= options_.max_hold ? expected_.erase(it) : std::next(it);
@@ -317,9 +307,12 @@ void FifoPreopener::Expire(absl::Time now) {
   for (auto it = released_.begin(); it != released_.end();) {
     it = now - it->second >= options_.set_watch ? released_.erase(it) : std::next(it);
   }
+  // A set stays watched while it has fifos held, for its removal.
+  std::set<int> busy;
+  for (const auto& [path, h] : held_) busy.insert(h.set_wd);
   std::vector<int> done;
   for (const auto& [wd, set] : sets_) {
-    if (set.held == 0 && now >= set.watch_until)
+    if (!busy.contains(wd) && now >= set.watch_until)
       done.push_back(wd);
   }
   for (int wd : done) DropSet(wd);

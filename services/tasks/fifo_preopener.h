@@ -92,7 +92,6 @@ class FifoPreopener {
     std::string path;
     UniqueFd dir;
     absl::Time watch_until;
-    int held = 0;
     std::map<std::string, bool> awaited;  // by ID: what options_.awaited said
   };
 
@@ -114,7 +113,6 @@ class FifoPreopener {
   void Open(int set_wd, Set& set, const std::string& name);  // mu_ held
   // Opens `name` under `dir` (a descriptor or AT_FDCWD) into held_[path]; mu_ held.
   bool Hold(int dir, const std::string& name, const std::string& path, int set_wd);
-  void Close(const std::string& path);                // mu_ held
   void Let(const std::string& path, absl::Time now);  // closes and remembers; mu_ held
   void DropSet(int wd);                               // mu_ held
   void Expire(absl::Time now);                        // mu_ held
