@@ -22,6 +22,7 @@
 
 #include "lib/archive/layer.h"
 #include "lib/archive/stream.h"
+#include "lib/archive/xattrs.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/base/unique_fd.h"
@@ -32,44 +33,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kOverlayOpaqueXattr[] = "trusted.overlay.opaque";
-constexpr std::string_view kOverlayXattrPrefix = "trusted.overlay.";
-
-using Xattrs = std::vector<std::pair<std::string, std::string>>;  // sorted by name
-
-absl::StatusOr<Xattrs> ReadXattrs(const std::string& path) {
-  Xattrs out;
-  ssize_t n = ::llistxattr(path.c_str(), nullptr, 0);
-  if (n < 0) {
-    if (errno == ENOTSUP)
-      return out;
-    return ErrnoError(errno, fmt::format("list xattrs of {:?}", path));
-  }
-  std::string names(static_cast<size_t>(n), '\0');
-  n = ::llistxattr(path.c_str(), names.data(), names.size());
-  if (n < 0)
-    return ErrnoError(errno, fmt::format("list xattrs of {:?}", path));
-  names.resize(static_cast<size_t>(n));
-  for (size_t pos = 0; pos < names.size();) {
-    std::string name(names.c_str() + pos);
-    pos += name.size() + 1;
-    if (name.empty() || name.compare(0, kOverlayXattrPrefix.size(), kOverlayXattrPrefix) == 0)
-      continue;
-    ssize_t vn = ::lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
-    if (vn < 0) {
-      if (errno == ENODATA)
-        continue;
-      return ErrnoError(errno, fmt::format("read xattr {:?} of {:?}", name, path));
-    }
-    std::string value(static_cast<size_t>(vn), '\0');
-    vn = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
-    if (vn < 0)
-      return ErrnoError(errno, fmt::format("read xattr {:?} of {:?}", name, path));
-    value.resize(static_cast<size_t>(vn));
-    out.emplace_back(std::move(name), std::move(value));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) {
   std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(path.c_str()), ::closedir);

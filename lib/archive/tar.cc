@@ -13,6 +13,7 @@
 
 #include "fmt/format.h"
 
+#include "lib/archive/xattrs.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/base/unique_fd.h"
@@ -177,8 +178,24 @@ absl::Status TarWriter::TreeEntry(int dir_fd, const std::string& name, const std
   } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
     archive_entry_set_rdev(e_, st.st_rdev);
   }
-  if (write_self)
+  // A directory on another filesystem (one_filesystem) is written empty, and without its xattrs.
+  const bool descend = dir && !(one_filesystem && st.st_dev != root_dev);
+  UniqueFd dfd;
+  if (descend) {
+    dfd.reset(::openat(dir_fd, name.empty() ? "." : name.c_str(),
+                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dfd.valid())
+      return ErrnoError(errno, fmt::format("open directory {:?}", tar_name));
+  }
+  if (write_self) {
+    // Files' and directories' xattrs (file capabilities, say), as Docker's export keeps them.
+    if (int xfd = fd.valid() ? fd.get() : dfd.get(); xfd >= 0) {
+      BERTH_ASSIGN_OR_RETURN(Xattrs xattrs, ReadXattrs(xfd, tar_name));
+      for (const auto& [xname, value] : xattrs)
+        archive_entry_xattr_add_entry(e_, xname.c_str(), value.data(), value.size());
+    }
     BERTH_RETURN_IF_ERROR(Header(tar_name));
+  }
   if (fd.valid()) {
     std::vector<char> buf(kReadBuffer);
     for (int64_t left = st.st_size; left > 0;) {
@@ -197,12 +214,8 @@ absl::Status TarWriter::TreeEntry(int dir_fd, const std::string& name, const std
       left -= n;
     }
   }
-  if (!dir || (one_filesystem && st.st_dev != root_dev))
+  if (!descend)
     return absl::OkStatus();
-  UniqueFd dfd(::openat(dir_fd, name.empty() ? "." : name.c_str(),
-                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!dfd.valid())
-    return ErrnoError(errno, fmt::format("open directory {:?}", tar_name));
   return TreeChildren(dfd.get(), tar_name, root_dev, one_filesystem);
 }
 

@@ -50,8 +50,8 @@ class TarWriter {
   // an empty tar_name the directory itself is not written and children are "child"). Nothing
   // is followed: symlinks are written as symlinks, and every entry is opened relative to its
   // parent's fd with O_NOFOLLOW, so the walk never leaves the tree. Mode, owner, mtime (with
-  // nanoseconds), symlink targets, devices and fifos are kept, extra links of one inode become
-  // tar hardlinks, sockets are skipped. With `one_filesystem`, directories on another device
+  // nanoseconds), symlink targets, devices and fifos are kept, files' and directories' xattrs
+  // too (xattrs.h), extra links of one inode become tar hardlinks, sockets are skipped. With `one_filesystem`, directories on another device
   // than `dir_fd`'s (mounts inside the tree, e.g. /proc of a running container) are written
   // as empty directories.
   absl::Status AddTree(int dir_fd, const std::string& name, const std::string& tar_name,

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -107,6 +108,12 @@ TEST(TarWriterTest, TreeKeepsLinksModesTimesAndNeverFollowsSymlinks) {
   ASSERT_EQ(::mkfifo((src / "fifo").c_str(), 0600), 0);
   struct timespec times[2] = {{1000000000, 123456789}, {1000000000, 123456789}};
   ASSERT_EQ(::utimensat(AT_FDCWD, (src / "sub/file").c_str(), times, AT_SYMLINK_NOFOLLOW), 0);
+  // xattrs on a file and a directory (user.*: no privilege needed, where the filesystem has them).
+  const bool xattrs = ::setxattr((src / "sub/file").c_str(), "user.berth", "on file", 7, 0) == 0;
+  const int xattr_errno = errno;
+  if (xattrs) {
+    ASSERT_EQ(::setxattr((src / "sub").c_str(), "user.berth.dir", "on dir", 6, 0), 0);
+  }
 
   std::string tar;
   auto out = [&](std::string_view b) {
@@ -145,6 +152,17 @@ TEST(TarWriterTest, TreeKeepsLinksModesTimesAndNeverFollowsSymlinks) {
   EXPECT_EQ(fs::read_symlink(dst / "copy/escape"), "/etc");
   EXPECT_TRUE(fs::is_fifo(dst / "copy/fifo"));
   EXPECT_EQ(ReadFile(dst / "copy/hard"), "data");
+  if (xattrs) {
+    char v[16] = {};
+    EXPECT_EQ(::getxattr((dst / "copy/sub/file").c_str(), "user.berth", v, sizeof(v)), 7);
+    EXPECT_STREQ(v, "on file");
+    std::memset(v, 0, sizeof(v));
+    EXPECT_EQ(::getxattr((dst / "copy/sub").c_str(), "user.berth.dir", v, sizeof(v)), 6);
+    EXPECT_STREQ(v, "on dir");
+  } else {
+    ADD_FAILURE() << "no user xattrs where the test's temporary directory is: "
+                  << std::strerror(xattr_errno);
+  }
 }
 
 TEST(TarWriterTest, SingleFileAndErrorsFromTheSink) {
