@@ -1,6 +1,8 @@
 #include "ctr/container_create.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -19,6 +21,7 @@
 #include "ctr/output.h"
 #include "ctr/progress.h"
 #include "ctr/pull.h"
+#include "ctr/rootfs.h"
 #include "ctr/stdio.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
@@ -79,19 +82,73 @@ absl::StatusOr<UserDb> ReadUserDb(Connection& conn, const std::string& snapshott
   BERTH_RETURN_IF_ERROR(conn.Check(conn.snapshots().View(ctx.get(), req, &resp)));
   absl::Cleanup remove = [&] { RemoveSnapshot(conn, snapshotter, key); };
   std::vector<mount::Mount> mounts = mount::MountsFromProto(resp.mounts());
-  auto read = [](const fs::path& p) {
-    std::ifstream in(p);
+  // Through the image's symlinks as the container would see them, never to the host's files.
+  auto read = [](int root_fd, const char* path) {
+    absl::StatusOr<UniqueFd> fd = OpenInRoot(root_fd, path, /*follow_last=*/true);
+    struct stat st;
+    if (!fd.ok() || ::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode))
+      return std::string();  // none, or not a file (a fifo would block the read)
+    std::ifstream in(fmt::format("/proc/self/fd/{}", fd->get()));
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
   };
-  BERTH_RETURN_IF_ERROR(mount::WithTempMount(mounts, fs::temp_directory_path() / "bctr-userdb",
-                                             [&](const fs::path& root) {
-                                               db.passwd = read(root / "etc/passwd");
-                                               db.group = read(root / "etc/group");
-                                               return absl::OkStatus();
-                                             }));
+  BERTH_RETURN_IF_ERROR(mount::WithTempMount(
+      mounts, fs::temp_directory_path() / "bctr-userdb", [&](const fs::path& root) -> absl::Status {
+        UniqueFd fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!fd.valid())
+          return ErrnoError(errno, fmt::format("open {}", root.string()));
+        db.passwd = read(fd.get(), "/etc/passwd");
+        db.group = read(fd.get(), "/etc/group");
+        return absl::OkStatus();
+      }));
   return db;
+}
+
+// Docker's init layer: a committed snapshot "<id>-init" above the image's, holding the targets
+// of the container's mounts that the image lacks (the network files' empty files, /proc, /dev
+// …), so that the container's own snapshot, prepared on it, holds only what the container
+// changes: diff and commit show no mount target (a committed image with an empty /etc/hosts
+// would break name lookups where nothing is mounted there). Its name, or an error.
+absl::StatusOr<std::string> MakeInitLayer(Connection& conn, const std::string& snapshotter,
+                                          const std::string& chain_id, const std::string& id,
+                                          const oci::Spec& spec) {
+  const std::string name = InitLayerName(id);
+  const std::string key = name + "-prepare";
+  snapshots_api::PrepareSnapshotRequest prep;
+  prep.set_snapshotter(snapshotter);
+  prep.set_key(key);
+  prep.set_parent(chain_id);
+  snapshots_api::PrepareSnapshotResponse prepared;
+  auto pctx = conn.Context();
+  BERTH_RETURN_IF_ERROR(conn.Check(conn.snapshots().Prepare(pctx.get(), prep, &prepared)));
+  absl::Cleanup remove = [&] { RemoveSnapshot(conn, snapshotter, key); };
+  std::vector<mount::Mount> mounts = mount::MountsFromProto(prepared.mounts());
+  BERTH_RETURN_IF_ERROR(mount::WithTempMount(
+      mounts, fs::temp_directory_path() / "bctr-init", [&](const fs::path& root) -> absl::Status {
+        UniqueFd fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!fd.valid())
+          return ErrnoError(errno, fmt::format("open {}", root.string()));
+        for (const oci::Mount& m : spec.mounts) {
+          std::error_code ec;
+          const bool file = m.type == "bind" && !m.source.empty() &&
+                            !fs::is_directory(m.source, ec) && fs::exists(m.source, ec);
+          // Best effort: a target that cannot be made here is made (or refused, with its
+          // reason) by the shim when it mounts it.
+          (void)MakeInRoot(fd.get(), m.destination, file);
+        }
+        return absl::OkStatus();
+      }));
+  snapshots_api::CommitSnapshotRequest commit;
+  commit.set_snapshotter(snapshotter);
+  commit.set_name(name);
+  commit.set_key(key);
+  (*commit.mutable_labels())[kInitLayerLabel] = id;
+  google::protobuf::Empty empty;
+  auto cctx = conn.Context();
+  BERTH_RETURN_IF_ERROR(conn.Check(conn.snapshots().Commit(cctx.get(), commit, &empty)));
+  std::move(remove).Cancel();
+  return name;
 }
 
 absl::StatusOr<std::map<std::string, std::string>> ContainerLabels(
@@ -260,10 +317,15 @@ absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& f) {
                          ContainerLabels(f, image.config, conn.ns(), id, cli.log_root, name));
 
   BERTH_ASSIGN_OR_RETURN(ScopedLease lease, ScopedLease::Create(conn));
+  absl::StatusOr<std::string> init = MakeInitLayer(conn, f.snapshotter, image.chain_id, id, spec);
+  if (!init.ok())
+    return Annotate(init.status(),
+                    fmt::format("container {}: make its init layer", id.substr(0, 12)));
+  absl::Cleanup undo_init = [&] { RemoveSnapshot(conn, f.snapshotter, *init); };
   snapshots_api::PrepareSnapshotRequest prep;
   prep.set_snapshotter(f.snapshotter);
   prep.set_key(id);
-  prep.set_parent(image.chain_id);
+  prep.set_parent(*init);
   snapshots_api::PrepareSnapshotResponse prepared;
   auto pctx = conn.Context();
   BERTH_RETURN_IF_ERROR(Annotate(conn.Check(conn.snapshots().Prepare(pctx.get(), prep, &prepared)),
@@ -285,6 +347,7 @@ absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& f) {
   auto ctx = conn.Context();
   BERTH_RETURN_IF_ERROR(conn.Check(conn.containers().Create(ctx.get(), req, &resp)));
   std::move(undo).Cancel();
+  std::move(undo_init).Cancel();
   return resp.container();
 }
 

@@ -22,6 +22,16 @@ inline constexpr char kLogUriLabel[] = "berth.io/log-uri";
 // "true" on a container run with -d --rm: berthd removes it (task, container, snapshot, log
 // file) once its task has exited (services/restart/policy.h reads the same name).
 inline constexpr char kAutoRemoveLabel[] = "berth.io/auto-remove";
+// On a container's init layer (the committed snapshot "<id>-init" below the container's own,
+// made by bctr's create: container_create.cc): the container's id. bctr rm and berthd's
+// auto-remove remove the layer with the container (services/restart/policy.h reads the same
+// name).
+inline constexpr char kInitLayerLabel[] = "berth.io/init-layer-of";
+
+inline std::string InitLayerName(const std::string& id) {
+  return id + "-init";
+}
+
 // The signal that stops the container (containerd's label, which ctr sets from the image's
 // STOPSIGNAL too) and the seconds `bctr stop` waits before SIGKILL (--stop-timeout).
 inline constexpr char kStopSignalLabel[] = "io.containerd.image.config.stop-signal";

@@ -220,6 +220,22 @@ absl::Status RemoveContainer(Connection& conn, const ContainerRecord& c,
     st = conn.Check(conn.snapshots().Remove(sctx.get(), rm, &empty));
     if (!st.ok() && !absl::IsNotFound(st))
       return Annotate(st, fmt::format("container {:?}: remove snapshot", c.id()));
+    // Its init layer, when bctr made one (containers made by other clients, or by older bctrs,
+    // have none).
+    snapshots_api::StatSnapshotRequest stat;
+    stat.set_snapshotter(c.snapshotter());
+    stat.set_key(InitLayerName(c.id()));
+    snapshots_api::StatSnapshotResponse info;
+    auto ictx = conn.Context();
+    if (conn.snapshots().Stat(ictx.get(), stat, &info).ok() &&
+        info.info().labels().contains(kInitLayerLabel) &&
+        info.info().labels().at(kInitLayerLabel) == c.id()) {
+      rm.set_key(stat.key());
+      auto rctx = conn.Context();
+      st = conn.Check(conn.snapshots().Remove(rctx.get(), rm, &empty));
+      if (!st.ok() && !absl::IsNotFound(st))
+        return Annotate(st, fmt::format("container {:?}: remove its init layer", c.id()));
+    }
   }
   std::error_code ec;
   std::filesystem::remove(LogPath(log_root, conn.ns(), c.id()), ec);

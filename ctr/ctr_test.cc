@@ -1,4 +1,8 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <csignal>
+#include <filesystem>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -10,6 +14,7 @@
 #include "ctr/network.h"
 #include "ctr/progress.h"
 #include "ctr/pull.h"
+#include "ctr/rootfs.h"
 #include "lib/registry/digest.h"
 #include "tests/testing/matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -210,6 +215,45 @@ TEST(ClientConfigTest, RegistriesByHost) {
     EXPECT_THAT(std::string(r.status().message()), HasSubstr(why)) << text;
     EXPECT_THAT(std::string(r.status().message()), HasSubstr("bctr.toml")) << text;
   }
+}
+
+TEST(MakeInRootTest, MakesWhatIsMissingInsideTheRootOnly) {
+  namespace fs = std::filesystem;
+  testing::TempDir dir("bctr");
+  const fs::path root = dir.path() / "root";
+  const fs::path host = dir.path() / "host";
+  fs::create_directories(root / "private");
+  fs::create_directories(host);
+  fs::create_directories(root / host.relative_path());
+  // An absolute symlink in the container points inside it, never at the host's directory.
+  fs::create_symlink(host, root / "etc");
+  fs::create_symlink("/private", root / "data");
+  fs::create_symlink("/nowhere", root / "dangling");
+  UniqueFd fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
+
+  EXPECT_THAT(MakeInRoot(fd.get(), "/data/etc/hosts", /*file=*/true), testing::IsOk());
+  EXPECT_TRUE(fs::is_regular_file(root / "private/etc/hosts"));
+  EXPECT_EQ(fs::file_size(root / "private/etc/hosts"), 0u);
+  EXPECT_THAT(MakeInRoot(fd.get(), "/proc/sys", /*file=*/false), testing::IsOk());
+  EXPECT_TRUE(fs::is_directory(root / "proc/sys"));
+  // etc -> <host> resolves to /<host> inside the root: made there, the host's dir untouched.
+  EXPECT_THAT(MakeInRoot(fd.get(), "/etc/resolv.conf", /*file=*/true), testing::IsOk());
+  EXPECT_TRUE(fs::is_empty(host));
+  EXPECT_TRUE(fs::is_regular_file(root / host.relative_path() / "resolv.conf"));
+  // What is there stays as it is, a dangling symlink too.
+  testing::WriteFile(root / "private/etc/hosts", "127.0.0.1 localhost\n");
+  EXPECT_THAT(MakeInRoot(fd.get(), "/data/etc/hosts", /*file=*/true), testing::IsOk());
+  EXPECT_EQ(fs::file_size(root / "private/etc/hosts"), 20u);
+  EXPECT_THAT(MakeInRoot(fd.get(), "/dangling", /*file=*/true), testing::IsOk());
+  EXPECT_TRUE(fs::is_symlink(root / "dangling"));
+  // Nothing is made through a dangling symlink.
+  EXPECT_THAT(MakeInRoot(fd.get(), "/dangling/x", /*file=*/true),
+              testing::StatusIs(absl::StatusCode::kNotFound, "/dangling"));
+  EXPECT_FALSE(fs::exists(fs::path("/nowhere")));
+  // A file in the way of a directory is an error naming the path.
+  EXPECT_THAT(MakeInRoot(fd.get(), "/data/etc/hosts/x", /*file=*/true),
+              testing::StatusIs(absl::StatusCode::kFailedPrecondition, "/data/etc/hosts/x"));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -16,6 +17,8 @@
 #include "lib/mount/proto.h"
 
 namespace berth::ctr {
+
+namespace fs = std::filesystem;
 
 absl::StatusOr<ContainerRef> LookupContainer(Connection& conn, const std::string& id) {
   BERTH_ASSIGN_OR_RETURN(ContainerRecord c, FindContainer(conn, id));
@@ -91,6 +94,29 @@ absl::StatusOr<UniqueFd> OpenInRoot(int root_fd, const std::string& path, bool f
     return ErrnoError(err, fmt::format("open {:?}", path));
   }
   return UniqueFd(static_cast<int>(fd));
+}
+
+absl::Status MakeInRoot(int root_fd, const std::string& path, bool file) {
+  fs::path p = fs::path("/") / path;
+  p = p.lexically_normal();
+  if (OpenInRoot(root_fd, p.string(), /*follow_last=*/false).ok() || p == p.root_path())
+    return absl::OkStatus();
+  BERTH_RETURN_IF_ERROR(MakeInRoot(root_fd, p.parent_path().string(), /*file=*/false));
+  BERTH_ASSIGN_OR_RETURN(UniqueFd parent,
+                         OpenInRoot(root_fd, p.parent_path().string(), /*follow_last=*/true));
+  const std::string name = p.filename().string();
+  int r;
+  if (file) {
+    r = ::openat(parent.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                 0644);
+    if (r >= 0)
+      ::close(r);
+  } else {
+    r = ::mkdirat(parent.get(), name.c_str(), 0755);
+  }
+  if (r < 0 && errno != EEXIST)
+    return ErrnoError(errno, fmt::format("make {:?}", p.string()));
+  return absl::OkStatus();
 }
 
 absl::Status WithContainerRoot(Connection& conn, const ContainerRef& c, Access access,

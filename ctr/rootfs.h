@@ -59,4 +59,9 @@ absl::Status WithContainerRoot(Connection& conn, const ContainerRef& c, Access a
 // `follow_last`. Errors name `path`: NotFound, or the errno class.
 absl::StatusOr<UniqueFd> OpenInRoot(int root_fd, const std::string& path, bool follow_last);
 
+// Makes `path` (inside the container, resolved as OpenInRoot does) below `root_fd` when nothing
+// is there yet: an empty file (`file`) or a directory, and its missing parents (0755). A path
+// that exists, as anything (a dangling symlink too), is left as it is.
+absl::Status MakeInRoot(int root_fd, const std::string& path, bool file);
+
 }  // namespace berth::ctr

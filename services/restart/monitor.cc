@@ -310,6 +310,13 @@ absl::Status RestartMonitor::Remove(const std::string& ns, const metadata::Conta
   if (!c.snapshot_key.empty() && snapshots_ != nullptr) {
     absl::StatusOr<snapshots::SnapshotStore*> store = snapshots_->Get(c.snapshotter);
     absl::Status s = store.ok() ? (*store)->Remove(ns, c.snapshot_key) : store.status();
+    if (s.ok()) {
+      // bctr's init layer below it (policy.h), now that nothing is above it.
+      absl::StatusOr<snapshot::Info> init = (*store)->Stat(ns, c.snapshot_key + "-init");
+      if (init.ok() && init->labels.contains(kInitLayerLabel) &&
+          init->labels.at(kInitLayerLabel) == c.id)
+        s = (*store)->Remove(ns, init->name);
+    }
     if (!s.ok() && !absl::IsNotFound(s))
       spdlog::warn("auto-remove: remove snapshot namespace={} id={} error={}", ns, c.id,
                    s.ToString());  // the collector takes it later: nothing refers to it

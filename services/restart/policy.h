@@ -32,6 +32,9 @@ inline constexpr char kLogPathLabel[] = "containerd.io/restart.logpath";  // con
 inline constexpr char kCountLabel[] = "containerd.io/restart.count";
 inline constexpr char kAutoRemoveLabel[] = "berth.io/auto-remove";
 inline constexpr char kBerthLogUriLabel[] = "berth.io/log-uri";
+// On the committed snapshot "<snapshot key>-init" that bctr makes below a container's own (its
+// init layer): the container's id. Removed with the container.
+inline constexpr char kInitLayerLabel[] = "berth.io/init-layer-of";
 inline constexpr char kStatusRunning[] = "running";
 inline constexpr char kStatusStopped[] = "stopped";
 

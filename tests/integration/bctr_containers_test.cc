@@ -237,6 +237,7 @@ TEST_F(BctrContainersTest, DetachedRemoveGoesWhenTheTaskExits) {
   EXPECT_THAT(Bctr({"ps", "-q"}).out, HasSubstr(id.substr(0, 12)));  // running meanwhile
   EXPECT_TRUE(gone()) << Bctr({"ps", "-a"}).out;
   EXPECT_THAT(ActiveSnapshots(), IsEmpty());
+  EXPECT_THAT(InitLayers(), IsEmpty());
   EXPECT_FALSE(std::filesystem::exists(log));
   EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
 

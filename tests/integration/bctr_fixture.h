@@ -145,6 +145,17 @@ class BctrFixture : public testing::DaemonFixture {
     return out;
   }
 
+  // Keys of the containers' init layers (committed snapshots "<id>-init") in our namespace.
+  std::vector<std::string> InitLayers() {
+    std::vector<std::string> out;
+    for (const std::string& line : testing::Lines(C({"snapshots", "ls"}).out)) {
+      std::string key = line.substr(0, line.find(' '));
+      if (key.ends_with("-init"))
+        out.push_back(key);
+    }
+    return out;
+  }
+
   std::vector<std::string> ContainerIds() {
     return testing::Lines(C({"containers", "ls", "-q"}).out);
   }

@@ -57,17 +57,46 @@ TEST_F(BctrRunTest, RemoveLeavesNothingBehind) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(ContainerIds(), IsEmpty());
   EXPECT_THAT(ActiveSnapshots(), IsEmpty());
+  EXPECT_THAT(InitLayers(), IsEmpty());
   EXPECT_EQ(C({"tasks", "ls", "-q"}).out, "");
-  // Without --rm the container stays, exited, with its snapshot.
+  // Without --rm the container stays, exited, with its snapshot and the init layer below it.
   r = Bctr({"run", "--name", "kept", "busybox", "true"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ContainerIds().size(), 1u);
   EXPECT_EQ(ActiveSnapshots().size(), 1u);
+  EXPECT_EQ(InitLayers().size(), 1u);
   EXPECT_THAT(Bctr({"ps", "-a"}).out, HasSubstr("Exited (0)"));
   r = Bctr({"rm", "kept"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(ContainerIds(), IsEmpty());
   EXPECT_THAT(ActiveSnapshots(), IsEmpty());
+  EXPECT_THAT(InitLayers(), IsEmpty());
+}
+
+// As Docker's init layer: the targets of the container's mounts that the image lacks (here
+// /etc/hosts, mounted in every container not on the host's network) are in a layer of their
+// own, so that diff and commit show only what the container did.
+TEST_F(BctrRunTest, DiffAndCommitShowOnlyWhatTheContainerChanged) {
+  const std::string fifos = (dir().path() / "fifo").string();
+  ASSERT_EQ(C({"run", "--rm", "--fifo-dir", fifos, "docker.io/library/busybox:latest", "base", "ls",
+               "/etc"})
+                .out,
+            "group\npasswd\n")
+      << "the test image has no /etc/hosts of its own";
+  testing::CommandResult r = Bctr(
+      {"run", "--name", "changed", "busybox", "sh", "-c", "test -s /etc/hosts && echo hi > /x"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Bctr({"diff", "changed"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "A /x\n");
+  r = Bctr({"commit", "changed", "localhost/changed:v1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // ctr mounts nothing on /etc/hosts: the image has none, no empty one from the commit.
+  r = C({"run", "--rm", "--fifo-dir", fifos, "localhost/changed:v1", "committed", "sh", "-c",
+         "test -e /etc/hosts && echo hosts; cat /x"});
+  EXPECT_EQ(r.out, "hi\n") << r.err;
+  EXPECT_EQ(Bctr({"rm", "changed"}).exit_code, 0);
+  EXPECT_THAT(InitLayers(), IsEmpty());
 }
 
 TEST_F(BctrRunTest, BindMountsEnvWorkdirAndUser) {
