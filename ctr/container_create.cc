@@ -303,9 +303,18 @@ absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& f) {
   in.network = config.network;
   std::error_code ec;
   in.hook_program = fs::read_symlink("/proc/self/exe", ec).string();
-  if (network != "host") {
+  // A CNI network's container gets a hosts file of its own (its address and hostname go in it
+  // at its network's attachment), the others share the localhost lines.
+  const bool own_hosts = network != "none" && network != "host";
+  if (own_hosts) {
+    BERTH_ASSIGN_OR_RETURN(in.hosts_file, ContainerHostsFile(config.network, conn.ns(), id));
+  } else if (network != "host") {
     BERTH_ASSIGN_OR_RETURN(in.hosts_file, HostsFile(config.network));
   }
+  absl::Cleanup undo_hosts = [&] {
+    if (own_hosts)
+      fs::remove(in.hosts_file, ec);
+  };
   in.image = image.config;
   in.read_user_db = [&] { return ReadUserDb(conn, f.snapshotter, image.chain_id, id); };
   BERTH_ASSIGN_OR_RETURN(oci::Spec spec, BuildSpec(in));
@@ -315,6 +324,8 @@ absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& f) {
   }
   BERTH_ASSIGN_OR_RETURN(auto labels,
                          ContainerLabels(f, image.config, conn.ns(), id, cli.log_root, name));
+  if (own_hosts)
+    labels[kHostsFileLabel] = in.hosts_file;
 
   BERTH_ASSIGN_OR_RETURN(ScopedLease lease, ScopedLease::Create(conn));
   absl::StatusOr<std::string> init = MakeInitLayer(conn, f.snapshotter, image.chain_id, id, spec);
@@ -348,6 +359,7 @@ absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& f) {
   BERTH_RETURN_IF_ERROR(conn.Check(conn.containers().Create(ctx.get(), req, &resp)));
   std::move(undo).Cancel();
   std::move(undo_init).Cancel();
+  std::move(undo_hosts).Cancel();
   return resp.container();
 }
 

@@ -27,6 +27,9 @@ inline constexpr char kAutoRemoveLabel[] = "berth.io/auto-remove";
 // auto-remove remove the layer with the container (services/restart/policy.h reads the same
 // name).
 inline constexpr char kInitLayerLabel[] = "berth.io/init-layer-of";
+// The container's own hosts file (ctr/network.h, ContainerHostsFile), removed with it, by bctr
+// rm and by berthd's auto-remove (services/restart/policy.h reads the same name).
+inline constexpr char kHostsFileLabel[] = "berth.io/hosts-file";
 
 inline std::string InitLayerName(const std::string& id) {
   return id + "-init";

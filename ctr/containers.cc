@@ -14,6 +14,7 @@
 #include "fmt/format.h"
 
 #include "ctr/container_meta.h"
+#include "ctr/network.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 
@@ -239,6 +240,7 @@ absl::Status RemoveContainer(Connection& conn, const ContainerRecord& c,
   }
   std::error_code ec;
   std::filesystem::remove(LogPath(log_root, conn.ns(), c.id()), ec);
+  RemoveContainerHosts({c.labels().begin(), c.labels().end()}, conn.ns(), c.id());
   return absl::OkStatus();
 }
 

@@ -256,5 +256,26 @@ TEST(MakeInRootTest, MakesWhatIsMissingInsideTheRootOnly) {
               testing::StatusIs(absl::StatusCode::kFailedPrecondition, "/data/etc/hosts/x"));
 }
 
+TEST(ContainerHostsTest, MadeWithTheLocalhostLinesAndRemovedOnlyByItsOwnLabel) {
+  namespace fs = std::filesystem;
+  testing::TempDir dir("bctr");
+  NetworkSettings s;
+  s.state_dir = (dir.path() / "cni").string();
+  absl::StatusOr<std::string> path = ContainerHostsFile(s, "ns1", "abc");
+  ASSERT_THAT(path.status(), testing::IsOk());
+  EXPECT_EQ(*path, (dir.path() / "cni/hosts.d/ns1-abc").string());
+  EXPECT_EQ(testing::ReadFile(*path),
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+  // A label naming anything but this container's own file removes nothing.
+  const fs::path other = dir.path() / "cni/hosts.d/ns1-other";
+  testing::WriteFile(other, "x");
+  RemoveContainerHosts({{"berth.io/hosts-file", other.string()}}, "ns1", "abc");
+  RemoveContainerHosts({{"berth.io/hosts-file", *path}}, "ns2", "abc");
+  EXPECT_TRUE(fs::exists(other));
+  EXPECT_TRUE(fs::exists(*path));
+  RemoveContainerHosts({{"berth.io/hosts-file", *path}}, "ns1", "abc");
+  EXPECT_FALSE(fs::exists(*path));
+}
+
 }  // namespace
 }  // namespace berth::ctr

@@ -11,11 +11,13 @@
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
+#include "ctr/container_meta.h"
 #include "lib/base/files.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/base/unique_fd.h"
 #include "lib/mount/mount.h"
+#include "lib/oci/spec_json.h"
 
 namespace berth::ctr {
 namespace {
@@ -132,9 +134,57 @@ std::string ResolvConfSource() {
   return kHost;
 }
 
+namespace {
+
+constexpr std::string_view kHosts =
+    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+
+fs::path ContainerHostsPath(const NetworkSettings& s, std::string_view ns, std::string_view id) {
+  return fs::path(s.state_dir) / "hosts.d" / AttachmentId(ns, id);
+}
+
+// Rewrites the container's hosts file in place: the container sees the bind-mounted inode.
+absl::Status WriteContainerHosts(const fs::path& path, std::string_view ip,
+                                 std::string_view hostname) {
+  std::string content(kHosts);
+  if (!ip.empty() && !hostname.empty())
+    content += fmt::format("{}\t{}\n", ip, hostname);
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid())
+    return ErrnoError(errno, fmt::format("open {}", path.string()));
+  for (std::string_view left = content; !left.empty();) {
+    ssize_t n = ::write(fd.get(), left.data(), left.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return ErrnoError(errno, fmt::format("write {}", path.string()));
+    left.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ContainerHostsFile(const NetworkSettings& s, std::string_view ns,
+                                               std::string_view id) {
+  const fs::path path = ContainerHostsPath(s, ns, id);
+  BERTH_RETURN_IF_ERROR(ReplaceFile(path, kHosts, 0644));
+  return path.string();
+}
+
+void RemoveContainerHosts(const std::map<std::string, std::string>& labels, std::string_view ns,
+                          std::string_view id) {
+  auto it = labels.find(kHostsFileLabel);
+  if (it == labels.end())
+    return;
+  const fs::path path(it->second);
+  std::error_code ec;
+  if (path.parent_path().filename() == "hosts.d" && path.filename() == AttachmentId(ns, id) &&
+      fs::is_regular_file(path, ec))
+    fs::remove(path, ec);
+}
+
 absl::StatusOr<std::string> HostsFile(const NetworkSettings& s) {
-  constexpr std::string_view kHosts =
-      "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
   const fs::path path = fs::path(s.state_dir) / "hosts";
   absl::StatusOr<std::string> now = ReadWholeFile(path);
   if (!now.ok() || *now != kHosts)
@@ -222,6 +272,15 @@ absl::Status RunNetworkHook(std::string_view stage, const NetworkSettings& s, st
     UnpinNetns(pin);
     return added.status();
   }
+  // "<address> <hostname>" in the container's own hosts file, when it has one (bctr made it:
+  // ContainerHostsFile) and a hostname.
+  const fs::path hosts = ContainerHostsPath(s, ns, id);
+  std::error_code ec;
+  if (!fs::is_regular_file(hosts, ec) || !state.value("bundle", json()).is_string())
+    return absl::OkStatus();
+  absl::StatusOr<oci::Spec> spec = oci::LoadSpec(state["bundle"].get<std::string>());
+  if (spec.ok() && !spec->hostname.empty())
+    return WriteContainerHosts(hosts, added->ip(), spec->hostname);
   return absl::OkStatus();
 }
 

@@ -13,6 +13,7 @@
 // when the task is deleted, whoever deletes it: bctr, ctr or berthd's restart monitor). The
 // network and the ports ride in the spec's annotations, which the hooks get with the state.
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,17 @@ std::string ResolvConfSource();
 // network's gets as its /etc/hosts (read-only, shared), so that "localhost" resolves in images
 // that have no /etc/hosts of their own.
 absl::StatusOr<std::string> HostsFile(const NetworkSettings& s);
+
+// <state_dir>/hosts.d/<ns>-<id>: the /etc/hosts of a container on a CNI network, made here with
+// the localhost lines; the network hook's `up` adds "<address> <hostname>" to it (as Docker's
+// containers have), rewriting it in place (it is bind-mounted by then). RemoveContainerHosts
+// removes it with the container.
+absl::StatusOr<std::string> ContainerHostsFile(const NetworkSettings& s, std::string_view ns,
+                                               std::string_view id);
+// Removes the container's own hosts file, named by its label berth.io/hosts-file (only a file
+// named as ContainerHostsFile names them: a label is no licence to remove anything else).
+void RemoveContainerHosts(const std::map<std::string, std::string>& labels, std::string_view ns,
+                          std::string_view id);
 
 // Adds the two hooks (running `program`), the annotations and a read-only bind of the host's
 // resolver configuration (ResolvConfSource) to a spec that has its own network namespace.

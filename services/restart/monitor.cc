@@ -326,6 +326,13 @@ absl::Status RestartMonitor::Remove(const std::string& ns, const metadata::Conta
     if (std::string path = FileUriPath(it->second); !path.empty())
       std::filesystem::remove(path, ec);
   }
+  if (auto it = c.labels.find(kHostsFileLabel); it != c.labels.end()) {
+    const std::filesystem::path path(it->second);
+    std::error_code ec;
+    if (path.parent_path().filename() == "hosts.d" && path.filename() == ns + "-" + c.id &&
+        std::filesystem::is_regular_file(path, ec))
+      std::filesystem::remove(path, ec);
+  }
   spdlog::info("removed exited container namespace={} id={} (auto-remove)", ns, c.id);
   return absl::OkStatus();
 }

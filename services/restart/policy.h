@@ -35,6 +35,9 @@ inline constexpr char kBerthLogUriLabel[] = "berth.io/log-uri";
 // On the committed snapshot "<snapshot key>-init" that bctr makes below a container's own (its
 // init layer): the container's id. Removed with the container.
 inline constexpr char kInitLayerLabel[] = "berth.io/init-layer-of";
+// bctr's hosts file of a container on a CNI network (<state dir>/hosts.d/<ns>-<id>), removed
+// with the container.
+inline constexpr char kHostsFileLabel[] = "berth.io/hosts-file";
 inline constexpr char kStatusRunning[] = "running";
 inline constexpr char kStatusStopped[] = "stopped";
 
