@@ -20,6 +20,7 @@
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/base/unique_fd.h"
+#include "lib/base/xattrs.h"
 
 namespace berth::snapshot {
 namespace {
@@ -147,35 +148,12 @@ std::string FdPath(int dirfd, const std::string& name) {
 // l*xattr calls on the paths.
 absl::Status CopyXattrs(int src_fd, const std::string& src_path, int dst_fd,
                         const std::string& dst_path, const std::string& what) {
-  auto list = [&](char* buf, size_t size) {
-    return src_fd >= 0 ? ::flistxattr(src_fd, buf, size)
-                       : ::llistxattr(src_path.c_str(), buf, size);
-  };
-  ssize_t n = list(nullptr, 0);
-  if (n < 0)
-    return errno == ENOTSUP ? absl::OkStatus()
-                            : ErrnoError(errno, fmt::format("list xattrs of {:?}", what));
-  std::string names(static_cast<size_t>(n), '\0');
-  n = list(names.data(), names.size());
-  if (n < 0)
-    return ErrnoError(errno, fmt::format("list xattrs of {:?}", what));
-  names.resize(static_cast<size_t>(n));
-  for (size_t pos = 0; pos < names.size();) {
-    std::string name = names.c_str() + pos;
-    pos += name.size() + 1;
-    auto get = [&](void* buf, size_t size) {
-      return src_fd >= 0 ? ::fgetxattr(src_fd, name.c_str(), buf, size)
-                         : ::lgetxattr(src_path.c_str(), name.c_str(), buf, size);
-    };
-    ssize_t vn = get(nullptr, 0);
-    if (vn < 0)
-      return ErrnoError(errno, fmt::format("read xattr {:?} of {:?}", name, what));
-    std::string value(static_cast<size_t>(vn), '\0');
-    vn = get(value.data(), value.size());
-    if (vn < 0)
-      return ErrnoError(errno, fmt::format("read xattr {:?} of {:?}", name, what));
-    int rc = dst_fd >= 0 ? ::fsetxattr(dst_fd, name.c_str(), value.data(), vn, 0)
-                         : ::lsetxattr(dst_path.c_str(), name.c_str(), value.data(), vn, 0);
+  BERTH_ASSIGN_OR_RETURN(Xattrs xattrs,
+                         src_fd >= 0 ? ReadXattrs(src_fd, what) : ReadXattrs(src_path, "", what));
+  for (const auto& [name, value] : xattrs) {
+    int rc = dst_fd >= 0
+                 ? ::fsetxattr(dst_fd, name.c_str(), value.data(), value.size(), 0)
+                 : ::lsetxattr(dst_path.c_str(), name.c_str(), value.data(), value.size(), 0);
     if (rc != 0 && errno != ENOTSUP)
       return ErrnoError(errno, fmt::format("write xattr {:?} of {:?}", name, what));
   }

@@ -36,7 +36,6 @@ constexpr std::string_view kWhiteoutMetaPrefix = ".wh..wh.";
 constexpr std::string_view kWhiteoutMetaInside = "/.wh..wh.";
 constexpr std::string_view kOpaqueWhiteout = ".wh..wh..opq";
 constexpr char kOverlayOpaqueXattr[] = "trusted.overlay.opaque";
-constexpr std::string_view kOverlayXattrPrefix = "trusted.overlay.";
 
 struct DirTimes {
   std::string path;

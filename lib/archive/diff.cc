@@ -22,10 +22,10 @@
 
 #include "lib/archive/layer.h"
 #include "lib/archive/stream.h"
-#include "lib/archive/xattrs.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/base/unique_fd.h"
+#include "lib/base/xattrs.h"
 
 namespace berth::archive {
 namespace {
@@ -196,7 +196,7 @@ absl::Status TarOut::Entry(const Node& n) {
   archive_entry_set_uid(e_, st.st_uid);
   archive_entry_set_gid(e_, st.st_gid);
   archive_entry_set_mtime(e_, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-  BERTH_ASSIGN_OR_RETURN(Xattrs xattrs, ReadXattrs(n.full));
+  BERTH_ASSIGN_OR_RETURN(Xattrs xattrs, ReadXattrs(n.full, kOverlayXattrPrefix));
   for (const auto& [name, value] : xattrs)
     archive_entry_xattr_add_entry(e_, name.c_str(), value.data(), value.size());
   if (!dir && st.st_nlink > 1) {
@@ -294,8 +294,8 @@ absl::StatusOr<bool> Differ::Same(const Node& u, const Node& l) {
     return false;
   if (S_ISREG(a.st_mode) && a.st_size != b.st_size)
     return false;
-  BERTH_ASSIGN_OR_RETURN(Xattrs xa, ReadXattrs(u.full));
-  BERTH_ASSIGN_OR_RETURN(Xattrs xb, ReadXattrs(l.full));
+  BERTH_ASSIGN_OR_RETURN(Xattrs xa, ReadXattrs(u.full, kOverlayXattrPrefix));
+  BERTH_ASSIGN_OR_RETURN(Xattrs xb, ReadXattrs(l.full, kOverlayXattrPrefix));
   if (xa != xb)
     return false;
   if (S_ISLNK(a.st_mode)) {

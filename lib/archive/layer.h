@@ -59,6 +59,10 @@ using WriteFn = absl::FunctionRef<absl::Status(std::string_view bytes)>;
 // Deepest entry name ApplyLayer accepts, in path components.
 inline constexpr int kMaxPathDepth = 1024;
 
+// overlayfs's own xattrs (opaque, redirect, metacopy …) describe a layer, not its files: never
+// written into a tar, never applied from one.
+inline constexpr std::string_view kOverlayXattrPrefix = "trusted.overlay.";
+
 // kOverlay: write overlayfs whiteouts into an upperdir (`.wh.name` → 0/0 character device
 // `name`, `.wh..wh..opq` → xattr trusted.overlay.opaque="y" on the directory; both need root).
 // kRemove: delete the whited-out paths (native snapshots, merged trees); an opaque directory

@@ -13,10 +13,10 @@
 
 #include "fmt/format.h"
 
-#include "lib/archive/xattrs.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/base/unique_fd.h"
+#include "lib/base/xattrs.h"
 
 namespace berth::archive {
 namespace {
@@ -190,7 +190,7 @@ absl::Status TarWriter::TreeEntry(int dir_fd, const std::string& name, const std
   if (write_self) {
     // Files' and directories' xattrs (file capabilities, say), as Docker's export keeps them.
     if (int xfd = fd.valid() ? fd.get() : dfd.get(); xfd >= 0) {
-      BERTH_ASSIGN_OR_RETURN(Xattrs xattrs, ReadXattrs(xfd, tar_name));
+      BERTH_ASSIGN_OR_RETURN(Xattrs xattrs, ReadXattrs(xfd, tar_name, kOverlayXattrPrefix));
       for (const auto& [xname, value] : xattrs)
         archive_entry_xattr_add_entry(e_, xname.c_str(), value.data(), value.size());
     }

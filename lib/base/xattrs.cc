@@ -1,4 +1,4 @@
-#include "lib/archive/xattrs.h"
+#include "lib/base/xattrs.h"
 
 #include <sys/xattr.h>
 
@@ -9,14 +9,13 @@
 
 #include "lib/base/status.h"
 
-namespace berth::archive {
+namespace berth {
 namespace {
-
-constexpr std::string_view kOverlayXattrPrefix = "trusted.overlay.";
 
 // `list(buf, size)` and `get(name, buf, size)` as llistxattr and lgetxattr on one entry.
 template <typename List, typename Get>
-absl::StatusOr<Xattrs> Read(const List& list, const Get& get, std::string_view what) {
+absl::StatusOr<Xattrs> Read(const List& list, const Get& get, std::string_view what,
+                            std::string_view skip_prefix) {
   Xattrs out;
   ssize_t n = list(nullptr, 0);
   if (n < 0) {
@@ -32,7 +31,7 @@ absl::StatusOr<Xattrs> Read(const List& list, const Get& get, std::string_view w
   for (size_t pos = 0; pos < names.size();) {
     std::string name(names.c_str() + pos);
     pos += name.size() + 1;
-    if (name.empty() || name.starts_with(kOverlayXattrPrefix))
+    if (name.empty() || (!skip_prefix.empty() && name.starts_with(skip_prefix)))
       continue;
     ssize_t vn = get(name.c_str(), nullptr, 0);
     if (vn < 0) {
@@ -53,19 +52,20 @@ absl::StatusOr<Xattrs> Read(const List& list, const Get& get, std::string_view w
 
 }  // namespace
 
-absl::StatusOr<Xattrs> ReadXattrs(const std::string& path) {
+absl::StatusOr<Xattrs> ReadXattrs(const std::string& path, std::string_view skip_prefix,
+                                  std::string_view what) {
   return Read([&](char* buf, size_t size) { return ::llistxattr(path.c_str(), buf, size); },
               [&](const char* name, void* buf, size_t size) {
                 return ::lgetxattr(path.c_str(), name, buf, size);
               },
-              path);
+              what.empty() ? std::string_view(path) : what, skip_prefix);
 }
 
-absl::StatusOr<Xattrs> ReadXattrs(int fd, std::string_view name) {
+absl::StatusOr<Xattrs> ReadXattrs(int fd, std::string_view what, std::string_view skip_prefix) {
   return Read(
       [&](char* buf, size_t size) { return ::flistxattr(fd, buf, size); },
       [&](const char* xattr, void* buf, size_t size) { return ::fgetxattr(fd, xattr, buf, size); },
-      name);
+      what, skip_prefix);
 }
 
-}  // namespace berth::archive
+}  // namespace berth
