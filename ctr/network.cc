@@ -143,24 +143,13 @@ fs::path ContainerHostsPath(const NetworkSettings& s, std::string_view ns, std::
   return fs::path(s.state_dir) / "hosts.d" / AttachmentId(ns, id);
 }
 
-// Rewrites the container's hosts file in place: the container sees the bind-mounted inode.
+// The container's hosts file, rewritten in place: the container sees the bind-mounted inode.
 absl::Status WriteContainerHosts(const fs::path& path, std::string_view ip,
                                  std::string_view hostname) {
   std::string content(kHosts);
   if (!ip.empty() && !hostname.empty())
     content += fmt::format("{}\t{}\n", ip, hostname);
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid())
-    return ErrnoError(errno, fmt::format("open {}", path.string()));
-  for (std::string_view left = content; !left.empty();) {
-    ssize_t n = ::write(fd.get(), left.data(), left.size());
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return ErrnoError(errno, fmt::format("write {}", path.string()));
-    left.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
+  return RewriteFile(path, content);
 }
 
 }  // namespace

@@ -13,6 +13,21 @@
 #include "lib/base/unique_fd.h"
 
 namespace berth {
+namespace {
+
+// All of `content` into `fd`; errors name `path`.
+absl::Status WriteAll(int fd, std::string_view content, const std::filesystem::path& path) {
+  for (std::string_view left = content; !left.empty();) {
+    ssize_t n = ::write(fd, left.data(), left.size());
+    if (n > 0)
+      left.remove_prefix(static_cast<size_t>(n));
+    else if (n < 0 && errno != EINTR)
+      return ErrnoError(errno, fmt::format("write {}", path.string()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::string> ReadWholeFile(const std::filesystem::path& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -40,14 +55,7 @@ absl::Status ReplaceFile(const std::filesystem::path& path, std::string_view con
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
   if (!fd.valid())
     return ErrnoError(errno, fmt::format("write {}", tmp.string()));
-  absl::Status s;
-  for (std::string_view left = content; s.ok() && !left.empty();) {
-    ssize_t n = ::write(fd.get(), left.data(), left.size());
-    if (n > 0)
-      left.remove_prefix(static_cast<size_t>(n));
-    else if (n < 0 && errno != EINTR)
-      s = ErrnoError(errno, fmt::format("write {}", tmp.string()));
-  }
+  absl::Status s = WriteAll(fd.get(), content, tmp);
   if (s.ok() && ::fchmod(fd.get(), mode) != 0)
     s = ErrnoError(errno, fmt::format("chmod {}", tmp.string()));
   if (s.ok() && durability == Durability::kSynced && ::fsync(fd.get()) != 0)
@@ -57,6 +65,13 @@ absl::Status ReplaceFile(const std::filesystem::path& path, std::string_view con
   if (!s.ok())
     std::filesystem::remove(tmp, ec);
   return s;
+}
+
+absl::Status RewriteFile(const std::filesystem::path& path, std::string_view content) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid())
+    return ErrnoError(errno, fmt::format("open {}", path.string()));
+  return WriteAll(fd.get(), content, path);
 }
 
 }  // namespace berth

@@ -26,4 +26,9 @@ absl::StatusOr<std::string> ReadWholeFile(const std::filesystem::path& path);
 absl::Status ReplaceFile(const std::filesystem::path& path, std::string_view content,
                          mode_t mode = 0644, Durability durability = Durability::kDeferred);
 
+// Writes `content` over the existing file at `path` in place (truncated first; a symlink is not
+// followed): for a file whose inode others hold (a bind mount's source), which ReplaceFile's
+// rename would leave behind. Readers may see it part-written.
+absl::Status RewriteFile(const std::filesystem::path& path, std::string_view content);
+
 }  // namespace berth

@@ -41,5 +41,27 @@ TEST(FilesTest, ReplaceThenReadBack) {
               StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
+TEST(FilesTest, RewriteKeepsTheInodeAndFollowsNoSymlink) {
+  testing::TempDir dir("files");
+  const std::filesystem::path path = dir.path() / "hosts";
+  ASSERT_THAT(ReplaceFile(path, "a long first content\n"), IsOk());
+
+  struct stat before {
+  }, after{};
+
+  ASSERT_EQ(::stat(path.c_str(), &before), 0);
+  ASSERT_THAT(RewriteFile(path, "short\n"), IsOk());
+  ASSERT_EQ(::stat(path.c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);
+  EXPECT_EQ(ReadWholeFile(path).value_or(""), "short\n");
+  std::filesystem::create_symlink(path, dir.path() / "link");
+  absl::Status through_link = RewriteFile(dir.path() / "link", "x");
+  EXPECT_FALSE(through_link.ok());
+  EXPECT_THAT(through_link.message(),
+              ::testing::HasSubstr("link: Too many levels of symbolic links"));
+  EXPECT_EQ(ReadWholeFile(path).value_or(""), "short\n");
+  EXPECT_THAT(RewriteFile(dir.path() / "missing", "x"), StatusIs(absl::StatusCode::kNotFound));
+}
+
 }  // namespace
 }  // namespace berth
