@@ -264,10 +264,13 @@ void FifoPreopener::Open(int set_wd, Set& set, const std::string& name) {
 }
 
 bool FifoPreopener::Hold(int dir, const std::string& name, const std::string& path, int set_wd) {
-  // Looked at through an O_PATH descriptor, opened only when it is a fifo of berthd's user:
-  // no symlink is followed and no other kind of file is opened.
-  UniqueFd at(::openat(dir, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  // Looked at through an O_PATH descriptor, opened only when it is a fifo of berthd's user (in a
+  // watched set, one whose directory is still writable by that user alone: its mode may have
+  // changed since WatchSet looked): no symlink is followed and no other kind of file is opened.
   struct stat st;
+  if (dir != AT_FDCWD && (::fstat(dir, &st) != 0 || !OwnedOnlyBy(st, uid_)))
+    return false;
+  UniqueFd at(::openat(dir, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   if (!at.valid() || ::fstat(at.get(), &st) != 0 || !S_ISFIFO(st.st_mode) || st.st_uid != uid_)
     return false;
   UniqueFd fd(
