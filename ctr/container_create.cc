@@ -23,6 +23,7 @@
 #include "ctr/pull.h"
 #include "ctr/rootfs.h"
 #include "ctr/stdio.h"
+#include "lib/base/files.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/mount/mount.h"
@@ -304,17 +305,38 @@ absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& f) {
   std::error_code ec;
   in.hook_program = fs::read_symlink("/proc/self/exe", ec).string();
   // A CNI network's container gets a hosts file of its own (its address and hostname go in it
-  // at its network's attachment), the others share the localhost lines.
-  const bool own_hosts = network != "none" && network != "host";
+  // at its network's attachment), and so does one with --add-host; the others share the
+  // localhost lines, or the host's file on its network. --dns and the like: a resolv.conf of
+  // its own (BuildSpec refuses them without a network).
+  BERTH_ASSIGN_OR_RETURN(std::string extra_hosts, ExtraHostsLines(f.add_hosts));
+  const bool cni = network != "none" && network != "host";
+  const bool own_hosts = cni || !extra_hosts.empty();
+  const bool own_resolv =
+      network != "none" && !(f.dns.empty() && f.dns_search.empty() && f.dns_options.empty());
+  absl::Cleanup undo_files = [&] {  // ours only: not the shared localhost lines
+    if (own_hosts && !in.hosts_file.empty())
+      fs::remove(in.hosts_file, ec);
+    if (!in.resolv_file.empty())
+      fs::remove(in.resolv_file, ec);
+  };
   if (own_hosts) {
-    BERTH_ASSIGN_OR_RETURN(in.hosts_file, ContainerHostsFile(config.network, conn.ns(), id));
+    std::string base = network == "host" ? ReadWholeFile("/etc/hosts").value_or("")
+                                         : std::string(LocalhostLines());
+    if (!base.empty() && !base.ends_with('\n'))
+      base += '\n';
+    BERTH_ASSIGN_OR_RETURN(in.hosts_file,
+                           ContainerHostsFile(config.network, conn.ns(), id, base + extra_hosts));
   } else if (network != "host") {
     BERTH_ASSIGN_OR_RETURN(in.hosts_file, HostsFile(config.network));
   }
-  absl::Cleanup undo_hosts = [&] {
-    if (own_hosts)
-      fs::remove(in.hosts_file, ec);
-  };
+  if (own_resolv) {
+    const std::string source = ResolvConfSource();
+    const std::string host = source.empty() ? "" : ReadWholeFile(source).value_or("");
+    BERTH_ASSIGN_OR_RETURN(std::string text,
+                           ResolvConfText(host, f.dns, f.dns_search, f.dns_options));
+    BERTH_ASSIGN_OR_RETURN(in.resolv_file,
+                           ContainerResolvFile(config.network, conn.ns(), id, text));
+  }
   in.image = image.config;
   in.read_user_db = [&] { return ReadUserDb(conn, f.snapshotter, image.chain_id, id); };
   BERTH_ASSIGN_OR_RETURN(oci::Spec spec, BuildSpec(in));
@@ -326,6 +348,8 @@ absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& f) {
                          ContainerLabels(f, image.config, conn.ns(), id, cli.log_root, name));
   if (own_hosts)
     labels[kHostsFileLabel] = in.hosts_file;
+  if (own_resolv)
+    labels[meta::kResolvFileLabel] = in.resolv_file;
 
   BERTH_ASSIGN_OR_RETURN(ScopedLease lease, ScopedLease::Create(conn));
   absl::StatusOr<std::string> init = MakeInitLayer(conn, f.snapshotter, image.chain_id, id, spec);
@@ -359,7 +383,7 @@ absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& f) {
   BERTH_RETURN_IF_ERROR(conn.Check(conn.containers().Create(ctx.get(), req, &resp)));
   std::move(undo).Cancel();
   std::move(undo_init).Cancel();
-  std::move(undo_hosts).Cancel();
+  std::move(undo_files).Cancel();
   return resp.container();
 }
 
@@ -442,7 +466,7 @@ absl::StatusOr<int> StartTask(Cli& cli, const ContainerRecord& c, const TaskOpti
   BERTH_RETURN_IF_ERROR(code.status());
   BERTH_RETURN_IF_ERROR(DeleteTask(conn, c.id()).status());
   if (opts.remove) {
-    BERTH_RETURN_IF_ERROR(RemoveContainer(conn, c, cli.log_root));
+    BERTH_RETURN_IF_ERROR(RemoveContainer(conn, c));
   } else {
     BERTH_RETURN_IF_ERROR(SetContainerLabels(conn, c.id(),
                                              {{kExitStatusLabel, std::to_string(*code)},

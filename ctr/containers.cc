@@ -204,8 +204,7 @@ absl::StatusOr<uint32_t> WaitTask(Connection& conn, const std::string& id, int64
   return resp.exit_status();
 }
 
-absl::Status RemoveContainer(Connection& conn, const ContainerRecord& c,
-                             const std::string& log_root) {
+absl::Status RemoveContainer(Connection& conn, const ContainerRecord& c) {
   containers_api::DeleteContainerRequest del;
   del.set_id(c.id());
   google::protobuf::Empty empty;
@@ -229,8 +228,7 @@ absl::Status RemoveContainer(Connection& conn, const ContainerRecord& c,
     snapshots_api::StatSnapshotResponse info;
     auto ictx = conn.Context();
     if (conn.snapshots().Stat(ictx.get(), stat, &info).ok() &&
-        info.info().labels().contains(kInitLayerLabel) &&
-        info.info().labels().at(kInitLayerLabel) == c.id()) {
+        meta::IsInitLayerOf({info.info().labels().begin(), info.info().labels().end()}, c.id())) {
       rm.set_key(stat.key());
       auto rctx = conn.Context();
       st = conn.Check(conn.snapshots().Remove(rctx.get(), rm, &empty));
@@ -238,9 +236,7 @@ absl::Status RemoveContainer(Connection& conn, const ContainerRecord& c,
         return Annotate(st, fmt::format("container {:?}: remove its init layer", c.id()));
     }
   }
-  std::error_code ec;
-  std::filesystem::remove(LogPath(log_root, conn.ns(), c.id()), ec);
-  RemoveContainerHosts({c.labels().begin(), c.labels().end()}, conn.ns(), c.id());
+  meta::RemoveOwnedFiles({c.labels().begin(), c.labels().end()}, conn.ns(), c.id());
   return absl::OkStatus();
 }
 

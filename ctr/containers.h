@@ -81,9 +81,9 @@ absl::Status KillTask(Connection& conn, const std::string& id, int signal, bool 
 absl::StatusOr<uint32_t> WaitTask(Connection& conn, const std::string& id, int64_t timeout_ms);
 
 // Removes what a container owns after its task is gone: the record, its snapshot (when bctr
-// made it: key == id) and its log file. `log_root` is cli.log_root.
-absl::Status RemoveContainer(Connection& conn, const ContainerRecord& c,
-                             const std::string& log_root);
+// made it: key == id) and init layer, and the files its labels name as its own (its log file,
+// its hosts file: lib/meta/labels.h).
+absl::Status RemoveContainer(Connection& conn, const ContainerRecord& c);
 
 // Sets (or, with an empty value, removes) one label on a container.
 absl::Status SetContainerLabel(Connection& conn, const std::string& id, const std::string& key,

@@ -15,6 +15,7 @@
 #include "ctr/progress.h"
 #include "ctr/pull.h"
 #include "ctr/rootfs.h"
+#include "lib/meta/labels.h"
 #include "lib/registry/digest.h"
 #include "tests/testing/matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -261,7 +262,7 @@ TEST(ContainerHostsTest, MadeWithTheLocalhostLinesAndRemovedOnlyByItsOwnLabel) {
   testing::TempDir dir("bctr");
   NetworkSettings s;
   s.state_dir = (dir.path() / "cni").string();
-  absl::StatusOr<std::string> path = ContainerHostsFile(s, "ns1", "abc");
+  absl::StatusOr<std::string> path = ContainerHostsFile(s, "ns1", "abc", LocalhostLines());
   ASSERT_THAT(path.status(), testing::IsOk());
   EXPECT_EQ(*path, (dir.path() / "cni/hosts.d/ns1-abc").string());
   EXPECT_EQ(testing::ReadFile(*path),
@@ -269,11 +270,11 @@ TEST(ContainerHostsTest, MadeWithTheLocalhostLinesAndRemovedOnlyByItsOwnLabel) {
   // A label naming anything but this container's own file removes nothing.
   const fs::path other = dir.path() / "cni/hosts.d/ns1-other";
   testing::WriteFile(other, "x");
-  RemoveContainerHosts({{"berth.io/hosts-file", other.string()}}, "ns1", "abc");
-  RemoveContainerHosts({{"berth.io/hosts-file", *path}}, "ns2", "abc");
+  meta::RemoveOwnedFiles({{"berth.io/hosts-file", other.string()}}, "ns1", "abc");
+  meta::RemoveOwnedFiles({{"berth.io/hosts-file", *path}}, "ns2", "abc");
   EXPECT_TRUE(fs::exists(other));
   EXPECT_TRUE(fs::exists(*path));
-  RemoveContainerHosts({{"berth.io/hosts-file", *path}}, "ns1", "abc");
+  meta::RemoveOwnedFiles({{"berth.io/hosts-file", *path}}, "ns1", "abc");
   EXPECT_FALSE(fs::exists(*path));
 }
 

@@ -1,6 +1,8 @@
 #include "ctr/network.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -139,38 +141,100 @@ namespace {
 constexpr std::string_view kHosts =
     "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
 
-fs::path ContainerHostsPath(const NetworkSettings& s, std::string_view ns, std::string_view id) {
-  return fs::path(s.state_dir) / "hosts.d" / AttachmentId(ns, id);
-}
-
 // The container's hosts file, rewritten in place: the container sees the bind-mounted inode.
-absl::Status WriteContainerHosts(const fs::path& path, std::string_view ip,
+absl::Status WriteContainerHosts(const fs::path& path, std::string_view extra, std::string_view ip,
                                  std::string_view hostname) {
-  std::string content(kHosts);
+  std::string content = fmt::format("{}{}", kHosts, extra);
   if (!ip.empty() && !hostname.empty())
     content += fmt::format("{}\t{}\n", ip, hostname);
   return RewriteFile(path, content);
 }
 
+bool IsIpAddress(const std::string& s) {
+  in6_addr buf;
+  return ::inet_pton(AF_INET, s.c_str(), &buf) == 1 || ::inet_pton(AF_INET6, s.c_str(), &buf) == 1;
+}
+
+// The lines of a resolv.conf, without blank ones and those whose first word is one of `drop`.
+std::string WithoutKeywords(std::string_view text, std::initializer_list<std::string_view> drop) {
+  std::string out;
+  while (!text.empty()) {
+    const size_t end = std::min(text.find('\n'), text.size());
+    const std::string_view line = text.substr(0, end);
+    text.remove_prefix(std::min(end + 1, text.size()));
+    const size_t b = line.find_first_not_of(" \t");
+    if (b == std::string_view::npos)
+      continue;
+    const std::string_view word = line.substr(b, line.find_first_of(" \t", b) - b);
+    if (std::find(drop.begin(), drop.end(), word) == drop.end())
+      out += fmt::format("{}\n", line);
+  }
+  return out;
+}
+
 }  // namespace
 
+std::string_view LocalhostLines() {
+  return kHosts;
+}
+
+absl::StatusOr<std::string> ExtraHostsLines(const std::vector<std::string>& add_hosts) {
+  std::string out;
+  for (const std::string& a : add_hosts) {
+    const size_t sep = a.find_first_of(":=");
+    std::string host = a.substr(0, sep);
+    std::string ip = sep == std::string::npos ? "" : a.substr(sep + 1);
+    if (ip.size() > 2 && ip.front() == '[' && ip.back() == ']')
+      ip = ip.substr(1, ip.size() - 2);
+    if (sep == std::string::npos || host.empty() ||
+        host.find_first_of(" \t\n#") != std::string::npos)
+      return InvalidArgument(fmt::format("--add-host {:?}: want HOST:ADDRESS", a));
+    if (ip == "host-gateway")
+      return InvalidArgument(fmt::format("--add-host {:?}: host-gateway is not supported", a));
+    if (!IsIpAddress(ip))
+      return InvalidArgument(fmt::format("--add-host {:?}: {:?} is not an IP address", a, ip));
+    out += fmt::format("{}\t{}\n", ip, host);
+  }
+  return out;
+}
+
 absl::StatusOr<std::string> ContainerHostsFile(const NetworkSettings& s, std::string_view ns,
-                                               std::string_view id) {
-  const fs::path path = ContainerHostsPath(s, ns, id);
-  BERTH_RETURN_IF_ERROR(ReplaceFile(path, kHosts, 0644));
+                                               std::string_view id, std::string_view content) {
+  const fs::path path = meta::HostsFilePath(s.state_dir, ns, id);
+  BERTH_RETURN_IF_ERROR(ReplaceFile(path, content, 0644));
   return path.string();
 }
 
-void RemoveContainerHosts(const std::map<std::string, std::string>& labels, std::string_view ns,
-                          std::string_view id) {
-  auto it = labels.find(kHostsFileLabel);
-  if (it == labels.end())
-    return;
-  const fs::path path(it->second);
-  std::error_code ec;
-  if (path.parent_path().filename() == "hosts.d" && path.filename() == AttachmentId(ns, id) &&
-      fs::is_regular_file(path, ec))
-    fs::remove(path, ec);
+absl::StatusOr<std::string> ResolvConfText(std::string_view host,
+                                           const std::vector<std::string>& dns,
+                                           const std::vector<std::string>& search,
+                                           const std::vector<std::string>& options) {
+  for (const std::string& d : dns) {
+    if (!IsIpAddress(d))
+      return InvalidArgument(fmt::format("--dns {:?}: not an IP address", d));
+  }
+  std::string text(host);
+  if (!dns.empty())
+    text = WithoutKeywords(text, {"nameserver"});
+  if (!search.empty())
+    text = WithoutKeywords(text, {"search", "domain"});
+  if (!options.empty())
+    text = WithoutKeywords(text, {"options"});
+  if (!text.empty() && !text.ends_with('\n'))
+    text += '\n';
+  for (const std::string& d : dns) text += fmt::format("nameserver {}\n", d);
+  if (!search.empty() && !(search.size() == 1 && search[0] == "."))
+    text += fmt::format("search {}\n", fmt::join(search, " "));
+  if (!options.empty())
+    text += fmt::format("options {}\n", fmt::join(options, " "));
+  return text;
+}
+
+absl::StatusOr<std::string> ContainerResolvFile(const NetworkSettings& s, std::string_view ns,
+                                                std::string_view id, std::string_view content) {
+  const fs::path path = meta::ResolvFilePath(s.state_dir, ns, id);
+  BERTH_RETURN_IF_ERROR(ReplaceFile(path, content, 0644));
+  return path.string();
 }
 
 absl::StatusOr<std::string> HostsFile(const NetworkSettings& s) {
@@ -261,15 +325,18 @@ absl::Status RunNetworkHook(std::string_view stage, const NetworkSettings& s, st
     UnpinNetns(pin);
     return added.status();
   }
-  // "<address> <hostname>" in the container's own hosts file, when it has one (bctr made it:
-  // ContainerHostsFile) and a hostname.
-  const fs::path hosts = ContainerHostsPath(s, ns, id);
+  // "<address> <hostname>" in the container's own hosts file, after --add-host's lines, when it
+  // has one (bctr made it: ContainerHostsFile) and a hostname.
+  const fs::path hosts = meta::HostsFilePath(s.state_dir, ns, id);
   std::error_code ec;
   if (!fs::is_regular_file(hosts, ec) || !state.value("bundle", json()).is_string())
     return absl::OkStatus();
   absl::StatusOr<oci::Spec> spec = oci::LoadSpec(state["bundle"].get<std::string>());
-  if (spec.ok() && !spec->hostname.empty())
-    return WriteContainerHosts(hosts, added->ip(), spec->hostname);
+  if (spec.ok() && !spec->hostname.empty()) {
+    auto extra = spec->annotations.find(kExtraHostsAnnotation);
+    return WriteContainerHosts(hosts, extra == spec->annotations.end() ? "" : extra->second,
+                               added->ip(), spec->hostname);
+  }
   return absl::OkStatus();
 }
 

@@ -28,6 +28,9 @@ namespace berth::ctr {
 
 inline constexpr char kNetworkAnnotation[] = "berth.io/network";
 inline constexpr char kPortsAnnotation[] = "berth.io/ports";  // portMappings JSON
+// --add-host's lines ("<address>\t<host>\n" each), which the network hook keeps in the
+// container's hosts file when it writes the container's own address there.
+inline constexpr char kExtraHostsAnnotation[] = "berth.io/extra-hosts";
 
 // The built-in "bridge" network.
 cni::NetworkConfig BuiltinBridge(const NetworkSettings& s);
@@ -62,16 +65,35 @@ std::string ResolvConfSource();
 // that have no /etc/hosts of their own.
 absl::StatusOr<std::string> HostsFile(const NetworkSettings& s);
 
-// <state_dir>/hosts.d/<ns>-<id>: the /etc/hosts of a container on a CNI network, made here with
-// the localhost lines; the network hook's `up` adds "<address> <hostname>" to it (as Docker's
-// containers have), rewriting it in place (it is bind-mounted by then). RemoveContainerHosts
-// removes it with the container.
+// The lines of every container's /etc/hosts but the host network's: localhost on 127.0.0.1 and
+// ::1.
+std::string_view LocalhostLines();
+
+// --add-host HOST:ADDRESS (or HOST=ADDRESS, an IPv6 address possibly in brackets), as Docker's:
+// "<address>\t<host>\n" for each. InvalidArgument naming the flag.
+absl::StatusOr<std::string> ExtraHostsLines(const std::vector<std::string>& add_hosts);
+
+// <state_dir>/hosts.d/<ns>-<id>: the container's own /etc/hosts (on a CNI network, or with
+// --add-host), made here with `content`; on a CNI network the hook's `up` rewrites it in place
+// (it is bind-mounted by then) with the localhost lines, --add-host's and "<address>
+// <hostname>" (as Docker's). Named by the container's label berth.io/hosts-file, it goes with
+// the container (meta::RemoveOwnedFiles).
 absl::StatusOr<std::string> ContainerHostsFile(const NetworkSettings& s, std::string_view ns,
-                                               std::string_view id);
-// Removes the container's own hosts file, named by its label berth.io/hosts-file (only a file
-// named as ContainerHostsFile names them: a label is no licence to remove anything else).
-void RemoveContainerHosts(const std::map<std::string, std::string>& labels, std::string_view ns,
-                          std::string_view id);
+                                               std::string_view id, std::string_view content);
+
+// The container's /etc/resolv.conf with --dns, --dns-search and --dns-option, as Docker's: the
+// host's (`host`, ResolvConfSource's text) with its nameserver, search (and domain) or options
+// lines replaced by the flags' when given; --dns-search "." leaves no search line.
+// InvalidArgument for a --dns that is not an IP address.
+absl::StatusOr<std::string> ResolvConfText(std::string_view host,
+                                           const std::vector<std::string>& dns,
+                                           const std::vector<std::string>& search,
+                                           const std::vector<std::string>& options);
+
+// <state_dir>/resolv.d/<ns>-<id>, made with `content`: the container's own /etc/resolv.conf,
+// named by its label berth.io/resolv-file and removed with it.
+absl::StatusOr<std::string> ContainerResolvFile(const NetworkSettings& s, std::string_view ns,
+                                                std::string_view id, std::string_view content);
 
 // Adds the two hooks (running `program`), the annotations and a read-only bind of the host's
 // resolver configuration (ResolvConfSource) to a spec that has its own network namespace.

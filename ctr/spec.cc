@@ -140,18 +140,21 @@ absl::Status ApplyNetwork(const SpecInput& in, const std::string& network, oci::
     BERTH_ASSIGN_OR_RETURN(cni::PortMapping m, cni::ParsePortMapping(p));
     ports.push_back(std::move(m));
   }
-  if (network != "host") {  // "localhost" resolves and answers, as in Docker
-    s.annotations[oci::kLoopbackAnnotation] = "up";
-    if (!in.hosts_file.empty())
-      s.mounts.push_back({"/etc/hosts", "bind", in.hosts_file, {"rbind", "ro", "rprivate"}});
-  }
-  if (network == "none") {
-    if (!ports.empty())
-      return InvalidArgument(
-          "-p: the container has no network (--net none); publish ports on a CNI network such as "
-          "--net bridge");
-    return absl::OkStatus();
-  }
+  // Read-only binds of the container's /etc/hosts and /etc/resolv.conf: its own files when
+  // bctr made them (in.hosts_file, in.resolv_file), the host's on the host's network.
+  auto bind = [&s](const char* dst, const std::string& src) {
+    std::erase_if(s.mounts, [&](const oci::Mount& m) { return m.destination == dst; });
+    s.mounts.push_back({dst, "bind", src, {"rbind", "ro", "rprivate"}});
+  };
+  auto own_or_hosts = [&bind](const char* dst, const std::string& own) {
+    if (!own.empty())
+      bind(dst, own);
+    else if (::access(dst, R_OK) == 0)
+      bind(dst, dst);
+  };
+  BERTH_ASSIGN_OR_RETURN(std::string extra_hosts, ExtraHostsLines(f.add_hosts));
+  if (!extra_hosts.empty())
+    s.annotations[kExtraHostsAnnotation] = extra_hosts;
   if (network == "host") {
     if (!ports.empty())
       return InvalidArgument(
@@ -160,15 +163,29 @@ absl::Status ApplyNetwork(const SpecInput& in, const std::string& network, oci::
     ns.erase(std::remove_if(ns.begin(), ns.end(),
                             [](const oci::Namespace& n) { return n.type == "network"; }),
              ns.end());
-    for (const char* file : {"/etc/hosts", "/etc/resolv.conf"}) {
-      if (::access(file, R_OK) == 0)
-        s.mounts.push_back({file, "bind", file, {"rbind", "ro", "rprivate"}});
-    }
+    own_or_hosts("/etc/hosts", in.hosts_file);
+    own_or_hosts("/etc/resolv.conf", in.resolv_file);
+    return absl::OkStatus();
+  }
+  // "localhost" resolves and answers, as in Docker
+  s.annotations[oci::kLoopbackAnnotation] = "up";
+  if (!in.hosts_file.empty())
+    bind("/etc/hosts", in.hosts_file);
+  if (network == "none") {
+    if (!ports.empty())
+      return InvalidArgument(
+          "-p: the container has no network (--net none); publish ports on a CNI network such as "
+          "--net bridge");
+    if (!in.resolv_file.empty() || !f.dns.empty() || !f.dns_search.empty() ||
+        !f.dns_options.empty())
+      return InvalidArgument("--dns: the container has no network (--net none)");
     return absl::OkStatus();
   }
   if (in.hook_program.empty())
     return InvalidArgument(fmt::format("--net {:?}: bctr's own path is unknown", network));
   AttachNetwork(s, in.network, in.hook_program, in.ns, network, ports);
+  if (!in.resolv_file.empty())
+    bind("/etc/resolv.conf", in.resolv_file);
   return absl::OkStatus();
 }
 
@@ -254,6 +271,10 @@ absl::Status ApplyMounts(const RunFlags& f, oci::Spec& s) {
   }
   for (const std::string& v : f.mounts) {
     BERTH_ASSIGN_OR_RETURN(oci::Mount m, ParseMountFlag(v));
+    extra.push_back(std::move(m));
+  }
+  for (const std::string& v : f.tmpfs) {
+    BERTH_ASSIGN_OR_RETURN(oci::Mount m, ParseTmpfsFlag(v));
     extra.push_back(std::move(m));
   }
   for (oci::Mount& m : extra) {
@@ -342,6 +363,9 @@ void RunFlags::Add(CLI::App& cmd, bool run) {
                  "Mount: type=bind,source=HOST,target=CTR[,readonly] or "
                  "type=tmpfs,target=CTR")
       ->allow_extra_args(false);
+  cmd.add_option("--tmpfs", tmpfs,
+                 "Mount a tmpfs: CONTAINER[:OPTIONS] (default noexec,nosuid,nodev,mode=1777)")
+      ->allow_extra_args(false);
   cmd.add_option("-l,--label", labels, "Set a label KEY=VALUE on the container")
       ->allow_extra_args(false);
   cmd.add_option("-w,--workdir", workdir, "Working directory inside the container");
@@ -366,6 +390,14 @@ void RunFlags::Add(CLI::App& cmd, bool run) {
   cmd.add_option("-p,--publish", publish,
                  "Publish a port: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp|sctp] (implies --net "
                  "bridge)")
+      ->allow_extra_args(false);
+  cmd.add_option("--add-host", add_hosts, "Add a line to /etc/hosts: HOST:ADDRESS")
+      ->allow_extra_args(false);
+  cmd.add_option("--dns", dns, "Name server for /etc/resolv.conf (instead of the host's)")
+      ->allow_extra_args(false);
+  cmd.add_option("--dns-search", dns_search, "Search domain for /etc/resolv.conf (\".\": none)")
+      ->allow_extra_args(false);
+  cmd.add_option("--dns-option", dns_options, "Option for /etc/resolv.conf (e.g. ndots:2)")
       ->allow_extra_args(false);
   cmd.add_option("--restart", restart, "Restart policy: no, always, on-failure[:N]")
       ->capture_default_str();
@@ -500,6 +532,54 @@ absl::StatusOr<oci::Mount> ParseMountFlag(const std::string& s) {
   }
   return InvalidArgument(
       fmt::format("--mount {:?}: type {:?} is not supported (bind, tmpfs)", s, type));
+}
+
+absl::StatusOr<oci::Mount> ParseTmpfsFlag(const std::string& s) {
+  const size_t colon = s.find(':');
+  const std::string dst = s.substr(0, colon);
+  if (!dst.starts_with("/"))
+    return InvalidArgument(fmt::format("--tmpfs {:?}: the container path must be absolute", s));
+  // Each option either sets one of the flag pairs or one key; a later one wins, as in mount(8).
+  std::vector<std::pair<std::string, std::string>> opts = {
+      {"exec", "noexec"}, {"suid", "nosuid"}, {"dev", "nodev"}, {"mode", "mode=1777"}};
+  auto set = [&](const std::string& key, const std::string& option) {
+    auto it = std::find_if(opts.begin(), opts.end(), [&](const auto& o) { return o.first == key; });
+    if (it == opts.end())
+      opts.emplace_back(key, option);
+    else
+      it->second = option;
+  };
+  if (colon != std::string::npos) {
+    for (const std::string& o : Split(s.substr(colon + 1), ',')) {
+      const size_t eq = o.find('=');
+      const std::string key = o.substr(0, eq);
+      if (eq == std::string::npos) {
+        if (o == "ro" || o == "rw") {
+          set("rw", o);
+          continue;
+        }
+        const std::string base = o.starts_with("no") ? o.substr(2) : o;
+        if (base == "exec" || base == "suid" || base == "dev") {
+          set(base, o);
+          continue;
+        }
+      } else if ((key == "size" || key == "mode" || key == "uid" || key == "gid" ||
+                  key == "nr_inodes") &&
+                 eq + 1 < o.size()) {
+        set(key, o);
+        continue;
+      }
+      return InvalidArgument(fmt::format(
+          "--tmpfs {:?}: unknown option {:?} (ro, rw, [no]exec, [no]suid, [no]dev, size=, mode=, "
+          "uid=, gid=, nr_inodes=)",
+          s, o));
+    }
+  }
+  oci::Mount m{dst, "tmpfs", "tmpfs", {}};
+  for (auto& [key, option] : opts)
+    if (option != "rw" && option != "exec" && option != "suid" && option != "dev")
+      m.options.push_back(option);
+  return m;
 }
 
 absl::StatusOr<std::vector<std::string>> ApplyCapabilities(std::vector<std::string> base,

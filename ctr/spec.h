@@ -27,6 +27,7 @@ struct RunFlags {
   std::vector<std::string> env_files;
   std::vector<std::string> volumes;  // -v host:ctr[:ro]
   std::vector<std::string> mounts;   // --mount type=bind,src=,dst=[,ro]
+  std::vector<std::string> tmpfs;    // --tmpfs /dst[:opts]
   std::vector<std::string> labels;   // --label k=v
   std::vector<std::string> cap_add;
   std::vector<std::string> cap_drop;
@@ -37,8 +38,12 @@ struct RunFlags {
   double cpus = 0;
   int64_t pids_limit = 0;
   std::string hostname;
-  std::string net = "default";       // default | none | host | a CNI network (ctr/network.h)
-  std::vector<std::string> publish;  // -p [IP:]HOST:CTR[/PROTO]
+  std::string net = "default";         // default | none | host | a CNI network (ctr/network.h)
+  std::vector<std::string> publish;    // -p [IP:]HOST:CTR[/PROTO]
+  std::vector<std::string> add_hosts;  // --add-host HOST:IP
+  std::vector<std::string> dns;        // --dns IP
+  std::vector<std::string> dns_search;
+  std::vector<std::string> dns_options;
   std::string restart = "no";
   std::string stop_signal;          // default: the image's STOPSIGNAL, else SIGTERM
   std::optional<int> stop_timeout;  // seconds; default 10
@@ -91,6 +96,10 @@ absl::StatusOr<oci::Mount> ParseVolume(const std::string& s);
 
 // --mount type=bind,source=/a,target=/b[,readonly] or type=tmpfs,target=/t[,tmpfs-size=N].
 absl::StatusOr<oci::Mount> ParseMountFlag(const std::string& s);
+// --tmpfs CONTAINER[:OPTIONS]: a tmpfs with Docker's defaults (noexec, nosuid, nodev, mode 1777),
+// OPTIONS (comma-separated: ro, rw, exec, suid, dev and their no- forms, size=, mode=, uid=,
+// gid=, nr_inodes=) added or overriding. InvalidArgument naming the flag otherwise.
+absl::StatusOr<oci::Mount> ParseTmpfsFlag(const std::string& s);
 
 // Docker's capability arithmetic: ALL (every capability in bctr's bounding set), names with or
 // without CAP_, any case. Drops apply
@@ -127,7 +136,8 @@ struct SpecInput {
   ImageConfig image;
   NetworkSettings network;   // bctr.toml's [network]
   std::string hook_program;  // bctr's own path, for the network hooks
-  std::string hosts_file;    // the container's /etc/hosts unless on the host's network
+  std::string hosts_file;    // the container's /etc/hosts ("": the host's, on its network)
+  std::string resolv_file;   // the container's own /etc/resolv.conf ("": the host's)
   UserDbReader read_user_db;
 };
 

@@ -13,6 +13,7 @@
 namespace berth::ctr {
 namespace {
 
+using ::berth::testing::StatusIs;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::Not;
@@ -48,6 +49,55 @@ TEST(SpecTest, VolumesAndMounts) {
   EXPECT_THAT(m->options, Contains("size=1048576"));
   EXPECT_FALSE(ParseMountFlag("type=volume,src=x,dst=/b").ok());
   EXPECT_FALSE(ParseMountFlag("type=bind,src=/a,dst=/b,color=red").ok());
+}
+
+TEST(SpecTest, TmpfsFlagHasDockersDefaultsAndTakesMountOptions) {
+  absl::StatusOr<oci::Mount> m = ParseTmpfsFlag("/run");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->destination, "/run");
+  EXPECT_EQ(m->type, "tmpfs");
+  EXPECT_EQ(m->source, "tmpfs");
+  EXPECT_THAT(m->options, ElementsAre("noexec", "nosuid", "nodev", "mode=1777"));
+  m = ParseTmpfsFlag("/run:exec,size=64m,mode=755,ro,uid=1000");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_THAT(m->options, ElementsAre("nosuid", "nodev", "mode=755", "size=64m", "ro", "uid=1000"));
+  m = ParseTmpfsFlag("/t:ro,rw,suid,nosuid");  // the last of a pair wins
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_THAT(m->options, ElementsAre("noexec", "nosuid", "nodev", "mode=1777"));
+  EXPECT_THAT(ParseTmpfsFlag("run").status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseTmpfsFlag("/run:color=red").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "\"color=red\""));
+  EXPECT_FALSE(ParseTmpfsFlag("/run:size=").ok());
+  EXPECT_FALSE(ParseTmpfsFlag("/run:noatime").ok());
+}
+
+TEST(SpecTest, AddHostAndDnsAsDocker) {
+  absl::StatusOr<std::string> lines =
+      ExtraHostsLines({"db:10.0.0.5", "v6=fd00::1", "br:[::1]", "a.b-c:192.168.1.1"});
+  ASSERT_TRUE(lines.ok()) << lines.status();
+  EXPECT_EQ(*lines, "10.0.0.5\tdb\nfd00::1\tv6\n::1\tbr\n192.168.1.1\ta.b-c\n");
+  EXPECT_EQ(ExtraHostsLines({}).value_or("x"), "");
+  for (const char* bad :
+       {"db", "db:", ":10.0.0.5", "db:10.0.0.256", "db:name", "d b:10.0.0.1", "db:host-gateway"})
+    EXPECT_THAT(ExtraHostsLines({bad}).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, "--add-host"))
+        << bad;
+
+  const std::string host =
+      "# generated\nnameserver 10.0.0.2\nnameserver 10.0.0.3\nsearch corp.example\n"
+      "options edns0\n";
+  EXPECT_EQ(ResolvConfText(host, {}, {}, {}).value_or(""), host);
+  EXPECT_EQ(ResolvConfText(host, {"1.1.1.1", "2606:4700::1111"}, {}, {}).value_or(""),
+            "# generated\nsearch corp.example\noptions edns0\nnameserver 1.1.1.1\n"
+            "nameserver 2606:4700::1111\n");
+  EXPECT_EQ(ResolvConfText(host, {}, {"a.example", "b.example"}, {"ndots:2"}).value_or(""),
+            "# generated\nnameserver 10.0.0.2\nnameserver 10.0.0.3\nsearch a.example b.example\n"
+            "options ndots:2\n");
+  EXPECT_EQ(ResolvConfText("domain x\nnameserver 10.0.0.2", {}, {"."}, {}).value_or(""),
+            "nameserver 10.0.0.2\n");
+  EXPECT_EQ(ResolvConfText("", {"9.9.9.9"}, {}, {}).value_or(""), "nameserver 9.9.9.9\n");
+  EXPECT_THAT(ResolvConfText(host, {"dns.example"}, {}, {}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "--dns \"dns.example\""));
 }
 
 TEST(SpecTest, Capabilities) {
@@ -117,6 +167,7 @@ TEST(SpecTest, BuildsFromImageConfigAndFlags) {
                .network = {},
                .hook_program = "/usr/bin/bctr",
                .hosts_file = "/var/lib/x/hosts",
+               .resolv_file = "",
                .read_user_db = nullptr};
   absl::StatusOr<oci::Spec> s = BuildSpec(in);
   ASSERT_TRUE(s.ok()) << s.status();
@@ -184,6 +235,41 @@ TEST(SpecTest, BuildsFromImageConfigAndFlags) {
                           "--plugin-dir", "/usr/lib/cni", "--plugin-dir", "/opt/cni/bin"));
   EXPECT_EQ(s->hooks.poststop[0].args[2], "down");
   EXPECT_THAT(up.env, ElementsAre(::testing::StartsWith("PATH=")));
+
+  // --add-host's lines ride in an annotation for the hook; own files are bound read-only.
+  f.add_hosts = {"db:10.0.0.5"};
+  in.hosts_file = "/var/lib/x/hosts.d/default-a";
+  in.resolv_file = "/var/lib/x/resolv.d/default-a";
+  s = BuildSpec(in);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->annotations["berth.io/extra-hosts"], "10.0.0.5\tdb\n");
+  for (const char* dst : {"/etc/hosts", "/etc/resolv.conf"}) {
+    EXPECT_EQ(std::count_if(s->mounts.begin(), s->mounts.end(),
+                            [&](const oci::Mount& m) { return m.destination == dst; }),
+              1)
+        << dst;
+  }
+  EXPECT_TRUE(std::any_of(s->mounts.begin(), s->mounts.end(), [](const oci::Mount& m) {
+    return m.destination == "/etc/resolv.conf" && m.source == "/var/lib/x/resolv.d/default-a" &&
+           std::find(m.options.begin(), m.options.end(), "ro") != m.options.end();
+  }));
+  f.net = "host";
+  f.publish.clear();
+  s = BuildSpec(in);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(std::any_of(s->mounts.begin(), s->mounts.end(), [](const oci::Mount& m) {
+    return m.destination == "/etc/hosts" && m.source == "/var/lib/x/hosts.d/default-a";
+  }));
+  f.net = "none";
+  f.dns = {"1.1.1.1"};
+  in.resolv_file.clear();
+  EXPECT_THAT(BuildSpec(in).status(), StatusIs(absl::StatusCode::kInvalidArgument, "--net none"));
+  f.dns.clear();
+  f.add_hosts = {"db"};
+  EXPECT_THAT(BuildSpec(in).status(), StatusIs(absl::StatusCode::kInvalidArgument, "--add-host"));
+  f.add_hosts.clear();
+  in.hosts_file = "/var/lib/x/hosts";
+  f.publish = {"127.0.0.1:8080:80"};
 
   f.net = "none";
   EXPECT_FALSE(BuildSpec(in).ok()) << "ports without a network";

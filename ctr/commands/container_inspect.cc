@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "fmt/format.h"
 #include "google/protobuf/util/time_util.h"
 #include "nlohmann/json.hpp"
 

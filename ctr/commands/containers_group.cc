@@ -57,7 +57,7 @@ absl::Status RunRm(Cli& cli, const std::vector<std::string>& refs) {
                                   " (stop it or use `bctr rm -f`)");
       if (t.exists)
         BERTH_RETURN_IF_ERROR(DeleteTask(cli.conn(), c.id()).status());
-      return RemoveContainer(cli.conn(), c, cli.log_root);
+      return RemoveContainer(cli.conn(), c);
     }();
     if (st.ok())
       std::printf("%s\n", ref.c_str());

@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "fmt/format.h"
+
 #include "ctr/commands/commands.h"
 #include "ctr/containers.h"
 #include "lib/base/status.h"

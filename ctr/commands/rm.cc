@@ -39,7 +39,7 @@ absl::Status RemoveOne(Cli& cli, const std::string& ref, bool force) {
     if (!st.ok() && !absl::IsNotFound(st))
       return st;
   }
-  return RemoveContainer(conn, c, cli.log_root);
+  return RemoveContainer(conn, c);
 }
 
 absl::Status RunRm(Cli& cli, const RmFlags& f) {

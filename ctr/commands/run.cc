@@ -23,7 +23,7 @@ absl::Status RunRun(Cli& cli, const RunFlags& f) {
     // As docker: a container whose task could not start stays (Created), unless --rm.
     if (f.rm) {
       (void)DeleteTask(cli.conn(), c.id());
-      (void)RemoveContainer(cli.conn(), c, cli.log_root);
+      (void)RemoveContainer(cli.conn(), c);
     }
     return code.status();
   }

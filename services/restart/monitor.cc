@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <filesystem>
 #include <vector>
 
 #include "fmt/format.h"
@@ -311,28 +310,16 @@ absl::Status RestartMonitor::Remove(const std::string& ns, const metadata::Conta
     absl::StatusOr<snapshots::SnapshotStore*> store = snapshots_->Get(c.snapshotter);
     absl::Status s = store.ok() ? (*store)->Remove(ns, c.snapshot_key) : store.status();
     if (s.ok()) {
-      // bctr's init layer below it (policy.h), now that nothing is above it.
-      absl::StatusOr<snapshot::Info> init = (*store)->Stat(ns, c.snapshot_key + "-init");
-      if (init.ok() && init->labels.contains(kInitLayerLabel) &&
-          init->labels.at(kInitLayerLabel) == c.id)
+      // bctr's init layer below it, now that nothing is above it.
+      absl::StatusOr<snapshot::Info> init = (*store)->Stat(ns, meta::InitLayerName(c.id));
+      if (init.ok() && meta::IsInitLayerOf(init->labels, c.id))
         s = (*store)->Remove(ns, init->name);
     }
     if (!s.ok() && !absl::IsNotFound(s))
       spdlog::warn("auto-remove: remove snapshot namespace={} id={} error={}", ns, c.id,
                    s.ToString());  // the collector takes it later: nothing refers to it
   }
-  if (auto it = c.labels.find(kBerthLogUriLabel); it != c.labels.end()) {
-    std::error_code ec;
-    if (std::string path = FileUriPath(it->second); !path.empty())
-      std::filesystem::remove(path, ec);
-  }
-  if (auto it = c.labels.find(kHostsFileLabel); it != c.labels.end()) {
-    const std::filesystem::path path(it->second);
-    std::error_code ec;
-    if (path.parent_path().filename() == "hosts.d" && path.filename() == ns + "-" + c.id &&
-        std::filesystem::is_regular_file(path, ec))
-      std::filesystem::remove(path, ec);
-  }
+  meta::RemoveOwnedFiles(c.labels, ns, c.id);
   spdlog::info("removed exited container namespace={} id={} (auto-remove)", ns, c.id);
   return absl::OkStatus();
 }

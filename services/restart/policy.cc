@@ -5,7 +5,6 @@
 #include "fmt/format.h"
 
 #include "lib/base/status.h"
-#include "lib/base/stdio_uri.h"
 
 namespace berth::restart {
 namespace {
@@ -71,18 +70,13 @@ Decision Decide(const Labels& labels, std::optional<uint32_t> exit_status) {
 }
 
 bool AutoRemove(const Labels& labels) {
-  auto it = labels.find(kAutoRemoveLabel);
+  auto it = labels.find(meta::kAutoRemoveLabel);
   return it != labels.end() && it->second == "true";
 }
 
 bool Monitored(const Labels& labels) {
   auto status = labels.find(kStatusLabel);
   return (status != labels.end() && status->second == kStatusRunning) || AutoRemove(labels);
-}
-
-std::string FileUriPath(const std::string& uri) {
-  absl::StatusOr<StdioUri> u = ParseStdioUri(uri, "file");  // as the shim that wrote it
-  return u.ok() ? u->path : "";
 }
 
 }  // namespace berth::restart

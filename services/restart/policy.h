@@ -1,18 +1,18 @@
 #pragma once
 
 // The restart decision of berthd's restart monitor, from containerd's labels (the same names
-// its io.containerd.internal.v1.restart plugin reads; bctr writes them, see ctr/container_meta.h
-// — services/ may not include ctr/, so they are repeated here and must stay equal):
+// its io.containerd.internal.v1.restart plugin reads; lib/meta/labels.h holds them, shared with
+// bctr, which writes them):
 //   containerd.io/restart.status  "running": keep the task running; "stopped" (bctr stop): never
 //                                 restart. Absent or anything else: not monitored.
 //   containerd.io/restart.policy  "always" | "on-failure[:N]" | "no" (absent = "no"; containerd
 //                                 treats absent as always, berth does not restart unasked).
 //   containerd.io/restart.count   restarts done so far (the monitor writes it).
 //   containerd.io/restart.loguri  stdout and stderr of the restarted task (file:///...).
-// And berth's own (Docker's `run -d --rm`; bctr writes them):
+// And berth's own (Docker's `run -d --rm`):
 //   berth.io/auto-remove          "true": once the container's task has exited, the monitor
-//                                 deletes the task, the container, its snapshot and the file
-//                                 berth.io/log-uri names (file:///...).
+//                                 deletes the task, the container, its snapshot and init layer,
+//                                 and the files its labels name as its own.
 // Pure functions, no I/O.
 
 #include <cstdint>
@@ -22,22 +22,15 @@
 #include "absl/status/statusor.h"
 
 #include "lib/base/labels.h"
+#include "lib/meta/labels.h"
 
 namespace berth::restart {
 
-inline constexpr char kStatusLabel[] = "containerd.io/restart.status";
-inline constexpr char kPolicyLabel[] = "containerd.io/restart.policy";
-inline constexpr char kLogUriLabel[] = "containerd.io/restart.loguri";
-inline constexpr char kLogPathLabel[] = "containerd.io/restart.logpath";  // containerd's older one
-inline constexpr char kCountLabel[] = "containerd.io/restart.count";
-inline constexpr char kAutoRemoveLabel[] = "berth.io/auto-remove";
-inline constexpr char kBerthLogUriLabel[] = "berth.io/log-uri";
-// On the committed snapshot "<snapshot key>-init" that bctr makes below a container's own (its
-// init layer): the container's id. Removed with the container.
-inline constexpr char kInitLayerLabel[] = "berth.io/init-layer-of";
-// bctr's hosts file of a container on a CNI network (<state dir>/hosts.d/<ns>-<id>), removed
-// with the container.
-inline constexpr char kHostsFileLabel[] = "berth.io/hosts-file";
+inline constexpr auto& kStatusLabel = meta::kRestartStatusLabel;
+inline constexpr auto& kPolicyLabel = meta::kRestartPolicyLabel;
+inline constexpr auto& kLogUriLabel = meta::kRestartLogUriLabel;
+inline constexpr auto& kLogPathLabel = meta::kRestartLogPathLabel;
+inline constexpr auto& kCountLabel = meta::kRestartCountLabel;
 inline constexpr char kStatusRunning[] = "running";
 inline constexpr char kStatusStopped[] = "stopped";
 
@@ -72,9 +65,5 @@ bool AutoRemove(const Labels& labels);
 
 // Whether the monitor looks after the container: restart status "running", or auto-remove.
 bool Monitored(const Labels& labels);
-
-// The local path of a file:// URI, read as the shim reads it (lib/base/stdio_uri.h):
-// "file:///p?format=cri" → "/p"; empty for anything else.
-std::string FileUriPath(const std::string& uri);
 
 }  // namespace berth::restart

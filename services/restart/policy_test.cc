@@ -90,18 +90,13 @@ TEST(PolicyTest, RestartCount) {
   EXPECT_EQ(RestartCount({{kCountLabel, "-1"}}), 0);
 }
 
-TEST(PolicyTest, AutoRemoveAndTheLogFileItRemoves) {
+TEST(PolicyTest, AutoRemoveAndMonitored) {
   EXPECT_TRUE(AutoRemove({{"berth.io/auto-remove", "true"}}));
   EXPECT_FALSE(AutoRemove({{"berth.io/auto-remove", "yes"}}));
   EXPECT_FALSE(AutoRemove({}));
   EXPECT_TRUE(Monitored({{"berth.io/auto-remove", "true"}}));
   EXPECT_TRUE(Monitored({{"containerd.io/restart.status", "running"}}));
   EXPECT_FALSE(Monitored({{"containerd.io/restart.status", "stopped"}}));
-  EXPECT_EQ(FileUriPath("file:///var/log/berth/b/x.log?format=cri"), "/var/log/berth/b/x.log");
-  EXPECT_EQ(FileUriPath("file:///tmp/x.log"), "/tmp/x.log");
-  EXPECT_EQ(FileUriPath("file://localhost/tmp/a%20b.log"), "/tmp/a b.log");  // as the shim
-  for (const char* other : {"binary:///bin/logger", "fifo:///x", "file://relative", "/tmp/x", ""})
-    EXPECT_EQ(FileUriPath(other), "") << other;
 }
 
 TEST(MonitorTest, BackoffDoublesFromTheMinimumUpToTheCap) {

@@ -145,6 +145,29 @@ class BctrFixture : public testing::DaemonFixture {
     return out;
   }
 
+  // The files below `dir` (relative paths), for "nothing is left" checks.
+  static std::vector<std::string> FilesBelow(const std::filesystem::path& dir) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+         !ec && it != std::filesystem::end(it); it.increment(ec)) {
+      if (!it->is_directory())
+        out.push_back(std::filesystem::relative(it->path(), dir).string());
+    }
+    return out;
+  }
+
+  // The containers' own /etc/hosts and /etc/resolv.conf files (they live as long as their
+  // containers), relative to state_dir().
+  std::vector<std::string> OwnNetworkFiles() {
+    std::vector<std::string> out;
+    for (const char* d : {"hosts.d", "resolv.d"}) {
+      for (const std::string& f : FilesBelow(state_dir() / d))
+        out.push_back(std::string(d) + "/" + f);
+    }
+    return out;
+  }
+
   // Keys of the containers' init layers (committed snapshots "<id>-init") in our namespace.
   std::vector<std::string> InitLayers() {
     std::vector<std::string> out;

@@ -65,32 +65,17 @@ class BctrNetworkTest : public BctrFixture {
     return "wget " + url + " failed (exit " + std::to_string(r.exit_code) + "): " + r.err + r.out;
   }
 
-  // The files below `dir` (relative paths), for "nothing is left" checks.
-  static std::vector<std::string> FilesBelow(const fs::path& dir) {
-    std::vector<std::string> out;
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
-         it.increment(ec)) {
-      if (!it->is_directory())
-        out.push_back(fs::relative(it->path(), dir).string());
-    }
-    return out;
-  }
-
   // What the host-local plugin leases and what bctr keeps of an attachment: address files
   // (named by the address) under ipam/, cached results, pinned namespaces.
   std::vector<std::string> AttachmentFiles() {
     std::vector<std::string> out;
     for (const std::string& f : FilesBelow(state_dir())) {
       if (!f.ends_with("/lock") && f.find("last_reserved_ip") == std::string::npos &&
-          f != "hosts" && !f.starts_with("hosts.d/"))
+          f != "hosts" && !f.starts_with("hosts.d/") && !f.starts_with("resolv.d/"))
         out.push_back(f);
     }
     return out;
   }
-
-  // The containers' own hosts files (they live as long as their containers).
-  std::vector<std::string> HostsFiles() { return FilesBelow(state_dir() / "hosts.d"); }
 
   std::vector<std::string> MountsBelow(const fs::path& dir) {
     std::vector<std::string> out;
@@ -103,9 +88,11 @@ class BctrNetworkTest : public BctrFixture {
 };
 
 TEST_F(BctrNetworkTest, BridgeGivesAnAddressAndAWayToTheHost) {
-  testing::CommandResult r = Bctr(
-      {"run", "--rm", "--net", "bridge", "busybox", "sh", "-c",
-       "ip -4 -o addr show eth0; ip route; ping -c 1 -W 5 10.89.0.1; cat /etc/hosts; hostname"});
+  testing::CommandResult r =
+      Bctr({"run", "--rm", "--net", "bridge", "--add-host", "db:10.1.2.3", "--dns", "192.0.2.53",
+            "busybox", "sh", "-c",
+            "ip -4 -o addr show eth0; ip route; ping -c 1 -W 5 10.89.0.1; cat /etc/resolv.conf; "
+            "cat /etc/hosts; hostname"});
   ASSERT_EQ(r.exit_code, 0) << r.err << DaemonLog();
   EXPECT_THAT(r.out, ContainsRegex("eth0 +inet 10\\.89\\.[0-9]+\\.[0-9]+/16"));
   // As Docker's: /etc/hosts names the container's own address with its hostname.
@@ -113,16 +100,18 @@ TEST_F(BctrNetworkTest, BridgeGivesAnAddressAndAWayToTheHost) {
   ASSERT_TRUE(std::regex_search(r.out, ip, std::regex("inet (10\\.89\\.[0-9]+\\.[0-9]+)/16")));
   ASSERT_TRUE(std::regex_search(r.out, host, std::regex("\n([0-9a-f]{12})\n$"))) << r.out;
   EXPECT_THAT(r.out, HasSubstr("127.0.0.1\tlocalhost\n"));
-  EXPECT_THAT(r.out, HasSubstr(ip[1].str() + "\t" + host[1].str() + "\n"));
+  EXPECT_THAT(r.out, HasSubstr("10.1.2.3\tdb\n" + ip[1].str() + "\t" + host[1].str() + "\n"))
+      << "--add-host's line, then the container's own";
+  EXPECT_THAT(r.out, HasSubstr("nameserver 192.0.2.53\n"));
   EXPECT_THAT(r.out, HasSubstr("default via 10.89.0.1 dev eth0"));
   EXPECT_THAT(r.out, HasSubstr("1 packets received"));
   // The bridge is in berthd's namespace, not on the host.
   EXPECT_THAT(InNetns({"ip", "-o", "link", "show", "berth0"}).out, HasSubstr("berth0"));
   EXPECT_FALSE(fs::exists("/sys/class/net/berth0"));
   // --rm deleted the task: its address lease, result and pinned namespace went with it, and
-  // the container its hosts file.
+  // the container its hosts file and resolv.conf.
   EXPECT_THAT(AttachmentFiles(), IsEmpty());
-  EXPECT_THAT(HostsFiles(), IsEmpty());
+  EXPECT_THAT(OwnNetworkFiles(), IsEmpty());
   EXPECT_THAT(MountsBelow(state_dir()), IsEmpty());
   // So does berthd's removal of a detached --rm container.
   r = Bctr({"run", "-d", "--rm", "--net", "bridge", "busybox", "true"});
@@ -130,7 +119,7 @@ TEST_F(BctrNetworkTest, BridgeGivesAnAddressAndAWayToTheHost) {
   for (int i = 0; i < 100 && !ContainerIds().empty(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_THAT(ContainerIds(), IsEmpty());
-  EXPECT_THAT(HostsFiles(), IsEmpty());
+  EXPECT_THAT(OwnNetworkFiles(), IsEmpty());
   EXPECT_THAT(AttachmentFiles(), IsEmpty());
 }
 
@@ -162,7 +151,7 @@ TEST_F(BctrNetworkTest, PublishedPortAnswersOnTheHostAndGoesWithTheTask) {
   EXPECT_EQ(inspect[0]["HostConfig"]["NetworkMode"], "bridge");
   const std::string ip = net["IPAddress"].get<std::string>();
   EXPECT_THAT(AttachmentFiles(), ::testing::Contains("ipam/bridge/" + ip));
-  EXPECT_THAT(HostsFiles(), ::testing::ElementsAre(ns() + "-" + id));
+  EXPECT_THAT(OwnNetworkFiles(), ::testing::ElementsAre("hosts.d/" + ns() + "-" + id));
   EXPECT_THAT(InNetns({"iptables-save", "-t", "nat"}).out, HasSubstr(ns() + "-" + id));
 
   // A second container gets an address of its own while the first runs.
@@ -174,7 +163,7 @@ TEST_F(BctrNetworkTest, PublishedPortAnswersOnTheHostAndGoesWithTheTask) {
   r = Bctr({"rm", "-f", "web"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(AttachmentFiles(), IsEmpty());
-  EXPECT_THAT(HostsFiles(), IsEmpty());
+  EXPECT_THAT(OwnNetworkFiles(), IsEmpty());
   EXPECT_THAT(MountsBelow(state_dir()), IsEmpty());
   EXPECT_THAT(InNetns({"iptables-save", "-t", "nat"}).out, Not(HasSubstr(id)));
   EXPECT_THAT(InNetns({"iptables-save", "-t", "filter"}).out, Not(HasSubstr(ip + "/32")));

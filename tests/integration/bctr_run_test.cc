@@ -18,9 +18,11 @@ namespace berth {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::MatchesRegex;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 class BctrRunTest : public BctrFixture {};
@@ -209,6 +211,77 @@ TEST_F(BctrRunTest, NetworkModes) {
   r = Bctr({"run", "--rm", "--net", "bridge2", "busybox", "true"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("network \"bridge2\": no CNI configuration names it"));
+}
+
+TEST_F(BctrRunTest, TmpfsAddHostAndDns) {
+  // --tmpfs: Docker's defaults (noexec, nosuid, nodev, mode 1777), options added.
+  const std::string run_script =
+      "printf '#!/bin/sh\\necho ran\\n' > /scratch/s && chmod +x /scratch/s && /scratch/s";
+  testing::CommandResult r =
+      Bctr({"run", "--rm", "--tmpfs", "/scratch:size=1m", "busybox", "sh", "-c",
+            "grep ' /scratch ' /proc/mounts; stat -c %a /scratch; " + run_script});
+  EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, ContainsRegex("^tmpfs /scratch tmpfs rw,nosuid,nodev,noexec,[^ ]*size=1024k"));
+  EXPECT_THAT(r.out, HasSubstr("\n1777\n"));
+  EXPECT_THAT(r.out, Not(HasSubstr("ran")));
+  EXPECT_THAT(r.err, HasSubstr("Permission denied"));
+  r = Bctr({"run", "--rm", "--tmpfs", "/scratch:exec,mode=700", "busybox", "sh", "-c",
+            "stat -c %a /scratch; " + run_script});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "700\nran\n");
+  r = Bctr({"run", "--rm", "--tmpfs", "/scratch:color=red", "busybox", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--tmpfs \"/scratch:color=red\": unknown option \"color=red\""));
+
+  // --add-host: a hosts file of the container's own, even without a network; the name resolves.
+  r = Bctr({"run", "--rm", "--add-host", "db:10.1.2.3", "--add-host", "v6:fd00::1", "busybox", "sh",
+            "-c", "cat /etc/hosts; ping -c 1 -W 1 db"});
+  EXPECT_THAT(r.out, HasSubstr("127.0.0.1\tlocalhost\n"));
+  EXPECT_THAT(r.out, HasSubstr("10.1.2.3\tdb\nfd00::1\tv6\n"));
+  EXPECT_THAT(r.out, HasSubstr("PING db (10.1.2.3)")) << r.err;
+  EXPECT_THAT(OwnNetworkFiles(), IsEmpty()) << "--rm removed it";
+  r = Bctr({"run", "--rm", "--add-host", "db", "busybox", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--add-host \"db\": want HOST:ADDRESS"));
+
+  // --dns and friends on the host's network: a resolv.conf of the container's own.
+  r = Bctr({"run", "-d", "--net", "host", "--dns", "192.0.2.53", "--dns-search", "example.test",
+            "--dns-option", "ndots:3", "--add-host", "db:10.1.2.3", "busybox", "sleep", "1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << DaemonLog();
+  const std::string id = r.out.substr(0, 64);
+  EXPECT_THAT(OwnNetworkFiles(), ::testing::UnorderedElementsAre("hosts.d/" + ns() + "-" + id,
+                                                                 "resolv.d/" + ns() + "-" + id));
+  r = Bctr({"exec", id, "sh", "-c", "cat /etc/resolv.conf; grep -c . /etc/hosts"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> nameservers;
+  for (const std::string& line : testing::Lines(r.out)) {
+    if (line.starts_with("nameserver"))
+      nameservers.push_back(line);
+  }
+  EXPECT_THAT(nameservers, ::testing::ElementsAre("nameserver 192.0.2.53")) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("search example.test\n"));
+  EXPECT_THAT(r.out, HasSubstr("options ndots:3\n"));
+  // The host's /etc/hosts, and the added line.
+  const size_t host_lines = [] {
+    size_t n = 0;
+    for (const std::string& l : testing::Lines(testing::ReadFile("/etc/hosts"))) n += !l.empty();
+    return n;
+  }();
+  EXPECT_THAT(r.out, ::testing::EndsWith(std::to_string(host_lines + 1) + "\n"));
+  r = Bctr({"exec", id, "sh", "-c", "echo x >> /etc/resolv.conf"});
+  EXPECT_NE(r.exit_code, 0) << "read-only in the container";
+  r = Bctr({"rm", "-f", id});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(OwnNetworkFiles(), IsEmpty()) << "bctr rm removed them";
+
+  r = Bctr({"run", "--rm", "--net", "none", "--dns", "192.0.2.53", "busybox", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--dns: the container has no network (--net none)"));
+  r = Bctr({"run", "--rm", "--net", "host", "--dns", "resolver.example", "busybox", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--dns \"resolver.example\": not an IP address"));
+  EXPECT_THAT(ContainerIds(), IsEmpty());
+  EXPECT_THAT(OwnNetworkFiles(), IsEmpty());
 }
 
 TEST_F(BctrRunTest, EntrypointAndRestartLabels) {
