@@ -1,9 +1,11 @@
 #include "ctr/spec.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -366,6 +368,8 @@ void RunFlags::Add(CLI::App& cmd, bool run) {
   cmd.add_option("--tmpfs", tmpfs,
                  "Mount a tmpfs: CONTAINER[:OPTIONS] (default noexec,nosuid,nodev,mode=1777)")
       ->allow_extra_args(false);
+  cmd.add_option("--ulimit", ulimits, "Resource limit: NAME=SOFT[:HARD], e.g. nofile=1024:2048")
+      ->allow_extra_args(false);
   cmd.add_option("-l,--label", labels, "Set a label KEY=VALUE on the container")
       ->allow_extra_args(false);
   cmd.add_option("-w,--workdir", workdir, "Working directory inside the container");
@@ -582,6 +586,37 @@ absl::StatusOr<oci::Mount> ParseTmpfsFlag(const std::string& s) {
   return m;
 }
 
+absl::StatusOr<oci::Rlimit> ParseUlimit(const std::string& s) {
+  const size_t eq = s.find('=');
+  if (eq == std::string::npos || eq == 0)
+    return InvalidArgument(fmt::format("--ulimit {:?}: want NAME=SOFT[:HARD]", s));
+  oci::Rlimit r;
+  r.type = "RLIMIT_" + Upper(s.substr(0, eq));
+  std::optional<int> resource = oci::RlimitFromName(r.type);
+  if (!resource)
+    return InvalidArgument(fmt::format("--ulimit {:?}: unknown limit {:?}", s, s.substr(0, eq)));
+  r.resource = *resource;
+  auto value = [&](std::string_view v) -> absl::StatusOr<uint64_t> {
+    if (v == "-1" || v == "unlimited")
+      return RLIM_INFINITY;
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec != std::errc() || end != v.data() + v.size())
+      return InvalidArgument(fmt::format("--ulimit {:?}: {:?} is not a number", s, v));
+    return n;
+  };
+  const std::string_view values = std::string_view(s).substr(eq + 1);
+  const size_t colon = values.find(':');
+  BERTH_ASSIGN_OR_RETURN(r.soft, value(values.substr(0, colon)));
+  r.hard = r.soft;
+  if (colon != std::string_view::npos) {
+    BERTH_ASSIGN_OR_RETURN(r.hard, value(values.substr(colon + 1)));
+  }
+  if (r.soft > r.hard)
+    return InvalidArgument(fmt::format("--ulimit {:?}: the soft limit exceeds the hard one", s));
+  return r;
+}
+
 absl::StatusOr<std::vector<std::string>> ApplyCapabilities(std::vector<std::string> base,
                                                            const std::vector<std::string>& add,
                                                            const std::vector<std::string>& drop) {
@@ -739,6 +774,12 @@ absl::StatusOr<oci::Spec> BuildSpec(const SpecInput& in) {
   BERTH_RETURN_IF_ERROR(ApplySecurityOpts(f, s));
   BERTH_RETURN_IF_ERROR(ApplyResources(f, s));
   BERTH_RETURN_IF_ERROR(ApplyMounts(f, s));
+  for (const std::string& u : f.ulimits) {
+    BERTH_ASSIGN_OR_RETURN(oci::Rlimit r, ParseUlimit(u));
+    std::vector<oci::Rlimit>& all = s.process->rlimits;
+    std::erase_if(all, [&](const oci::Rlimit& o) { return o.type == r.type; });
+    all.push_back(std::move(r));
+  }
   s.root.readonly = f.read_only;
   return s;
 }

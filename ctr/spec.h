@@ -28,6 +28,7 @@ struct RunFlags {
   std::vector<std::string> volumes;  // -v host:ctr[:ro]
   std::vector<std::string> mounts;   // --mount type=bind,src=,dst=[,ro]
   std::vector<std::string> tmpfs;    // --tmpfs /dst[:opts]
+  std::vector<std::string> ulimits;  // --ulimit name=soft[:hard]
   std::vector<std::string> labels;   // --label k=v
   std::vector<std::string> cap_add;
   std::vector<std::string> cap_drop;
@@ -100,6 +101,11 @@ absl::StatusOr<oci::Mount> ParseMountFlag(const std::string& s);
 // OPTIONS (comma-separated: ro, rw, exec, suid, dev and their no- forms, size=, mode=, uid=,
 // gid=, nr_inodes=) added or overriding. InvalidArgument naming the flag otherwise.
 absl::StatusOr<oci::Mount> ParseTmpfsFlag(const std::string& s);
+
+// --ulimit NAME=SOFT[:HARD] as Docker's (nofile=1024:2048, core=0, memlock=-1): NAME an rlimit
+// without RLIMIT_ (any case), -1 or "unlimited" for no limit, HARD = SOFT when not given.
+// InvalidArgument naming the flag for an unknown name, a bad number or SOFT > HARD.
+absl::StatusOr<oci::Rlimit> ParseUlimit(const std::string& s);
 
 // Docker's capability arithmetic: ALL (every capability in bctr's bounding set), names with or
 // without CAP_, any case. Drops apply

@@ -2,6 +2,8 @@
 
 #include "ctr/spec.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 
 #include "gmock/gmock.h"
@@ -100,6 +102,32 @@ TEST(SpecTest, AddHostAndDnsAsDocker) {
               StatusIs(absl::StatusCode::kInvalidArgument, "--dns \"dns.example\""));
 }
 
+TEST(SpecTest, UlimitsAsDocker) {
+  absl::StatusOr<oci::Rlimit> r = ParseUlimit("nofile=1024:2048");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->type, "RLIMIT_NOFILE");
+  EXPECT_EQ(r->resource, RLIMIT_NOFILE);
+  EXPECT_EQ(r->soft, 1024u);
+  EXPECT_EQ(r->hard, 2048u);
+  r = ParseUlimit("CORE=0");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->type, "RLIMIT_CORE");
+  EXPECT_EQ(r->soft, 0u);
+  EXPECT_EQ(r->hard, 0u);
+  r = ParseUlimit("memlock=-1:unlimited");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->soft, RLIM_INFINITY);
+  EXPECT_EQ(r->hard, RLIM_INFINITY);
+  EXPECT_THAT(ParseUlimit("nofile").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "want NAME=SOFT[:HARD]"));
+  EXPECT_THAT(ParseUlimit("files=1").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "unknown limit \"files\""));
+  EXPECT_THAT(ParseUlimit("nofile=2048:1024").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "soft limit exceeds"));
+  for (const char* bad : {"nofile=", "nofile=x", "nofile=1:", "nofile=1k", "nofile=-2"})
+    EXPECT_FALSE(ParseUlimit(bad).ok()) << bad;
+}
+
 TEST(SpecTest, Capabilities) {
   std::vector<std::string> base = {"CAP_CHOWN", "CAP_KILL"};
   EXPECT_THAT(*ApplyCapabilities(base, {"net_admin"}, {"chown"}),
@@ -188,6 +216,16 @@ TEST(SpecTest, BuildsFromImageConfigAndFlags) {
   EXPECT_TRUE(s->linux.seccomp.has_value());
   EXPECT_EQ(s->mounts.back().destination, "/c");
   EXPECT_EQ(s->linux.cgroups_path, "/default/" + std::string(64, 'a'));
+
+  f.ulimits = {"nofile=4096:8192", "core=0"};
+  s = BuildSpec(in);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->process->rlimits.size(), 2u) << "the default RLIMIT_NOFILE replaced";
+  EXPECT_EQ(s->process->rlimits[0].type, "RLIMIT_NOFILE");
+  EXPECT_EQ(s->process->rlimits[0].soft, 4096u);
+  EXPECT_EQ(s->process->rlimits[0].hard, 8192u);
+  EXPECT_EQ(s->process->rlimits[1].type, "RLIMIT_CORE");
+  f.ulimits.clear();
 
   f.args = {"other"};
   f.entrypoint = "";

@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <sstream>
 
 #include "fmt/format.h"
 #include "google/protobuf/util/time_util.h"
@@ -116,6 +117,16 @@ absl::StatusOr<json> InspectOne(Cli& cli, const std::string& ref) {
     config["StopTimeout"] = std::atoi(it->second.c_str());
   if (spec.process && spec.process->capabilities)
     host["Capabilities"] = spec.process->capabilities->bounding;
+  // --add-host's lines ("<address>\t<host>"), as Docker shows them: "<host>:<address>".
+  json extra_hosts = json::array();
+  if (auto it = spec.annotations.find(kExtraHostsAnnotation); it != spec.annotations.end()) {
+    std::istringstream lines(it->second);
+    for (std::string line; std::getline(lines, line);) {
+      if (size_t tab = line.find('\t'); tab != std::string::npos)
+        extra_hosts.push_back(fmt::format("{}:{}", line.substr(tab + 1), line.substr(0, tab)));
+    }
+  }
+  host["ExtraHosts"] = extra_hosts;
   json out = {{"Id", c.id()},
               {"Name", ContainerName(c)},
               {"Image", c.image()},

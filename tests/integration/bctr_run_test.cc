@@ -1,7 +1,8 @@
 // bctr run against a private berthd with the busybox test image: output and exit codes, and
 // that each flag takes effect inside the container (bind mounts, env, workdir, user,
-// read-only root, memory and pids limits in the task's cgroup, capabilities, network,
-// hostname), --rm leaving nothing behind, and a run that cannot get its image leaving nothing.
+// read-only root, memory and pids limits in the task's cgroup, rlimits, capabilities, network,
+// hostname, tmpfs mounts, added hosts and name servers), --rm leaving nothing behind, and a run
+// that cannot get its image leaving nothing.
 
 #include <sys/stat.h>
 
@@ -188,6 +189,14 @@ TEST_F(BctrRunTest, ResourceLimitsLandInTheCgroup) {
   r = Bctr({"run", "--rm", "--memory", "12q", "busybox", "true"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("unknown unit"));
+  // --ulimit, as the container's process sees it.
+  r = Bctr({"run", "--rm", "--ulimit", "nofile=512:1024", "--ulimit", "core=0", "busybox", "sh",
+            "-c", "ulimit -Sn; ulimit -Hn; ulimit -c"});
+  EXPECT_EQ(r.out, "512\n1024\n0\n") << r.err;
+  r = Bctr({"run", "--rm", "--ulimit", "nofile=2:1", "busybox", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--ulimit \"nofile=2:1\": the soft limit exceeds the hard one"));
+  EXPECT_THAT(ContainerIds(), IsEmpty());
 }
 
 TEST_F(BctrRunTest, NetworkModes) {
@@ -249,6 +258,9 @@ TEST_F(BctrRunTest, TmpfsAddHostAndDns) {
             "--dns-option", "ndots:3", "--add-host", "db:10.1.2.3", "busybox", "sleep", "1000"});
   ASSERT_EQ(r.exit_code, 0) << r.err << DaemonLog();
   const std::string id = r.out.substr(0, 64);
+  nlohmann::json inspect = nlohmann::json::parse(Bctr({"inspect", id}).out, nullptr, false);
+  ASSERT_TRUE(inspect.is_array());
+  EXPECT_EQ(inspect[0]["HostConfig"]["ExtraHosts"], nlohmann::json::array({"db:10.1.2.3"}));
   EXPECT_THAT(OwnNetworkFiles(), ::testing::UnorderedElementsAre("hosts.d/" + ns() + "-" + id,
                                                                  "resolv.d/" + ns() + "-" + id));
   r = Bctr({"exec", id, "sh", "-c", "cat /etc/resolv.conf; grep -c . /etc/hosts"});
