@@ -1,6 +1,8 @@
 #include "ctr/spec.h"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +25,7 @@
 #include "lib/oci/capabilities.h"
 #include "lib/oci/default_spec.h"
 #include "lib/oci/spec_json.h"
+#include "lib/oci/sysctl.h"
 
 namespace berth::ctr {
 namespace {
@@ -330,6 +333,7 @@ absl::Status ApplyProcess(const SpecInput& in, oci::Spec& s) {
   if (!user.empty()) {
     BERTH_ASSIGN_OR_RETURN(p.user, ResolveUser(user, in.read_user_db, &home));
   }
+  BERTH_RETURN_IF_ERROR(AddGroups(f.group_add, in.read_user_db, p.user));
   BERTH_RETURN_IF_ERROR(ApplyEnv(f, in.image, s));
   SetEnv(p.env, "HOSTNAME=" + s.hostname);
   bool has_home = std::any_of(p.env.begin(), p.env.end(),
@@ -368,6 +372,13 @@ void RunFlags::Add(CLI::App& cmd, bool run) {
   cmd.add_option("--tmpfs", tmpfs,
                  "Mount a tmpfs: CONTAINER[:OPTIONS] (default noexec,nosuid,nodev,mode=1777)")
       ->allow_extra_args(false);
+  cmd.add_option("--sysctl", sysctls, "Namespaced kernel parameter: KEY=VALUE")
+      ->allow_extra_args(false);
+  cmd.add_option("--device", devices, "Host device: HOST[:CONTAINER[:PERMISSIONS]] (rwm)")
+      ->allow_extra_args(false);
+  cmd.add_option("--group-add", group_add, "Supplementary group (name or number)")
+      ->allow_extra_args(false);
+  cmd.add_option("--shm-size", shm_size, "Size of /dev/shm (default 64m)");
   cmd.add_option("--ulimit", ulimits, "Resource limit: NAME=SOFT[:HARD], e.g. nofile=1024:2048")
       ->allow_extra_args(false);
   cmd.add_option("-l,--label", labels, "Set a label KEY=VALUE on the container")
@@ -617,6 +628,43 @@ absl::StatusOr<oci::Rlimit> ParseUlimit(const std::string& s) {
   return r;
 }
 
+absl::StatusOr<DeviceFlag> ParseDeviceFlag(const std::string& s) {
+  std::vector<std::string> parts = Split(s, ':');
+  if (parts.size() > 3 || parts[0].empty())
+    return InvalidArgument(fmt::format("--device {:?}: want HOST[:CONTAINER[:PERMISSIONS]]", s));
+  // HOST:PERMISSIONS, as Docker reads it, when the second part is no path.
+  if (parts.size() == 2 && !parts[1].starts_with("/"))
+    parts = {parts[0], parts[0], parts[1]};
+  const std::string& host = parts[0];
+  const std::string ctr = parts.size() > 1 && !parts[1].empty() ? parts[1] : host;
+  const std::string access = parts.size() > 2 ? parts[2] : "rwm";
+  if (!host.starts_with("/") || !ctr.starts_with("/"))
+    return InvalidArgument(fmt::format("--device {:?}: paths must be absolute", s));
+  if (access.empty() || access.find_first_not_of("rwm") != std::string::npos)
+    return InvalidArgument(
+        fmt::format("--device {:?}: permissions {:?} are not a subset of rwm", s, access));
+  struct stat st;
+  if (::stat(host.c_str(), &st) != 0)
+    return ErrnoError(errno, fmt::format("--device {:?}: {}", s, host));
+  if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+    return InvalidArgument(
+        fmt::format("--device {:?}: {} is not a character or block device", s, host));
+  DeviceFlag out;
+  out.device.type = S_ISCHR(st.st_mode) ? "c" : "b";
+  out.device.path = ctr;
+  out.device.major = major(st.st_rdev);
+  out.device.minor = minor(st.st_rdev);
+  out.device.file_mode = st.st_mode & 07777;
+  out.device.uid = 0;
+  out.device.gid = 0;
+  out.rule.allow = true;
+  out.rule.type = out.device.type;
+  out.rule.major = out.device.major;
+  out.rule.minor = out.device.minor;
+  out.rule.access = access;
+  return out;
+}
+
 absl::StatusOr<std::vector<std::string>> ApplyCapabilities(std::vector<std::string> base,
                                                            const std::vector<std::string>& add,
                                                            const std::vector<std::string>& drop) {
@@ -735,6 +783,68 @@ absl::StatusOr<oci::User> ResolveUser(const std::string& spec, const UserDbReade
   return u;
 }
 
+namespace {
+
+// --sysctl (checked as the runtime will: oci::ValidateSysctls), --shm-size, --device.
+absl::Status ApplyKernelFlags(const RunFlags& f, oci::Spec& s) {
+  for (const std::string& kv : f.sysctls) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return InvalidArgument(fmt::format("--sysctl {:?}: want KEY=VALUE", kv));
+    s.linux.sysctl[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  if (absl::Status st = oci::ValidateSysctls(s); !st.ok())
+    return InvalidArgument(fmt::format("--sysctl: {}", std::string(st.message())));
+  if (!f.shm_size.empty()) {
+    absl::StatusOr<int64_t> bytes = ParseMemorySize(f.shm_size);
+    if (!bytes.ok() || *bytes <= 0)
+      return InvalidArgument(
+          fmt::format("--shm-size {:?}: want a positive size, e.g. 64m or 1g", f.shm_size));
+    for (oci::Mount& m : s.mounts) {
+      if (m.destination != "/dev/shm")
+        continue;
+      std::erase_if(m.options, [](const std::string& o) { return o.starts_with("size="); });
+      m.options.push_back(fmt::format("size={}k", (*bytes + 1023) / 1024));
+    }
+  }
+  for (const std::string& d : f.devices) {
+    BERTH_ASSIGN_OR_RETURN(DeviceFlag dev, ParseDeviceFlag(d));
+    std::erase_if(s.linux.devices, [&](const oci::Device& o) { return o.path == dev.device.path; });
+    s.linux.devices.push_back(std::move(dev.device));
+    s.linux.resources->devices.push_back(std::move(dev.rule));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status AddGroups(const std::vector<std::string>& groups, const UserDbReader& read,
+                       oci::User& user) {
+  std::optional<UserDb> db;
+  for (const std::string& g : groups) {
+    std::optional<uint32_t> gid = ParseUint32(g);
+    if (!gid) {
+      if (g.empty())
+        return InvalidArgument("--group-add \"\": want a group name or number");
+      if (!read)
+        return InvalidArgument(
+            fmt::format("--group-add {:?}: cannot read the image's user database", g));
+      if (!db) {
+        BERTH_ASSIGN_OR_RETURN(db, read());
+      }
+      std::vector<std::string> gr = FindEntry(db->group, g, false);
+      if (gr.size() < 3)
+        return absl::NotFoundError(
+            fmt::format("--group-add {:?}: no such group in the image's /etc/group", g));
+      gid = ParseUint32(gr[2]).value_or(0);
+    }
+    if (std::find(user.additional_gids.begin(), user.additional_gids.end(), *gid) ==
+        user.additional_gids.end())
+      user.additional_gids.push_back(*gid);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> ParseRestartPolicy(const std::string& s) {
   if (s.empty() || s == "no")
     return std::string();
@@ -774,6 +884,7 @@ absl::StatusOr<oci::Spec> BuildSpec(const SpecInput& in) {
   BERTH_RETURN_IF_ERROR(ApplySecurityOpts(f, s));
   BERTH_RETURN_IF_ERROR(ApplyResources(f, s));
   BERTH_RETURN_IF_ERROR(ApplyMounts(f, s));
+  BERTH_RETURN_IF_ERROR(ApplyKernelFlags(f, s));
   for (const std::string& u : f.ulimits) {
     BERTH_ASSIGN_OR_RETURN(oci::Rlimit r, ParseUlimit(u));
     std::vector<oci::Rlimit>& all = s.process->rlimits;

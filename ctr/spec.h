@@ -29,7 +29,11 @@ struct RunFlags {
   std::vector<std::string> mounts;   // --mount type=bind,src=,dst=[,ro]
   std::vector<std::string> tmpfs;    // --tmpfs /dst[:opts]
   std::vector<std::string> ulimits;  // --ulimit name=soft[:hard]
-  std::vector<std::string> labels;   // --label k=v
+  std::vector<std::string> sysctls;  // --sysctl key=value
+  std::vector<std::string> devices;  // --device host[:ctr[:perms]]
+  std::vector<std::string> group_add;
+  std::string shm_size;             // --shm-size; default Docker's 64m
+  std::vector<std::string> labels;  // --label k=v
   std::vector<std::string> cap_add;
   std::vector<std::string> cap_drop;
   std::vector<std::string> security_opts;
@@ -107,6 +111,16 @@ absl::StatusOr<oci::Mount> ParseTmpfsFlag(const std::string& s);
 // InvalidArgument naming the flag for an unknown name, a bad number or SOFT > HARD.
 absl::StatusOr<oci::Rlimit> ParseUlimit(const std::string& s);
 
+// --device HOST[:CONTAINER[:PERMISSIONS]] as Docker's: the host's character or block device
+// node, made at CONTAINER (default HOST) with the host node's mode, and a device cgroup rule
+// allowing PERMISSIONS (a subset of "rwm", default all three). InvalidArgument naming the flag.
+struct DeviceFlag {
+  oci::Device device;
+  oci::DeviceRule rule;
+};
+
+absl::StatusOr<DeviceFlag> ParseDeviceFlag(const std::string& s);
+
 // Docker's capability arithmetic: ALL (every capability in bctr's bounding set), names with or
 // without CAP_, any case. Drops apply
 // after adds, except that adding a capability explicitly keeps it when ALL is dropped.
@@ -129,6 +143,11 @@ void SetEnv(std::vector<std::string>& list, const std::string& env);
 // group is given; names must exist. `home` gets the user's home directory ("/" if unknown).
 absl::StatusOr<oci::User> ResolveUser(const std::string& spec, const UserDbReader& read,
                                       std::string* home);
+
+// --group-add: each GROUP (a name from the image's /etc/group, or a number) joins the process's
+// supplementary groups. NotFound naming a group the image lacks.
+absl::Status AddGroups(const std::vector<std::string>& groups, const UserDbReader& read,
+                       oci::User& user);
 
 // Parses a --restart value: no, always, unless-stopped, on-failure[:N]. Returns the value of
 // containerd's restart policy label ("" for no).

@@ -128,6 +128,53 @@ TEST(SpecTest, UlimitsAsDocker) {
     EXPECT_FALSE(ParseUlimit(bad).ok()) << bad;
 }
 
+TEST(SpecTest, DevicesAsDocker) {
+  absl::StatusOr<DeviceFlag> d = ParseDeviceFlag("/dev/null");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->device.type, "c");
+  EXPECT_EQ(d->device.path, "/dev/null");
+  EXPECT_EQ(d->device.major, 1);
+  EXPECT_EQ(d->device.minor, 3);
+  EXPECT_TRUE(d->rule.allow);
+  EXPECT_EQ(d->rule.type, "c");
+  EXPECT_EQ(d->rule.major, 1);
+  EXPECT_EQ(d->rule.minor, 3);
+  EXPECT_EQ(d->rule.access, "rwm");
+  d = ParseDeviceFlag("/dev/null:/dev/n2:r");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->device.path, "/dev/n2");
+  EXPECT_EQ(d->rule.access, "r");
+  d = ParseDeviceFlag("/dev/null:rw");  // HOST:PERMISSIONS
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->device.path, "/dev/null");
+  EXPECT_EQ(d->rule.access, "rw");
+  EXPECT_THAT(ParseDeviceFlag("/dev/null:/x:z").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "not a subset of rwm"));
+  EXPECT_THAT(ParseDeviceFlag("/etc/passwd").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "not a character or block device"));
+  EXPECT_THAT(ParseDeviceFlag("/dev/no-such-device").status(),
+              StatusIs(absl::StatusCode::kNotFound, "--device \"/dev/no-such-device\""));
+  EXPECT_FALSE(ParseDeviceFlag("dev/null").ok());
+  EXPECT_FALSE(ParseDeviceFlag("/dev/null:/a:r:x").ok());
+}
+
+TEST(SpecTest, GroupAddTakesNumbersAndTheImagesGroupNames) {
+  int reads = 0;
+  UserDbReader read = [&]() -> absl::StatusOr<UserDb> {
+    ++reads;
+    return UserDb{.passwd = "", .group = "staff:x:50:\nwheel:x:10:root\n"};
+  };
+  oci::User u;
+  u.additional_gids = {10};
+  ASSERT_THAT(AddGroups({"1234", "staff", "wheel"}, read, u), testing::IsOk());
+  EXPECT_THAT(u.additional_gids, ElementsAre(10, 1234, 50));
+  EXPECT_EQ(reads, 1);
+  EXPECT_THAT(AddGroups({"nogroup"}, read, u),
+              StatusIs(absl::StatusCode::kNotFound, "--group-add \"nogroup\": no such group"));
+  EXPECT_THAT(AddGroups({"staff"}, nullptr, u), StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_THAT(AddGroups({"7"}, nullptr, u), testing::IsOk()) << "numbers need no database";
+}
+
 TEST(SpecTest, Capabilities) {
   std::vector<std::string> base = {"CAP_CHOWN", "CAP_KILL"};
   EXPECT_THAT(*ApplyCapabilities(base, {"net_admin"}, {"chown"}),
@@ -226,6 +273,35 @@ TEST(SpecTest, BuildsFromImageConfigAndFlags) {
   EXPECT_EQ(s->process->rlimits[0].hard, 8192u);
   EXPECT_EQ(s->process->rlimits[1].type, "RLIMIT_CORE");
   f.ulimits.clear();
+
+  // --sysctl checked as the runtime checks it; --shm-size; --device.
+  f.sysctls = {"net.ipv4.ip_forward=1", "kernel.shmmax=1000000"};
+  f.shm_size = "128m";
+  f.devices = {"/dev/null:/dev/n2:r"};
+  s = BuildSpec(in);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->linux.sysctl["net.ipv4.ip_forward"], "1");
+  EXPECT_EQ(s->linux.sysctl["kernel.shmmax"], "1000000");
+  auto shm = std::find_if(s->mounts.begin(), s->mounts.end(),
+                          [](const oci::Mount& m) { return m.destination == "/dev/shm"; });
+  ASSERT_NE(shm, s->mounts.end());
+  EXPECT_THAT(shm->options, Contains("size=131072k"));
+  EXPECT_THAT(shm->options, Not(Contains("size=65536k")));
+  ASSERT_FALSE(s->linux.devices.empty());
+  EXPECT_EQ(s->linux.devices.back().path, "/dev/n2");
+  EXPECT_EQ(s->linux.resources->devices.back().access, "r");
+  f.sysctls = {"vm.swappiness=10"};
+  EXPECT_THAT(BuildSpec(in).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "--sysctl: linux.sysctl: \"vm.swappiness\" is not in a separate kernel "
+                       "namespace"));
+  f.sysctls = {"novalue"};
+  EXPECT_FALSE(BuildSpec(in).ok());
+  f.sysctls.clear();
+  f.shm_size = "0";
+  EXPECT_THAT(BuildSpec(in).status(), StatusIs(absl::StatusCode::kInvalidArgument, "--shm-size"));
+  f.shm_size.clear();
+  f.devices.clear();
 
   f.args = {"other"};
   f.entrypoint = "";

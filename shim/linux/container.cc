@@ -7,8 +7,6 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <iterator>
-#include <string_view>
 #include <thread>
 
 #include "absl/cleanup/cleanup.h"
@@ -17,6 +15,7 @@
 
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "lib/oci/sysctl.h"
 #include "shim/linux/exec.h"
 #include "shim/linux/hooks.h"
 #include "shim/linux/init.h"
@@ -30,33 +29,6 @@ namespace {
 
 constexpr int kSetupTimeoutMs = 30000;
 
-// As runc: a sysctl is written only in a namespace of the container's own, never the host's
-// (the ipc ones, fs.mqueue.*, net.*, the uts names); others are refused before anything runs.
-absl::Status ValidateSysctls(const oci::Spec& spec) {
-  static constexpr std::string_view kIpc[] = {
-      "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
-      "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"};
-  auto has = [&](const char* type) { return spec.linux.FindNamespace(type) != nullptr; };
-  for (const auto& [key, value] : spec.linux.sysctl) {
-    std::string_view k = key;
-    const char* ns = nullptr;
-    if (std::find(std::begin(kIpc), std::end(kIpc), k) != std::end(kIpc) ||
-        k.starts_with("fs.mqueue."))
-      ns = "ipc";
-    else if (k.starts_with("net."))
-      ns = "network";
-    else if (k == "kernel.hostname" || k == "kernel.domainname")
-      ns = "uts";
-    if (ns == nullptr)
-      return InvalidArgument(
-          fmt::format("linux.sysctl: {:?} is not in a separate kernel namespace", key));
-    if (!has(ns))
-      return InvalidArgument(
-          fmt::format("linux.sysctl: {:?} is not allowed in the host's {} namespace", key, ns));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status Validate(const oci::Spec& spec) {
   if (!spec.process)
     return InvalidArgument("config.json: process: required");
@@ -65,7 +37,7 @@ absl::Status Validate(const oci::Spec& spec) {
       (spec.linux.FindNamespace("uts") == nullptr ||
        !spec.linux.FindNamespace("uts")->path.empty()))
     return InvalidArgument("hostname: setting it needs a new uts namespace");
-  BERTH_RETURN_IF_ERROR(ValidateSysctls(spec));
+  BERTH_RETURN_IF_ERROR(oci::ValidateSysctls(spec));
   return absl::OkStatus();
 }
 

@@ -5,7 +5,10 @@
 // that cannot get its image leaving nothing.
 
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <regex>
 
@@ -294,6 +297,51 @@ TEST_F(BctrRunTest, TmpfsAddHostAndDns) {
   EXPECT_THAT(r.err, HasSubstr("--dns \"resolver.example\": not an IP address"));
   EXPECT_THAT(ContainerIds(), IsEmpty());
   EXPECT_THAT(OwnNetworkFiles(), IsEmpty());
+}
+
+TEST_F(BctrRunTest, SysctlShmSizeDevicesAndGroups) {
+  testing::CommandResult r = Bctr({"run", "--rm", "--sysctl", "net.ipv4.ip_forward=1", "--sysctl",
+                                   "kernel.shmmax=4096000", "--shm-size", "128m", "--group-add",
+                                   "1234", "--group-add", "nogroup", "busybox", "sh", "-c",
+                                   "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax; "
+                                   "grep ' /dev/shm ' /proc/mounts; id -G"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << DaemonLog();
+  std::vector<std::string> lines = testing::Lines(r.out);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  EXPECT_EQ(lines[0], "1");
+  EXPECT_EQ(lines[1], "4096000");
+  EXPECT_THAT(lines[2], HasSubstr("size=131072k"));
+  EXPECT_EQ(lines[3], "0 1234 65534");
+  r = Bctr({"run", "--rm", "--sysctl", "vm.swappiness=10", "busybox", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--sysctl: linux.sysctl: \"vm.swappiness\" is not in a separate "
+                               "kernel namespace"));
+  r = Bctr(
+      {"run", "--rm", "--net", "host", "--sysctl", "net.ipv4.ip_forward=1", "busybox", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("is not allowed in the host's network namespace"));
+  r = Bctr({"run", "--rm", "--group-add", "staff", "busybox", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--group-add \"staff\": no such group in the image's /etc/group"));
+
+  // --device: the node is made where asked, and the device cgroup lets only the given access
+  // through: a node with no driver behind it (240 is a major for local use) answers an allowed
+  // open with ENXIO from the kernel, a refused one with EPERM from the cgroup.
+  const std::string fake = (dir().path() / "fake-device").string();
+  ASSERT_EQ(::mknod(fake.c_str(), S_IFCHR | 0666, makedev(240, 7)), 0) << std::strerror(errno);
+  r = Bctr({"run", "--rm", "--device", fake + ":/dev/fake:r", "busybox", "sh", "-c",
+            "stat -c '%F %t:%T' /dev/fake; cat /dev/fake; echo x > /dev/fake"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.out, "character special file f0:7\n") << r.err;
+  EXPECT_THAT(r.err, HasSubstr("cat: can't open '/dev/fake': No such device or address"));
+  EXPECT_THAT(r.err, HasSubstr("can't create /dev/fake: Operation not permitted"));
+  r = Bctr({"run", "--rm", "busybox", "sh", "-c", "mknod /dev/fake c 240 7 && cat /dev/fake"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("Operation not permitted")) << "without --device: refused";
+  r = Bctr({"run", "--rm", "--device", "/etc/passwd", "busybox", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("/etc/passwd is not a character or block device"));
+  EXPECT_THAT(ContainerIds(), IsEmpty());
 }
 
 TEST_F(BctrRunTest, EntrypointAndRestartLabels) {

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "lib/oci/default_spec.h"
 #include "shim/linux/cgroups/v2.h"
 #include "shim/linux/process.h"
 #include "shim/linux/syscalls.h"
@@ -63,6 +65,67 @@ TEST(CgroupJoinTest, V2ChildStartsInsideTheCgroup) {
   ::close(hold[1]);
   EXPECT_THAT(child.Wait(std::chrono::seconds(10)), IsOk());
   EXPECT_THAT(cgroup, HasSubstr("0::" + path + "\n"));
+}
+
+// v2's device rules (device_filter.h): a child in the cgroup opens what the rules allow and is
+// refused the rest, before any driver is asked (EPERM, not ENXIO, for a node with no device).
+TEST(CgroupDevicesTest, V2RulesAreEnforcedByTheAttachedProgram) {
+  BERTH_REQUIRE_ROOT();
+  berth::testing::TempDir mnt("cg2");
+  if (::mount("cgroup2", mnt.path().c_str(), "cgroup2", 0, nullptr) != 0)
+    GTEST_SKIP() << "cannot mount cgroup2: " << std::strerror(errno);
+  absl::Cleanup unmount = [&] { ::umount2(mnt.path().c_str(), MNT_DETACH); };
+  std::string path = fmt::format("/berth-devices-test-{}", ::getpid());
+  ASSERT_EQ(::mkdir((mnt.path().string() + path).c_str(), 0755), 0) << std::strerror(errno);
+  absl::Cleanup remove = [&] { ::rmdir((mnt.path().string() + path).c_str()); };
+  berth::testing::TempDir nodes("devnodes");
+  // 240: a major for local use, with no driver behind it here.
+  const std::string fake_block = (nodes.path() / "fake-block").string();
+  ASSERT_EQ(::mknod(fake_block.c_str(), S_IFBLK | 0600, makedev(240, 7)), 0)
+      << std::strerror(errno);
+
+  std::vector<oci::DeviceRule> rules = oci::DefaultSpec("ns", "id").linux.resources->devices;
+  std::erase_if(rules, [](const oci::DeviceRule& r) { return r.major == 1 && r.minor == 7; });
+  oci::DeviceRule full_read;  // /dev/full: read only
+  full_read.allow = true;
+  full_read.type = "c";
+  full_read.major = 1;
+  full_read.minor = 7;
+  full_read.access = "r";
+  rules.push_back(full_read);
+  CgroupV2 cg(path, mnt.path().string());
+  oci::Resources resources;
+  resources.devices = rules;
+  ASSERT_THAT(cg.Apply(resources), IsOk());
+  ASSERT_THAT(cg.Apply(resources), IsOk()) << "applied again: the earlier program is replaced";
+
+  absl::StatusOr<CgroupJoin> join = cg.PrepareJoin();
+  ASSERT_THAT(join, IsOk());
+  int pidfd = -1;
+  pid_t pid = Clone3(CLONE_PIDFD, SIGCHLD, &pidfd, join->clone_into.get());
+  if (pid == 0) {
+    auto opens = [](const char* p, int flags) {
+      int fd = ::open(p, flags | O_CLOEXEC);
+      if (fd >= 0)
+        ::close(fd);
+      return fd >= 0 ? 0 : errno;
+    };
+    int bits = 0;
+    bits |= opens("/dev/null", O_WRONLY) == 0 ? 1 : 0;
+    bits |= opens("/dev/full", O_RDONLY) == 0 ? 2 : 0;
+    bits |= opens("/dev/full", O_WRONLY) == EPERM ? 4 : 0;
+    bits |= opens(fake_block.c_str(), O_RDONLY) == EPERM ? 8 : 0;
+    ::_exit(bits);
+  }
+  ASSERT_GT(pid, 0) << std::strerror(errno);
+  ChildProcess child(pid, UniqueFd(pidfd));
+  absl::StatusOr<int> status = child.Wait(std::chrono::seconds(10));
+  ASSERT_THAT(status, IsOk());
+  EXPECT_EQ(*status, 15) << "1: /dev/null writable, 2: /dev/full readable, 4: /dev/full not "
+                            "writable, 8: an unlisted block device refused";
+  // Outside the cgroup, the same opens answer as usual (ENXIO: the node has no device).
+  EXPECT_EQ(::open(fake_block.c_str(), O_RDONLY | O_CLOEXEC), -1);
+  EXPECT_EQ(errno, ENXIO);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "shim/linux/cgroups/device_filter.h"
 
 namespace berth::shim::linux {
 
@@ -76,6 +77,13 @@ absl::Status CgroupV2::Apply(const oci::Resources& r) {
   if (r.block_io && r.block_io->weight) {
     uint64_t w = 1 + (static_cast<uint64_t>(*r.block_io->weight) - 10) * 9999 / 990;
     BERTH_RETURN_IF_ERROR(WriteCgroupFile(File("io.weight"), fmt::format("default {}", w)));
+  }
+  if (!r.devices.empty()) {
+    UniqueFd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir.valid())
+      return ErrnoError(errno, fmt::format("cgroup: open {}", dir_));
+    BERTH_ASSIGN_OR_RETURN(device_filter_,
+                           AttachDeviceFilter(dir.get(), r.devices, device_filter_));
   }
   for (const auto& [file, value] : r.unified) {
     if (file.find('/') != std::string::npos)

@@ -1,8 +1,8 @@
 #pragma once
 
 // cgroup v2: one directory under /sys/fs/cgroup<path>. Enables the memory, pids, cpu, cpuset
-// and io controllers in the parents' cgroup.subtree_control. Device rules need an eBPF program
-// on v2 and are not applied (Apply logs nothing and ignores them).
+// and io controllers in the parents' cgroup.subtree_control. Device rules become an eBPF program
+// attached to the directory (device_filter.h).
 
 #include <string>
 #include <vector>
@@ -42,6 +42,7 @@ class CgroupV2 : public Cgroup {
   std::string path_;
   std::string root_;
   std::string dir_;
+  UniqueFd device_filter_;  // the program Apply attached last
 };
 
 // Appends io.stat's device lines ("8:0 rbytes=4096 wbytes=0 ...") to `out`, a DeviceStat per
