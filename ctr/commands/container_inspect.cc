@@ -1,6 +1,10 @@
 // bctr inspect CONTAINER...: containers as JSON (docker inspect's main fields). An argument
 // that names no container but an image falls back to `images inspect`'s view.
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <memory>
 #include <sstream>
@@ -50,6 +54,50 @@ json MountsJson(const oci::Spec& spec) {
         {{"Type", "bind"}, {"Source", m.source}, {"Destination", m.destination}, {"RW", !ro}});
   }
   return out;
+}
+
+// HostConfig's Tmpfs (--tmpfs, --mount type=tmpfs), ShmSize, Sysctls, Ulimits and Devices (the
+// container's side: the spec does not keep the host's path), from the spec.
+void AddKernelSettings(const oci::Spec& spec, json& host) {
+  json tmpfs = json::object();
+  for (const oci::Mount& m : spec.mounts) {
+    if (m.type != "tmpfs")
+      continue;
+    if (m.destination == "/dev/shm") {
+      for (const std::string& o : m.options) {
+        if (o.starts_with("size=") && o.ends_with("k"))
+          host["ShmSize"] = std::strtoll(o.c_str() + 5, nullptr, 10) * 1024;
+      }
+    } else if (m.destination != "/dev") {
+      std::string options;
+      for (const std::string& o : m.options) options += (options.empty() ? "" : ",") + o;
+      tmpfs[m.destination] = options;
+    }
+  }
+  host["Tmpfs"] = tmpfs;
+  host["Sysctls"] = spec.linux.sysctl;
+  json ulimits = json::array();
+  if (spec.process) {
+    for (const oci::Rlimit& r : spec.process->rlimits) {
+      std::string name = r.type.starts_with("RLIMIT_") ? r.type.substr(7) : r.type;
+      std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+      auto value = [](uint64_t v) { return v == RLIM_INFINITY ? json(-1) : json(v); };
+      ulimits.push_back({{"Name", name}, {"Soft", value(r.soft)}, {"Hard", value(r.hard)}});
+    }
+  }
+  host["Ulimits"] = ulimits;
+  json devices = json::array();
+  for (const oci::Device& d : spec.linux.devices) {
+    std::string access;
+    if (spec.linux.resources) {
+      for (const oci::DeviceRule& r : spec.linux.resources->devices) {
+        if (r.allow && r.type == d.type && r.major == d.major && r.minor == d.minor)
+          access = r.access;
+      }
+    }
+    devices.push_back({{"PathInContainer", d.path}, {"CgroupPermissions", access}});
+  }
+  host["Devices"] = devices;
 }
 
 // docker inspect's NetworkSettings, and HostConfig's NetworkMode and PortBindings.
@@ -127,6 +175,7 @@ absl::StatusOr<json> InspectOne(Cli& cli, const std::string& ref) {
     }
   }
   host["ExtraHosts"] = extra_hosts;
+  AddKernelSettings(spec, host);
   json out = {{"Id", c.id()},
               {"Name", ContainerName(c)},
               {"Image", c.image()},

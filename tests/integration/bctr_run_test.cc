@@ -338,6 +338,23 @@ TEST_F(BctrRunTest, SysctlShmSizeDevicesAndGroups) {
   r = Bctr({"run", "--rm", "busybox", "sh", "-c", "mknod /dev/fake c 240 7 && cat /dev/fake"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("Operation not permitted")) << "without --device: refused";
+  // inspect shows them.
+  r = Bctr({"create", "--tmpfs", "/scratch:size=1m", "--shm-size", "128m", "--sysctl",
+            "net.ipv4.ip_forward=1", "--ulimit", "core=0:unlimited", "--device",
+            fake + ":/dev/fake:rw", "busybox", "true"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string id = r.out.substr(0, 64);
+  nlohmann::json inspect = nlohmann::json::parse(Bctr({"inspect", id}).out, nullptr, false);
+  ASSERT_TRUE(inspect.is_array());
+  const nlohmann::json& host = inspect[0]["HostConfig"];
+  EXPECT_EQ(host["Tmpfs"]["/scratch"], "noexec,nosuid,nodev,mode=1777,size=1m") << host.dump();
+  EXPECT_EQ(host["ShmSize"], 128 << 20);
+  EXPECT_EQ(host["Sysctls"]["net.ipv4.ip_forward"], "1");
+  EXPECT_THAT(host["Ulimits"].dump(), HasSubstr(R"({"Hard":-1,"Name":"core","Soft":0})"));
+  EXPECT_EQ(host["Devices"].back()["PathInContainer"], "/dev/fake");
+  EXPECT_EQ(host["Devices"].back()["CgroupPermissions"], "rw");
+  EXPECT_EQ(Bctr({"rm", id}).exit_code, 0);
+
   r = Bctr({"run", "--rm", "--device", "/etc/passwd", "busybox", "true"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("/etc/passwd is not a character or block device"));

@@ -1,7 +1,7 @@
-// Root tests of how a child joins a cgroup (CgroupJoin): CLONE_INTO_CGROUP through
-// CgroupV2::PrepareJoin and Clone3, on a private cgroup2 mount (this runs on v1 hosts too: the
-// v2 hierarchy exists there, without controllers). The v1 "tasks" join is shown end to end by
-// ContainerTest.InitAndExecProcessesAreInTheCgroupEverywhere.
+// Root tests of cgroup v2 on a private cgroup2 mount (this runs on v1 hosts too: the v2
+// hierarchy exists there, without controllers): how a child joins a cgroup (CgroupJoin:
+// CLONE_INTO_CGROUP through CgroupV2::PrepareJoin and Clone3) and the device rules' program. The v1
+// "tasks" join is shown end to end by ContainerTest.InitAndExecProcessesAreInTheCgroupEverywhere.
 
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -14,7 +14,6 @@
 #include <cstring>
 #include <string>
 
-#include "absl/cleanup/cleanup.h"
 #include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -34,16 +33,35 @@ using ::berth::testing::IsOk;
 using ::berth::testing::ReadFile;
 using ::testing::HasSubstr;
 
-TEST(CgroupJoinTest, V2ChildStartsInsideTheCgroup) {
-  BERTH_REQUIRE_ROOT();
-  berth::testing::TempDir mnt("cg2");
-  if (::mount("cgroup2", mnt.path().c_str(), "cgroup2", 0, nullptr) != 0)
-    GTEST_SKIP() << "cannot mount cgroup2: " << std::strerror(errno);
-  absl::Cleanup unmount = [&] { ::umount2(mnt.path().c_str(), MNT_DETACH); };
-  std::string path = fmt::format("/berth-join-test-{}", ::getpid());
-  ASSERT_EQ(::mkdir((mnt.path().string() + path).c_str(), 0755), 0) << std::strerror(errno);
-  absl::Cleanup remove = [&] { ::rmdir((mnt.path().string() + path).c_str()); };
-  CgroupV2 cg(path, mnt.path().string());
+// A cgroup of its own on a private cgroup2 mount (v1 and hybrid hosts have the v2 hierarchy too,
+// without controllers), removed again after the test.
+class CgroupV2Test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    BERTH_REQUIRE_ROOT();
+    if (::mount("cgroup2", mnt_.path().c_str(), "cgroup2", 0, nullptr) != 0)
+      GTEST_SKIP() << "cannot mount cgroup2: " << std::strerror(errno);
+    mounted_ = true;
+    ASSERT_EQ(::mkdir(dir().c_str(), 0755), 0) << std::strerror(errno);
+  }
+
+  void TearDown() override {
+    if (!mounted_)
+      return;
+    ::rmdir(dir().c_str());
+    ::umount2(mnt_.path().c_str(), MNT_DETACH);
+  }
+
+  std::string dir() const { return mnt_.path().string() + path_; }
+
+  berth::testing::TempDir mnt_{"cg2"};
+  bool mounted_ = false;
+  const std::string path_ = fmt::format("/berth-cgroup-test-{}", ::getpid());
+};
+
+TEST_F(CgroupV2Test, ChildStartsInsideTheCgroup) {
+  const std::string& path = path_;
+  CgroupV2 cg(path, mnt_.path().string());
   absl::StatusOr<CgroupJoin> join = cg.PrepareJoin();
   ASSERT_THAT(join, IsOk());
   ASSERT_TRUE(join->clone_into.valid());
@@ -69,15 +87,7 @@ TEST(CgroupJoinTest, V2ChildStartsInsideTheCgroup) {
 
 // v2's device rules (device_filter.h): a child in the cgroup opens what the rules allow and is
 // refused the rest, before any driver is asked (EPERM, not ENXIO, for a node with no device).
-TEST(CgroupDevicesTest, V2RulesAreEnforcedByTheAttachedProgram) {
-  BERTH_REQUIRE_ROOT();
-  berth::testing::TempDir mnt("cg2");
-  if (::mount("cgroup2", mnt.path().c_str(), "cgroup2", 0, nullptr) != 0)
-    GTEST_SKIP() << "cannot mount cgroup2: " << std::strerror(errno);
-  absl::Cleanup unmount = [&] { ::umount2(mnt.path().c_str(), MNT_DETACH); };
-  std::string path = fmt::format("/berth-devices-test-{}", ::getpid());
-  ASSERT_EQ(::mkdir((mnt.path().string() + path).c_str(), 0755), 0) << std::strerror(errno);
-  absl::Cleanup remove = [&] { ::rmdir((mnt.path().string() + path).c_str()); };
+TEST_F(CgroupV2Test, DeviceRulesAreEnforcedByTheAttachedProgram) {
   berth::testing::TempDir nodes("devnodes");
   // 240: a major for local use, with no driver behind it here.
   const std::string fake_block = (nodes.path() / "fake-block").string();
@@ -86,14 +96,8 @@ TEST(CgroupDevicesTest, V2RulesAreEnforcedByTheAttachedProgram) {
 
   std::vector<oci::DeviceRule> rules = oci::DefaultSpec("ns", "id").linux.resources->devices;
   std::erase_if(rules, [](const oci::DeviceRule& r) { return r.major == 1 && r.minor == 7; });
-  oci::DeviceRule full_read;  // /dev/full: read only
-  full_read.allow = true;
-  full_read.type = "c";
-  full_read.major = 1;
-  full_read.minor = 7;
-  full_read.access = "r";
-  rules.push_back(full_read);
-  CgroupV2 cg(path, mnt.path().string());
+  rules.push_back({.allow = true, .type = "c", .major = 1, .minor = 7, .access = "r"});  // full
+  CgroupV2 cg(path_, mnt_.path().string());
   oci::Resources resources;
   resources.devices = rules;
   ASSERT_THAT(cg.Apply(resources), IsOk());

@@ -13,17 +13,6 @@ namespace {
 
 using ::berth::testing::StatusIs;
 
-oci::DeviceRule Rule(bool allow, std::string type, std::optional<int64_t> major,
-                     std::optional<int64_t> minor, std::string access) {
-  oci::DeviceRule r;
-  r.allow = allow;
-  r.type = std::move(type);
-  r.major = major;
-  r.minor = minor;
-  r.access = std::move(access);
-  return r;
-}
-
 TEST(DeviceFilterTest, OneBlockPerRuleLastFirstAndDenyAtTheEnd) {
   // No rule: the six loads, then "deny".
   absl::StatusOr<std::vector<struct bpf_insn>> p = DeviceFilterProgram({});
@@ -35,8 +24,8 @@ TEST(DeviceFilterTest, OneBlockPerRuleLastFirstAndDenyAtTheEnd) {
 
   // deny all, then allow c 1:3 rw: the allow's block comes first; its three jumps land on the
   // deny block, which matches everything.
-  p = DeviceFilterProgram(
-      {Rule(false, "a", std::nullopt, std::nullopt, "rwm"), Rule(true, "c", 1, 3, "rw")});
+  p = DeviceFilterProgram({{.allow = false, .type = "a", .major = {}, .minor = {}, .access = "rwm"},
+                           {.allow = true, .type = "c", .major = 1, .minor = 3, .access = "rw"}});
   ASSERT_TRUE(p.ok()) << p.status();
   // loads 6 + allow (type, mov, and, access, major, minor, return 2) 8 + deny 2; the deny
   // matches everything, so nothing follows it
@@ -56,18 +45,22 @@ TEST(DeviceFilterTest, OneBlockPerRuleLastFirstAndDenyAtTheEnd) {
   EXPECT_EQ(i[15].code, BPF_JMP | BPF_EXIT);
 
   // An allow-all in the middle hides the rules before it.
-  p = DeviceFilterProgram(
-      {Rule(true, "c", 1, 3, "rwm"), Rule(true, "a", std::nullopt, std::nullopt, "")});
+  p = DeviceFilterProgram({{.allow = true, .type = "c", .major = 1, .minor = 3, .access = "rwm"},
+                           {.allow = true, .type = "a", .major = {}, .minor = {}, .access = ""}});
   ASSERT_TRUE(p.ok()) << p.status();
   ASSERT_EQ(p->size(), 8u);
   EXPECT_EQ((*p)[6].imm, 1);
 }
 
 TEST(DeviceFilterTest, BadRulesAreNamed) {
-  EXPECT_THAT(DeviceFilterProgram({Rule(true, "x", 1, 3, "r")}).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, "type \"x\""));
-  EXPECT_THAT(DeviceFilterProgram({Rule(true, "c", 1, 3, "rq")}).status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, "access \"rq\""));
+  EXPECT_THAT(
+      DeviceFilterProgram({{.allow = true, .type = "x", .major = {}, .minor = {}, .access = "r"}})
+          .status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, "type \"x\""));
+  EXPECT_THAT(
+      DeviceFilterProgram({{.allow = true, .type = "c", .major = {}, .minor = {}, .access = "rq"}})
+          .status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, "access \"rq\""));
 }
 
 }  // namespace
