@@ -330,10 +330,21 @@ absl::Status ApplyProcess(const SpecInput& in, oci::Spec& s) {
     return InvalidArgument(fmt::format("--workdir {:?}: must be an absolute path", p.cwd));
   std::string user = !f.user.empty() ? f.user : in.image.user;
   std::string home = "/root";
-  if (!user.empty()) {
-    BERTH_ASSIGN_OR_RETURN(p.user, ResolveUser(user, in.read_user_db, &home));
+  // The image's user database is read (a temporary mount of its layers) at most once, for -u
+  // and --group-add alike.
+  std::optional<absl::StatusOr<UserDb>> db;
+  UserDbReader read_once;
+  if (in.read_user_db) {
+    read_once = [&]() -> absl::StatusOr<UserDb> {
+      if (!db)
+        db = in.read_user_db();
+      return *db;
+    };
   }
-  BERTH_RETURN_IF_ERROR(AddGroups(f.group_add, in.read_user_db, p.user));
+  if (!user.empty()) {
+    BERTH_ASSIGN_OR_RETURN(p.user, ResolveUser(user, read_once, &home));
+  }
+  BERTH_RETURN_IF_ERROR(AddGroups(f.group_add, read_once, p.user));
   BERTH_RETURN_IF_ERROR(ApplyEnv(f, in.image, s));
   SetEnv(p.env, "HOSTNAME=" + s.hostname);
   bool has_home = std::any_of(p.env.begin(), p.env.end(),

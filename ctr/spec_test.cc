@@ -175,6 +175,32 @@ TEST(SpecTest, GroupAddTakesNumbersAndTheImagesGroupNames) {
   ASSERT_THAT(AddGroups({"7"}, nullptr, u), testing::IsOk()) << "numbers need no database";
 }
 
+TEST(SpecTest, TheImagesUserDatabaseIsReadOnceForUserAndGroups) {
+  int reads = 0;
+  RunFlags f;
+  f.args = {"true"};
+  f.user = "app";
+  f.group_add = {"staff"};
+  SpecInput in{.ns = "default",
+               .id = std::string(64, 'a'),
+               .flags = &f,
+               .image = {},
+               .network = {},
+               .hook_program = "",
+               .hosts_file = "",
+               .resolv_file = "",
+               .read_user_db = [&]() -> absl::StatusOr<UserDb> {
+                 ++reads;
+                 return UserDb{.passwd = "app:x:1000:1000::/home/app:/bin/sh\n",
+                               .group = "staff:x:50:\n"};
+               }};
+  absl::StatusOr<oci::Spec> s = BuildSpec(in);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->process->user.uid, 1000u);
+  EXPECT_THAT(s->process->user.additional_gids, Contains(50u));
+  EXPECT_EQ(reads, 1);
+}
+
 TEST(SpecTest, Capabilities) {
   std::vector<std::string> base = {"CAP_CHOWN", "CAP_KILL"};
   EXPECT_THAT(*ApplyCapabilities(base, {"net_admin"}, {"chown"}),
