@@ -204,6 +204,33 @@ absl::StatusOr<uint32_t> WaitTask(Connection& conn, const std::string& id, int64
   return resp.exit_status();
 }
 
+absl::Status StopContainer(Connection& conn, const ContainerRecord& c, std::optional<int> timeout) {
+  int stop_signal = SIGTERM;
+  if (auto it = c.labels().find(kStopSignalLabel); it != c.labels().end()) {
+    BERTH_ASSIGN_OR_RETURN(stop_signal, ParseSignal(it->second));
+  }
+  if (!timeout) {
+    timeout = 10;
+    if (auto it = c.labels().find(kStopTimeoutLabel); it != c.labels().end())
+      timeout = std::atoi(it->second.c_str());
+  }
+  if (c.labels().contains(kRestartPolicyLabel))
+    BERTH_RETURN_IF_ERROR(SetContainerLabel(conn, c.id(), kRestartStatusLabel, "stopped"));
+  BERTH_ASSIGN_OR_RETURN(TaskInfo t, GetTaskInfo(conn, c.id()));
+  if (!t.exists || t.status == "stopped")
+    return absl::OkStatus();
+  if (t.status == "paused")
+    BERTH_RETURN_IF_ERROR(KillTask(conn, c.id(), SIGKILL, true));
+  else
+    BERTH_RETURN_IF_ERROR(KillTask(conn, c.id(), stop_signal));
+  absl::StatusOr<uint32_t> code = WaitTask(conn, c.id(), int64_t{*timeout} * 1000);
+  if (absl::IsDeadlineExceeded(code.status())) {
+    BERTH_RETURN_IF_ERROR(KillTask(conn, c.id(), SIGKILL, true));
+    code = WaitTask(conn, c.id(), 30000);
+  }
+  return code.status();
+}
+
 absl::Status RemoveContainer(Connection& conn, const ContainerRecord& c) {
   containers_api::DeleteContainerRequest del;
   del.set_id(c.id());

@@ -80,6 +80,13 @@ absl::Status KillTask(Connection& conn, const std::string& id, int signal, bool 
 // status, or DeadlineExceeded.
 absl::StatusOr<uint32_t> WaitTask(Connection& conn, const std::string& id, int64_t timeout_ms);
 
+// Stops the container's task as `bctr stop` does: its stop signal (the kStopSignalLabel, else
+// SIGTERM; SIGKILL to a paused task), then SIGKILL to every process after `timeout` seconds (the
+// container's kStopTimeoutLabel, else 10, when not given). A container with a restart policy is
+// marked stopped first, so that berthd's restart monitor leaves it down. No task, or a stopped
+// one: nothing to do.
+absl::Status StopContainer(Connection& conn, const ContainerRecord& c, std::optional<int> timeout);
+
 // Removes what a container owns after its task is gone: the record, its snapshot (when bctr
 // made it: key == id) and init layer, and the files its labels name as its own (its log file,
 // its hosts file: lib/meta/labels.h).

@@ -349,13 +349,17 @@ std::vector<cni::PortMapping> PublishedPorts(const oci::Spec& spec) {
   return ports.ok() ? *ports : std::vector<cni::PortMapping>();
 }
 
+std::string HostEndpoint(const cni::PortMapping& p) {
+  std::string ip = p.host_ip.empty()                          ? "0.0.0.0"
+                   : p.host_ip.find(':') != std::string::npos ? "[" + p.host_ip + "]"
+                                                              : p.host_ip;
+  return fmt::format("{}:{}", ip, p.host_port);
+}
+
 std::string PortsColumn(const std::vector<cni::PortMapping>& ports) {
   std::string out;
   for (const cni::PortMapping& p : ports) {
-    std::string ip = p.host_ip.empty()                          ? "0.0.0.0"
-                     : p.host_ip.find(':') != std::string::npos ? "[" + p.host_ip + "]"
-                                                                : p.host_ip;
-    out += fmt::format("{}{}:{}->{}/{}", out.empty() ? "" : ", ", ip, p.host_port, p.container_port,
+    out += fmt::format("{}{}->{}/{}", out.empty() ? "" : ", ", HostEndpoint(p), p.container_port,
                        p.protocol);
   }
   return out;

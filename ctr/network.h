@@ -117,6 +117,9 @@ struct ContainerNetwork {
 // The ports a spec publishes (from its annotation; none when it has none or it does not parse).
 std::vector<cni::PortMapping> PublishedPorts(const oci::Spec& spec);
 
+// Where a published port listens on the host: "0.0.0.0:8080" (every address), "[::1]:8080".
+std::string HostEndpoint(const cni::PortMapping& p);
+
 // docker ps's PORTS column: "0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp".
 std::string PortsColumn(const std::vector<cni::PortMapping>& ports);
 

@@ -53,6 +53,9 @@ void AddTasks(CLI::App& parent, Cli& cli);       // tasks_group.cc: ls, ps, kill
 void AddRun(CLI::App& parent, Cli& cli);         // run.cc
 void AddCreate(CLI::App& parent, Cli& cli);      // run.cc
 void AddStart(CLI::App& parent, Cli& cli);       // start.cc
+void AddRestart(CLI::App& parent, Cli& cli);     // start.cc
+void AddWait(CLI::App& parent, Cli& cli);        // wait.cc
+void AddPort(CLI::App& parent, Cli& cli);        // port.cc
 void AddPs(CLI::App& parent, Cli& cli);          // ps.cc
 void AddStop(CLI::App& parent, Cli& cli);        // stop.cc
 void AddKill(CLI::App& parent, Cli& cli);        // stop.cc

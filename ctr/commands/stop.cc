@@ -25,41 +25,13 @@ struct StopFlags {
   std::vector<std::string> containers;
 };
 
-// Stops one container: its stop signal (SIGTERM unless it has one), then SIGKILL after
-// `timeout` seconds (the container's own unless given).
-absl::Status StopOne(Cli& cli, const std::string& ref, std::optional<int> timeout) {
-  Connection& conn = cli.conn();
-  BERTH_ASSIGN_OR_RETURN(ContainerRecord c, FindContainer(conn, ref));
-  int stop_signal = SIGTERM;
-  if (auto it = c.labels().find(kStopSignalLabel); it != c.labels().end()) {
-    BERTH_ASSIGN_OR_RETURN(stop_signal, ParseSignal(it->second));
-  }
-  if (!timeout) {
-    timeout = 10;
-    if (auto it = c.labels().find(kStopTimeoutLabel); it != c.labels().end())
-      timeout = std::atoi(it->second.c_str());
-  }
-  if (c.labels().contains(kRestartPolicyLabel))
-    BERTH_RETURN_IF_ERROR(SetContainerLabel(conn, c.id(), kRestartStatusLabel, "stopped"));
-  BERTH_ASSIGN_OR_RETURN(TaskInfo t, GetTaskInfo(conn, c.id()));
-  if (!t.exists || t.status == "stopped")
-    return absl::OkStatus();
-  if (t.status == "paused")
-    BERTH_RETURN_IF_ERROR(KillTask(conn, c.id(), SIGKILL, true));
-  else
-    BERTH_RETURN_IF_ERROR(KillTask(conn, c.id(), stop_signal));
-  absl::StatusOr<uint32_t> code = WaitTask(conn, c.id(), int64_t{*timeout} * 1000);
-  if (absl::IsDeadlineExceeded(code.status())) {
-    BERTH_RETURN_IF_ERROR(KillTask(conn, c.id(), SIGKILL, true));
-    code = WaitTask(conn, c.id(), 30000);
-  }
-  return code.status();
-}
-
 absl::Status RunStop(Cli& cli, const StopFlags& f) {
   absl::Status last;
   for (const std::string& ref : f.containers) {
-    absl::Status st = StopOne(cli, ref, f.timeout);
+    absl::Status st = [&]() -> absl::Status {
+      BERTH_ASSIGN_OR_RETURN(ContainerRecord c, FindContainer(cli.conn(), ref));
+      return StopContainer(cli.conn(), c, f.timeout);
+    }();
     if (st.ok()) {
       std::printf("%s\n", ref.c_str());
       continue;

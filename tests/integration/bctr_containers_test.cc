@@ -1,5 +1,6 @@
 // bctr's container verbs after run: a detached container through ps, exec, top, stats,
-// inspect, pause/unpause, rename, stop (SIGTERM, then SIGKILL after -t) and rm; -t under a real
+// inspect, pause/unpause, rename, stop (SIGTERM, then SIGKILL after -t), restart, wait and rm;
+// -t under a real
 // terminal (tmux); and the errors a user meets (unknown flag, unknown container, a name in use,
 // rm of a running container), each one line and a non-zero exit.
 
@@ -220,6 +221,57 @@ TEST_F(BctrContainersTest, StopUsesTheContainersStopSignalAndTimeout) {
   EXPECT_THAT(ContainerIds(), IsEmpty());
 }
 
+// bctr restart stops a container as bctr stop does and starts a new task on the same rootfs,
+// its log going on; bctr wait blocks until containers are not running and prints their codes.
+TEST_F(BctrContainersTest, RestartAndWait) {
+  testing::CommandResult r = Bctr({"run", "-d", "--name", "again", "busybox", "sh", "-c",
+                                   "echo run >> /runs; wc -l < /runs; exec sleep 1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string id = r.out.substr(0, 64);
+  const int pid = TaskPid(id);
+  ASSERT_GT(pid, 0);
+  auto start = std::chrono::steady_clock::now();
+  r = Bctr({"restart", "-t", "1", "again"});  // sleep as pid 1 ignores SIGTERM: SIGKILL after 1 s
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(r.exit_code, 0) << r.err << DaemonLog();
+  EXPECT_EQ(r.out, "again\n");
+  EXPECT_GE(took, 0.9);
+  EXPECT_EQ(TaskStatus(id), "RUNNING");
+  EXPECT_NE(TaskPid(id), pid);
+  std::string logs;
+  for (int i = 0; i < 50 && logs != "1\n2\n"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    logs = Bctr({"logs", "again"}).out;
+  }
+  EXPECT_EQ(logs, "1\n2\n");  // the second run saw the first one's file
+
+  // A created container is started by restart; an exited one too.
+  ASSERT_EQ(Bctr({"create", "--name", "fresh", "busybox", "sh", "-c", "exit 4"}).exit_code, 0);
+  r = Bctr({"wait", "fresh"});  // never started: not running, nothing to wait for
+  EXPECT_EQ(r.out, "0\n") << r.err;
+  EXPECT_EQ(Bctr({"restart", "fresh"}).exit_code, 0);
+  EXPECT_EQ(Bctr({"wait", "fresh"}).out, "4\n");
+  EXPECT_EQ(Bctr({"restart", "fresh"}).exit_code, 0);
+  EXPECT_EQ(Bctr({"wait", "fresh"}).out, "4\n");
+
+  ASSERT_EQ(
+      Bctr({"run", "-d", "--name", "seven", "busybox", "sh", "-c", "sleep 1; exit 7"}).exit_code,
+      0);
+  start = std::chrono::steady_clock::now();
+  r = Bctr({"wait", "seven", "nosuch", "fresh"});
+  EXPECT_GE(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 0.5);
+  EXPECT_EQ(r.out, "7\n4\n");
+  ExpectOneLineError(r, 1, "wait: container \"nosuch\": not found");
+  EXPECT_EQ(Bctr({"wait", "seven"}).out, "7\n");  // already exited: at once
+
+  r = Bctr({"restart", "nosuch"});
+  ExpectOneLineError(r, 1, "restart: container \"nosuch\": not found");
+  for (const char* name : {"again", "fresh", "seven"})
+    EXPECT_EQ(Bctr({"rm", "-f", name}).exit_code, 0) << name;
+  EXPECT_THAT(ContainerIds(), IsEmpty());
+}
+
 // As `docker run -d --rm`: berthd removes the container (task, container, snapshot, log file)
 // once its task has exited, whether it ends by itself or is stopped; bctr has long exited.
 TEST_F(BctrContainersTest, DetachedRemoveGoesWhenTheTaskExits) {
@@ -244,6 +296,17 @@ TEST_F(BctrContainersTest, DetachedRemoveGoesWhenTheTaskExits) {
   r = Bctr({"run", "-d", "--rm", "--name", "svc", "busybox", "sleep", "100"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json j = nlohmann::json::parse(Bctr({"inspect", "svc"}).out, nullptr, false);
+  ASSERT_TRUE(j.is_array());
+  EXPECT_EQ(j[0]["HostConfig"]["AutoRemove"], true);
+  // A restart is not an exit that removes it; it goes at the next stop.
+  const std::string svc_id = j[0]["Id"].get<std::string>();
+  const int svc_pid = TaskPid(svc_id);
+  r = Bctr({"restart", "-t", "1", "svc"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the monitor has seen the exit
+  EXPECT_EQ(TaskStatus(svc_id), "RUNNING") << Bctr({"ps", "-a"}).out;
+  EXPECT_NE(TaskPid(svc_id), svc_pid);
+  j = nlohmann::json::parse(Bctr({"inspect", "svc"}).out, nullptr, false);
   ASSERT_TRUE(j.is_array());
   EXPECT_EQ(j[0]["HostConfig"]["AutoRemove"], true);
   r = Bctr({"stop", "-t", "1", "svc"});

@@ -124,9 +124,9 @@ TEST_F(BctrNetworkTest, BridgeGivesAnAddressAndAWayToTheHost) {
 }
 
 TEST_F(BctrNetworkTest, PublishedPortAnswersOnTheHostAndGoesWithTheTask) {
-  testing::CommandResult r =
-      Bctr({"run", "-d", "--name", "web", "-p", "18080:80", "busybox", "sh", "-c",
-            "mkdir /www && echo hello-from-web > /www/index.html && exec httpd -f -p 80 -h /www"});
+  testing::CommandResult r = Bctr(
+      {"run", "-d", "--name", "web", "-p", "18080:80", "busybox", "sh", "-c",
+       "mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 80 -h /www"});
   ASSERT_EQ(r.exit_code, 0) << r.err << DaemonLog();
   const std::string id = r.out.substr(0, 64);
   // -p alone means the bridge network, as in Docker; the port answers on the host's loopback
@@ -149,7 +149,25 @@ TEST_F(BctrNetworkTest, PublishedPortAnswersOnTheHostAndGoesWithTheTask) {
   EXPECT_EQ(net["Networks"]["bridge"]["IPAddress"], net["IPAddress"]);
   EXPECT_EQ(net["Ports"]["80/tcp"][0]["HostPort"], "18080");
   EXPECT_EQ(inspect[0]["HostConfig"]["NetworkMode"], "bridge");
-  const std::string ip = net["IPAddress"].get<std::string>();
+  std::string ip = net["IPAddress"].get<std::string>();
+
+  // bctr port: what -p published, all of it or where one container port is reachable.
+  EXPECT_EQ(Bctr({"port", "web"}).out, "80/tcp -> 0.0.0.0:18080\n");
+  EXPECT_EQ(Bctr({"port", "web", "80/tcp"}).out, "0.0.0.0:18080\n");
+  r = Bctr({"port", "web", "81/udp"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "bctr: port: container \"web\": no published port 81/udp\n");
+
+  // bctr restart: the task stops (the poststop hook detaches it) and a new one starts on the
+  // same rootfs, attached again: the port answers again.
+  r = Bctr({"restart", "-t", "1", "web"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << DaemonLog();
+  EXPECT_EQ(r.out, "web\n");
+  EXPECT_EQ(Fetch("http://127.0.0.1:18080/"), "hello-from-web\n") << Bctr({"logs", "web"}).out;
+  inspect = nlohmann::json::parse(Bctr({"inspect", "web"}).out, nullptr, false);
+  ASSERT_TRUE(inspect.is_array());
+  EXPECT_EQ(inspect[0]["State"]["Status"], "running");
+  ip = inspect[0]["NetworkSettings"]["IPAddress"].get<std::string>();
   EXPECT_THAT(AttachmentFiles(), ::testing::Contains("ipam/bridge/" + ip));
   EXPECT_THAT(OwnNetworkFiles(), ::testing::ElementsAre("hosts.d/" + ns() + "-" + id));
   EXPECT_THAT(InNetns({"iptables-save", "-t", "nat"}).out, HasSubstr(ns() + "-" + id));
