@@ -55,12 +55,14 @@ void AddCreate(CLI::App& parent, Cli& cli);      // run.cc
 void AddStart(CLI::App& parent, Cli& cli);       // start.cc
 void AddRestart(CLI::App& parent, Cli& cli);     // start.cc
 void AddWait(CLI::App& parent, Cli& cli);        // wait.cc
-void AddPort(CLI::App& parent, Cli& cli);        // port.cc
-void AddPs(CLI::App& parent, Cli& cli);          // ps.cc
-void AddStop(CLI::App& parent, Cli& cli);        // stop.cc
-void AddKill(CLI::App& parent, Cli& cli);        // stop.cc
-void AddRm(CLI::App& parent, Cli& cli);          // rm.cc
-void AddExec(CLI::App& parent, Cli& cli);        // exec.cc
+void AddContainerPrune(CLI::App& parent, Cli& cli);    // prune.cc: `containers prune`
+void AddImagePrune(CLI::App& parent, Cli& cli);        // prune.cc: `images prune`
+void AddPort(CLI::App& parent, Cli& cli);              // port.cc
+void AddPs(CLI::App& parent, Cli& cli);                // ps.cc
+void AddStop(CLI::App& parent, Cli& cli);              // stop.cc
+void AddKill(CLI::App& parent, Cli& cli);              // stop.cc
+void AddRm(CLI::App& parent, Cli& cli);                // rm.cc
+void AddExec(CLI::App& parent, Cli& cli);              // exec.cc
 void AddContainerInspect(CLI::App& parent, Cli& cli);  // container_inspect.cc: `inspect`
 void AddTop(CLI::App& parent, Cli& cli);               // top.cc
 void AddStats(CLI::App& parent, Cli& cli);             // stats.cc

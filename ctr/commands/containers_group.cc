@@ -1,4 +1,4 @@
-// bctr containers [ls | info | rm | label]: berthd's container records as ctr shows them
+// bctr containers [ls | info | rm | prune | label]: berthd's container records as ctr shows them
 // (ids, image, runtime), next to the Docker-style `ps`, `inspect` and `rm`.
 
 #include <memory>
@@ -107,6 +107,8 @@ void AddContainers(CLI::App& parent, Cli& cli) {
   rm->callback([&cli, args] {
     cli.action = [&cli, args] { return Annotate(RunRm(cli, *args), "containers rm"); };
   });
+
+  AddContainerPrune(*grp, cli);
 
   CLI::App* label = grp->add_subcommand("label", "Set (KEY=VALUE) or clear (KEY=) labels");
   label->add_option("container", *ref, "Container id or name")->required();

@@ -272,6 +272,45 @@ TEST_F(BctrContainersTest, RestartAndWait) {
   EXPECT_THAT(ContainerIds(), IsEmpty());
 }
 
+// bctr container prune removes every container that is not running (exited with or without its
+// task, created), nothing else; bctr image prune -a every image no container uses. Both ask
+// first unless -f.
+TEST_F(BctrContainersTest, Prune) {
+  testing::CommandResult r = Bctr({"run", "-d", "--name", "up", "busybox", "sleep", "1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string up = r.out.substr(0, 64);
+  ASSERT_EQ(Bctr({"run", "--name", "done", "busybox", "true"}).exit_code, 0);
+  ASSERT_EQ(Bctr({"create", "--name", "new", "busybox", "true"}).exit_code, 0);
+  ASSERT_EQ(Bctr({"run", "-d", "--name", "exited", "busybox", "true"}).exit_code, 0);
+  EXPECT_EQ(Bctr({"wait", "exited"}).out, "0\n");  // its stopped task stays until removed
+  ASSERT_EQ(Bctr({"tag", "busybox", "localhost/spare:v1"}).exit_code, 0);
+  const std::vector<std::string> before = ContainerIds();
+  ASSERT_EQ(before.size(), 4u);
+
+  r = BctrWithInput({"container", "prune"}, "n\n");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("not confirmed, nothing removed"));
+  EXPECT_EQ(ContainerIds(), before);
+  r = BctrWithInput({"container", "prune"}, "y\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> deleted = testing::Lines(r.out);
+  ASSERT_EQ(deleted.size(), 4u) << r.out;
+  EXPECT_EQ(deleted[0], "Deleted Containers:");
+  EXPECT_THAT(deleted, Not(::testing::Contains(up)));
+  EXPECT_THAT(ContainerIds(), ElementsAre(up));
+  EXPECT_EQ(Bctr({"container", "prune", "-f"}).out, "");  // nothing left to remove
+
+  // image prune: nothing without -a (no untagged images); with it, the image nobody uses.
+  EXPECT_EQ(Bctr({"image", "prune", "-f"}).out, "");
+  r = Bctr({"image", "prune", "-a", "-f"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "Deleted Images:\nuntagged: localhost/spare:v1\n");
+  EXPECT_EQ(Bctr({"images", "-q"}).out, "docker.io/library/busybox:latest\n");
+  EXPECT_EQ(Bctr({"rm", "-f", "up"}).exit_code, 0);
+  EXPECT_THAT(ContainerIds(), IsEmpty());
+  EXPECT_THAT(ActiveSnapshots(), IsEmpty());
+}
+
 // As `docker run -d --rm`: berthd removes the container (task, container, snapshot, log file)
 // once its task has exited, whether it ends by itself or is stopped; bctr has long exited.
 TEST_F(BctrContainersTest, DetachedRemoveGoesWhenTheTaskExits) {

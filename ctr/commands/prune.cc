@@ -1,0 +1,135 @@
+// bctr container prune [-f] and bctr image prune -a [-f]: remove, in one go, every container that
+// is not running and every image no container uses, as Docker's prune verbs do. Without -f the
+// user is asked first (a line from stdin; anything but y or yes keeps everything).
+
+#include <iostream>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "fmt/format.h"
+
+#include "ctr/commands/commands.h"
+#include "ctr/containers.h"
+#include "ctr/stdio.h"
+#include "lib/base/status.h"
+#include "lib/base/status_macros.h"
+
+namespace berth::ctr {
+namespace {
+
+struct PruneFlags {
+  bool force = false;
+  bool all = false;  // images: every image no container uses (berth keeps no untagged ones)
+};
+
+absl::Status Confirm(const std::string& what) {
+  std::fprintf(stderr, "WARNING! This will remove %s.\nAre you sure you want to continue? [y/N] ",
+               what.c_str());
+  std::string answer;
+  std::getline(std::cin, answer);
+  if (answer == "y" || answer == "Y" || answer == "yes")
+    return absl::OkStatus();
+  return FailedPrecondition("not confirmed, nothing removed (-f removes without asking)");
+}
+
+absl::Status RunContainerPrune(Cli& cli, const PruneFlags& f) {
+  if (!f.force)
+    BERTH_RETURN_IF_ERROR(Confirm("all stopped containers"));
+  Connection& conn = cli.conn();
+  BERTH_ASSIGN_OR_RETURN(std::vector<ContainerRecord> all, ListContainers(conn));
+  std::vector<std::string> removed;
+  absl::Status last;
+  for (const ContainerRecord& c : all) {
+    absl::Status st = [&]() -> absl::Status {
+      BERTH_ASSIGN_OR_RETURN(TaskInfo t, GetTaskInfo(conn, c.id()));
+      if (t.exists && t.status != "stopped")
+        return absl::OkStatus();  // running, paused, or created and about to start
+      if (t.exists) {
+        absl::Status del = DeleteTask(conn, c.id()).status();
+        if (!del.ok() && !absl::IsNotFound(del))
+          return del;
+      }
+      BERTH_RETURN_IF_ERROR(RemoveContainer(conn, c));
+      removed.push_back(c.id());
+      return absl::OkStatus();
+    }();
+    if (!st.ok()) {
+      std::fprintf(stderr, "bctr: container prune: container %s: %s\n", c.id().c_str(),
+                   std::string(st.message()).c_str());
+      last = st;
+    }
+  }
+  if (!removed.empty()) {
+    std::printf("Deleted Containers:\n");
+    for (const std::string& id : removed) std::printf("%s\n", id.c_str());
+  }
+  if (!last.ok())
+    ExitWithCode(1);
+  return absl::OkStatus();
+}
+
+absl::Status RunImagePrune(Cli& cli, const PruneFlags& f) {
+  if (!f.all)
+    return absl::OkStatus();  // nothing dangling: every image in berthd has a name
+  if (!f.force)
+    BERTH_RETURN_IF_ERROR(Confirm("all images without at least one container associated to them"));
+  Connection& conn = cli.conn();
+  BERTH_ASSIGN_OR_RETURN(std::vector<ContainerRecord> containers, ListContainers(conn));
+  std::set<std::string> used;
+  for (const ContainerRecord& c : containers) used.insert(c.image());
+  images_api::ListImagesRequest req;
+  images_api::ListImagesResponse resp;
+  auto ctx = conn.Context();
+  BERTH_RETURN_IF_ERROR(conn.Check(conn.images().List(ctx.get(), req, &resp)));
+  std::vector<std::string> removed;
+  absl::Status last;
+  for (const auto& img : resp.images()) {
+    if (used.contains(img.name()))
+      continue;
+    images_api::DeleteImageRequest del;
+    del.set_name(img.name());
+    google::protobuf::Empty empty;
+    auto dctx = conn.Context();
+    absl::Status st = conn.Check(conn.images().Delete(dctx.get(), del, &empty));
+    if (st.ok() || absl::IsNotFound(st)) {
+      removed.push_back(img.name());
+      continue;
+    }
+    std::fprintf(stderr, "bctr: image prune: %s\n", std::string(st.message()).c_str());
+    last = st;
+  }
+  if (!removed.empty()) {
+    std::printf("Deleted Images:\n");
+    for (const std::string& name : removed) std::printf("untagged: %s\n", name.c_str());
+  }
+  if (!last.ok())
+    ExitWithCode(1);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void AddContainerPrune(CLI::App& parent, Cli& cli) {
+  auto f = std::make_shared<PruneFlags>();
+  CLI::App* cmd = parent.add_subcommand("prune", "Remove every container that is not running");
+  cmd->add_flag("-f,--force", f->force, "Do not ask first");
+  cmd->callback([&cli, f] {
+    cli.action = [&cli, f] { return Annotate(RunContainerPrune(cli, *f), "container prune"); };
+  });
+}
+
+void AddImagePrune(CLI::App& parent, Cli& cli) {
+  auto f = std::make_shared<PruneFlags>();
+  CLI::App* cmd = parent.add_subcommand(
+      "prune",
+      "Remove unused images (-a: every image no container uses; berth keeps no "
+      "untagged ones)");
+  cmd->add_flag("-a,--all", f->all, "Every image that no container uses");
+  cmd->add_flag("-f,--force", f->force, "Do not ask first");
+  cmd->callback([&cli, f] {
+    cli.action = [&cli, f] { return Annotate(RunImagePrune(cli, *f), "image prune"); };
+  });
+}
+
+}  // namespace berth::ctr
