@@ -11,6 +11,7 @@ std::span<const Verb> Verbs() {
       {"images", AddImages},
       {"rmi", AddRmi},
       {"tag", AddTag},
+      {"history", AddHistory},
       {"save", AddSave},
       {"load", AddLoad},
       {"commit", AddCommit},

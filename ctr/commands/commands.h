@@ -27,6 +27,7 @@ void AddImagesLs(CLI::App& parent, Cli& cli);      // images.cc
 void AddRmi(CLI::App& parent, Cli& cli);           // images.cc: `images rm`, also as `rmi`
 void AddInspect(CLI::App& parent, Cli& cli);       // images.cc: `images inspect`
 void AddTag(CLI::App& parent, Cli& cli);           // tag.cc
+void AddHistory(CLI::App& parent, Cli& cli);       // history.cc, also as `images history`
 void AddSave(CLI::App& parent, Cli& cli);          // archive.cc
 void AddLoad(CLI::App& parent, Cli& cli);          // archive.cc
 void AddCommit(CLI::App& parent, Cli& cli);        // commit.cc

@@ -218,6 +218,7 @@ void AddImages(CLI::App& parent, Cli& cli) {
   AddImagesImport(*cmd, cli);
   AddImagesExport(*cmd, cli);
   AddImagePrune(*cmd, cli);
+  AddHistory(*cmd, cli);
   // `bctr images [-q] [--format json]` alone lists, as `docker images` does.
   auto f = std::make_shared<LsFlags>();
   cmd->add_flag("-q,--quiet", f->quiet, "Only names (when listing)");

@@ -20,6 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 using ::testing::Not;
 using ::testing::StartsWith;
 
@@ -94,6 +95,25 @@ TEST_F(BctrCommitTest, DiffAndCommitARunningContainer) {
   EXPECT_EQ(j["config"]["config"]["Cmd"], nlohmann::json::array({"cat", "/hello"}));
   EXPECT_EQ(j["config"]["author"], "tester");
   EXPECT_EQ(j["config"]["history"].back()["comment"], "say hi");
+  // bctr history: the commit's step on top (the config's id, its layer's size, the message),
+  // the base image's steps below it.
+  r = Bctr({"history", "--format", "json", "localhost/committed:v1"});
+  nlohmann::json h = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(h.is_array()) << r.out << r.err;
+  ASSERT_EQ(h.size(), j["config"]["history"].size());
+  const std::string config_id = j["manifest"]["config"]["digest"].get<std::string>().substr(0, 19);
+  EXPECT_EQ(h[0]["image"], config_id);
+  EXPECT_EQ(h[0]["created by"], "bctr commit");
+  EXPECT_EQ(h[0]["comment"], "say hi");
+  EXPECT_THAT(h[0]["created"].get<std::string>(),
+              MatchesRegex("(Less than a second|[0-9]+ seconds?) ago"));
+  EXPECT_NE(h[0]["size"], "0 B");
+  EXPECT_EQ(h.back()["image"], "<missing>");
+  r = Bctr({"images", "history", "-q", "localhost/committed:v1"});
+  EXPECT_THAT(r.out, StartsWith(config_id + "\n<missing>\n"));
+  r = Bctr({"history", "localhost/none:v1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "bctr: history: image \"localhost/none:v1\": not found\n");
   EXPECT_THAT(j["config"]["config"]["Env"].dump(), HasSubstr("GREETING=hello"));
   // Unpacked at commit: the new top snapshot is there before anything runs it.
   r = C({"snapshots", "ls"});
