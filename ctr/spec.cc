@@ -246,28 +246,6 @@ void ApplyPrivileged(oci::Spec& s) {
   s.linux.resources->devices = {allow_all};
 }
 
-absl::Status ApplyResources(const RunFlags& f, oci::Spec& s) {
-  oci::Resources& r = *s.linux.resources;
-  if (!f.memory.empty()) {
-    BERTH_ASSIGN_OR_RETURN(int64_t bytes, ParseMemorySize(f.memory));
-    if (bytes < 6 * 1024 * 1024)
-      return InvalidArgument(fmt::format("--memory {:?}: the minimum is 6m", f.memory));
-    r.memory.emplace().limit = bytes;
-  }
-  if (f.cpus < 0 || std::isnan(f.cpus))
-    return InvalidArgument(fmt::format("--cpus {}: must not be negative", f.cpus));
-  if (f.cpus > 0) {
-    oci::CpuResources& cpu = r.cpu.emplace();
-    cpu.period = 100000;
-    cpu.quota = static_cast<int64_t>(std::llround(f.cpus * 100000));
-    if (*cpu.quota < 1000)
-      return InvalidArgument(fmt::format("--cpus {}: the minimum is 0.01", f.cpus));
-  }
-  if (f.pids_limit != 0)
-    r.pids.emplace().limit = f.pids_limit;
-  return absl::OkStatus();
-}
-
 absl::Status ApplyMounts(const RunFlags& f, oci::Spec& s) {
   std::vector<oci::Mount> extra;
   for (const std::string& v : f.volumes) {
@@ -361,6 +339,28 @@ absl::Status ApplyProcess(const SpecInput& in, oci::Spec& s) {
 }
 
 }  // namespace
+
+absl::Status ApplyResources(const RunFlags& f, oci::Spec& s) {
+  oci::Resources& r = *s.linux.resources;
+  if (!f.memory.empty()) {
+    BERTH_ASSIGN_OR_RETURN(int64_t bytes, ParseMemorySize(f.memory));
+    if (bytes < 6 * 1024 * 1024)
+      return InvalidArgument(fmt::format("--memory {:?}: the minimum is 6m", f.memory));
+    r.memory.emplace().limit = bytes;
+  }
+  if (f.cpus < 0 || std::isnan(f.cpus))
+    return InvalidArgument(fmt::format("--cpus {}: must not be negative", f.cpus));
+  if (f.cpus > 0) {
+    oci::CpuResources& cpu = r.cpu.emplace();
+    cpu.period = 100000;
+    cpu.quota = static_cast<int64_t>(std::llround(f.cpus * 100000));
+    if (*cpu.quota < 1000)
+      return InvalidArgument(fmt::format("--cpus {}: the minimum is 0.01", f.cpus));
+  }
+  if (f.pids_limit != 0)
+    r.pids.emplace().limit = f.pids_limit;
+  return absl::OkStatus();
+}
 
 void RunFlags::Add(CLI::App& cmd, bool run) {
   if (run) {

@@ -153,6 +153,10 @@ absl::Status AddGroups(const std::vector<std::string>& groups, const UserDbReade
 // containerd's restart policy label ("" for no).
 absl::StatusOr<std::string> ParseRestartPolicy(const std::string& s);
 
+// Sets the limits f gives (--memory, --cpus, --pids-limit; each only when given) in
+// s.linux.resources, which must be set. InvalidArgument names the flag.
+absl::Status ApplyResources(const RunFlags& f, oci::Spec& s);
+
 // The inputs of BuildSpec.
 struct SpecInput {
   std::string ns;

@@ -1,6 +1,28 @@
 #include "ctr/commands/commands.h"
 
+#include <cstdio>
+
+#include "ctr/stdio.h"
+
 namespace berth::ctr {
+
+absl::Status EachContainer(const std::vector<std::string>& refs, const char* verb,
+                           const OneContainer& one) {
+  bool failed = false;
+  for (const std::string& ref : refs) {
+    absl::StatusOr<std::string> line = one(ref);
+    if (line.ok()) {
+      std::printf("%s\n", line->c_str());
+      std::fflush(stdout);
+      continue;
+    }
+    std::fprintf(stderr, "bctr: %s: %s\n", verb, std::string(line.status().message()).c_str());
+    failed = true;
+  }
+  if (failed)
+    ExitWithCode(1);
+  return absl::OkStatus();
+}
 
 std::span<const Verb> Verbs() {
   // One line a verb, so that adding one touches one line.
@@ -29,6 +51,7 @@ std::span<const Verb> Verbs() {
       {"stop", AddStop},
       {"restart", AddRestart},
       {"wait", AddWait},
+      {"update", AddUpdate},
       {"kill", AddKill},
       {"rm", AddRm},
       {"exec", AddExec},

@@ -4,9 +4,13 @@
 // in commands.cc. A verb adds its subcommand to `parent` (so a verb can appear in two places,
 // as `pull` and `images pull` do) and sets cli.action when parsed.
 
+#include <functional>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
 
 #include "ctr/cli.h"
 
@@ -19,6 +23,13 @@ struct Verb {
 
 // The top-level verbs, in the order `bctr --help` shows them.
 std::span<const Verb> Verbs();
+
+// A verb on several containers, as Docker's: `one` runs for each ref in turn and the line it
+// returns is printed (the ref itself for most verbs); a failure is printed as "bctr: VERB: why"
+// and the next ref goes on; bctr exits 1 at the end when any failed.
+using OneContainer = std::function<absl::StatusOr<std::string>(const std::string& ref)>;
+absl::Status EachContainer(const std::vector<std::string>& refs, const char* verb,
+                           const OneContainer& one);
 
 void AddPull(CLI::App& parent, Cli& cli);          // pull.cc
 void AddPush(CLI::App& parent, Cli& cli);          // push.cc
@@ -55,6 +66,7 @@ void AddRun(CLI::App& parent, Cli& cli);         // run.cc
 void AddCreate(CLI::App& parent, Cli& cli);      // run.cc
 void AddStart(CLI::App& parent, Cli& cli);       // start.cc
 void AddRestart(CLI::App& parent, Cli& cli);     // start.cc
+void AddUpdate(CLI::App& parent, Cli& cli);      // update.cc
 void AddWait(CLI::App& parent, Cli& cli);        // wait.cc
 void AddContainerPrune(CLI::App& parent, Cli& cli);    // prune.cc: `containers prune`
 void AddImagePrune(CLI::App& parent, Cli& cli);        // prune.cc: `images prune`

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -40,6 +41,21 @@ json StateJson(const TaskInfo& t) {
     s["FinishedAt"] = TimeUtil::ToString(ts);
   }
   return s;
+}
+
+// Docker's {"Name": "on-failure", "MaximumRetryCount": 3} from containerd's policy label
+// ("always", "on-failure:3"; none is "no").
+json RestartPolicyJson(const std::map<std::string, std::string>& labels) {
+  std::string name = "no";
+  int retries = 0;
+  if (auto it = labels.find(kRestartPolicyLabel); it != labels.end() && !it->second.empty()) {
+    name = it->second;
+    if (size_t colon = name.find(':'); colon != std::string::npos) {
+      retries = std::atoi(name.c_str() + colon + 1);
+      name.resize(colon);
+    }
+  }
+  return {{"Name", name}, {"MaximumRetryCount", retries}};
 }
 
 json MountsJson(const oci::Spec& spec) {
@@ -156,8 +172,7 @@ absl::StatusOr<json> InspectOne(Cli& cli, const std::string& ref) {
     host["CpuPeriod"] = r.cpu && r.cpu->period ? *r.cpu->period : 0;
   }
   host["ReadonlyRootfs"] = spec.root.readonly;
-  if (auto it = labels.find(kRestartPolicyLabel); it != labels.end())
-    host["RestartPolicy"] = it->second;
+  host["RestartPolicy"] = RestartPolicyJson(labels);
   host["AutoRemove"] = labels.contains(kAutoRemoveLabel);
   if (auto it = labels.find(kStopSignalLabel); it != labels.end())
     config["StopSignal"] = it->second;

@@ -3,6 +3,7 @@
 
 #include <memory>
 
+#include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
 #include "ctr/commands/commands.h"
@@ -47,26 +48,18 @@ absl::Status RunInfo(Cli& cli, const std::string& ref) {
 
 // Removes containers whose task is gone or stopped (their snapshot and log with them).
 absl::Status RunRm(Cli& cli, const std::vector<std::string>& refs) {
-  absl::Status first;
-  for (const std::string& ref : refs) {
-    absl::Status st = [&]() -> absl::Status {
-      BERTH_ASSIGN_OR_RETURN(ContainerRecord c, FindContainer(cli.conn(), ref));
-      BERTH_ASSIGN_OR_RETURN(TaskInfo t, GetTaskInfo(cli.conn(), c.id()));
-      if (t.exists && t.status != "stopped")
-        return FailedPrecondition("container \"" + ref + "\": its task is " + t.status +
-                                  " (stop it or use `bctr rm -f`)");
-      if (t.exists)
-        BERTH_RETURN_IF_ERROR(DeleteTask(cli.conn(), c.id()).status());
-      return RemoveContainer(cli.conn(), c);
-    }();
-    if (st.ok())
-      std::printf("%s\n", ref.c_str());
-    else if (first.ok())
-      first = st;
-    else
-      std::fprintf(stderr, "bctr: containers rm: %s\n", std::string(st.message()).c_str());
-  }
-  return first;
+  return EachContainer(
+      refs, "containers rm", [&](const std::string& ref) -> absl::StatusOr<std::string> {
+        BERTH_ASSIGN_OR_RETURN(ContainerRecord c, FindContainer(cli.conn(), ref));
+        BERTH_ASSIGN_OR_RETURN(TaskInfo t, GetTaskInfo(cli.conn(), c.id()));
+        if (t.exists && t.status != "stopped")
+          return FailedPrecondition(fmt::format(
+              "container {:?}: its task is {} (stop it or use `bctr rm -f`)", ref, t.status));
+        if (t.exists)
+          BERTH_RETURN_IF_ERROR(DeleteTask(cli.conn(), c.id()).status());
+        BERTH_RETURN_IF_ERROR(RemoveContainer(cli.conn(), c));
+        return ref;
+      });
 }
 
 absl::Status RunLabel(Cli& cli, const std::string& ref, const std::vector<std::string>& args) {
@@ -104,9 +97,7 @@ void AddContainers(CLI::App& parent, Cli& cli) {
 
   CLI::App* rm = grp->add_subcommand("rm", "Remove stopped containers")->alias("delete");
   rm->add_option("containers", *args, "Container ids or names")->required();
-  rm->callback([&cli, args] {
-    cli.action = [&cli, args] { return Annotate(RunRm(cli, *args), "containers rm"); };
-  });
+  rm->callback([&cli, args] { cli.action = [&cli, args] { return RunRm(cli, *args); }; });
 
   AddContainerPrune(*grp, cli);
 

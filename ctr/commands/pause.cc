@@ -12,7 +12,8 @@ namespace {
 
 absl::Status RunPause(Cli& cli, const std::vector<std::string>& refs, bool pause) {
   Connection& conn = cli.conn();
-  for (const std::string& ref : refs) {
+  const char* verb = pause ? "pause" : "unpause";
+  return EachContainer(refs, verb, [&](const std::string& ref) -> absl::StatusOr<std::string> {
     BERTH_ASSIGN_OR_RETURN(ContainerRecord c, FindContainer(conn, ref));
     google::protobuf::Empty resp;
     auto ctx = conn.Context();
@@ -25,9 +26,8 @@ absl::Status RunPause(Cli& cli, const std::vector<std::string>& refs, bool pause
       req.set_container_id(c.id());
       BERTH_RETURN_IF_ERROR(conn.Check(conn.tasks().Resume(ctx.get(), req, &resp)));
     }
-    std::printf("%s\n", ref.c_str());
-  }
-  return absl::OkStatus();
+    return ref;
+  });
 }
 
 void AddPauseVerb(CLI::App& parent, Cli& cli, bool pause) {
@@ -37,9 +37,7 @@ void AddPauseVerb(CLI::App& parent, Cli& cli, bool pause) {
       pause ? "Freeze all processes of containers" : "Thaw the processes of paused containers");
   cmd->add_option("containers", *refs, "Containers (name, id or id prefix)")->required();
   cmd->callback([&cli, refs, pause] {
-    cli.action = [&cli, refs, pause] {
-      return Annotate(RunPause(cli, *refs, pause), pause ? "pause" : "unpause");
-    };
+    cli.action = [&cli, refs, pause] { return RunPause(cli, *refs, pause); };
   });
 }
 

@@ -8,7 +8,6 @@
 
 #include "ctr/commands/commands.h"
 #include "ctr/containers.h"
-#include "ctr/stdio.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 
@@ -43,19 +42,11 @@ absl::Status RemoveOne(Cli& cli, const std::string& ref, bool force) {
 }
 
 absl::Status RunRm(Cli& cli, const RmFlags& f) {
-  bool failed = false;
-  for (const std::string& ref : f.containers) {
-    absl::Status st = RemoveOne(cli, ref, f.force);
-    if (st.ok()) {
-      std::printf("%s\n", ref.c_str());
-      continue;
-    }
-    std::fprintf(stderr, "bctr: rm: %s\n", std::string(st.message()).c_str());
-    failed = true;
-  }
-  if (failed)
-    ExitWithCode(1);
-  return absl::OkStatus();
+  return EachContainer(f.containers, "rm",
+                       [&](const std::string& ref) -> absl::StatusOr<std::string> {
+                         BERTH_RETURN_IF_ERROR(RemoveOne(cli, ref, f.force));
+                         return ref;
+                       });
 }
 
 }  // namespace

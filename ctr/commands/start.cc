@@ -66,19 +66,11 @@ absl::Status RestartOne(Cli& cli, const std::string& ref, std::optional<int> tim
 }
 
 absl::Status RunRestart(Cli& cli, const StartFlags& f) {
-  bool failed = false;
-  for (const std::string& ref : f.containers) {
-    absl::Status st = RestartOne(cli, ref, f.timeout);
-    if (st.ok()) {
-      std::printf("%s\n", ref.c_str());
-      continue;
-    }
-    std::fprintf(stderr, "bctr: restart: %s\n", std::string(st.message()).c_str());
-    failed = true;
-  }
-  if (failed)
-    ExitWithCode(1);
-  return absl::OkStatus();
+  return EachContainer(f.containers, "restart",
+                       [&](const std::string& ref) -> absl::StatusOr<std::string> {
+                         BERTH_RETURN_IF_ERROR(RestartOne(cli, ref, f.timeout));
+                         return ref;
+                       });
 }
 
 }  // namespace

@@ -1,10 +1,7 @@
 // bctr stop [-t SECONDS] CONTAINER... and bctr kill [-s SIGNAL] CONTAINER...
 
 #include <signal.h>
-#include <string.h>
 
-#include <cctype>
-#include <cstdlib>
 #include <memory>
 #include <optional>
 
@@ -12,7 +9,6 @@
 
 #include "ctr/commands/commands.h"
 #include "ctr/containers.h"
-#include "ctr/stdio.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 
@@ -26,48 +22,28 @@ struct StopFlags {
 };
 
 absl::Status RunStop(Cli& cli, const StopFlags& f) {
-  absl::Status last;
-  for (const std::string& ref : f.containers) {
-    absl::Status st = [&]() -> absl::Status {
-      BERTH_ASSIGN_OR_RETURN(ContainerRecord c, FindContainer(cli.conn(), ref));
-      return StopContainer(cli.conn(), c, f.timeout);
-    }();
-    if (st.ok()) {
-      std::printf("%s\n", ref.c_str());
-      continue;
-    }
-    std::fprintf(stderr, "bctr: stop: %s\n", std::string(st.message()).c_str());
-    last = st;
-  }
-  if (!last.ok())
-    ExitWithCode(1);
-  return absl::OkStatus();
+  return EachContainer(f.containers, "stop",
+                       [&](const std::string& ref) -> absl::StatusOr<std::string> {
+                         BERTH_ASSIGN_OR_RETURN(ContainerRecord c, FindContainer(cli.conn(), ref));
+                         BERTH_RETURN_IF_ERROR(StopContainer(cli.conn(), c, f.timeout));
+                         return ref;
+                       });
 }
 
 absl::Status RunKill(Cli& cli, const StopFlags& f) {
   BERTH_ASSIGN_OR_RETURN(int sig, ParseSignal(f.signal));
-  absl::Status last;
-  for (const std::string& ref : f.containers) {
-    absl::Status st = [&]() -> absl::Status {
-      BERTH_ASSIGN_OR_RETURN(ContainerRecord c, FindContainer(cli.conn(), ref));
-      BERTH_ASSIGN_OR_RETURN(TaskInfo t, GetTaskInfo(cli.conn(), c.id()));
-      if (!t.exists || t.status == "stopped")
-        return FailedPrecondition(fmt::format("container {:?}: is not running", ref));
-      if (c.labels().contains(kRestartPolicyLabel) && (sig == SIGKILL || sig == SIGTERM))
-        BERTH_RETURN_IF_ERROR(
-            SetContainerLabel(cli.conn(), c.id(), kRestartStatusLabel, "stopped"));
-      return KillTask(cli.conn(), c.id(), sig);
-    }();
-    if (st.ok()) {
-      std::printf("%s\n", ref.c_str());
-      continue;
-    }
-    std::fprintf(stderr, "bctr: kill: %s\n", std::string(st.message()).c_str());
-    last = st;
-  }
-  if (!last.ok())
-    ExitWithCode(1);
-  return absl::OkStatus();
+  return EachContainer(
+      f.containers, "kill", [&](const std::string& ref) -> absl::StatusOr<std::string> {
+        BERTH_ASSIGN_OR_RETURN(ContainerRecord c, FindContainer(cli.conn(), ref));
+        BERTH_ASSIGN_OR_RETURN(TaskInfo t, GetTaskInfo(cli.conn(), c.id()));
+        if (!t.exists || t.status == "stopped")
+          return FailedPrecondition(fmt::format("container {:?}: is not running", ref));
+        if (c.labels().contains(kRestartPolicyLabel) && (sig == SIGKILL || sig == SIGTERM))
+          BERTH_RETURN_IF_ERROR(
+              SetContainerLabel(cli.conn(), c.id(), kRestartStatusLabel, "stopped"));
+        BERTH_RETURN_IF_ERROR(KillTask(cli.conn(), c.id(), sig));
+        return ref;
+      });
 }
 
 }  // namespace

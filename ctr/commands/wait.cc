@@ -1,10 +1,10 @@
 // bctr wait CONTAINER...: block until each container's task has exited, print its exit code.
 
 #include <memory>
+#include <string>
 
 #include "ctr/commands/commands.h"
 #include "ctr/containers.h"
-#include "ctr/stdio.h"
 #include "lib/base/status_macros.h"
 
 namespace berth::ctr {
@@ -21,20 +21,10 @@ absl::StatusOr<uint32_t> WaitOne(Connection& conn, const std::string& ref) {
 }
 
 absl::Status RunWait(Cli& cli, const std::vector<std::string>& refs) {
-  bool failed = false;
-  for (const std::string& ref : refs) {
-    absl::StatusOr<uint32_t> code = WaitOne(cli.conn(), ref);
-    if (code.ok()) {
-      std::printf("%u\n", *code);
-      std::fflush(stdout);
-      continue;
-    }
-    std::fprintf(stderr, "bctr: wait: %s\n", std::string(code.status().message()).c_str());
-    failed = true;
-  }
-  if (failed)
-    ExitWithCode(1);
-  return absl::OkStatus();
+  return EachContainer(refs, "wait", [&](const std::string& ref) -> absl::StatusOr<std::string> {
+    BERTH_ASSIGN_OR_RETURN(uint32_t code, WaitOne(cli.conn(), ref));
+    return std::to_string(code);
+  });
 }
 
 }  // namespace

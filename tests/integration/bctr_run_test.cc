@@ -186,6 +186,40 @@ TEST_F(BctrRunTest, ResourceLimitsLandInTheCgroup) {
     EXPECT_EQ(testing::ReadFile(CgroupFile(id, "pids", "pids.max")), "42\n");
     EXPECT_EQ(testing::ReadFile(CgroupFile(id, "cpu", "cpu.cfs_quota_us")), "50000\n");
   }
+  // bctr update: the running task's cgroup at once, the spec for the next start; a restart
+  // policy as run --restart sets it.
+  r = Bctr({"update", "--memory", "96m", "--pids-limit", "50", "--restart", "on-failure:3", id});
+  ASSERT_EQ(r.exit_code, 0) << r.err << DaemonLog();
+  EXPECT_EQ(r.out, id + "\n");
+  auto limits = [&] {
+    if (v2) {
+      return testing::ReadFile(CgroupFile(id, "", "memory.max")) +
+             testing::ReadFile(CgroupFile(id, "", "pids.max")) +
+             testing::ReadFile(CgroupFile(id, "", "cpu.max"));
+    }
+    return testing::ReadFile(CgroupFile(id, "memory", "memory.limit_in_bytes")) +
+           testing::ReadFile(CgroupFile(id, "pids", "pids.max")) +
+           testing::ReadFile(CgroupFile(id, "cpu", "cpu.cfs_quota_us"));
+  };
+  const std::string updated =
+      v2 ? "100663296\n50\n50000 100000\n" : "100663296\n50\n50000\n";  // --cpus kept
+  EXPECT_EQ(limits(), updated);
+  nlohmann::json j = nlohmann::json::parse(Bctr({"inspect", id}).out, nullptr, false);
+  ASSERT_TRUE(j.is_array());
+  EXPECT_EQ(j[0]["HostConfig"]["Memory"], 100663296);
+  EXPECT_EQ(j[0]["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
+  EXPECT_EQ(j[0]["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 3);
+  ASSERT_EQ(Bctr({"restart", "-t", "0", id}).exit_code, 0);
+  EXPECT_EQ(limits(), updated);  // the new task from the updated spec
+  // Bad values change nothing, on no container.
+  r = Bctr({"update", "--memory", "1k", id});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "bctr: update: --memory \"1k\": the minimum is 6m\n");
+  r = Bctr({"update", "--restart", "sometimes", id});
+  EXPECT_THAT(r.err, HasSubstr("--restart \"sometimes\""));
+  r = Bctr({"update", id});
+  EXPECT_THAT(r.err, HasSubstr("give at least one of --memory"));
+  EXPECT_EQ(limits(), updated);
   r = Bctr({"rm", "-f", id});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(ContainerIds(), IsEmpty());
