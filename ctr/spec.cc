@@ -2,27 +2,21 @@
 
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
-#include <charconv>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <set>
-#include <span>
-#include <sstream>
 
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
 #include "ctr/network.h"
+#include "ctr/text.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/cni/cni.h"
-#include "lib/oci/capabilities.h"
 #include "lib/oci/default_spec.h"
 #include "lib/oci/spec_json.h"
 #include "lib/oci/sysctl.h"
@@ -31,35 +25,6 @@ namespace berth::ctr {
 namespace {
 
 using nlohmann::json;
-
-std::vector<std::string> Split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  std::stringstream ss(s);
-  while (std::getline(ss, cur, sep)) out.push_back(cur);
-  if (!s.empty() && s.back() == sep)
-    out.emplace_back();
-  return out;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string Upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::optional<uint32_t> ParseUint32(const std::string& s) {
-  if (s.empty() || s.size() > 10 || !std::all_of(s.begin(), s.end(), ::isdigit))
-    return std::nullopt;
-  uint64_t v = std::stoull(s);
-  if (v > 0xffffffffULL)
-    return std::nullopt;
-  return static_cast<uint32_t>(v);
-}
 
 std::vector<std::string> StringList(const json& j, const char* key) {
   std::vector<std::string> out;
@@ -76,64 +41,6 @@ std::vector<std::string> StringList(const json& j, const char* key) {
 std::string StringField(const json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-// passwd/group line fields, or empty when `key` (a name or number in field 0 or 2) is absent.
-std::vector<std::string> FindEntry(const std::string& db, const std::string& key, bool numeric) {
-  std::stringstream ss(db);
-  std::string line;
-  while (std::getline(ss, line)) {
-    if (line.empty() || line[0] == '#')
-      continue;
-    std::vector<std::string> f = Split(line, ':');
-    if (f.size() < 3)
-      continue;
-    if ((numeric ? f[2] : f[0]) == key)
-      return f;
-  }
-  return {};
-}
-
-// Supplementary groups of `user` (group lines listing it), as Docker adds them.
-std::vector<uint32_t> MemberGroups(const std::string& db, const std::string& user, uint32_t gid) {
-  std::vector<uint32_t> out;
-  std::stringstream ss(db);
-  std::string line;
-  while (std::getline(ss, line)) {
-    std::vector<std::string> f = Split(line, ':');
-    if (f.size() < 4 || user.empty())
-      continue;
-    std::vector<std::string> members = Split(f[3], ',');
-    std::optional<uint32_t> g = ParseUint32(f[2]);
-    if (g && *g != gid && std::find(members.begin(), members.end(), user) != members.end())
-      out.push_back(*g);
-  }
-  return out;
-}
-
-// Every capability this process may pass on (its bounding set): "all" for --privileged and
-// --cap-add ALL, as a host root may lack some (CAP_SYS_RESOURCE in some sandboxes), and asking
-// for one outside the bounding set makes capset fail.
-std::vector<std::string> AllAvailableCapabilities() {
-  uint64_t bounding = ~uint64_t{0};
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with("CapBnd:"))
-      bounding = std::stoull(line.substr(7), nullptr, 16);
-  }
-  std::vector<std::string> out;
-  std::span<const std::string_view> names = oci::AllCapabilityNames();
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (!names[i].empty() && i < 64 && (bounding >> i & 1) != 0)
-      out.emplace_back(names[i]);
-  }
-  return out;
-}
-
-std::string CapName(const std::string& s) {
-  std::string u = Upper(s);
-  return u.starts_with("CAP_") || u == "ALL" ? u : "CAP_" + u;
 }
 
 // --net and -p. `network` is ChooseNetwork's answer; a CNI network's existence is checked by
@@ -338,6 +245,37 @@ absl::Status ApplyProcess(const SpecInput& in, oci::Spec& s) {
   return absl::OkStatus();
 }
 
+// --sysctl (checked as the runtime will: oci::ValidateSysctls), --shm-size, --device.
+absl::Status ApplyKernelFlags(const RunFlags& f, oci::Spec& s) {
+  for (const std::string& kv : f.sysctls) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return InvalidArgument(fmt::format("--sysctl {:?}: want KEY=VALUE", kv));
+    s.linux.sysctl[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  if (absl::Status st = oci::ValidateSysctls(s); !st.ok())
+    return InvalidArgument(fmt::format("--sysctl: {}", std::string(st.message())));
+  if (!f.shm_size.empty()) {
+    absl::StatusOr<int64_t> bytes = ParseMemorySize(f.shm_size);
+    if (!bytes.ok() || *bytes <= 0)
+      return InvalidArgument(
+          fmt::format("--shm-size {:?}: want a positive size, e.g. 64m or 1g", f.shm_size));
+    for (oci::Mount& m : s.mounts) {
+      if (m.destination != "/dev/shm")
+        continue;
+      std::erase_if(m.options, [](const std::string& o) { return o.starts_with("size="); });
+      m.options.push_back(fmt::format("size={}k", (*bytes + 1023) / 1024));
+    }
+  }
+  for (const std::string& d : f.devices) {
+    BERTH_ASSIGN_OR_RETURN(DeviceFlag dev, ParseDeviceFlag(d));
+    std::erase_if(s.linux.devices, [&](const oci::Device& o) { return o.path == dev.device.path; });
+    s.linux.devices.push_back(std::move(dev.device));
+    s.linux.resources->devices.push_back(std::move(dev.rule));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ApplyResources(const RunFlags& f, oci::Spec& s) {
@@ -458,418 +396,6 @@ absl::StatusOr<ImageConfig> ParseImageConfig(const std::string& blob) {
   c.user = StringField(*it, "User");
   c.stop_signal = StringField(*it, "StopSignal");
   return c;
-}
-
-absl::StatusOr<int64_t> ParseMemorySize(const std::string& s) {
-  std::string v = Lower(s);
-  if (v.size() > 1 && v.back() == 'b' && !std::isdigit(static_cast<unsigned char>(v[v.size() - 2])))
-    v.pop_back();
-  int64_t mult = 1;
-  if (!v.empty() && !std::isdigit(static_cast<unsigned char>(v.back()))) {
-    switch (v.back()) {
-      case 'b':
-        break;
-      case 'k':
-        mult = 1LL << 10;
-        break;
-      case 'm':
-        mult = 1LL << 20;
-        break;
-      case 'g':
-        mult = 1LL << 30;
-        break;
-      case 't':
-        mult = 1LL << 40;
-        break;
-      default:
-        return InvalidArgument(fmt::format("size {:?}: unknown unit (want b, k, m, g or t)", s));
-    }
-    v.pop_back();
-  }
-  char* end = nullptr;
-  double n = std::strtod(v.c_str(), &end);
-  if (v.empty() || end == nullptr || *end != '\0' || !(n >= 0) || n * mult > 9.2e18)
-    return InvalidArgument(fmt::format("size {:?}: not a size like 512m or 1g", s));
-  return static_cast<int64_t>(n * static_cast<double>(mult));
-}
-
-absl::StatusOr<oci::Mount> ParseVolume(const std::string& s) {
-  std::vector<std::string> parts = Split(s, ':');
-  if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty())
-    return InvalidArgument(fmt::format("--volume {:?}: want HOST:CONTAINER[:ro]", s));
-  if (!parts[0].starts_with("/")) {
-    return InvalidArgument(fmt::format(
-        "--volume {:?}: the host path must be absolute (named volumes are not supported)", s));
-  }
-  if (!parts[1].starts_with("/"))
-    return InvalidArgument(fmt::format("--volume {:?}: the container path must be absolute", s));
-  oci::Mount m{parts[1], "bind", parts[0], {"rbind", "rprivate"}};
-  if (parts.size() == 3) {
-    for (const std::string& o : Split(parts[2], ',')) {
-      if (o == "ro")
-        m.options.push_back("ro");
-      else if (o != "rw" && o != "z" && o != "Z")
-        return InvalidArgument(fmt::format("--volume {:?}: unknown option {:?}", s, o));
-    }
-  }
-  return m;
-}
-
-absl::StatusOr<oci::Mount> ParseMountFlag(const std::string& s) {
-  std::string type = "volume", src, dst;
-  bool ro = false;
-  std::string size;
-  for (const std::string& kv : Split(s, ',')) {
-    size_t eq = kv.find('=');
-    std::string k = kv.substr(0, eq);
-    std::string v = eq == std::string::npos ? "" : kv.substr(eq + 1);
-    if (k == "type")
-      type = v;
-    else if (k == "source" || k == "src")
-      src = v;
-    else if (k == "target" || k == "dst" || k == "destination")
-      dst = v;
-    else if (k == "readonly" || k == "ro")
-      ro = v.empty() || v == "true" || v == "1";
-    else if (k == "tmpfs-size")
-      size = v;
-    else
-      return InvalidArgument(fmt::format("--mount {:?}: unknown key {:?}", s, k));
-  }
-  if (!dst.starts_with("/"))
-    return InvalidArgument(fmt::format("--mount {:?}: target must be an absolute path", s));
-  if (type == "bind") {
-    if (!src.starts_with("/"))
-      return InvalidArgument(fmt::format("--mount {:?}: source must be an absolute path", s));
-    oci::Mount m{dst, "bind", src, {"rbind", "rprivate"}};
-    if (ro)
-      m.options.push_back("ro");
-    return m;
-  }
-  if (type == "tmpfs") {
-    oci::Mount m{dst, "tmpfs", "tmpfs", {"nosuid", "nodev", "mode=1777"}};
-    if (!size.empty()) {
-      BERTH_ASSIGN_OR_RETURN(int64_t bytes, ParseMemorySize(size));
-      m.options.push_back(fmt::format("size={}", bytes));
-    }
-    if (ro)
-      m.options.push_back("ro");
-    return m;
-  }
-  return InvalidArgument(
-      fmt::format("--mount {:?}: type {:?} is not supported (bind, tmpfs)", s, type));
-}
-
-absl::StatusOr<oci::Mount> ParseTmpfsFlag(const std::string& s) {
-  const size_t colon = s.find(':');
-  const std::string dst = s.substr(0, colon);
-  if (!dst.starts_with("/"))
-    return InvalidArgument(fmt::format("--tmpfs {:?}: the container path must be absolute", s));
-  // Each option either sets one of the flag pairs or one key; a later one wins, as in mount(8).
-  std::vector<std::pair<std::string, std::string>> opts = {
-      {"exec", "noexec"}, {"suid", "nosuid"}, {"dev", "nodev"}, {"mode", "mode=1777"}};
-  auto set = [&](const std::string& key, const std::string& option) {
-    auto it = std::find_if(opts.begin(), opts.end(), [&](const auto& o) { return o.first == key; });
-    if (it == opts.end())
-      opts.emplace_back(key, option);
-    else
-      it->second = option;
-  };
-  if (colon != std::string::npos) {
-    for (const std::string& o : Split(s.substr(colon + 1), ',')) {
-      const size_t eq = o.find('=');
-      const std::string key = o.substr(0, eq);
-      if (eq == std::string::npos) {
-        if (o == "ro" || o == "rw") {
-          set("rw", o);
-          continue;
-        }
-        const std::string base = o.starts_with("no") ? o.substr(2) : o;
-        if (base == "exec" || base == "suid" || base == "dev") {
-          set(base, o);
-          continue;
-        }
-      } else if ((key == "size" || key == "mode" || key == "uid" || key == "gid" ||
-                  key == "nr_inodes") &&
-                 eq + 1 < o.size()) {
-        set(key, o);
-        continue;
-      }
-      return InvalidArgument(fmt::format(
-          "--tmpfs {:?}: unknown option {:?} (ro, rw, [no]exec, [no]suid, [no]dev, size=, mode=, "
-          "uid=, gid=, nr_inodes=)",
-          s, o));
-    }
-  }
-  oci::Mount m{dst, "tmpfs", "tmpfs", {}};
-  for (auto& [key, option] : opts)
-    if (option != "rw" && option != "exec" && option != "suid" && option != "dev")
-      m.options.push_back(option);
-  return m;
-}
-
-absl::StatusOr<oci::Rlimit> ParseUlimit(const std::string& s) {
-  const size_t eq = s.find('=');
-  if (eq == std::string::npos || eq == 0)
-    return InvalidArgument(fmt::format("--ulimit {:?}: want NAME=SOFT[:HARD]", s));
-  oci::Rlimit r;
-  r.type = "RLIMIT_" + Upper(s.substr(0, eq));
-  std::optional<int> resource = oci::RlimitFromName(r.type);
-  if (!resource)
-    return InvalidArgument(fmt::format("--ulimit {:?}: unknown limit {:?}", s, s.substr(0, eq)));
-  r.resource = *resource;
-  auto value = [&](std::string_view v) -> absl::StatusOr<uint64_t> {
-    if (v == "-1" || v == "unlimited")
-      return RLIM_INFINITY;
-    uint64_t n = 0;
-    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (v.empty() || ec != std::errc() || end != v.data() + v.size())
-      return InvalidArgument(fmt::format("--ulimit {:?}: {:?} is not a number", s, v));
-    return n;
-  };
-  const std::string_view values = std::string_view(s).substr(eq + 1);
-  const size_t colon = values.find(':');
-  BERTH_ASSIGN_OR_RETURN(r.soft, value(values.substr(0, colon)));
-  r.hard = r.soft;
-  if (colon != std::string_view::npos) {
-    BERTH_ASSIGN_OR_RETURN(r.hard, value(values.substr(colon + 1)));
-  }
-  if (r.soft > r.hard)
-    return InvalidArgument(fmt::format("--ulimit {:?}: the soft limit exceeds the hard one", s));
-  return r;
-}
-
-absl::StatusOr<DeviceFlag> ParseDeviceFlag(const std::string& s) {
-  std::vector<std::string> parts = Split(s, ':');
-  if (parts.size() > 3 || parts[0].empty())
-    return InvalidArgument(fmt::format("--device {:?}: want HOST[:CONTAINER[:PERMISSIONS]]", s));
-  // HOST:PERMISSIONS, as Docker reads it, when the second part is no path.
-  if (parts.size() == 2 && !parts[1].starts_with("/"))
-    parts = {parts[0], parts[0], parts[1]};
-  const std::string& host = parts[0];
-  const std::string ctr = parts.size() > 1 && !parts[1].empty() ? parts[1] : host;
-  const std::string access = parts.size() > 2 ? parts[2] : "rwm";
-  if (!host.starts_with("/") || !ctr.starts_with("/"))
-    return InvalidArgument(fmt::format("--device {:?}: paths must be absolute", s));
-  if (access.empty() || access.find_first_not_of("rwm") != std::string::npos)
-    return InvalidArgument(
-        fmt::format("--device {:?}: permissions {:?} are not a subset of rwm", s, access));
-  struct stat st;
-  if (::stat(host.c_str(), &st) != 0)
-    return ErrnoError(errno, fmt::format("--device {:?}: {}", s, host));
-  if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
-    return InvalidArgument(
-        fmt::format("--device {:?}: {} is not a character or block device", s, host));
-  DeviceFlag out;
-  out.device.type = S_ISCHR(st.st_mode) ? "c" : "b";
-  out.device.path = ctr;
-  out.device.major = major(st.st_rdev);
-  out.device.minor = minor(st.st_rdev);
-  out.device.file_mode = st.st_mode & 07777;
-  out.device.uid = 0;
-  out.device.gid = 0;
-  out.rule.allow = true;
-  out.rule.type = out.device.type;
-  out.rule.major = out.device.major;
-  out.rule.minor = out.device.minor;
-  out.rule.access = access;
-  return out;
-}
-
-absl::StatusOr<std::vector<std::string>> ApplyCapabilities(std::vector<std::string> base,
-                                                           const std::vector<std::string>& add,
-                                                           const std::vector<std::string>& drop) {
-  std::set<std::string> added;
-  for (const std::string& a : add) {
-    std::string c = CapName(a);
-    if (c == "ALL") {
-      for (const std::string& n : AllAvailableCapabilities()) added.insert(n);
-      continue;
-    }
-    if (!oci::CapabilityFromName(c))
-      return InvalidArgument(fmt::format("--cap-add {:?}: unknown capability", a));
-    added.insert(c);
-  }
-  for (const std::string& c : added) {
-    if (std::find(base.begin(), base.end(), c) == base.end())
-      base.push_back(c);
-  }
-  for (const std::string& d : drop) {
-    std::string c = CapName(d);
-    if (c == "ALL") {
-      std::erase_if(base, [&](const std::string& b) { return !added.contains(b); });
-      continue;
-    }
-    if (!oci::CapabilityFromName(c))
-      return InvalidArgument(fmt::format("--cap-drop {:?}: unknown capability", d));
-    std::erase(base, c);
-  }
-  return base;
-}
-
-std::optional<std::string> ExpandEnv(const std::string& e) {
-  if (e.find('=') != std::string::npos)
-    return e;
-  const char* v = std::getenv(e.c_str());  // NOLINT(concurrency-mt-unsafe)
-  if (v == nullptr)
-    return std::nullopt;
-  return e + "=" + v;
-}
-
-void SetEnv(std::vector<std::string>& list, const std::string& env) {
-  std::string key = env.substr(0, env.find('=') + 1);
-  for (std::string& e : list) {
-    if (e.starts_with(key)) {
-      e = env;
-      return;
-    }
-  }
-  list.push_back(env);
-}
-
-absl::StatusOr<std::vector<std::string>> ReadEnvFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in)
-    return absl::NotFoundError(fmt::format("--env-file {:?}: cannot read", path));
-  std::vector<std::string> out;
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    size_t start = line.find_first_not_of(" \t");
-    if (start == std::string::npos || line[start] == '#')
-      continue;
-    line = line.substr(start);
-    if (!line.empty() && line.back() == '\r')
-      line.pop_back();
-    if (line[0] == '=')
-      return InvalidArgument(fmt::format("--env-file {:?}: line {}: no variable name", path, n));
-    if (std::optional<std::string> v = ExpandEnv(line))
-      out.push_back(*v);
-  }
-  return out;
-}
-
-absl::StatusOr<oci::User> ResolveUser(const std::string& spec, const UserDbReader& read,
-                                      std::string* home) {
-  size_t colon = spec.find(':');
-  std::string user = spec.substr(0, colon);
-  std::string group = colon == std::string::npos ? "" : spec.substr(colon + 1);
-  if (user.empty())
-    return InvalidArgument(fmt::format("user {:?}: want USER[:GROUP]", spec));
-  std::optional<uint32_t> uid = ParseUint32(user);
-  std::optional<uint32_t> gid = ParseUint32(group);
-  oci::User u;
-  *home = uid && *uid == 0 ? "/root" : "/";
-  UserDb db;
-  // Names need the database; a numeric user without a group looks up its primary group there
-  // when it can (and gets gid 0 otherwise, as Docker does without /etc/passwd).
-  bool need = !uid || (!group.empty() && !gid);
-  if (need && !read)
-    return InvalidArgument(fmt::format("user {:?}: cannot read the image's user database", spec));
-  if (read && (need || group.empty())) {
-    BERTH_ASSIGN_OR_RETURN(db, read());
-  }
-  std::vector<std::string> pw = FindEntry(db.passwd, user, uid.has_value());
-  if (!uid && pw.empty())
-    return absl::NotFoundError(
-        fmt::format("user {:?}: no such user in the image's /etc/passwd", user));
-  u.uid = uid ? *uid : ParseUint32(pw[2]).value_or(0);
-  u.gid = pw.size() > 3 ? ParseUint32(pw[3]).value_or(0) : 0;
-  if (pw.size() > 5 && !pw[5].empty())
-    *home = pw[5];
-  if (!group.empty()) {
-    if (gid) {
-      u.gid = *gid;
-    } else {
-      std::vector<std::string> gr = FindEntry(db.group, group, false);
-      if (gr.empty())
-        return absl::NotFoundError(
-            fmt::format("group {:?}: no such group in the image's /etc/group", group));
-      u.gid = ParseUint32(gr[2]).value_or(0);
-    }
-  }
-  if (!pw.empty())
-    u.additional_gids = MemberGroups(db.group, pw[0], u.gid);
-  return u;
-}
-
-namespace {
-
-// --sysctl (checked as the runtime will: oci::ValidateSysctls), --shm-size, --device.
-absl::Status ApplyKernelFlags(const RunFlags& f, oci::Spec& s) {
-  for (const std::string& kv : f.sysctls) {
-    const size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return InvalidArgument(fmt::format("--sysctl {:?}: want KEY=VALUE", kv));
-    s.linux.sysctl[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  if (absl::Status st = oci::ValidateSysctls(s); !st.ok())
-    return InvalidArgument(fmt::format("--sysctl: {}", std::string(st.message())));
-  if (!f.shm_size.empty()) {
-    absl::StatusOr<int64_t> bytes = ParseMemorySize(f.shm_size);
-    if (!bytes.ok() || *bytes <= 0)
-      return InvalidArgument(
-          fmt::format("--shm-size {:?}: want a positive size, e.g. 64m or 1g", f.shm_size));
-    for (oci::Mount& m : s.mounts) {
-      if (m.destination != "/dev/shm")
-        continue;
-      std::erase_if(m.options, [](const std::string& o) { return o.starts_with("size="); });
-      m.options.push_back(fmt::format("size={}k", (*bytes + 1023) / 1024));
-    }
-  }
-  for (const std::string& d : f.devices) {
-    BERTH_ASSIGN_OR_RETURN(DeviceFlag dev, ParseDeviceFlag(d));
-    std::erase_if(s.linux.devices, [&](const oci::Device& o) { return o.path == dev.device.path; });
-    s.linux.devices.push_back(std::move(dev.device));
-    s.linux.resources->devices.push_back(std::move(dev.rule));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-absl::Status AddGroups(const std::vector<std::string>& groups, const UserDbReader& read,
-                       oci::User& user) {
-  std::optional<UserDb> db;
-  for (const std::string& g : groups) {
-    std::optional<uint32_t> gid = ParseUint32(g);
-    if (!gid) {
-      if (g.empty())
-        return InvalidArgument("--group-add \"\": want a group name or number");
-      if (!read)
-        return InvalidArgument(
-            fmt::format("--group-add {:?}: cannot read the image's user database", g));
-      if (!db) {
-        BERTH_ASSIGN_OR_RETURN(db, read());
-      }
-      std::vector<std::string> gr = FindEntry(db->group, g, false);
-      if (gr.size() < 3)
-        return absl::NotFoundError(
-            fmt::format("--group-add {:?}: no such group in the image's /etc/group", g));
-      gid = ParseUint32(gr[2]).value_or(0);
-    }
-    if (std::find(user.additional_gids.begin(), user.additional_gids.end(), *gid) ==
-        user.additional_gids.end())
-      user.additional_gids.push_back(*gid);
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ParseRestartPolicy(const std::string& s) {
-  if (s.empty() || s == "no")
-    return std::string();
-  if (s == "always" || s == "unless-stopped")
-    return std::string("always");
-  if (s == "on-failure")
-    return s;
-  if (s.starts_with("on-failure:")) {
-    std::optional<uint32_t> n = ParseUint32(s.substr(11));
-    if (n && *n > 0)
-      return s;
-  }
-  return InvalidArgument(
-      fmt::format("--restart {:?}: want no, always, unless-stopped or on-failure[:N]", s));
 }
 
 absl::StatusOr<oci::Spec> BuildSpec(const SpecInput& in) {

@@ -44,6 +44,7 @@ std::span<const Verb> Verbs() {
       {"login", AddLogin},
       {"logout", AddLogout},
       {"version", AddVersion},
+      {"info", AddInfo},
       {"run", AddRun},
       {"create", AddCreate},
       {"start", AddStart},

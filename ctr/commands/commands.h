@@ -51,6 +51,7 @@ void AddLogs(CLI::App& parent, Cli& cli);          // logs.cc
 void AddLogin(CLI::App& parent, Cli& cli);         // login.cc
 void AddLogout(CLI::App& parent, Cli& cli);        // login.cc
 void AddVersion(CLI::App& parent, Cli& cli);       // version.cc
+void AddInfo(CLI::App& parent, Cli& cli);          // info.cc
 void AddComplete(CLI::App& parent, Cli& cli);      // complete.cc: hidden `__complete`
 void AddNetwork(CLI::App& parent, Cli& cli);       // network.cc: ls, inspect
 void AddNetworkHook(CLI::App& parent, Cli& cli);   // network_hook.cc: hidden `__network-hook`

@@ -1,10 +1,13 @@
 // bctr's container verbs after run: a detached container through ps, exec, top, stats,
-// inspect, pause/unpause, rename, stop (SIGTERM, then SIGKILL after -t), restart, wait and rm;
-// -t under a real
-// terminal (tmux); and the errors a user meets (unknown flag, unknown container, a name in use,
-// rm of a running container), each one line and a non-zero exit.
+// inspect, pause/unpause, rename, stop (SIGTERM, then SIGKILL after -t), restart, wait, prune,
+// info and rm; -t under a real terminal (tmux); and the errors a user meets (unknown flag,
+// unknown container, a name in use, rm of a running container), each one line and a non-zero
+// exit.
+
+#include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <regex>
 #include <thread>
 
@@ -309,6 +312,34 @@ TEST_F(BctrContainersTest, Prune) {
   EXPECT_EQ(Bctr({"rm", "-f", "up"}).exit_code, 0);
   EXPECT_THAT(ContainerIds(), IsEmpty());
   EXPECT_THAT(ActiveSnapshots(), IsEmpty());
+}
+
+// bctr info: the namespace's containers by state and its images, berthd's snapshotters, the host.
+TEST_F(BctrContainersTest, Info) {
+  ASSERT_EQ(Bctr({"run", "-d", "--name", "up", "busybox", "sleep", "1000"}).exit_code, 0);
+  ASSERT_EQ(Bctr({"run", "-d", "--name", "frozen", "busybox", "sleep", "1000"}).exit_code, 0);
+  ASSERT_EQ(Bctr({"pause", "frozen"}).exit_code, 0);
+  ASSERT_EQ(Bctr({"create", "--name", "new", "busybox", "true"}).exit_code, 0);
+  testing::CommandResult r = Bctr({"info", "--format", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json i = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(i.is_object()) << r.out;
+  EXPECT_EQ(i["Namespace"], ns());
+  EXPECT_EQ(i["Containers"], 3);
+  EXPECT_EQ(i["ContainersRunning"], 1);
+  EXPECT_EQ(i["ContainersPaused"], 1);
+  EXPECT_EQ(i["ContainersStopped"], 1);
+  EXPECT_EQ(i["Images"], 1);
+  EXPECT_THAT(i["Snapshotters"].dump(), HasSubstr("\"overlayfs\""));
+  EXPECT_EQ(i["CgroupVersion"],
+            std::filesystem::exists("/sys/fs/cgroup/cgroup.controllers") ? "2" : "1");
+  EXPECT_EQ(i["NCPU"], sysconf(_SC_NPROCESSORS_ONLN));
+  EXPECT_THAT(Bctr({"version"}).out, HasSubstr(i["ServerVersion"].get<std::string>()));
+  r = Bctr({"info"});
+  EXPECT_THAT(r.out, HasSubstr("Server:\n Containers: 3\n  Running: 1\n  Paused: 1\n  Stopped: 1\n"
+                               " Images: 1\n"));
+  EXPECT_EQ(Bctr({"rm", "-f", "up", "frozen", "new"}).exit_code, 0);
+  EXPECT_THAT(ContainerIds(), IsEmpty());
 }
 
 // As `docker run -d --rm`: berthd removes the container (task, container, snapshot, log file)
