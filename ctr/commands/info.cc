@@ -14,6 +14,7 @@
 #include "ctr/commands/commands.h"
 #include "ctr/containers.h"
 #include "ctr/progress.h"
+#include "lib/base/platform.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/base/version.h"
@@ -36,18 +37,6 @@ std::string OsName() {
     }
   }
   return "unknown";
-}
-
-int64_t TotalMemory() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  int64_t kb = 0;
-  while (in >> key >> kb) {
-    if (key == "MemTotal:")
-      return kb * 1024;
-    in.ignore(256, '\n');
-  }
-  return 0;
 }
 
 absl::StatusOr<ordered_json> Collect(Cli& cli) {
@@ -103,7 +92,7 @@ absl::StatusOr<ordered_json> Collect(Cli& cli) {
       {"OperatingSystem", OsName()},
       {"Architecture", u.machine},
       {"NCPU", ::sysconf(_SC_NPROCESSORS_ONLN)},
-      {"MemTotal", TotalMemory()},
+      {"MemTotal", HostMemoryBytes()},
   };
 }
 

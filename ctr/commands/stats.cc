@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <thread>
@@ -17,6 +16,7 @@
 #include "ctr/commands/commands.h"
 #include "ctr/containers.h"
 #include "ctr/progress.h"
+#include "lib/base/platform.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 
@@ -35,18 +35,6 @@ struct Sample {
   uint64_t pids = 0;
   std::chrono::steady_clock::time_point at;
 };
-
-uint64_t HostMemory() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  uint64_t kb = 0;
-  while (in >> key >> kb) {
-    if (key == "MemTotal:")
-      return kb * 1024;
-    in.ignore(1 << 10, '\n');
-  }
-  return 0;
-}
 
 absl::StatusOr<Sample> Decode(const google::protobuf::Any& data) {
   Sample s;
@@ -155,7 +143,7 @@ std::string Render(const std::vector<Target>& targets, const std::map<std::strin
 absl::Status RunStats(Cli& cli, const StatsFlags& f) {
   Connection& conn = cli.conn();
   BERTH_ASSIGN_OR_RETURN(std::vector<Target> targets, Targets(conn, f));
-  const uint64_t host_mem = HostMemory();
+  const uint64_t host_mem = HostMemoryBytes();
   const bool live = !f.no_stream && StdoutIsTty();
   BERTH_ASSIGN_OR_RETURN(auto prev, Collect(conn, targets));
   if (!f.containers.empty()) {

@@ -1,8 +1,10 @@
 #pragma once
 
 // The OCI platform this binary runs on, in Go's names (GOOS/GOARCH and the variant), as
-// containerd reports it: linux/amd64 on x86-64, linux/arm64 on aarch64, linux/arm/v7, ...
+// containerd reports it: linux/amd64 on x86-64, linux/arm64 on aarch64, linux/arm/v7, ...; and
+// the host's memory.
 
+#include <cstdint>
 #include <string_view>
 
 namespace berth {
@@ -26,5 +28,8 @@ constexpr HostPlatformNames HostPlatformOf() {
   return {"linux", "unknown", ""};
 #endif
 }
+
+// The host's memory in bytes (MemTotal of /proc/meminfo); 0 when it cannot be read.
+uint64_t HostMemoryBytes();
 
 }  // namespace berth

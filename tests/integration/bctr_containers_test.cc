@@ -334,6 +334,7 @@ TEST_F(BctrContainersTest, Info) {
   EXPECT_EQ(i["CgroupVersion"],
             std::filesystem::exists("/sys/fs/cgroup/cgroup.controllers") ? "2" : "1");
   EXPECT_EQ(i["NCPU"], sysconf(_SC_NPROCESSORS_ONLN));
+  EXPECT_EQ(i["MemTotal"].get<int64_t>(), int64_t{sysconf(_SC_PHYS_PAGES)} * sysconf(_SC_PAGESIZE));
   EXPECT_THAT(Bctr({"version"}).out, HasSubstr(i["ServerVersion"].get<std::string>()));
   r = Bctr({"info"});
   EXPECT_THAT(r.out, HasSubstr("Server:\n Containers: 3\n  Running: 1\n  Paused: 1\n  Stopped: 1\n"
