@@ -267,6 +267,16 @@ absl::Status RemoveContainer(Connection& conn, const ContainerRecord& c) {
   return absl::OkStatus();
 }
 
+absl::Status RemoveExitedContainer(Connection& conn, const ContainerRecord& c,
+                                   const TaskInfo& task) {
+  if (task.exists) {
+    absl::Status st = DeleteTask(conn, c.id()).status();
+    if (!st.ok() && !absl::IsNotFound(st))
+      return st;
+  }
+  return RemoveContainer(conn, c);
+}
+
 absl::Status SetContainerLabel(Connection& conn, const std::string& id, const std::string& key,
                                const std::string& value) {
   return SetContainerLabels(conn, id, {{key, value}});

@@ -92,6 +92,11 @@ absl::Status StopContainer(Connection& conn, const ContainerRecord& c, std::opti
 // its hosts file: lib/meta/labels.h).
 absl::Status RemoveContainer(Connection& conn, const ContainerRecord& c);
 
+// Deletes the container's task when `task` says it has one (stopped; one deleted meanwhile is
+// fine), then RemoveContainer.
+absl::Status RemoveExitedContainer(Connection& conn, const ContainerRecord& c,
+                                   const TaskInfo& task);
+
 // Sets (or, with an empty value, removes) one label on a container.
 absl::Status SetContainerLabel(Connection& conn, const std::string& id, const std::string& key,
                                const std::string& value);

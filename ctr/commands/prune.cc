@@ -45,12 +45,7 @@ absl::Status RunContainerPrune(Cli& cli, const PruneFlags& f) {
       BERTH_ASSIGN_OR_RETURN(TaskInfo t, GetTaskInfo(conn, c.id()));
       if (t.exists && t.status != "stopped")
         return absl::OkStatus();  // running, paused, or created and about to start
-      if (t.exists) {
-        absl::Status del = DeleteTask(conn, c.id()).status();
-        if (!del.ok() && !absl::IsNotFound(del))
-          return del;
-      }
-      BERTH_RETURN_IF_ERROR(RemoveContainer(conn, c));
+      BERTH_RETURN_IF_ERROR(RemoveExitedContainer(conn, c, t));
       removed.push_back(c.id());
       return absl::OkStatus();
     }();

@@ -33,12 +33,7 @@ absl::Status RemoveOne(Cli& cli, const std::string& ref, bool force) {
     BERTH_RETURN_IF_ERROR(KillTask(conn, c.id(), SIGKILL, true));
     BERTH_RETURN_IF_ERROR(WaitTask(conn, c.id(), 30000).status());
   }
-  if (t.exists) {
-    absl::Status st = DeleteTask(conn, c.id()).status();
-    if (!st.ok() && !absl::IsNotFound(st))
-      return st;
-  }
-  return RemoveContainer(conn, c);
+  return RemoveExitedContainer(conn, c, t);
 }
 
 absl::Status RunRm(Cli& cli, const RmFlags& f) {
