@@ -263,7 +263,6 @@ absl::Status RemoveContainer(Connection& conn, const ContainerRecord& c) {
         return Annotate(st, fmt::format("container {:?}: remove its init layer", c.id()));
     }
   }
-  meta::RemoveOwnedFiles({c.labels().begin(), c.labels().end()}, conn.ns(), c.id());
   return absl::OkStatus();
 }
 

@@ -87,9 +87,9 @@ absl::StatusOr<uint32_t> WaitTask(Connection& conn, const std::string& id, int64
 // one: nothing to do.
 absl::Status StopContainer(Connection& conn, const ContainerRecord& c, std::optional<int> timeout);
 
-// Removes what a container owns after its task is gone: the record, its snapshot (when bctr
-// made it: key == id) and init layer, and the files its labels name as its own (its log file,
-// its hosts file: lib/meta/labels.h).
+// Removes what a container owns after its task is gone: the record (berthd removes the files
+// its labels name as its own with it: its log, hosts and resolv.conf files, lib/meta/labels.h),
+// its snapshot (when bctr made it: key == id) and its init layer.
 absl::Status RemoveContainer(Connection& conn, const ContainerRecord& c);
 
 // Deletes the container's task when `task` says it has one (stopped; one deleted meanwhile is

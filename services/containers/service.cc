@@ -5,6 +5,7 @@
 #include "containerd/events/container.pb.h"
 #include "lib/base/status_macros.h"
 #include "lib/filters/filter.h"
+#include "lib/meta/labels.h"
 #include "lib/rpc/handler.h"
 #include "services/containers/convert.h"
 #include "services/metadata/plugin.h"
@@ -129,7 +130,9 @@ grpc::Status ContainersService::Delete(grpc::ServerContext* ctx,
                                        const api::DeleteContainerRequest* req,
                                        google::protobuf::Empty*) {
   return rpc::Handle(*ctx, "containers.Delete", [&](const std::string& ns) -> absl::Status {
-    BERTH_RETURN_IF_ERROR(store_.Delete(ns, req->id()));
+    BERTH_ASSIGN_OR_RETURN(metadata::Container c, store_.Delete(ns, req->id()));
+    // Its log, /etc/hosts and /etc/resolv.conf when bctr made them, whichever client removes it.
+    meta::RemoveOwnedFiles(c.labels, ns, c.id);
     events_api::ContainerDelete ev;
     ev.set_id(req->id());
     BERTH_RETURN_IF_ERROR(events_.Publish(ns, "/containers/delete", ev));

@@ -306,16 +306,21 @@ absl::StatusOr<Container> ContainerStore::Update(const std::string& ns, const Co
   return cur;
 }
 
-absl::Status ContainerStore::Delete(const std::string& ns, const std::string& id) {
-  return db_.Update([&](Tx& tx) -> absl::Status {
-    BERTH_ASSIGN_OR_RETURN(Stmt q,
-                           tx.Query("DELETE FROM containers WHERE namespace = ? AND id = ?"));
+absl::StatusOr<Container> ContainerStore::Delete(const std::string& ns, const std::string& id) {
+  Container out;
+  BERTH_RETURN_IF_ERROR(db_.Update([&](Tx& tx) -> absl::Status {
+    BERTH_ASSIGN_OR_RETURN(
+        Stmt q,
+        tx.Query(fmt::format("DELETE FROM containers WHERE namespace = ? AND id = ? RETURNING {}",
+                             kColumns)));
     q.Bind(1, ns).Bind(2, id);
-    BERTH_RETURN_IF_ERROR(q.Run());
-    if (tx.Changes() == 0)
+    BERTH_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row)
       return NotFoundError("container", id);
-    return absl::OkStatus();
-  });
+    BERTH_ASSIGN_OR_RETURN(out, Read(q));
+    return q.Run();  // steps to the statement's end, which makes the deletion
+  }));
+  return out;
 }
 
 }  // namespace berth::metadata

@@ -58,7 +58,8 @@ class ContainerStore {
   // equal the stored ones (they are immutable). Returns the updated record.
   absl::StatusOr<Container> Update(const std::string& ns, const Container& container,
                                    const std::vector<std::string>& paths);
-  absl::Status Delete(const std::string& ns, const std::string& id);
+  // Returns the record as it was, for what goes with it (meta::RemoveOwnedFiles).
+  absl::StatusOr<Container> Delete(const std::string& ns, const std::string& id);
 
  private:
   Db& db_;

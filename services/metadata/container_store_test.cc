@@ -71,7 +71,11 @@ TEST_F(ContainerStoreTest, CreateGetRoundTripsEveryField) {
   ASSERT_EQ(all->size(), 2u);
   EXPECT_EQ((*all)[0].id, "bare");
   EXPECT_EQ((*all)[1].id, "web");
-  ASSERT_THAT(s.Delete("default", "web"), IsOk());
+  absl::StatusOr<Container> gone = s.Delete("default", "web");
+  ASSERT_THAT(gone, IsOk());  // the record as it was
+  EXPECT_EQ(gone->labels, want.labels);
+  EXPECT_EQ(gone->spec, want.spec);
+  EXPECT_EQ(gone->created_at, made->created_at);
   EXPECT_THAT(s.Delete("default", "web"), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(s.Get("default", "web"), StatusIs(absl::StatusCode::kNotFound));
 }

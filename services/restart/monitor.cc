@@ -298,11 +298,11 @@ absl::Status RestartMonitor::Remove(const std::string& ns, const metadata::Conta
     if (!d.ok() && !absl::IsNotFound(d.status()))
       return Annotate(d.status(), fmt::format("container {:?}: delete the stopped task", c.id));
   }
-  if (absl::Status s = containers_.Delete(ns, c.id); absl::IsNotFound(s)) {
+  absl::StatusOr<metadata::Container> gone = containers_.Delete(ns, c.id);
+  if (absl::IsNotFound(gone.status()))
     return absl::OkStatus();  // a client removed it meanwhile
-  } else if (!s.ok()) {
-    return Annotate(s, fmt::format("container {:?}: delete", c.id));
-  }
+  if (!gone.ok())
+    return Annotate(gone.status(), fmt::format("container {:?}: delete", c.id));
   ::containerd::events::ContainerDelete ev;
   ev.set_id(c.id);
   (void)exchange_.Publish(ns, "/containers/delete", ev);
@@ -319,7 +319,7 @@ absl::Status RestartMonitor::Remove(const std::string& ns, const metadata::Conta
       spdlog::warn("auto-remove: remove snapshot namespace={} id={} error={}", ns, c.id,
                    s.ToString());  // the collector takes it later: nothing refers to it
   }
-  meta::RemoveOwnedFiles(c.labels, ns, c.id);
+  meta::RemoveOwnedFiles(gone->labels, ns, c.id);
   spdlog::info("removed exited container namespace={} id={} (auto-remove)", ns, c.id);
   return absl::OkStatus();
 }

@@ -323,6 +323,22 @@ TEST_F(BctrRunTest, TmpfsAddHostAndDns) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(OwnNetworkFiles(), IsEmpty()) << "bctr rm removed them";
 
+  // Whichever client removes the container, its files go with it (berthd's containers.Delete):
+  // here containerd's ctr.
+  r = Bctr({"run", "-d", "--net", "host", "--dns", "192.0.2.53", "--add-host", "db:10.1.2.3",
+            "busybox", "sh", "-c", "echo logged; sleep 1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string other = r.out.substr(0, 64);
+  const std::filesystem::path log = std::filesystem::path(log_root()) / ns() / (other + ".log");
+  EXPECT_THAT(OwnNetworkFiles(), ::testing::SizeIs(2));
+  EXPECT_TRUE(std::filesystem::exists(log));
+  r = C({"tasks", "delete", "-f", other});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = C({"containers", "rm", other});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(OwnNetworkFiles(), IsEmpty()) << "ctr containers rm removed them";
+  EXPECT_FALSE(std::filesystem::exists(log));
+
   r = Bctr({"run", "--rm", "--net", "none", "--dns", "192.0.2.53", "busybox", "true"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("--dns: the container has no network (--net none)"));
