@@ -57,6 +57,9 @@ absl::StatusOr<ClientConfig> LoadClientConfig(const std::filesystem::path& path)
   BERTH_ASSIGN_OR_RETURN(n.plugin_dirs, net.StringList("plugin_dirs", n.plugin_dirs));
   BERTH_ASSIGN_OR_RETURN(n.state_dir, net.String("state_dir", n.state_dir));
   BERTH_RETURN_IF_ERROR(net.CheckAllRead());
+  BERTH_ASSIGN_OR_RETURN(config::Section volumes, root.Table("volumes"));
+  BERTH_ASSIGN_OR_RETURN(out.volume_root, volumes.String("root", out.volume_root));
+  BERTH_RETURN_IF_ERROR(volumes.CheckAllRead());
   BERTH_RETURN_IF_ERROR(root.CheckAllRead());
   return out;
 }

@@ -13,6 +13,9 @@
 //   plugin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
 //   state_dir = "/var/lib/berth/cni"             # IPAM leases of the built-in bridge, results
 //
+//   [volumes]                        # `run -v NAME:/dst` and `bctr volume` (ctr/volumes.h)
+//   root = "/var/lib/berth/volumes"
+//
 // A missing file means no settings.
 
 #include <filesystem>
@@ -39,6 +42,7 @@ struct NetworkSettings {
 struct ClientConfig {
   std::map<std::string, RegistryHostConfig> registries;  // by normalized host
   NetworkSettings network;
+  std::string volume_root = "/var/lib/berth/volumes";  // ctr/volumes.h
 };
 
 std::filesystem::path ClientConfigPath();

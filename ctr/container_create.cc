@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_join.h"
 #include "fmt/format.h"
 
 #include "ctr/config.h"
@@ -23,6 +24,7 @@
 #include "ctr/pull.h"
 #include "ctr/rootfs.h"
 #include "ctr/stdio.h"
+#include "ctr/volumes.h"
 #include "lib/base/files.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
@@ -67,13 +69,11 @@ absl::StatusOr<registry::Manifest> ImageManifest(Connection& conn, const std::st
   return registry::ParseManifest(body, name);
 }
 
-// Reads /etc/passwd and /etc/group from a read-only view of the image's top snapshot.
-absl::StatusOr<UserDb> ReadUserDb(Connection& conn, const std::string& snapshotter,
-                                  const std::string& chain_id, const std::string& id) {
-  UserDb db;
-  if (chain_id.empty())
-    return db;
-  std::string key = "bctr-userdb-" + id;
+// Calls fn with an O_PATH fd of a read-only view of the image's top snapshot `chain_id`,
+// mounted in a private temporary directory under the snapshot key `key` for as long as fn runs.
+absl::Status WithImageRoot(Connection& conn, const std::string& snapshotter,
+                           const std::string& chain_id, const std::string& key,
+                           absl::FunctionRef<absl::Status(int root_fd)> fn) {
   snapshots_api::ViewSnapshotRequest req;
   req.set_snapshotter(snapshotter);
   req.set_key(key);
@@ -83,6 +83,21 @@ absl::StatusOr<UserDb> ReadUserDb(Connection& conn, const std::string& snapshott
   BERTH_RETURN_IF_ERROR(conn.Check(conn.snapshots().View(ctx.get(), req, &resp)));
   absl::Cleanup remove = [&] { RemoveSnapshot(conn, snapshotter, key); };
   std::vector<mount::Mount> mounts = mount::MountsFromProto(resp.mounts());
+  return mount::WithTempMount(mounts, fs::temp_directory_path() / "bctr-image",
+                              [&](const fs::path& root) -> absl::Status {
+                                UniqueFd fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+                                if (!fd.valid())
+                                  return ErrnoError(errno, fmt::format("open {}", root.string()));
+                                return fn(fd.get());
+                              });
+}
+
+// Reads /etc/passwd and /etc/group from a read-only view of the image's top snapshot.
+absl::StatusOr<UserDb> ReadUserDb(Connection& conn, const std::string& snapshotter,
+                                  const std::string& chain_id, const std::string& id) {
+  UserDb db;
+  if (chain_id.empty())
+    return db;
   // Through the image's symlinks as the container would see them, never to the host's files.
   auto read = [](int root_fd, const char* path) {
     absl::StatusOr<UniqueFd> fd = OpenInRoot(root_fd, path, /*follow_last=*/true);
@@ -94,16 +109,68 @@ absl::StatusOr<UserDb> ReadUserDb(Connection& conn, const std::string& snapshott
     ss << in.rdbuf();
     return ss.str();
   };
-  BERTH_RETURN_IF_ERROR(mount::WithTempMount(
-      mounts, fs::temp_directory_path() / "bctr-userdb", [&](const fs::path& root) -> absl::Status {
-        UniqueFd fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        if (!fd.valid())
-          return ErrnoError(errno, fmt::format("open {}", root.string()));
-        db.passwd = read(fd.get(), "/etc/passwd");
-        db.group = read(fd.get(), "/etc/group");
+  BERTH_RETURN_IF_ERROR(
+      WithImageRoot(conn, snapshotter, chain_id, "bctr-userdb-" + id, [&](int root_fd) {
+        db.passwd = read(root_fd, "/etc/passwd");
+        db.group = read(root_fd, "/etc/group");
         return absl::OkStatus();
       }));
   return db;
+}
+
+// The spec's volume placeholders (ctr/volumes.h) made binds of their volumes' directories: a
+// named volume made when missing, an anonymous one made new. A volume that is empty and not
+// `nocopy` first gets what the image has at its destination, with the directory's owner and
+// mode (as Docker fills a volume on its first mount). The volumes' names go in `names` (for the
+// container's label), those made here in `made` (for the caller to remove on a later failure).
+absl::Status ResolveVolumes(Connection& conn, VolumeStore& store, const std::string& snapshotter,
+                            const std::string& chain_id, const std::string& id, oci::Spec& spec,
+                            std::vector<std::string>& names, std::vector<std::string>& made) {
+  std::vector<std::pair<std::string, fs::path>> fill;  // destination, the volume's _data
+  for (oci::Mount& m : spec.mounts) {
+    std::optional<VolumeMount> v = AsVolumeMount(m);
+    if (!v)
+      continue;
+    absl::StatusOr<Volume> vol = absl::NotFoundError("");
+    if (!v->name.empty())
+      vol = store.Get(v->name);
+    if (absl::IsNotFound(vol.status())) {
+      vol = store.Create(v->name);
+      if (vol.ok())
+        made.push_back(vol->name);
+      else if (absl::IsAlreadyExists(vol.status()))
+        vol = store.Get(v->name);  // made by another bctr meanwhile
+    }
+    BERTH_RETURN_IF_ERROR(vol.status());
+    std::error_code ec;
+    if (!v->nocopy && fs::is_empty(vol->mountpoint, ec))
+      fill.emplace_back(v->destination, vol->mountpoint);
+    m = oci::Mount{v->destination, "bind", vol->mountpoint.string(), {"rbind", "rprivate"}};
+    if (v->read_only)
+      m.options.push_back("ro");
+    if (std::find(names.begin(), names.end(), vol->name) == names.end())
+      names.push_back(vol->name);
+  }
+  if (fill.empty() || chain_id.empty())
+    return absl::OkStatus();
+  return WithImageRoot(
+      conn, snapshotter, chain_id, "bctr-volumes-" + id, [&](int root_fd) -> absl::Status {
+        for (const auto& [destination, data] : fill) {
+          absl::StatusOr<UniqueFd> src = OpenInRoot(root_fd, destination, /*follow_last=*/true);
+          struct stat st;
+          if (!src.ok() || ::fstat(src->get(), &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;  // nothing of the image's there
+          UniqueFd dst(::open(data.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+          if (!dst.valid() || ::fchown(dst.get(), st.st_uid, st.st_gid) != 0 ||
+              ::fchmod(dst.get(), st.st_mode & 07777) != 0)
+            return ErrnoError(errno,
+                              fmt::format("volume at {}: set up {}", destination, data.string()));
+          BERTH_RETURN_IF_ERROR(
+              Annotate(CopyTreeContents(src->get(), dst.get()),
+                       fmt::format("volume at {}: copy the image's files", destination)));
+        }
+        return absl::OkStatus();
+      });
 }
 
 // Docker's init layer: a committed snapshot "<id>-init" above the image's, holding the targets
@@ -344,8 +411,17 @@ absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& f) {
     if (auto size = TerminalSize())
       spec.process->console_size = oci::ConsoleSize{size->second, size->first};
   }
+  VolumeStore volumes(config.volume_root, conn.ns());
+  std::vector<std::string> volume_names, made_volumes;
+  absl::Cleanup undo_volumes = [&] {
+    for (const std::string& v : made_volumes) (void)volumes.Remove(v);
+  };
+  BERTH_RETURN_IF_ERROR(ResolveVolumes(conn, volumes, f.snapshotter, image.chain_id, id, spec,
+                                       volume_names, made_volumes));
   BERTH_ASSIGN_OR_RETURN(auto labels,
                          ContainerLabels(f, image.config, conn.ns(), id, cli.log_root, name));
+  if (!volume_names.empty())
+    labels[kVolumesLabel] = absl::StrJoin(volume_names, ",");
   if (own_hosts)
     labels[kHostsFileLabel] = in.hosts_file;
   if (own_resolv)
@@ -384,6 +460,7 @@ absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& f) {
   std::move(undo).Cancel();
   std::move(undo_init).Cancel();
   std::move(undo_files).Cancel();
+  std::move(undo_volumes).Cancel();
   return resp.container();
 }
 
@@ -467,6 +544,8 @@ absl::StatusOr<int> StartTask(Cli& cli, const ContainerRecord& c, const TaskOpti
   BERTH_RETURN_IF_ERROR(DeleteTask(conn, c.id()).status());
   if (opts.remove) {
     BERTH_RETURN_IF_ERROR(RemoveContainer(conn, c));
+    BERTH_RETURN_IF_ERROR(
+        RemoveAnonymousVolumes(conn.ns(), {c.labels().begin(), c.labels().end()}));
   } else {
     BERTH_RETURN_IF_ERROR(SetContainerLabels(conn, c.id(),
                                              {{kExitStatusLabel, std::to_string(*code)},

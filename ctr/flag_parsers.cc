@@ -16,6 +16,7 @@
 #include "fmt/format.h"
 
 #include "ctr/text.h"
+#include "ctr/volumes.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/oci/capabilities.h"
@@ -85,29 +86,40 @@ absl::StatusOr<int64_t> ParseMemorySize(const std::string& s) {
 
 absl::StatusOr<oci::Mount> ParseVolume(const std::string& s) {
   std::vector<std::string> parts = Split(s, ':');
+  if (parts.size() == 1 && s.starts_with("/"))
+    return VolumePlaceholder({.name = "", .destination = s});  // an anonymous volume
   if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty())
-    return InvalidArgument(fmt::format("--volume {:?}: want HOST:CONTAINER[:ro]", s));
-  if (!parts[0].starts_with("/")) {
-    return InvalidArgument(fmt::format(
-        "--volume {:?}: the host path must be absolute (named volumes are not supported)", s));
-  }
+    return InvalidArgument(
+        fmt::format("--volume {:?}: want HOST-PATH:CONTAINER-PATH[:OPTIONS], "
+                    "VOLUME:CONTAINER-PATH[:OPTIONS] or CONTAINER-PATH",
+                    s));
+  const bool named = !parts[0].starts_with("/");
+  if (named)
+    BERTH_RETURN_IF_ERROR(Annotate(ValidateVolumeName(parts[0]), fmt::format("--volume {:?}", s)));
   if (!parts[1].starts_with("/"))
     return InvalidArgument(fmt::format("--volume {:?}: the container path must be absolute", s));
-  oci::Mount m{parts[1], "bind", parts[0], {"rbind", "rprivate"}};
+  VolumeMount v{.name = parts[0], .destination = parts[1]};
   if (parts.size() == 3) {
     for (const std::string& o : Split(parts[2], ',')) {
       if (o == "ro")
-        m.options.push_back("ro");
+        v.read_only = true;
+      else if (o == "nocopy" && named)
+        v.nocopy = true;
       else if (o != "rw" && o != "z" && o != "Z")
         return InvalidArgument(fmt::format("--volume {:?}: unknown option {:?}", s, o));
     }
   }
+  if (named)
+    return VolumePlaceholder(v);
+  oci::Mount m{v.destination, "bind", v.name, {"rbind", "rprivate"}};
+  if (v.read_only)
+    m.options.push_back("ro");
   return m;
 }
 
 absl::StatusOr<oci::Mount> ParseMountFlag(const std::string& s) {
   std::string type = "volume", src, dst;
-  bool ro = false;
+  bool ro = false, nocopy = false;
   std::string size;
   for (const std::string& kv : Split(s, ',')) {
     size_t eq = kv.find('=');
@@ -121,6 +133,8 @@ absl::StatusOr<oci::Mount> ParseMountFlag(const std::string& s) {
       dst = v;
     else if (k == "readonly" || k == "ro")
       ro = v.empty() || v == "true" || v == "1";
+    else if (k == "volume-nocopy")
+      nocopy = v.empty() || v == "true" || v == "1";
     else if (k == "tmpfs-size")
       size = v;
     else
@@ -146,8 +160,13 @@ absl::StatusOr<oci::Mount> ParseMountFlag(const std::string& s) {
       m.options.push_back("ro");
     return m;
   }
+  if (type == "volume") {
+    if (!src.empty())
+      BERTH_RETURN_IF_ERROR(Annotate(ValidateVolumeName(src), fmt::format("--mount {:?}", s)));
+    return VolumePlaceholder({src, dst, ro, nocopy});
+  }
   return InvalidArgument(
-      fmt::format("--mount {:?}: type {:?} is not supported (bind, tmpfs)", s, type));
+      fmt::format("--mount {:?}: type {:?} is not supported (bind, volume, tmpfs)", s, type));
 }
 
 absl::StatusOr<oci::Mount> ParseTmpfsFlag(const std::string& s) {

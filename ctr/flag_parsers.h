@@ -20,10 +20,13 @@ namespace berth::ctr {
 // an optional trailing "b" as in "512mb").
 absl::StatusOr<int64_t> ParseMemorySize(const std::string& s);
 
-// -v HOST:CTR[:ro|rw]: a recursive bind mount. HOST must be absolute.
+// -v HOST:CTR[:ro|rw]: a recursive bind mount (HOST absolute); -v NAME:CTR[:ro|rw|nocopy] a
+// named volume and -v CTR an anonymous one, both as ctr/volumes.h's placeholders (type
+// "volume") until bctr resolves them.
 absl::StatusOr<oci::Mount> ParseVolume(const std::string& s);
 
-// --mount type=bind,source=/a,target=/b[,readonly] or type=tmpfs,target=/t[,tmpfs-size=N].
+// --mount type=bind,source=/a,target=/b[,readonly], type=volume[,source=NAME],target=/b
+// [,readonly][,volume-nocopy] (a placeholder, as -v's) or type=tmpfs,target=/t[,tmpfs-size=N].
 absl::StatusOr<oci::Mount> ParseMountFlag(const std::string& s);
 // --tmpfs CONTAINER[:OPTIONS]: a tmpfs with Docker's defaults (noexec, nosuid, nodev, mode 1777),
 // OPTIONS (comma-separated: ro, rw, exec, suid, dev and their no- forms, size=, mode=, uid=,

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -63,5 +64,20 @@ absl::StatusOr<UniqueFd> OpenInRoot(int root_fd, const std::string& path, bool f
 // is there yet: an empty file (`file`) or a directory, and its missing parents (0755). A path
 // that exists, as anything (a dangling symlink too), is left as it is.
 absl::Status MakeInRoot(int root_fd, const std::string& path, bool file);
+
+// Tars between trees (cp, and a new volume's first contents).
+// An unlinked temporary file (O_TMPFILE in the temporary directory) to hold one.
+absl::StatusOr<UniqueFd> TempFile();
+// write(2) and read(2) to the end, EINTR retried; errors name the call.
+absl::Status WriteFd(int fd, std::string_view b);
+absl::StatusOr<size_t> ReadFd(int fd, char* buf, size_t len);
+// A tar of the entry `src_fd` (an O_PATH fd) named `name` (archive::TarWriter::AddTree: ""
+// writes only what is below a directory), into `out_fd`.
+absl::Status TarEntryTo(int src_fd, const std::string& name, int out_fd);
+// Unpacks the tar in `tar_fd` (from its start) into the directory `dir_fd`.
+absl::Status Extract(int tar_fd, int dir_fd);
+// Copies everything below the directory `src_dir_fd` into the directory `dst_dir_fd`, with
+// modes, owners, times, xattrs, symlinks and hard links kept, through a temporary tar.
+absl::Status CopyTreeContents(int src_dir_fd, int dst_dir_fd);
 
 }  // namespace berth::ctr

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 
 #include "ctr/network.h"
+#include "ctr/volumes.h"
 #include "tests/testing/matchers.h"
 
 namespace berth::ctr {
@@ -39,9 +40,29 @@ TEST(SpecTest, VolumesAndMounts) {
   EXPECT_EQ(m->source, "/srv/data");
   EXPECT_EQ(m->destination, "/data");
   EXPECT_THAT(m->options, ElementsAre("rbind", "rprivate", "ro"));
-  EXPECT_FALSE(ParseVolume("named:/data").ok());
   EXPECT_FALSE(ParseVolume("/a:rel").ok());
   EXPECT_FALSE(ParseVolume("/a:/b:bogus").ok());
+  EXPECT_FALSE(ParseVolume("/a:/b:nocopy").ok()) << "nocopy is for volumes";
+  // Volumes stay placeholders (type "volume") until bctr resolves them.
+  m = ParseVolume("data:/data:ro,nocopy");
+  ASSERT_TRUE(m.ok()) << m.status();
+  std::optional<VolumeMount> v = AsVolumeMount(*m);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->name, "data");
+  EXPECT_EQ(v->destination, "/data");
+  EXPECT_TRUE(v->read_only);
+  EXPECT_TRUE(v->nocopy);
+  m = ParseVolume("/cache");
+  ASSERT_TRUE(m.ok()) << m.status();
+  v = AsVolumeMount(*m);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->name, "") << "anonymous";
+  EXPECT_EQ(v->destination, "/cache");
+  EXPECT_FALSE(v->read_only);
+  EXPECT_THAT(ParseVolume("./rel:/data").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "volume name \"./rel\""));
+  EXPECT_FALSE(ParseVolume("x:/data").ok()) << "Docker's names have at least two characters";
+  EXPECT_FALSE(ParseVolume("rel").ok());
   m = ParseMountFlag("type=bind,src=/a,dst=/b,readonly");
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_THAT(m->options, Contains("ro"));
@@ -49,7 +70,17 @@ TEST(SpecTest, VolumesAndMounts) {
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->type, "tmpfs");
   EXPECT_THAT(m->options, Contains("size=1048576"));
-  EXPECT_FALSE(ParseMountFlag("type=volume,src=x,dst=/b").ok());
+  m = ParseMountFlag("type=volume,src=cache,dst=/b,volume-nocopy");
+  ASSERT_TRUE(m.ok()) << m.status();
+  v = AsVolumeMount(*m);
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->name, "cache");
+  EXPECT_TRUE(v->nocopy);
+  m = ParseMountFlag("target=/b");  // Docker's default type: an anonymous volume
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->type, "volume");
+  EXPECT_EQ(m->source, "");
+  EXPECT_FALSE(ParseMountFlag("type=volume,src=/abs,dst=/b").ok());
   EXPECT_FALSE(ParseMountFlag("type=bind,src=/a,dst=/b,color=red").ok());
 }
 

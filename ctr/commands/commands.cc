@@ -64,6 +64,7 @@ std::span<const Verb> Verbs() {
       {"unpause", AddUnpause},
       {"rename", AddRename},
       {"network", AddNetwork},
+      {"volume", AddVolume},
       {"namespaces", AddNamespaces},
       {"leases", AddLeases},
       {"content", AddContent},

@@ -31,6 +31,10 @@ using OneContainer = std::function<absl::StatusOr<std::string>(const std::string
 absl::Status EachContainer(const std::vector<std::string>& refs, const char* verb,
                            const OneContainer& one);
 
+// Docker's prune question on stderr, "WARNING! This will remove WHAT. ... [y/N]", answered
+// from stdin: OK for y or yes, else FailedPrecondition (nothing removed). prune.cc.
+absl::Status ConfirmPrune(const std::string& what);
+
 void AddPull(CLI::App& parent, Cli& cli);          // pull.cc
 void AddPush(CLI::App& parent, Cli& cli);          // push.cc
 void AddImages(CLI::App& parent, Cli& cli);        // images.cc: ls, rm, inspect, tag, pull, push
@@ -54,6 +58,7 @@ void AddVersion(CLI::App& parent, Cli& cli);       // version.cc
 void AddInfo(CLI::App& parent, Cli& cli);          // info.cc
 void AddComplete(CLI::App& parent, Cli& cli);      // complete.cc: hidden `__complete`
 void AddNetwork(CLI::App& parent, Cli& cli);       // network.cc: ls, inspect
+void AddVolume(CLI::App& parent, Cli& cli);        // volume.cc: create, ls, inspect, rm, prune
 void AddNetworkHook(CLI::App& parent, Cli& cli);   // network_hook.cc: hidden `__network-hook`
 void AddNamespaces(CLI::App& parent, Cli& cli);    // namespaces.cc: ls, create, rm, label
 void AddLeases(CLI::App& parent, Cli& cli);        // leases.cc: ls, create, rm

@@ -146,58 +146,6 @@ std::string DirName(std::string p) {
   return d.empty() ? "." : d;
 }
 
-// An unlinked temporary file for a tar between two trees.
-absl::StatusOr<UniqueFd> TempFile() {
-  std::error_code ec;
-  fs::path dir = fs::temp_directory_path(ec);
-  UniqueFd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
-  if (!fd.valid())
-    return ErrnoError(errno, fmt::format("create a temporary file in {}", dir.string()));
-  return fd;
-}
-
-absl::Status WriteFd(int fd, std::string_view b) {
-  while (!b.empty()) {
-    ssize_t n = ::write(fd, b.data(), b.size());
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return ErrnoError(errno, "write");
-    b.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<size_t> ReadFd(int fd, char* buf, size_t len) {
-  while (true) {
-    ssize_t n = ::read(fd, buf, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return ErrnoError(errno, "read");
-    return static_cast<size_t>(n);
-  }
-}
-
-// A tar of the entry `src_fd` (an O_PATH fd) named `name`, into `out_fd`.
-absl::Status TarEntryTo(int src_fd, const std::string& name, int out_fd) {
-  auto write = [&](std::string_view b) { return WriteFd(out_fd, b); };
-  archive::TarWriter tar(write);
-  BERTH_RETURN_IF_ERROR(tar.AddTree(src_fd, "", name));
-  return tar.Close();
-}
-
-// Unpacks the tar in `tar_fd` (from its start) into the directory `dir_fd`.
-absl::Status Extract(int tar_fd, int dir_fd) {
-  if (::lseek(tar_fd, 0, SEEK_SET) != 0)
-    return ErrnoError(errno, "rewind the temporary tar");
-  archive::ApplyOptions opts;
-  return archive::ApplyLayer(
-             fmt::format("/proc/self/fd/{}", dir_fd),
-             [&](char* buf, size_t len) { return ReadFd(tar_fd, buf, len); }, opts)
-      .status();
-}
-
 // Where a copy lands: into `dest` when it is a directory (keeping the source's name), else as
 // `dest` (its parent must exist). `open` resolves a path.
 struct Landing {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -19,6 +20,7 @@
 #include "ctr/container_create.h"
 #include "ctr/containers.h"
 #include "ctr/network.h"
+#include "ctr/volumes.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/oci/spec_json.h"
@@ -58,14 +60,27 @@ json RestartPolicyJson(const std::map<std::string, std::string>& labels) {
   return {{"Name", name}, {"MaximumRetryCount", retries}};
 }
 
-json MountsJson(const oci::Spec& spec) {
+// Binds and volumes (a bind of a volume's _data that the container's labels name), as docker
+// inspect's Mounts.
+json MountsJson(const oci::Spec& spec, const std::map<std::string, std::string>& labels) {
+  const std::vector<std::string> volumes = ContainerVolumes(labels);
   json out = json::array();
   for (const oci::Mount& m : spec.mounts) {
-    if (m.type != "bind" && m.source.starts_with("/") == false)
-      continue;
     if (m.type != "bind" || m.destination == "/etc/hosts" || m.destination == "/etc/resolv.conf")
       continue;  // what bctr binds itself is not a volume (docker inspect shows neither)
     bool ro = std::find(m.options.begin(), m.options.end(), "ro") != m.options.end();
+    const std::filesystem::path source(m.source);
+    auto volume =
+        std::find(volumes.begin(), volumes.end(), source.parent_path().filename().string());
+    if (source.filename() == "_data" && volume != volumes.end()) {
+      out.push_back({{"Type", "volume"},
+                     {"Name", *volume},
+                     {"Source", m.source},
+                     {"Destination", m.destination},
+                     {"Driver", "local"},
+                     {"RW", !ro}});
+      continue;
+    }
     out.push_back(
         {{"Type", "bind"}, {"Source", m.source}, {"Destination", m.destination}, {"RW", !ro}});
   }
@@ -198,7 +213,7 @@ absl::StatusOr<json> InspectOne(Cli& cli, const std::string& ref) {
               {"State", StateJson(t)},
               {"Config", config},
               {"HostConfig", host},
-              {"Mounts", MountsJson(spec)},
+              {"Mounts", MountsJson(spec, labels)},
               {"Labels", labels},
               {"LogPath", LogPath(cli.log_root, conn.ns(), c.id())},
               {"Snapshotter", c.snapshotter()},

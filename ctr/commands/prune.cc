@@ -16,14 +16,8 @@
 #include "lib/base/status_macros.h"
 
 namespace berth::ctr {
-namespace {
 
-struct PruneFlags {
-  bool force = false;
-  bool all = false;  // images: every image no container uses (berth keeps no untagged ones)
-};
-
-absl::Status Confirm(const std::string& what) {
+absl::Status ConfirmPrune(const std::string& what) {
   std::fprintf(stderr, "WARNING! This will remove %s.\nAre you sure you want to continue? [y/N] ",
                what.c_str());
   std::string answer;
@@ -33,9 +27,16 @@ absl::Status Confirm(const std::string& what) {
   return FailedPrecondition("not confirmed, nothing removed (-f removes without asking)");
 }
 
+namespace {
+
+struct PruneFlags {
+  bool force = false;
+  bool all = false;  // images: every image no container uses (berth keeps no untagged ones)
+};
+
 absl::Status RunContainerPrune(Cli& cli, const PruneFlags& f) {
   if (!f.force)
-    BERTH_RETURN_IF_ERROR(Confirm("all stopped containers"));
+    BERTH_RETURN_IF_ERROR(ConfirmPrune("all stopped containers"));
   Connection& conn = cli.conn();
   BERTH_ASSIGN_OR_RETURN(std::vector<ContainerRecord> all, ListContainers(conn));
   std::vector<std::string> removed;
@@ -68,7 +69,8 @@ absl::Status RunImagePrune(Cli& cli, const PruneFlags& f) {
   if (!f.all)
     return absl::OkStatus();  // nothing dangling: every image in berthd has a name
   if (!f.force)
-    BERTH_RETURN_IF_ERROR(Confirm("all images without at least one container associated to them"));
+    BERTH_RETURN_IF_ERROR(
+        ConfirmPrune("all images without at least one container associated to them"));
   Connection& conn = cli.conn();
   BERTH_ASSIGN_OR_RETURN(std::vector<ContainerRecord> containers, ListContainers(conn));
   std::set<std::string> used;

@@ -5,6 +5,7 @@
 #include "ctr/commands/commands.h"
 #include "ctr/container_create.h"
 #include "ctr/stdio.h"
+#include "ctr/volumes.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 
@@ -24,6 +25,7 @@ absl::Status RunRun(Cli& cli, const RunFlags& f) {
     if (f.rm) {
       (void)DeleteTask(cli.conn(), c.id());
       (void)RemoveContainer(cli.conn(), c);
+      (void)RemoveAnonymousVolumes(cli.conn().ns(), {c.labels().begin(), c.labels().end()});
     }
     return code.status();
   }

@@ -314,6 +314,121 @@ TEST_F(BctrContainersTest, Prune) {
   EXPECT_THAT(ActiveSnapshots(), IsEmpty());
 }
 
+// Docker's local volumes: named ones made by `volume create` or on first use, filled from the
+// image on their first mount, kept across containers, refused for removal while in use;
+// anonymous ones (-v /path) going with `run --rm` and `rm -v`, and with `volume prune`.
+TEST_F(BctrContainersTest, Volumes) {
+  namespace fs = std::filesystem;
+  testing::CommandResult r = Bctr({"volume", "create", "data", "--label", "team=a"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "data\n");
+  EXPECT_EQ(Bctr({"volume", "create", "data"}).out, "data\n") << "an existing one is named again";
+  EXPECT_EQ(Bctr({"volume", "ls", "-q"}).out, "data\n");
+  nlohmann::json v = nlohmann::json::parse(Bctr({"volume", "inspect", "data"}).out, nullptr, false);
+  ASSERT_TRUE(v.is_array()) << Bctr({"volume", "inspect", "data"}).out;
+  const fs::path data = volume_root() / ns() / "data" / "_data";
+  EXPECT_EQ(v[0]["Name"], "data");
+  EXPECT_EQ(v[0]["Driver"], "local");
+  EXPECT_EQ(v[0]["Mountpoint"], data.string());
+  EXPECT_EQ(v[0]["Labels"]["team"], "a");
+
+  // Written by one container, read by the next; read-only with :ro.
+  r = Bctr({"run", "--rm", "-v", "data:/data", "busybox", "sh", "-c", "echo hi > /data/f"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << DaemonLog();
+  EXPECT_EQ(testing::ReadFile(data / "f"), "hi\n");
+  r = Bctr({"run", "--rm", "-v", "data:/data:ro", "busybox", "sh", "-c",
+            "cat /data/f; echo x > /data/g"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.out, "hi\n");
+  EXPECT_FALSE(fs::exists(data / "g"));
+
+  // Made on first use, and in use while a container names it (running or not).
+  r = Bctr({"run", "-d", "--name", "user", "-v", "auto:/srv", "busybox", "sleep", "1000"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Bctr({"volume", "ls", "-q"}).out, "auto\ndata\n");
+  nlohmann::json c = nlohmann::json::parse(Bctr({"inspect", "user"}).out, nullptr, false);
+  ASSERT_TRUE(c.is_array());
+  EXPECT_EQ(c[0]["Mounts"][0]["Type"], "volume");
+  EXPECT_EQ(c[0]["Mounts"][0]["Name"], "auto");
+  EXPECT_EQ(c[0]["Mounts"][0]["Destination"], "/srv");
+  r = Bctr({"volume", "rm", "auto"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("volume \"auto\": in use by container user"));
+  EXPECT_EQ(Bctr({"stop", "-t", "0", "user"}).exit_code, 0);
+  EXPECT_EQ(Bctr({"volume", "rm", "auto"}).exit_code, 1) << "a stopped container still uses it";
+  EXPECT_EQ(Bctr({"rm", "user"}).exit_code, 0);
+  r = Bctr({"volume", "rm", "auto"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "auto\n");
+  EXPECT_FALSE(fs::exists(volume_root() / ns() / "auto"));
+
+  // A new volume is filled from the image at its destination, owner and mode kept; nocopy
+  // leaves it empty; a volume with something in it is not filled again.
+  r = Bctr({"run", "--name", "seeder", "busybox", "sh", "-c",
+            "mkdir -p /srv/seed/sub && echo seed > /srv/seed/a && ln -s a /srv/seed/link && "
+            "chown -R 1000:1000 /srv/seed && chmod 750 /srv/seed"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(Bctr({"commit", "seeder", "localhost/seeded:v1"}).exit_code, 0);
+  ASSERT_EQ(Bctr({"rm", "seeder"}).exit_code, 0);
+  r = Bctr({"run", "--rm", "-v", "seeded:/srv/seed", "localhost/seeded:v1", "sh", "-c",
+            "stat -c '%u %a' /srv/seed; cat /srv/seed/a; readlink /srv/seed/link; "
+            "echo mine > /srv/seed/a"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "1000 750\nseed\na\n");
+  const fs::path seeded = volume_root() / ns() / "seeded" / "_data";
+  EXPECT_TRUE(fs::is_directory(seeded / "sub"));
+  r = Bctr({"run", "--rm", "-v", "seeded:/srv/seed", "localhost/seeded:v1", "cat", "/srv/seed/a"});
+  EXPECT_EQ(r.out, "mine\n") << "kept, not filled again";
+  r = Bctr({"run", "--rm", "--mount", "type=volume,src=bare,dst=/srv/seed,volume-nocopy",
+            "localhost/seeded:v1", "ls", "-A", "/srv/seed"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+
+  // Anonymous volumes: gone with run --rm; kept by rm, gone with rm -v or volume prune.
+  auto anonymous = [&] {
+    std::vector<std::string> out;
+    for (const std::string& n : testing::Lines(Bctr({"volume", "ls", "-q"}).out)) {
+      if (n.size() == 64)
+        out.push_back(n);
+    }
+    return out;
+  };
+  r = Bctr({"run", "--rm", "-v", "/cache", "busybox", "sh", "-c", "echo x > /cache/x"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(anonymous(), IsEmpty());
+  ASSERT_EQ(Bctr({"run", "--name", "a1", "-v", "/cache", "busybox", "true"}).exit_code, 0);
+  ASSERT_EQ(Bctr({"run", "--name", "a2", "-v", "/cache", "busybox", "true"}).exit_code, 0);
+  ASSERT_EQ(anonymous().size(), 2u);
+  EXPECT_EQ(Bctr({"rm", "-v", "a1"}).exit_code, 0);
+  EXPECT_EQ(anonymous().size(), 1u);
+  EXPECT_EQ(Bctr({"rm", "a2"}).exit_code, 0);
+  EXPECT_EQ(anonymous().size(), 1u) << "rm without -v keeps it";
+  r = Bctr({"volume", "prune", "-f"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith("Deleted Volumes:\n"));
+  EXPECT_THAT(anonymous(), IsEmpty());
+  EXPECT_EQ(Bctr({"volume", "ls", "-q"}).out, "bare\ndata\nseeded\n") << "named ones stay";
+  r = Bctr({"volume", "prune", "-a", "-f"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Bctr({"volume", "ls", "-q"}).out, "");
+
+  // Bad input: a clear error, nothing made.
+  r = Bctr({"run", "--rm", "-v", "x:/d", "busybox", "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("volume name \"x\""));
+  r = Bctr({"volume", "inspect", "nosuch"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("volume \"nosuch\": no such volume"));
+  EXPECT_EQ(Bctr({"volume", "create", "bad/name"}).exit_code, 1);
+  EXPECT_EQ(Bctr({"volume", "rm", "nosuch"}).exit_code, 1);
+  EXPECT_EQ(Bctr({"volume", "rm", "-f", "nosuch"}).exit_code, 0);
+  r = Bctr({"run", "--rm", "-v", "late:/d", "--label", "k=" + std::string(5000, 'v'), "busybox",
+            "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(Bctr({"volume", "ls", "-q"}).out, "") << "a create that fails leaves no volume";
+  EXPECT_THAT(ContainerIds(), IsEmpty());
+}
+
 // bctr info: the namespace's containers by state and its images, berthd's snapshotters, the host.
 TEST_F(BctrContainersTest, Info) {
   ASSERT_EQ(Bctr({"run", "-d", "--name", "up", "busybox", "sleep", "1000"}).exit_code, 0);

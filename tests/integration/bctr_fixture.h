@@ -4,8 +4,8 @@
 // (tests/fixtures/make-images.sh, built once per test binary) imported with Debian's ctr into a
 // namespace of the test's own, and bctr pointed at both (--address, -n, --log-root in the
 // test's TempDir, and a bctr.toml of its own through BERTH_CLIENT_CONFIG whose [network]
-// conf_dir and state_dir are in the TempDir too). TearDown kills and deletes whatever tasks are
-// left, kills leftover shims of the namespace and removes its cgroups.
+// conf_dir and state_dir and [volumes] root are in the TempDir too). TearDown kills and deletes
+// whatever tasks are left, kills leftover shims of the namespace and removes its cgroups.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -82,11 +82,15 @@ class BctrFixture : public testing::DaemonFixture {
 
   std::filesystem::path state_dir() const { return dir().path() / "cni-state"; }
 
-  // bctr.toml with the private [network] dirs, plus `extra` lines in that table.
+  std::filesystem::path volume_root() const { return dir().path() / "volumes"; }
+
+  // bctr.toml with the private [network] dirs, plus `extra` lines in that table, and the
+  // private [volumes] root.
   void WriteConfig(const std::string& extra = "") {
     std::ofstream(config()) << "[network]\nconf_dir = \"" << conf_dir().string()
                             << "\"\nstate_dir = \"" << state_dir().string() << "\"\n"
-                            << extra;
+                            << extra << "\n[volumes]\nroot = \"" << volume_root().string()
+                            << "\"\n";
   }
 
   // bctr against our berthd and namespace; stdin from /dev/null.
