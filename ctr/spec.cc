@@ -14,6 +14,7 @@
 
 #include "ctr/network.h"
 #include "ctr/text.h"
+#include "ctr/volumes.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
 #include "lib/cni/cni.h"
@@ -395,6 +396,14 @@ absl::StatusOr<ImageConfig> ParseImageConfig(const std::string& blob) {
   c.working_dir = StringField(*it, "WorkingDir");
   c.user = StringField(*it, "User");
   c.stop_signal = StringField(*it, "StopSignal");
+  if (auto v = it->find("Volumes"); v != it->end() && v->is_object()) {
+    for (const auto& [path, _] : v->items()) {
+      std::string p = path;
+      while (p.size() > 1 && p.ends_with('/')) p.pop_back();
+      if (p.starts_with("/"))
+        c.volumes.push_back(p);
+    }
+  }
   return c;
 }
 
@@ -421,6 +430,12 @@ absl::StatusOr<oci::Spec> BuildSpec(const SpecInput& in) {
   BERTH_RETURN_IF_ERROR(ApplySecurityOpts(f, s));
   BERTH_RETURN_IF_ERROR(ApplyResources(f, s));
   BERTH_RETURN_IF_ERROR(ApplyMounts(f, s));
+  // As Docker: every VOLUME of the image that no mount covers gets an anonymous volume.
+  for (const std::string& dst : in.image.volumes) {
+    if (std::none_of(s.mounts.begin(), s.mounts.end(),
+                     [&](const oci::Mount& m) { return m.destination == dst; }))
+      s.mounts.push_back(VolumePlaceholder({.name = "", .destination = dst}));
+  }
   BERTH_RETURN_IF_ERROR(ApplyKernelFlags(f, s));
   for (const std::string& u : f.ulimits) {
     BERTH_ASSIGN_OR_RETURN(oci::Rlimit r, ParseUlimit(u));

@@ -80,6 +80,7 @@ struct ImageConfig {
   std::string working_dir;
   std::string user;
   std::string stop_signal;
+  std::vector<std::string> volumes;  // VOLUME: each gets an anonymous volume unless mounted
 };
 
 // Parses the image config blob (a missing "config" is an empty ImageConfig).

@@ -280,7 +280,7 @@ TEST(SpecTest, RestartPolicies) {
 TEST(SpecTest, BuildsFromImageConfigAndFlags) {
   absl::StatusOr<ImageConfig> image = ParseImageConfig(
       R"({"config":{"Entrypoint":["/entry"],"Cmd":["serve"],"Env":["PATH=/bin","A=image"],
-          "WorkingDir":"/srv","User":"0"}})");
+          "WorkingDir":"/srv","User":"0","Volumes":{"/data/":{},"/c":{}}}})");
   ASSERT_TRUE(image.ok()) << image.status();
   RunFlags f;
   f.image = "img";
@@ -318,7 +318,14 @@ TEST(SpecTest, BuildsFromImageConfigAndFlags) {
   EXPECT_TRUE(s->root.readonly);
   EXPECT_THAT(s->process->capabilities->effective, Not(Contains("CAP_CHOWN")));
   EXPECT_TRUE(s->linux.seccomp.has_value());
-  EXPECT_EQ(s->mounts.back().destination, "/c");
+  // The image's VOLUMEs: an anonymous volume for /data; /c is the -v bind's.
+  EXPECT_THAT(image->volumes, ElementsAre("/c", "/data"));
+  ASSERT_GE(s->mounts.size(), 2u);
+  EXPECT_EQ(s->mounts.back().destination, "/data");
+  EXPECT_EQ(s->mounts.back().type, "volume");
+  EXPECT_EQ(s->mounts.back().source, "");
+  EXPECT_EQ(s->mounts[s->mounts.size() - 2].destination, "/c");
+  EXPECT_EQ(s->mounts[s->mounts.size() - 2].type, "bind");
   EXPECT_EQ(s->linux.cgroups_path, "/default/" + std::string(64, 'a'));
 
   f.ulimits = {"nofile=4096:8192", "core=0"};

@@ -396,6 +396,25 @@ TEST_F(BctrContainersTest, Volumes) {
   r = Bctr({"run", "--rm", "-v", "/cache", "busybox", "sh", "-c", "echo x > /cache/x"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(anonymous(), IsEmpty());
+
+  // An image's VOLUME gets an anonymous volume, filled from the image, unless a mount covers it.
+  r = Bctr(
+      {"run", "--name", "vol-maker", "busybox", "sh", "-c", "mkdir /vol && echo img > /vol/f"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(Bctr({"commit", "-c", "VOLUME /vol", "vol-maker", "localhost/withvol:v1"}).exit_code,
+            0);
+  ASSERT_EQ(Bctr({"rm", "vol-maker"}).exit_code, 0);
+  r = Bctr({"run", "--name", "v1", "localhost/withvol:v1", "sh", "-c",
+            "cat /vol/f; grep -c ' /vol ' /proc/mounts"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "img\n1\n");
+  EXPECT_EQ(anonymous().size(), 1u) << "v1's";
+  EXPECT_EQ(Bctr({"rm", "-v", "v1"}).exit_code, 0);
+  EXPECT_THAT(anonymous(), IsEmpty());
+  r = Bctr({"run", "--rm", "-v", "data:/vol", "localhost/withvol:v1", "cat", "/vol/f"});
+  EXPECT_EQ(r.out, "hi\n") << "the named volume, not an anonymous one: " << r.err;
+  EXPECT_THAT(anonymous(), IsEmpty());
+
   ASSERT_EQ(Bctr({"run", "--name", "a1", "-v", "/cache", "busybox", "true"}).exit_code, 0);
   ASSERT_EQ(Bctr({"run", "--name", "a2", "-v", "/cache", "busybox", "true"}).exit_code, 0);
   ASSERT_EQ(anonymous().size(), 2u);
