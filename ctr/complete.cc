@@ -44,6 +44,8 @@ std::optional<ObjectKind> KindOf(const CLI::Option* positional) {
     return ObjectKind::kContainer;
   if (name.find("image") != std::string::npos)
     return ObjectKind::kImage;
+  if (name.find("volume") != std::string::npos)
+    return ObjectKind::kVolume;
   return std::nullopt;
 }
 

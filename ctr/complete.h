@@ -5,8 +5,9 @@
 // the word under the cursor, maybe empty) and gets one candidate per line.
 //
 // Candidates are the subcommands and flags of the deepest verb the words name; for a
-// positional argument named "container"/"containers" or "image"/"images" (the convention for
-// verbs) they are the objects berthd lists, fetched through `objects`.
+// positional argument named "container"/"containers", "image"/"images" or "volume"/"volumes"
+// (the convention for verbs) they are the objects berthd (or, for volumes, bctr's volume root)
+// lists, fetched through `objects`.
 
 #include <functional>
 #include <string>
@@ -17,7 +18,7 @@
 
 namespace berth::ctr {
 
-enum class ObjectKind { kContainer, kImage };
+enum class ObjectKind { kContainer, kImage, kVolume };
 
 // Lists object names of one kind; returns nothing when berthd cannot be reached.
 using ObjectLister = std::function<std::vector<std::string>(ObjectKind)>;

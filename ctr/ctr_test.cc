@@ -124,6 +124,8 @@ std::vector<std::string> Complete(std::vector<std::string> words) {
   ObjectLister lister = [](ObjectKind kind) -> std::vector<std::string> {
     if (kind == ObjectKind::kImage)
       return {"docker.io/library/busybox:latest", "docker.io/library/debian:12"};
+    if (kind == ObjectKind::kVolume)
+      return {"pgdata", "cache"};
     return {"web", "db"};
   };
   return CompletionCandidates(app, words, lister);
@@ -148,6 +150,8 @@ TEST(CompletionTest, VerbsFlagsAndObjects) {
   EXPECT_THAT(Complete({"tag", ""}), Contains("docker.io/library/busybox:latest"));
   EXPECT_THAT(Complete({"tag", "x", ""}), Not(Contains("docker.io/library/busybox:latest")));
   EXPECT_THAT(Complete({"rmi", ""}), Not(Contains("--sync")));
+  EXPECT_THAT(Complete({"volume", "rm", "pg"}), ElementsAre("pgdata"));
+  EXPECT_THAT(Complete({"volume", "inspect", ""}), Contains("cache"));
   // After a flag that takes a value, the shell completes files: no candidates.
   EXPECT_THAT(Complete({"pull", "--platform", ""}), ElementsAre());
   EXPECT_THAT(Complete({}), ElementsAre());
@@ -162,9 +166,11 @@ TEST(ClientConfigTest, Network) {
   EXPECT_THAT(none->network.plugin_dirs, ::testing::ElementsAre("/usr/lib/cni", "/opt/cni/bin"));
   testing::WriteFile(dir / "bctr.toml",
                      "[network]\ndefault = \"bridge\"\nplugin_dirs = [\"/p\"]\n"
-                     "state_dir = \"/s\"\n");
+                     "state_dir = \"/s\"\n[volumes]\nroot = \"/v\"\n");
+  EXPECT_EQ(none->volume_root, "/var/lib/berth/volumes");
   absl::StatusOr<ClientConfig> c = LoadClientConfig(dir / "bctr.toml");
   ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->volume_root, "/v");
   EXPECT_EQ(c->network.default_network, "bridge");
   EXPECT_THAT(c->network.plugin_dirs, ::testing::ElementsAre("/p"));
   EXPECT_EQ(c->network.state_dir, "/s");

@@ -8,7 +8,9 @@
 #include <memory>
 
 #include "ctr/commands/commands.h"
+#include "ctr/config.h"
 #include "ctr/container_meta.h"
+#include "ctr/volumes.h"
 
 namespace berth::ctr {
 namespace {
@@ -29,10 +31,17 @@ std::string GlobalValue(const std::vector<std::string>& words, std::string_view 
 
 std::vector<std::string> ListObjects(const std::string& address, const std::string& ns,
                                      ObjectKind kind) {
+  std::vector<std::string> out;
+  if (kind == ObjectKind::kVolume) {
+    absl::StatusOr<ClientConfig> config = LoadClientConfig(ClientConfigPath());
+    absl::StatusOr<std::vector<Volume>> all =
+        config.ok() ? VolumeStore(config->volume_root, ns).List() : config.status();
+    for (const Volume& v : all.value_or(std::vector<Volume>{})) out.push_back(v.name);
+    return out;
+  }
   Connection conn(address, ns);
   auto ctx = conn.Context();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  std::vector<std::string> out;
   if (kind == ObjectKind::kImage) {
     images_api::ListImagesRequest req;
     images_api::ListImagesResponse resp;

@@ -150,7 +150,7 @@ void AddVolume(CLI::App& parent, Cli& cli) {
 
   auto names = std::make_shared<std::vector<std::string>>();
   CLI::App* inspect = grp->add_subcommand("inspect", "Show volumes as JSON");
-  inspect->add_option("names", *names, "Volumes")->required();
+  inspect->add_option("volumes", *names, "Volumes")->required();
   inspect->callback([&cli, names] {
     cli.action = [&cli, names] { return Annotate(RunInspect(cli, *names), "volume inspect"); };
   });
@@ -158,7 +158,7 @@ void AddVolume(CLI::App& parent, Cli& cli) {
   auto rf = std::make_shared<RmFlags>();
   CLI::App* rm = grp->add_subcommand("rm", "Remove volumes no container uses")->alias("remove");
   rm->add_flag("-f,--force", rf->force, "A volume that does not exist is no error");
-  rm->add_option("names", rf->names, "Volumes")->required();
+  rm->add_option("volumes", rf->names, "Volumes")->required();
   rm->callback([&cli, rf] { cli.action = [&cli, rf] { return RunRm(cli, *rf); }; });
 
   auto pf = std::make_shared<PruneFlags>();
