@@ -164,8 +164,6 @@ std::string StatusWord(const TaskInfo& t) {
     return "exited";
   if (!t.exists)
     return "created";
-  if (t.status == "stopped")
-    return "exited";
   return t.status;
 }
 

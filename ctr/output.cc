@@ -1,6 +1,7 @@
 #include "ctr/output.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <memory>
 
@@ -11,6 +12,7 @@
 #include "google/protobuf/util/time_util.h"
 
 #include "lib/base/status.h"
+#include "lib/base/status_macros.h"
 
 namespace berth::ctr {
 
@@ -126,6 +128,123 @@ void Listing::Print() const {
     return;
   }
   for (const std::string& k : keys_) std::printf("%s\n", k.c_str());
+}
+
+bool IsTemplateFormat(std::string_view format) {
+  return format.find("{{") != std::string_view::npos;
+}
+
+namespace {
+
+// One piece of a template: literal text, or a field ("" = the whole row) and whether as JSON.
+struct TemplatePiece {
+  std::string text;
+  bool action = false;
+  std::string field;
+  bool json = false;
+};
+
+absl::StatusOr<std::vector<TemplatePiece>> ParseTemplate(std::string_view t) {
+  std::vector<TemplatePiece> out;
+  std::string literal;
+  auto flush = [&] {
+    if (!literal.empty())
+      out.push_back({.text = std::move(literal), .action = false, .field = "", .json = false});
+    literal.clear();
+  };
+  for (size_t i = 0; i < t.size();) {
+    if (t.substr(i, 2) == "\\t" || t.substr(i, 2) == "\\n") {
+      literal += t[i + 1] == 't' ? '\t' : '\n';
+      i += 2;
+      continue;
+    }
+    if (t.substr(i, 2) != "{{") {
+      literal += t[i++];
+      continue;
+    }
+    const size_t end = t.find("}}", i + 2);
+    if (end == std::string_view::npos)
+      return InvalidArgument(fmt::format("--format {:?}: {{{{ without }}}}", std::string(t)));
+    std::string_view action = t.substr(i + 2, end - i - 2);
+    while (!action.empty() && action.front() == ' ') action.remove_prefix(1);
+    while (!action.empty() && action.back() == ' ') action.remove_suffix(1);
+    TemplatePiece p{.text = "", .action = true, .field = "", .json = false};
+    if (action.starts_with("json ")) {
+      p.json = true;
+      action.remove_prefix(5);
+      while (!action.empty() && action.front() == ' ') action.remove_prefix(1);
+    }
+    const bool name_ok =
+        std::all_of(action.begin() + (action.empty() ? 0 : 1), action.end(),
+                    [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; });
+    if (!action.starts_with(".") || !name_ok || (action == "." && !p.json))
+      return InvalidArgument(fmt::format(
+          "--format: {{{{{}}}}}: not understood (bctr knows {{{{.Field}}}}, {{{{json .}}}} and "
+          "{{{{json .Field}}}})",
+          std::string(t.substr(i + 2, end - i - 2))));
+    p.field = std::string(action.substr(1));
+    flush();
+    out.push_back(std::move(p));
+    i = end + 2;
+  }
+  flush();
+  return out;
+}
+
+}  // namespace
+
+absl::Status PrintTemplate(std::string_view format, const std::vector<nlohmann::json>& rows,
+                           const std::map<std::string, std::string>& headers) {
+  std::string_view t = format;
+  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+  const bool table = t.starts_with("table");
+  if (table)
+    t.remove_prefix(5);
+  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+  BERTH_ASSIGN_OR_RETURN(std::vector<TemplatePiece> pieces, ParseTemplate(t));
+  for (const TemplatePiece& p : pieces) {
+    for (const nlohmann::json& row : rows) {
+      if (p.action && !p.field.empty() && !row.contains(p.field)) {
+        std::vector<std::string> fields;
+        for (const auto& [k, _] : row.items()) fields.push_back("." + k);
+        return InvalidArgument(fmt::format("--format: no field .{} (the fields: {})", p.field,
+                                           fmt::join(fields, " ")));
+      }
+    }
+  }
+  auto render = [&](const nlohmann::json* row) {
+    std::string line;
+    for (const TemplatePiece& p : pieces) {
+      if (!p.action) {
+        line += p.text;
+      } else if (row == nullptr) {
+        auto h = headers.find(p.field);
+        std::string name = h != headers.end() ? h->second : p.field;
+        std::transform(name.begin(), name.end(), name.begin(), ::toupper);
+        line += name;
+      } else {
+        const nlohmann::json& v = p.field.empty() ? *row : (*row)[p.field];
+        line += v.is_string() && !p.json ? v.get<std::string>() : v.dump();
+      }
+    }
+    return line;
+  };
+  if (!table) {
+    for (const nlohmann::json& row : rows) std::printf("%s\n", render(&row).c_str());
+    return absl::OkStatus();
+  }
+  auto cells = [](const std::string& line) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    for (size_t tab; (tab = line.find('\t', start)) != std::string::npos; start = tab + 1)
+      out.push_back(line.substr(start, tab - start));
+    out.push_back(line.substr(start));
+    return out;
+  };
+  Table out(cells(render(nullptr)));
+  for (const nlohmann::json& row : rows) out.Add(cells(render(&row)));
+  out.Print();
+  return absl::OkStatus();
 }
 
 nlohmann::json LabelsJson(const google::protobuf::Map<std::string, std::string>& labels) {

@@ -72,6 +72,18 @@ class Listing {
   std::vector<std::string> keys_;
 };
 
+// True when a --format value is a Go template ("{{...}}") rather than "table" or "json".
+bool IsTemplateFormat(std::string_view format);
+
+// Prints `rows` through Docker's --format Go template, the part scripts use: "{{.Field}}" (the
+// row's field: a string as it is, anything else as JSON), "{{json .}}" and "{{json .Field}}",
+// with "\t" and "\n" written as escapes; one line per row. A leading "table" prints a header
+// line first (each field's name from `headers`, else upper-cased) and aligns the columns at the
+// tabs. InvalidArgument, before anything is printed, names an action it does not know or a
+// field the rows lack.
+absl::Status PrintTemplate(std::string_view format, const std::vector<nlohmann::json>& rows,
+                           const std::map<std::string, std::string>& headers = {});
+
 nlohmann::json LabelsJson(const google::protobuf::Map<std::string, std::string>& labels);
 
 // "k1=v1,k2=v2" for a table cell.

@@ -1,10 +1,12 @@
-// bctr ps [-a] [-q] [--no-trunc] [--format table|json]: list containers as docker ps does.
+// bctr ps [-a] [-q] [-n N] [-l] [--no-trunc] [-f KEY=VALUE]... [--format table|json|TEMPLATE]:
+// list containers as docker ps does.
 
 #include <unistd.h>
 
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include "fmt/format.h"
@@ -18,6 +20,7 @@
 #include "ctr/output.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "lib/registry/reference.h"
 
 namespace berth::ctr {
 namespace {
@@ -28,7 +31,76 @@ struct PsFlags {
   bool all = false;
   bool quiet = false;
   bool no_trunc = false;
+  int last = -1;  // -n: the N most recently created (all states); -l is -n 1
+  bool latest = false;
+  std::vector<std::string> filters;  // KEY=VALUE
   std::string format = "table";
+};
+
+// docker ps --filter: values of one key are alternatives, different keys must all match.
+// id (a prefix), name (a substring), label (KEY or KEY=VALUE), status (created, running,
+// paused, exited), ancestor (the image, as `run` names it), exited (the exit code).
+class PsFilter {
+ public:
+  static absl::StatusOr<PsFilter> Parse(const std::vector<std::string>& args) {
+    PsFilter f;
+    for (const std::string& a : args) {
+      const size_t eq = a.find('=');
+      const std::string key = a.substr(0, eq);
+      if (eq == std::string::npos || eq + 1 == a.size())
+        return InvalidArgument(fmt::format("--filter {:?}: want KEY=VALUE", a));
+      static const std::set<std::string> kKeys = {"id",     "name",     "label",
+                                                  "status", "ancestor", "exited"};
+      if (!kKeys.contains(key))
+        return InvalidArgument(fmt::format(
+            "--filter {:?}: unknown key (id, name, label, status, ancestor, exited)", a));
+      std::string value = a.substr(eq + 1);
+      if (key == "status") {
+        static const std::set<std::string> kStates = {"created", "running", "paused", "exited"};
+        if (!kStates.contains(value))
+          return InvalidArgument(
+              fmt::format("--filter {:?}: status is created, running, paused or exited", a));
+      }
+      if (key == "ancestor") {
+        BERTH_ASSIGN_OR_RETURN(registry::Reference ref, registry::ParseReference(value));
+        value = ref.String();
+      }
+      f.by_key_[key].push_back(std::move(value));
+    }
+    return f;
+  }
+
+  // Whether a status filter asks for containers that are not running (so -a is implied).
+  bool NamesStates() const { return by_key_.contains("status") || by_key_.contains("exited"); }
+
+  bool Matches(const ContainerRecord& c, const TaskInfo& t) const {
+    for (const auto& [key, values] : by_key_) {
+      if (std::none_of(values.begin(), values.end(),
+                       [&](const std::string& v) { return One(key, v, c, t); }))
+        return false;
+    }
+    return true;
+  }
+
+ private:
+  static bool One(const std::string& key, const std::string& v, const ContainerRecord& c,
+                  const TaskInfo& t) {
+    if (key == "id")
+      return c.id().starts_with(v);
+    if (key == "name")
+      return ContainerName(c).find(v) != std::string::npos;
+    if (key == "status")
+      return StatusWord(t) == v;
+    if (key == "ancestor")
+      return c.image() == v;
+    if (key == "exited")
+      return t.status == "stopped" && std::to_string(t.exit_status) == v;
+    const size_t eq = v.find('=');  // label
+    auto it = c.labels().find(v.substr(0, eq));
+    return it != c.labels().end() && (eq == std::string::npos || it->second == v.substr(eq + 1));
+  }
+
+  std::map<std::string, std::vector<std::string>> by_key_;
 };
 
 // When `pid` started (unix seconds), from /proc; 0 when unknown.
@@ -104,6 +176,8 @@ std::string Ports(const ContainerRecord& c, const TaskInfo& t) {
 }
 
 absl::Status RunPs(Cli& cli, const PsFlags& f) {
+  BERTH_ASSIGN_OR_RETURN(PsFilter filter, PsFilter::Parse(f.filters));
+  const int last = f.latest ? 1 : f.last;
   Connection& conn = cli.conn();
   BERTH_ASSIGN_OR_RETURN(std::vector<ContainerRecord> all, ListContainers(conn));
   BERTH_ASSIGN_OR_RETURN(auto tasks, AllTasks(conn));
@@ -120,9 +194,11 @@ absl::Status RunPs(Cli& cli, const PsFlags& f) {
 
   std::vector<Row> rows;
   for (const ContainerRecord& c : all) {
+    if (last >= 0 && static_cast<int>(rows.size()) >= last)
+      break;
     TaskInfo t = ContainerState(c, tasks.contains(c.id()) ? tasks[c.id()] : TaskInfo{});
     bool up = t.exists && t.status != "stopped" && t.status != "created";
-    if (f.all || up)
+    if ((f.all || up || last >= 0 || filter.NamesStates()) && filter.Matches(c, t))
       rows.push_back({&c, t});
   }
   auto id_of = [&](const ContainerRecord& c) { return f.no_trunc ? c.id() : c.id().substr(0, 12); };
@@ -130,23 +206,33 @@ absl::Status RunPs(Cli& cli, const PsFlags& f) {
     for (const Row& r : rows) std::printf("%s\n", id_of(*r.c).c_str());
     return absl::OkStatus();
   }
+  // A row as docker ps's JSON and templates name its fields; `full`: ids and commands whole.
+  auto row_json = [&](const Row& r, bool full) -> json {
+    return {{"ID", full ? r.c->id() : id_of(*r.c)},
+            {"Names", ContainerName(*r.c)},
+            {"Image", r.c->image()},
+            {"Command", Command(*r.c, full)},
+            {"CreatedAt", google::protobuf::util::TimeUtil::ToString(r.c->created_at())},
+            {"RunningFor", HumanAgo(r.c->created_at().seconds())},
+            {"State", StatusWord(r.t)},
+            {"Status", Status(r.t)},
+            {"Ports", Ports(*r.c, r.t)},
+            {"Pid", r.t.pid},
+            {"Labels",
+             json(std::map<std::string, std::string>(r.c->labels().begin(), r.c->labels().end()))}};
+  };
   if (f.format == "json") {
     json out = json::array();
-    for (const Row& r : rows) {
-      out.push_back({{"ID", r.c->id()},
-                     {"Names", ContainerName(*r.c)},
-                     {"Image", r.c->image()},
-                     {"Command", Command(*r.c, true)},
-                     {"CreatedAt", google::protobuf::util::TimeUtil::ToString(r.c->created_at())},
-                     {"State", StatusWord(r.t)},
-                     {"Status", Status(r.t)},
-                     {"Ports", Ports(*r.c, r.t)},
-                     {"Pid", r.t.pid},
-                     {"Labels", json(std::map<std::string, std::string>(r.c->labels().begin(),
-                                                                        r.c->labels().end()))}});
-    }
+    for (const Row& r : rows) out.push_back(row_json(r, true));
     std::printf("%s\n", out.dump(2).c_str());
     return absl::OkStatus();
+  }
+  if (IsTemplateFormat(f.format)) {
+    std::vector<json> out;
+    for (const Row& r : rows) out.push_back(row_json(r, f.no_trunc));
+    return PrintTemplate(
+        f.format, out,
+        {{"ID", "CONTAINER ID"}, {"RunningFor", "CREATED"}, {"CreatedAt", "CREATED AT"}});
   }
   std::vector<std::vector<std::string>> table = {
       {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"}};
@@ -183,8 +269,21 @@ void AddPs(CLI::App& parent, Cli& cli) {
   cmd->add_flag("-a,--all", f->all, "Show all containers, not only running ones");
   cmd->add_flag("-q,--quiet", f->quiet, "Only ids");
   cmd->add_flag("--no-trunc", f->no_trunc, "Full ids and commands");
-  cmd->add_option("--format", f->format, "Output format: table or json")
-      ->check(CLI::IsMember({"table", "json"}))
+  cmd->add_option("-n,--last", f->last, "The N most recently created containers (all states)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("-l,--latest", f->latest, "The most recently created container (all states)");
+  cmd->add_option("-f,--filter", f->filters,
+                  "KEY=VALUE: id, name, label, status (created|running|paused|exited), "
+                  "ancestor, exited (the code)")
+      ->allow_extra_args(false);
+  cmd->add_option("--format", f->format,
+                  "Output format: table, json, or a Go template such as "
+                  "'table {{.ID}}\\t{{.Names}}' ({{.Field}}, {{json .}})")
+      ->check([](const std::string& v) {
+        return v == "table" || v == "json" || IsTemplateFormat(v)
+                   ? std::string()
+                   : "want table, json or a template with {{.Field}}";
+      })
       ->capture_default_str();
   cmd->callback([&cli, f] { cli.action = [&cli, f] { return Annotate(RunPs(cli, *f), "ps"); }; });
 }

@@ -448,6 +448,49 @@ TEST_F(BctrContainersTest, Volumes) {
   EXPECT_THAT(ContainerIds(), IsEmpty());
 }
 
+// docker ps's --filter, -n/-l and --format templates, as scripts use them.
+TEST_F(BctrContainersTest, PsFiltersAndTemplates) {
+  ASSERT_EQ(
+      Bctr({"run", "-d", "--name", "web", "--label", "tier=front", "busybox", "sleep", "1000"})
+          .exit_code,
+      0);
+  EXPECT_EQ(Bctr({"run", "--name", "job", "busybox", "sh", "-c", "exit 3"}).exit_code, 3);
+  ASSERT_EQ(Bctr({"create", "--name", "fresh", "busybox", "true"}).exit_code, 0);
+
+  EXPECT_EQ(Bctr({"ps", "--format", "{{.Names}} {{.State}}"}).out, "web running\n");
+  testing::CommandResult r = Bctr({"ps", "-a", "--format", "table {{.Names}}\\t{{.State}}"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(testing::Lines(r.out),
+              ElementsAre("NAMES  STATE", "fresh  created", "job    exited", "web    running"));
+  EXPECT_EQ(Bctr({"ps", "-f", "status=exited", "--format", "{{.Names}}"}).out, "job\n");
+  EXPECT_EQ(Bctr({"ps", "-f", "exited=3", "--format", "{{.Names}}"}).out, "job\n");
+  EXPECT_EQ(
+      Bctr({"ps", "-f", "status=created", "-f", "status=exited", "--format", "{{.Names}}"}).out,
+      "fresh\njob\n");
+  EXPECT_EQ(Bctr({"ps", "-a", "-f", "label=tier=front", "--format", "{{.Names}}"}).out, "web\n");
+  EXPECT_EQ(Bctr({"ps", "-a", "-f", "label=tier", "-f", "name=jo", "--format", "{{.Names}}"}).out,
+            "")
+      << "different keys must all match";
+  EXPECT_EQ(Bctr({"ps", "-a", "-f", "ancestor=busybox", "-q"}).out.size(), 3 * 13u);
+  EXPECT_EQ(Bctr({"ps", "-l", "--format", "{{.Names}}"}).out, "fresh\n");
+  EXPECT_EQ(Bctr({"ps", "-n", "2", "--format", "{{.Names}}"}).out, "fresh\njob\n");
+  nlohmann::json labels =
+      nlohmann::json::parse(Bctr({"ps", "--format", "{{json .Labels}}"}).out, nullptr, false);
+  EXPECT_EQ(labels["tier"], "front");
+
+  r = Bctr({"ps", "--format", "{{.Nope}}"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no field .Nope (the fields: .Command"));
+  r = Bctr({"ps", "--format", "{{if .ID}}x{{end}}"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("{{if .ID}}: not understood"));
+  r = Bctr({"ps", "-f", "status=dead"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("status is created, running, paused or exited"));
+  EXPECT_EQ(Bctr({"ps", "-f", "color=red"}).exit_code, 1);
+  EXPECT_EQ(Bctr({"ps", "--format", "yaml"}).exit_code, 2) << "a usage error";
+}
+
 // bctr info: the namespace's containers by state and its images, berthd's snapshotters, the host.
 TEST_F(BctrContainersTest, Info) {
   ASSERT_EQ(Bctr({"run", "-d", "--name", "up", "busybox", "sleep", "1000"}).exit_code, 0);
