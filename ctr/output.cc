@@ -112,22 +112,61 @@ std::string AnyJson(const google::protobuf::Any& any) {
 
 void ListFlags::Add(CLI::App* cmd, const char* quiet_help) {
   cmd->add_flag("-q,--quiet", quiet, quiet_help);
-  cmd->add_option("--format", format, "Output format: table or json")
-      ->check(CLI::IsMember({"table", "json"}))
+  cmd->add_option("--format", format,
+                  "Output format: table, json, or a Go template ({{.Field}}, {{json .}})")
+      ->check(CheckFormat)
       ->capture_default_str();
 }
 
-void Listing::Add(std::vector<std::string> row) {
-  keys_.push_back(row.empty() ? "" : row[0]);
-  table_.Add(std::move(row));
+std::string CheckFormat(const std::string& format) {
+  return format == "table" || format == "json" || IsTemplateFormat(format)
+             ? std::string()
+             : "want table, json or a template with {{.Field}}";
 }
 
-void Listing::Print() const {
-  if (!flags_.quiet) {
-    table_.Print(flags_.format);
-    return;
+Listing::Listing(const ListFlags& flags, std::vector<std::string> header,
+                 std::vector<std::string> fields)
+    : flags_(flags), header_(std::move(header)), fields_(std::move(fields)) {
+  for (size_t i = fields_.size(); i < header_.size(); ++i) {
+    std::string name;
+    bool upper = true;
+    for (char c : header_[i]) {
+      if (c == ' ') {
+        upper = true;
+        continue;
+      }
+      name += upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(c)))
+                    : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      upper = false;
+    }
+    fields_.push_back(name);
   }
-  for (const std::string& k : keys_) std::printf("%s\n", k.c_str());
+}
+
+void Listing::Add(std::vector<std::string> row) {
+  rows_.push_back(std::move(row));
+}
+
+absl::Status Listing::Print() const {
+  if (flags_.quiet) {
+    for (const auto& row : rows_) std::printf("%s\n", row.empty() ? "" : row[0].c_str());
+    return absl::OkStatus();
+  }
+  if (IsTemplateFormat(flags_.format)) {
+    std::vector<nlohmann::json> rows;
+    std::map<std::string, std::string> headers;
+    for (size_t i = 0; i < fields_.size(); ++i) headers[fields_[i]] = header_[i];
+    for (const auto& row : rows_) {
+      nlohmann::json r = nlohmann::json::object();
+      for (size_t i = 0; i < fields_.size(); ++i) r[fields_[i]] = i < row.size() ? row[i] : "";
+      rows.push_back(std::move(r));
+    }
+    return PrintTemplate(flags_.format, rows, headers);
+  }
+  Table table(header_);
+  for (const auto& row : rows_) table.Add(row);
+  table.Print(flags_.format);
+  return absl::OkStatus();
 }
 
 bool IsTemplateFormat(std::string_view format) {

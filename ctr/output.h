@@ -49,7 +49,8 @@ class Table {
 // types linked into bctr; an unknown type gives {"@type": URL}.
 std::string AnyJson(const google::protobuf::Any& any);
 
-// The output flags of a listing verb: -q (only the first column) and --format table|json.
+// The output flags of a listing verb: -q (only the first column) and --format table|json or a
+// Go template (PrintTemplate).
 struct ListFlags {
   bool quiet = false;
   std::string format = "table";
@@ -57,23 +58,28 @@ struct ListFlags {
   void Add(CLI::App* cmd, const char* quiet_help);
 };
 
-// The rows of a listing, printed as ListFlags say. row[0] is what -q prints.
+// The rows of a listing, printed as ListFlags say. row[0] is what -q prints. A template names
+// the columns by `fields` (Docker's names, such as "Name"), else by the headers in CamelCase
+// ("CREATED BY" → "CreatedBy").
 class Listing {
  public:
-  Listing(const ListFlags& flags, std::vector<std::string> header)
-      : flags_(flags), table_(std::move(header)) {}
+  Listing(const ListFlags& flags, std::vector<std::string> header,
+          std::vector<std::string> fields = {});
 
   void Add(std::vector<std::string> row);
-  void Print() const;
+  // InvalidArgument for a template that names no column.
+  absl::Status Print() const;
 
  private:
   const ListFlags& flags_;
-  Table table_;
-  std::vector<std::string> keys_;
+  std::vector<std::string> header_, fields_;
+  std::vector<std::vector<std::string>> rows_;
 };
 
 // True when a --format value is a Go template ("{{...}}") rather than "table" or "json".
 bool IsTemplateFormat(std::string_view format);
+// CLI11's check of a --format value: "" for table, json or a template, else why not.
+std::string CheckFormat(const std::string& format);
 
 // Prints `rows` through Docker's --format Go template, the part scripts use: "{{.Field}}" (the
 // row's field: a string as it is, anything else as JSON), "{{json .}}" and "{{json .Field}}",

@@ -26,8 +26,7 @@ absl::Status RunLs(Cli& cli, const ListFlags& lf, const std::vector<std::string>
   for (const auto& c : resp.containers()) {
     out.Add({c.id(), c.image().empty() ? "-" : c.image(), c.runtime().name()});
   }
-  out.Print();
-  return absl::OkStatus();
+  return out.Print();
 }
 
 // The record as JSON, the spec decoded (ctr's `containers info`).

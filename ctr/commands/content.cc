@@ -31,8 +31,7 @@ absl::Status RunLs(Cli& cli, const ListFlags& lf, const std::vector<std::string>
     }
   }
   BERTH_RETURN_IF_ERROR(conn.Check(reader->Finish()));
-  out.Print();
-  return absl::OkStatus();
+  return out.Print();
 }
 
 absl::Status WriteAll(int fd, std::string_view data) {

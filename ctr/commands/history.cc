@@ -67,7 +67,8 @@ absl::Status RunHistory(Cli& cli, const HistoryFlags& f) {
       steps.push_back({config.value("created", ""), "", "", l.size});
   }
 
-  Listing out(f.list, {"IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"});
+  Listing out(f.list, {"IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"},
+              {"ID", "CreatedSince", "CreatedBy", "Size", "Comment"});
   const std::string id = m.manifest.config.digest;
   for (size_t i = steps.size(); i-- > 0;) {
     const Step& s = steps[i];
@@ -77,8 +78,7 @@ absl::Status RunHistory(Cli& cli, const HistoryFlags& f) {
     std::string image = i + 1 == steps.size() ? (f.no_trunc ? id : id.substr(0, 19)) : "<missing>";
     out.Add({image, CreatedAgo(s.created), by, HumanSize(s.size), s.comment});
   }
-  out.Print();
-  return absl::OkStatus();
+  return out.Print();
 }
 
 }  // namespace

@@ -93,6 +93,24 @@ absl::Status RunLs(Cli& cli, const LsFlags& f) {
     std::printf("%s\n", out.dump(2).c_str());
     return absl::OkStatus();
   }
+  if (IsTemplateFormat(f.format)) {
+    std::vector<json> rows;
+    for (const auto& img : resp.images()) {
+      // Repository and tag as docker images shows them: the name split at its tag's colon.
+      const std::string& name = img.name();
+      const size_t colon = name.rfind(':');
+      const bool tagged = colon != std::string::npos && name.find('/', colon) == std::string::npos;
+      const int64_t size = ImageSize(conn, img.target());
+      rows.push_back({{"Repository", tagged ? name.substr(0, colon) : name},
+                      {"Tag", tagged ? name.substr(colon + 1) : "<none>"},
+                      {"Name", name},
+                      {"Digest", img.target().digest()},
+                      {"Size", size < 0 ? "-" : HumanSize(size)},
+                      {"CreatedSince", Ago(img.created_at())},
+                      {"CreatedAt", TimeJson(img.created_at())}});
+    }
+    return PrintTemplate(f.format, rows, {{"CreatedSince", "CREATED"}});
+  }
   size_t width = 4;
   for (const auto& img : resp.images()) width = std::max(width, img.name().size());
   std::printf("%-*s  %-19s  %10s  %s\n", static_cast<int>(width), "NAME", "DIGEST", "SIZE",
@@ -174,8 +192,10 @@ void AddImagesLs(CLI::App& parent, Cli& cli) {
   auto f = std::make_shared<LsFlags>();
   CLI::App* cmd = parent.add_subcommand("ls", "List images")->alias("list");
   cmd->add_flag("-q,--quiet", f->quiet, "Only names");
-  cmd->add_option("--format", f->format, "Output format: table or json")
-      ->check(CLI::IsMember({"table", "json"}))
+  cmd->add_option("--format", f->format,
+                  "Output format: table, json, or a Go template ({{.Repository}}, {{.Tag}}, "
+                  "{{.Name}}, {{.Digest}}, {{.Size}}, {{.CreatedSince}}, {{.CreatedAt}})")
+      ->check(CheckFormat)
       ->capture_default_str();
   cmd->add_option("filters", f->filters, "containerd filters, e.g. name~=busybox");
   cmd->callback(
@@ -222,8 +242,9 @@ void AddImages(CLI::App& parent, Cli& cli) {
   // `bctr images [-q] [--format json]` alone lists, as `docker images` does.
   auto f = std::make_shared<LsFlags>();
   cmd->add_flag("-q,--quiet", f->quiet, "Only names (when listing)");
-  cmd->add_option("--format", f->format, "Output format when listing: table or json")
-      ->check(CLI::IsMember({"table", "json"}));
+  cmd->add_option("--format", f->format,
+                  "Output format when listing: table, json or a Go template (images ls)")
+      ->check(CheckFormat);
   cmd->callback([&cli, f] {
     if (!cli.action) {
       cli.action = [&cli, f] { return Annotate(RunLs(cli, *f), "images"); };

@@ -26,8 +26,7 @@ absl::Status RunLs(Cli& cli, const ListFlags& lf, const std::vector<std::string>
   for (const auto& l : resp.leases()) {
     out.Add({l.id(), Ago(l.created_at()), LabelsCell(l.labels())});
   }
-  out.Print();
-  return absl::OkStatus();
+  return out.Print();
 }
 
 struct CreateFlags {

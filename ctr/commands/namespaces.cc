@@ -18,8 +18,7 @@ absl::Status RunLs(Cli& cli, const ListFlags& f) {
   BERTH_RETURN_IF_ERROR(cli.conn().Call(cli.conn().namespaces(), &Stub::List, req, &resp));
   Listing out(f, {"NAME", "LABELS"});
   for (const auto& n : resp.namespaces()) out.Add({n.name(), LabelsCell(n.labels())});
-  out.Print();
-  return absl::OkStatus();
+  return out.Print();
 }
 
 absl::Status RunCreate(Cli& cli, const std::string& name, const std::vector<std::string>& labels) {

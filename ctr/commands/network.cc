@@ -23,8 +23,7 @@ absl::Status RunLs(const ListFlags& f) {
       plugins += (plugins.empty() ? "" : ",") + p.value("type", std::string());
     out.Add({n.name, plugins, n.source});
   }
-  out.Print();
-  return absl::OkStatus();
+  return out.Print();
 }
 
 absl::Status RunInspect(const std::vector<std::string>& names) {

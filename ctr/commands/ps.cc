@@ -279,11 +279,7 @@ void AddPs(CLI::App& parent, Cli& cli) {
   cmd->add_option("--format", f->format,
                   "Output format: table, json, or a Go template such as "
                   "'table {{.ID}}\\t{{.Names}}' ({{.Field}}, {{json .}})")
-      ->check([](const std::string& v) {
-        return v == "table" || v == "json" || IsTemplateFormat(v)
-                   ? std::string()
-                   : "want table, json or a template with {{.Field}}";
-      })
+      ->check(CheckFormat)
       ->capture_default_str();
   cmd->callback([&cli, f] { cli.action = [&cli, f] { return Annotate(RunPs(cli, *f), "ps"); }; });
 }

@@ -58,8 +58,7 @@ absl::Status RunLs(Cli& cli, const Flags& f) {
   for (const auto& i : infos) {
     out.Add({i.name(), i.parent().empty() ? "-" : i.parent(), KindName(i.kind())});
   }
-  out.Print();
-  return absl::OkStatus();
+  return out.Print();
 }
 
 absl::Status RunInfo(Cli& cli, const Flags& f) {

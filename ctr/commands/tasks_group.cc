@@ -33,8 +33,7 @@ absl::Status RunLs(Cli& cli, const ListFlags& lf) {
   for (const auto& p : resp.tasks()) {
     out.Add({p.id(), std::to_string(p.pid()), StatusName(p.status())});
   }
-  out.Print();
-  return absl::OkStatus();
+  return out.Print();
 }
 
 absl::Status RunPs(Cli& cli, const std::string& id) {

@@ -56,10 +56,9 @@ absl::Status RunCreate(Cli& cli, const CreateFlags& f) {
 absl::Status RunLs(Cli& cli, const ListFlags& f) {
   BERTH_ASSIGN_OR_RETURN(VolumeStore store, Store(cli));
   BERTH_ASSIGN_OR_RETURN(std::vector<Volume> all, store.List());
-  Listing out(f, {"VOLUME NAME", "DRIVER", "MOUNTPOINT"});
+  Listing out(f, {"VOLUME NAME", "DRIVER", "MOUNTPOINT"}, {"Name", "Driver", "Mountpoint"});
   for (const Volume& v : all) out.Add({v.name, "local", v.mountpoint.string()});
-  out.Print();
-  return absl::OkStatus();
+  return out.Print();
 }
 
 absl::Status RunInspect(Cli& cli, const std::vector<std::string>& names) {

@@ -324,6 +324,7 @@ TEST_F(BctrContainersTest, Volumes) {
   EXPECT_EQ(r.out, "data\n");
   EXPECT_EQ(Bctr({"volume", "create", "data"}).out, "data\n") << "an existing one is named again";
   EXPECT_EQ(Bctr({"volume", "ls", "-q"}).out, "data\n");
+  EXPECT_EQ(Bctr({"volume", "ls", "--format", "{{.Name}} {{.Driver}}"}).out, "data local\n");
   nlohmann::json v = nlohmann::json::parse(Bctr({"volume", "inspect", "data"}).out, nullptr, false);
   ASSERT_TRUE(v.is_array()) << Bctr({"volume", "inspect", "data"}).out;
   const fs::path data = volume_root() / ns() / "data" / "_data";
@@ -477,6 +478,13 @@ TEST_F(BctrContainersTest, PsFiltersAndTemplates) {
   nlohmann::json labels =
       nlohmann::json::parse(Bctr({"ps", "--format", "{{json .Labels}}"}).out, nullptr, false);
   EXPECT_EQ(labels["tier"], "front");
+
+  // The other listings take templates too: images by Docker's names, the rest by their columns.
+  EXPECT_EQ(Bctr({"images", "--format", "{{.Repository}}:{{.Tag}}"}).out,
+            "docker.io/library/busybox:latest\n");
+  EXPECT_EQ(Bctr({"namespaces", "ls", "--format", "{{.Name}}"}).out.find(ns() + "\n") !=
+                std::string::npos,
+            true);
 
   r = Bctr({"ps", "--format", "{{.Nope}}"});
   EXPECT_EQ(r.exit_code, 1);
