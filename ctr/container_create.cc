@@ -121,11 +121,16 @@ absl::StatusOr<UserDb> ReadUserDb(Connection& conn, const std::string& snapshott
 // The spec's volume placeholders (ctr/volumes.h) made binds of their volumes' directories: a
 // named volume made when missing, an anonymous one made new. A volume that is empty and not
 // `nocopy` first gets what the image has at its destination, with the directory's owner and
-// mode (as Docker fills a volume on its first mount). The volumes' names go in `names` (for the
-// container's label), those made here in `made` (for the caller to remove on a later failure).
+// mode (as Docker fills a volume on its first mount).
+struct ResolvedVolumes {
+  std::vector<std::string> names;           // every volume mounted, for kVolumesLabel
+  std::vector<std::string> made;            // made here: removed again if the create fails
+  std::vector<std::string> anonymous_dirs;  // for meta::kAnonymousVolumesLabel
+};
+
 absl::Status ResolveVolumes(Connection& conn, VolumeStore& store, const std::string& snapshotter,
                             const std::string& chain_id, const std::string& id, oci::Spec& spec,
-                            std::vector<std::string>& names, std::vector<std::string>& made) {
+                            ResolvedVolumes& out) {
   std::vector<std::pair<std::string, fs::path>> fill;  // destination, the volume's _data
   for (oci::Mount& m : spec.mounts) {
     std::optional<VolumeMount> v = AsVolumeMount(m);
@@ -137,7 +142,7 @@ absl::Status ResolveVolumes(Connection& conn, VolumeStore& store, const std::str
     if (absl::IsNotFound(vol.status())) {
       vol = store.Create(v->name);
       if (vol.ok())
-        made.push_back(vol->name);
+        out.made.push_back(vol->name);
       else if (absl::IsAlreadyExists(vol.status()))
         vol = store.Get(v->name);  // made by another bctr meanwhile
     }
@@ -148,8 +153,11 @@ absl::Status ResolveVolumes(Connection& conn, VolumeStore& store, const std::str
     m = oci::Mount{v->destination, "bind", vol->mountpoint.string(), {"rbind", "rprivate"}};
     if (v->read_only)
       m.options.push_back("ro");
-    if (std::find(names.begin(), names.end(), vol->name) == names.end())
-      names.push_back(vol->name);
+    if (std::find(out.names.begin(), out.names.end(), vol->name) != out.names.end())
+      continue;
+    out.names.push_back(vol->name);
+    if (vol->anonymous)
+      out.anonymous_dirs.push_back(vol->mountpoint.parent_path().string());
   }
   if (fill.empty() || chain_id.empty())
     return absl::OkStatus();
@@ -412,16 +420,18 @@ absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& f) {
       spec.process->console_size = oci::ConsoleSize{size->second, size->first};
   }
   VolumeStore volumes(config.volume_root, conn.ns());
-  std::vector<std::string> volume_names, made_volumes;
+  ResolvedVolumes resolved;
   absl::Cleanup undo_volumes = [&] {
-    for (const std::string& v : made_volumes) (void)volumes.Remove(v);
+    for (const std::string& v : resolved.made) (void)volumes.Remove(v);
   };
-  BERTH_RETURN_IF_ERROR(ResolveVolumes(conn, volumes, f.snapshotter, image.chain_id, id, spec,
-                                       volume_names, made_volumes));
+  BERTH_RETURN_IF_ERROR(
+      ResolveVolumes(conn, volumes, f.snapshotter, image.chain_id, id, spec, resolved));
   BERTH_ASSIGN_OR_RETURN(auto labels,
                          ContainerLabels(f, image.config, conn.ns(), id, cli.log_root, name));
-  if (!volume_names.empty())
-    labels[kVolumesLabel] = absl::StrJoin(volume_names, ",");
+  if (!resolved.names.empty())
+    labels[kVolumesLabel] = absl::StrJoin(resolved.names, ",");
+  if (!resolved.anonymous_dirs.empty())
+    labels[meta::kAnonymousVolumesLabel] = absl::StrJoin(resolved.anonymous_dirs, "\n");
   if (own_hosts)
     labels[kHostsFileLabel] = in.hosts_file;
   if (own_resolv)
@@ -545,7 +555,7 @@ absl::StatusOr<int> StartTask(Cli& cli, const ContainerRecord& c, const TaskOpti
   if (opts.remove) {
     BERTH_RETURN_IF_ERROR(RemoveContainer(conn, c));
     BERTH_RETURN_IF_ERROR(
-        RemoveAnonymousVolumes(conn.ns(), {c.labels().begin(), c.labels().end()}));
+        meta::RemoveAnonymousVolumes({c.labels().begin(), c.labels().end()}, conn.ns()));
   } else {
     BERTH_RETURN_IF_ERROR(SetContainerLabels(conn, c.id(),
                                              {{kExitStatusLabel, std::to_string(*code)},

@@ -13,7 +13,6 @@
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
-#include "ctr/config.h"
 #include "ctr/containers.h"
 #include "ctr/text.h"
 #include "lib/base/files.h"
@@ -157,22 +156,6 @@ std::vector<std::string> ContainerVolumes(const std::map<std::string, std::strin
     }
   }
   return out;
-}
-
-absl::Status RemoveAnonymousVolumes(const std::string& ns,
-                                    const std::map<std::string, std::string>& labels) {
-  const std::vector<std::string> names = ContainerVolumes(labels);
-  if (names.empty())
-    return absl::OkStatus();
-  BERTH_ASSIGN_OR_RETURN(ClientConfig config, LoadClientConfig(ClientConfigPath()));
-  VolumeStore store(config.volume_root, ns);
-  for (const std::string& name : names) {
-    absl::StatusOr<Volume> v = store.Get(name);
-    absl::Status st = v.ok() && v->anonymous ? store.Remove(name) : v.status();
-    if (!st.ok() && !absl::IsNotFound(st))
-      return st;
-  }
-  return absl::OkStatus();
 }
 
 oci::Mount VolumePlaceholder(const VolumeMount& v) {

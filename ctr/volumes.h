@@ -5,8 +5,10 @@
 //   <root>/<namespace>/<name>/volume.json    {"Name", "Labels", "CreatedAt", "Anonymous"}
 // with the root from bctr.toml's [volumes] (default /var/lib/berth/volumes). A container's
 // volumes are named by its label berth.io/volumes (comma-separated), which is what "in use"
-// means. Anonymous volumes (`-v /data`, an image-less `--mount type=volume`) get a random
-// 64-hex name; `run --rm` and `rm -v` remove them with their container.
+// means. Anonymous volumes (`-v /data`, `--mount type=volume` without a source, an image's
+// VOLUME) get a random 64-hex name, and their directories are also named by the container's
+// label meta::kAnonymousVolumesLabel: `run --rm` (bctr, or berthd for `-d --rm`) and `rm -v`
+// remove them with their container.
 //
 // Errors name the volume: InvalidArgument (a bad name), NotFound, AlreadyExists, or the errno
 // of the filesystem call.
@@ -57,11 +59,6 @@ class VolumeStore {
 
 // The volumes a container's labels name (kVolumesLabel), in order.
 std::vector<std::string> ContainerVolumes(const std::map<std::string, std::string>& labels);
-
-// Removes the anonymous ones among them (`run --rm`, `rm -v`), in the volume root bctr.toml
-// names; one already gone is no error.
-absl::Status RemoveAnonymousVolumes(const std::string& ns,
-                                    const std::map<std::string, std::string>& labels);
 
 // One volume a container mounts: `-v NAME:/dst[:ro,nocopy]`, `-v /dst` or `--mount
 // type=volume,...`, as BuildSpec leaves it in the spec until bctr resolves it (ResolveVolumes).

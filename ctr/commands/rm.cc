@@ -9,9 +9,9 @@
 
 #include "ctr/commands/commands.h"
 #include "ctr/containers.h"
-#include "ctr/volumes.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "lib/meta/labels.h"
 
 namespace berth::ctr {
 namespace {
@@ -38,7 +38,7 @@ absl::Status RemoveOne(Cli& cli, const std::string& ref, const RmFlags& f) {
   }
   BERTH_RETURN_IF_ERROR(RemoveExitedContainer(conn, c, t));
   if (f.volumes)
-    return RemoveAnonymousVolumes(conn.ns(), {c.labels().begin(), c.labels().end()});
+    return meta::RemoveAnonymousVolumes({c.labels().begin(), c.labels().end()}, conn.ns());
   return absl::OkStatus();
 }
 

@@ -5,9 +5,9 @@
 #include "ctr/commands/commands.h"
 #include "ctr/container_create.h"
 #include "ctr/stdio.h"
-#include "ctr/volumes.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "lib/meta/labels.h"
 
 namespace berth::ctr {
 namespace {
@@ -25,7 +25,7 @@ absl::Status RunRun(Cli& cli, const RunFlags& f) {
     if (f.rm) {
       (void)DeleteTask(cli.conn(), c.id());
       (void)RemoveContainer(cli.conn(), c);
-      (void)RemoveAnonymousVolumes(cli.conn().ns(), {c.labels().begin(), c.labels().end()});
+      (void)meta::RemoveAnonymousVolumes({c.labels().begin(), c.labels().end()}, cli.conn().ns());
     }
     return code.status();
   }

@@ -1,8 +1,16 @@
 #include "lib/meta/labels.h"
 
+#include <stdio.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <sstream>
+
 #include "absl/status/statusor.h"
 #include "fmt/format.h"
 
+#include "lib/base/status.h"
 #include "lib/base/stdio_uri.h"
 
 namespace berth::meta {
@@ -66,6 +74,33 @@ void RemoveOwnedFiles(const Labels& container_labels, std::string_view ns, std::
     if (fs::is_regular_file(fs::symlink_status(path, ec)))
       fs::remove(path, ec);
   }
+}
+
+absl::Status RemoveAnonymousVolumes(const Labels& container_labels, std::string_view ns) {
+  auto it = container_labels.find(kAnonymousVolumesLabel);
+  if (it == container_labels.end())
+    return absl::OkStatus();
+  std::istringstream lines(it->second);
+  for (std::string line; std::getline(lines, line);) {
+    const fs::path dir(line);
+    const std::string name = dir.filename().string();
+    const bool hex = name.size() == 64 && std::all_of(name.begin(), name.end(), [](char c) {
+                       return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+                     });
+    std::error_code ec;
+    if (!dir.is_absolute() || !hex || dir.parent_path().filename() != ns ||
+        !fs::is_regular_file(fs::symlink_status(dir / "volume.json", ec)))
+      continue;  // not an anonymous volume's directory, or gone already
+    // Out of its name first, as `bctr volume rm` does, so that a removal cut short leaves no
+    // half volume.
+    const fs::path gone = dir.parent_path() / fmt::format(".rm-{}", name);
+    if (::rename(dir.c_str(), gone.c_str()) != 0 && errno != ENOENT)
+      return ErrnoError(errno, fmt::format("volume {:?}: rename", name));
+    fs::remove_all(gone, ec);
+    if (ec)
+      return ErrnoError(ec.value(), fmt::format("volume {:?}: remove {}", name, gone.string()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace berth::meta

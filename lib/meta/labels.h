@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
+
 #include "lib/base/labels.h"
 
 namespace berth::meta {
@@ -42,6 +44,11 @@ inline constexpr char kInitLayerLabel[] = "berth.io/init-layer-of";
 inline constexpr char kHostsFileLabel[] = "berth.io/hosts-file";
 // The container's own /etc/resolv.conf (<state dir>/resolv.d/<ns>-<id>), with --dns and the like.
 inline constexpr char kResolvFileLabel[] = "berth.io/resolv-file";
+
+// The container's anonymous volumes (bctr's `-v /path`, an image's VOLUME): their directories
+// <volume root>/<ns>/<64 hex>, one per line. They go with the container only where Docker's do:
+// `run --rm` (bctr, or berthd's auto-remove of `-d --rm`) and `rm -v`.
+inline constexpr char kAnonymousVolumesLabel[] = "berth.io/anonymous-volumes";
 
 // <log_root>/<ns>/<id>.log
 std::string LogPath(std::string_view log_root, std::string_view ns, std::string_view id);
@@ -70,5 +77,10 @@ std::vector<std::filesystem::path> OwnedFiles(const Labels& container_labels, st
                                               std::string_view id);
 // Removes them (regular files only; a missing one is no error).
 void RemoveOwnedFiles(const Labels& container_labels, std::string_view ns, std::string_view id);
+
+// Removes the anonymous volumes kAnonymousVolumesLabel names: each a directory whose name is
+// 64 hex characters, in a directory named `ns`, holding volume.json (ctr/volumes.h); any other
+// path is left alone. The first error names the volume; a missing one is no error.
+absl::Status RemoveAnonymousVolumes(const Labels& container_labels, std::string_view ns);
 
 }  // namespace berth::meta

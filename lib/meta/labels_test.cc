@@ -2,7 +2,10 @@
 
 #include "lib/meta/labels.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -77,6 +80,37 @@ TEST(MetaLabelsTest, RemovesOnlyItsOwnRegularFiles) {
   testing::WriteFile(hosts, "x");
   RemoveOwnedFiles(labels, "b", "x");  // the log is gone already: no error
   EXPECT_FALSE(fs::exists(hosts));
+}
+
+TEST(MetaLabelsTest, RemovesOnlyAnonymousVolumeDirectories) {
+  testing::TempDir dir("meta");
+  const std::string hex(64, 'a');
+  const fs::path mine = dir.path() / "b" / hex;
+  const fs::path other_ns = dir.path() / "c" / hex;
+  const fs::path named = dir.path() / "b" / "data";
+  const fs::path bare = dir.path() / "b" / std::string(64, 'b');  // no volume.json
+  for (const fs::path& v : {mine, other_ns, named}) {
+    testing::WriteFile(v / "volume.json", "{}");
+    testing::WriteFile(v / "_data/sub/f", "x");
+  }
+  testing::WriteFile(bare / "_data/f", "x");
+  std::string label;
+  for (const fs::path& v : {mine, other_ns, named, bare, dir.path() / "b" / std::string(64, 'c')})
+    label += v.string() + "\n";
+  label += "relative/b/" + hex + "\n";
+  ASSERT_TRUE(RemoveAnonymousVolumes({{kAnonymousVolumesLabel, label}}, "b").ok());
+  EXPECT_FALSE(fs::exists(mine));
+  EXPECT_TRUE(fs::exists(other_ns / "_data/sub/f"));
+  EXPECT_TRUE(fs::exists(named / "_data/sub/f"));
+  EXPECT_TRUE(fs::exists(bare / "_data/f"));
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(dir.path() / "b"))
+    left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_THAT(left, ElementsAre(std::string(64, 'b'), "data")) << "nothing half-removed";
+  EXPECT_TRUE(RemoveAnonymousVolumes({}, "b").ok());
+  EXPECT_TRUE(RemoveAnonymousVolumes({{kAnonymousVolumesLabel, label}}, "b").ok())
+      << "gone already: no error";
 }
 
 }  // namespace

@@ -320,6 +320,9 @@ absl::Status RestartMonitor::Remove(const std::string& ns, const metadata::Conta
                    s.ToString());  // the collector takes it later: nothing refers to it
   }
   meta::RemoveOwnedFiles(gone->labels, ns, c.id);
+  // `run -d --rm`: its anonymous volumes go too, as with Docker's --rm.
+  if (absl::Status s = meta::RemoveAnonymousVolumes(gone->labels, ns); !s.ok())
+    spdlog::warn("auto-remove: namespace={} id={} error={}", ns, c.id, s.ToString());
   spdlog::info("removed exited container namespace={} id={} (auto-remove)", ns, c.id);
   return absl::OkStatus();
 }

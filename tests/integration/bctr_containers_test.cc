@@ -397,6 +397,13 @@ TEST_F(BctrContainersTest, Volumes) {
   r = Bctr({"run", "--rm", "-v", "/cache", "busybox", "sh", "-c", "echo x > /cache/x"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(anonymous(), IsEmpty());
+  r = Bctr({"run", "-d", "--rm", "-v", "/cache", "busybox", "sh", "-c", "sleep 1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(anonymous().size(), 1u);
+  for (int i = 0; i < 100 && !anonymous().empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_THAT(anonymous(), IsEmpty()) << "berthd's auto-remove took it with the container";
+  EXPECT_THAT(ContainerIds(), IsEmpty());
 
   // An image's VOLUME gets an anonymous volume, filled from the image, unless a mount covers it.
   r = Bctr(
