@@ -37,9 +37,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-absl::StatusOr<PullResult> PullMissing(Cli& cli, const registry::Reference& ref,
-                                       const std::string& snapshotter) {
-  std::fprintf(stderr, "Unable to find image '%s' locally\n", ref.String().c_str());
+absl::StatusOr<PullResult> PullImage(Cli& cli, const registry::Reference& ref,
+                                     const std::string& snapshotter) {
   RegistryFlags rf;
   BERTH_ASSIGN_OR_RETURN(registry::ClientOptions co, rf.Options(ref.domain));
   registry::Client client(std::move(co));
@@ -318,7 +317,7 @@ absl::Status StartProcess(Connection& conn, const std::string& id, const std::st
 }  // namespace
 
 absl::StatusOr<ResolvedImage> EnsureImage(Cli& cli, const std::string& ref_text,
-                                          const std::string& snapshotter) {
+                                          const std::string& snapshotter, const std::string& pull) {
   Connection& conn = cli.conn();
   absl::StatusOr<registry::Reference> ref = ParseImageRef(ref_text);
   ResolvedImage out;
@@ -326,10 +325,19 @@ absl::StatusOr<ResolvedImage> EnsureImage(Cli& cli, const std::string& ref_text,
   images_api::GetImageRequest get;
   get.set_name(out.name);
   images_api::GetImageResponse got;
-  auto ctx = conn.Context();
-  absl::Status st = conn.Check(conn.images().Get(ctx.get(), get, &got));
+  absl::Status st = absl::NotFoundError("");
+  if (pull != "always") {
+    auto ctx = conn.Context();
+    st = conn.Check(conn.images().Get(ctx.get(), get, &got));
+  }
+  if (absl::IsNotFound(st) && pull == "never") {
+    return absl::NotFoundError(
+        fmt::format("image {:?}: not here, and --pull=never forbids pulling it", out.name));
+  }
   if (absl::IsNotFound(st) && ref.ok()) {
-    BERTH_RETURN_IF_ERROR(PullMissing(cli, *ref, snapshotter).status());
+    if (pull != "always")
+      std::fprintf(stderr, "Unable to find image '%s' locally\n", ref->String().c_str());
+    BERTH_RETURN_IF_ERROR(PullImage(cli, *ref, snapshotter).status());
     auto again = conn.Context();
     st = conn.Check(conn.images().Get(again.get(), get, &got));
   } else if (absl::IsNotFound(st)) {
@@ -370,7 +378,7 @@ absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& f) {
   const std::string network = ChooseNetwork(f.net, config.network, !f.publish.empty());
   if (network != "none" && network != "host")
     BERTH_RETURN_IF_ERROR(LoadNetwork(config.network, network).status());
-  BERTH_ASSIGN_OR_RETURN(ResolvedImage image, EnsureImage(cli, f.image, f.snapshotter));
+  BERTH_ASSIGN_OR_RETURN(ResolvedImage image, EnsureImage(cli, f.image, f.snapshotter, f.pull));
   const std::string id = NewContainerId();
   SpecInput in;
   in.ns = conn.ns();

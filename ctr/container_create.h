@@ -26,9 +26,11 @@ struct ResolvedImage {
   ImageConfig config;
 };
 
-// Finds (or pulls) and unpacks `ref` into `snapshotter`. Errors name the image.
+// Finds (or pulls, as `pull` says: "missing", "always" or "never") and unpacks `ref` into
+// `snapshotter`. Errors name the image.
 absl::StatusOr<ResolvedImage> EnsureImage(Cli& cli, const std::string& ref,
-                                          const std::string& snapshotter);
+                                          const std::string& snapshotter,
+                                          const std::string& pull = "missing");
 
 // Creates the container record and its snapshot from `flags`. Nothing is left behind on error.
 absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& flags);

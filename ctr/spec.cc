@@ -377,6 +377,10 @@ void RunFlags::Add(CLI::App& cmd, bool run) {
       "Override the image's entrypoint");
   cmd.add_option("--snapshotter", snapshotter, "Snapshotter of the container's filesystem")
       ->capture_default_str();
+  cmd.add_option("--pull", pull,
+                 "Pull the image first: missing (when not here), always, or never (fail)")
+      ->check(CLI::IsMember({"missing", "always", "never"}))
+      ->capture_default_str();
   cmd.add_option("image", image, "Image to run")->required();
   cmd.add_option("command", args, "Command and arguments (default: the image's)");
   cmd.positionals_at_end();

@@ -61,6 +61,7 @@ struct RunFlags {
   bool interactive = false;
   bool tty = false;
   std::string snapshotter = "overlayfs";
+  std::string pull = "missing";  // --pull: missing, always or never
   // run only
   bool detach = false;
   bool rm = false;

@@ -48,11 +48,26 @@ TEST_F(BctrWorkflowTest, PullRunExecLogsCommitPushRmiPullRun) {
   ASSERT_EQ(Bctr({"rmi", app}).exit_code, 0);
   EXPECT_THAT(Bctr({"images", "ls", "-q"}).out, Not(HasSubstr("app:v1")));
 
+  r = Bctr({"run", "--rm", "--pull", "never", app, "true"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("not here, and --pull=never forbids pulling it"));
   r = Bctr({"pull", "--plain-http", app});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = Bctr({"run", "--rm", app, "cat", "/marker"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "committed\n");
+  // --pull always fetches the registry's image over a local one of the same name.
+  r = Bctr({"run", "--name", "w2", app, "sh", "-c", "echo local > /marker"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(Bctr({"commit", "w2", app}).exit_code, 0);
+  ASSERT_EQ(Bctr({"rm", "w2"}).exit_code, 0);
+  EXPECT_EQ(Bctr({"run", "--rm", app, "cat", "/marker"}).out, "local\n");
+  ::setenv("BERTH_PLAIN_HTTP", registry.host().c_str(), 1);
+  r = Bctr({"run", "--rm", "--pull", "always", app, "cat", "/marker"});
+  ::unsetenv("BERTH_PLAIN_HTTP");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "committed\n");
+  EXPECT_THAT(r.err, Not(HasSubstr("Unable to find image")));
   nlohmann::json img = nlohmann::json::parse(Bctr({"images", "inspect", app}).out, nullptr, false);
   ASSERT_FALSE(img.is_discarded());
   EXPECT_EQ(img["config"]["history"].back()["comment"], "add a marker");
