@@ -82,15 +82,14 @@ absl::StatusOr<Volume> VolumeStore::Create(const std::string& requested,
   const std::string name = anonymous ? NewContainerId() : requested;
   BERTH_RETURN_IF_ERROR(ValidateVolumeName(name));
   BERTH_RETURN_IF_ERROR(Annotate(ValidateLabels(labels), fmt::format("volume {:?}", name)));
-  BERTH_RETURN_IF_ERROR(MakeDir(root_.parent_path(), 0700));
+  std::error_code ec;
+  fs::create_directories(root_.parent_path().parent_path(), ec);  // /var/lib/berth, say
+  BERTH_RETURN_IF_ERROR(MakeDir(root_.parent_path(), 0700));      // only root looks inside
   BERTH_RETURN_IF_ERROR(MakeDir(root_, 0700));
   // Made aside and renamed into place, so that a volume is whole or absent, and two creates of
   // one name cannot both win.
   const fs::path tmp = root_ / fmt::format(".new-{}-{}", name, NewContainerId().substr(0, 8));
-  absl::Cleanup drop = [&] {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-  };
+  absl::Cleanup drop = [&] { fs::remove_all(tmp, ec); };
   BERTH_RETURN_IF_ERROR(MakeDir(tmp, 0755));
   BERTH_RETURN_IF_ERROR(MakeDir(tmp / kDataDir, 0755));
   const std::string created = fmt::format(
