@@ -65,6 +65,7 @@ std::span<const Verb> Verbs() {
       {"rename", AddRename},
       {"network", AddNetwork},
       {"volume", AddVolume},
+      {"system", AddSystem},
       {"namespaces", AddNamespaces},
       {"leases", AddLeases},
       {"content", AddContent},

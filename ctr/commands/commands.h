@@ -35,6 +35,10 @@ absl::Status EachContainer(const std::vector<std::string>& refs, const char* ver
 // from stdin: OK for y or yes, else FailedPrecondition (nothing removed). prune.cc.
 absl::Status ConfirmPrune(const std::string& what);
 
+// Removes the volumes no container uses (all: named ones too, else only anonymous ones) and
+// prints them under "Deleted Volumes:"; the last failure, after trying every one. volume.cc.
+absl::Status PruneVolumes(Cli& cli, bool all);
+
 void AddPull(CLI::App& parent, Cli& cli);          // pull.cc
 void AddPush(CLI::App& parent, Cli& cli);          // push.cc
 void AddImages(CLI::App& parent, Cli& cli);        // images.cc: ls, rm, inspect, tag, pull, push
@@ -59,6 +63,7 @@ void AddInfo(CLI::App& parent, Cli& cli);          // info.cc
 void AddComplete(CLI::App& parent, Cli& cli);      // complete.cc: hidden `__complete`
 void AddNetwork(CLI::App& parent, Cli& cli);       // network.cc: ls, inspect
 void AddVolume(CLI::App& parent, Cli& cli);        // volume.cc: create, ls, inspect, rm, prune
+void AddSystem(CLI::App& parent, Cli& cli);        // prune.cc: `system prune`
 void AddNetworkHook(CLI::App& parent, Cli& cli);   // network_hook.cc: hidden `__network-hook`
 void AddNamespaces(CLI::App& parent, Cli& cli);    // namespaces.cc: ls, create, rm, label
 void AddLeases(CLI::App& parent, Cli& cli);        // leases.cc: ls, create, rm

@@ -110,24 +110,32 @@ absl::Status RunPrune(Cli& cli, const PruneFlags& f) {
     BERTH_RETURN_IF_ERROR(ConfirmPrune(f.all ? "all volumes not used by at least one container"
                                              : "all anonymous volumes not used by at least one "
                                                "container"));
+  return PruneVolumes(cli, f.all);
+}
+
+}  // namespace
+
+absl::Status PruneVolumes(Cli& cli, bool all) {
   BERTH_ASSIGN_OR_RETURN(VolumeStore store, Store(cli));
   BERTH_ASSIGN_OR_RETURN(auto users, VolumeUsers(cli.conn()));
   BERTH_ASSIGN_OR_RETURN(std::vector<Volume> volumes, store.List());
   std::vector<std::string> removed;
+  absl::Status failed;
   for (const Volume& v : volumes) {
-    if (users.contains(v.name) || !(f.all || v.anonymous))
+    if (users.contains(v.name) || !(all || v.anonymous))
       continue;
-    BERTH_RETURN_IF_ERROR(store.Remove(v.name));
+    if (absl::Status st = store.Remove(v.name); !st.ok()) {
+      failed = st;  // the others still go
+      continue;
+    }
     removed.push_back(v.name);
   }
   if (!removed.empty()) {
     std::printf("Deleted Volumes:\n");
     for (const std::string& name : removed) std::printf("%s\n", name.c_str());
   }
-  return absl::OkStatus();
+  return failed;
 }
-
-}  // namespace
 
 void AddVolume(CLI::App& parent, Cli& cli) {
   CLI::App* grp = parent.add_subcommand("volume", "Manage volumes (run -v NAME:/path)");

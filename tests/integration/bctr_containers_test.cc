@@ -309,6 +309,26 @@ TEST_F(BctrContainersTest, Prune) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "Deleted Images:\nuntagged: localhost/spare:v1\n");
   EXPECT_EQ(Bctr({"images", "-q"}).out, "docker.io/library/busybox:latest\n");
+
+  // system prune: the stopped containers, with -a the images no container uses, with --volumes
+  // the anonymous volumes no container uses (named ones stay); one question for all.
+  ASSERT_EQ(Bctr({"run", "--name", "old", "-v", "/cache", "busybox", "true"}).exit_code, 0);
+  ASSERT_EQ(Bctr({"volume", "create", "keep"}).exit_code, 0);
+  ASSERT_EQ(Bctr({"tag", "busybox", "localhost/spare:v2"}).exit_code, 0);
+  ASSERT_EQ(Bctr({"volume", "ls", "-q"}).out.size(), 65u + 5u);  // the anonymous one, "keep"
+  r = BctrWithInput({"system", "prune", "-a", "--volumes"}, "\n");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("all stopped containers, all images without at least one "
+                               "container associated to them, all anonymous volumes"));
+  EXPECT_EQ(ContainerIds().size(), 2u) << "nothing removed";
+  r = Bctr({"system", "prune", "-a", "--volumes", "-f"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Deleted Containers:\n"));
+  EXPECT_THAT(r.out, HasSubstr("Deleted Images:\nuntagged: localhost/spare:v2\n"));
+  EXPECT_THAT(r.out, HasSubstr("Deleted Volumes:\n"));
+  EXPECT_THAT(ContainerIds(), ElementsAre(up));
+  EXPECT_EQ(Bctr({"images", "-q"}).out, "docker.io/library/busybox:latest\n") << "up uses it";
+  EXPECT_EQ(Bctr({"volume", "ls", "-q"}).out, "keep\n");
   EXPECT_EQ(Bctr({"rm", "-f", "up"}).exit_code, 0);
   EXPECT_THAT(ContainerIds(), IsEmpty());
   EXPECT_THAT(ActiveSnapshots(), IsEmpty());
