@@ -436,6 +436,9 @@ absl::StatusOr<ContainerRecord> CreateContainer(Cli& cli, const RunFlags& f) {
       ResolveVolumes(conn, volumes, f.snapshotter, image.chain_id, id, spec, resolved));
   BERTH_ASSIGN_OR_RETURN(auto labels,
                          ContainerLabels(f, image.config, conn.ns(), id, cli.log_root, name));
+  // Only bctr names a container's volumes: what they say decides what `rm -v` deletes.
+  labels.erase(kVolumesLabel);
+  labels.erase(meta::kAnonymousVolumesLabel);
   if (!resolved.names.empty())
     labels[kVolumesLabel] = absl::StrJoin(resolved.names, ",");
   if (!resolved.anonymous_dirs.empty())

@@ -381,6 +381,16 @@ TEST_F(BctrContainersTest, Volumes) {
   r = Bctr({"volume", "rm", "auto"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "auto\n");
+  // A --label cannot name volumes for run --rm to delete: only bctr sets those labels. (A
+  // volume named like an anonymous one has the shape lib/meta removes.)
+  const std::string hexname(64, 'e');
+  ASSERT_EQ(Bctr({"volume", "create", hexname}).exit_code, 0);
+  r = Bctr({"run", "--rm", "--label",
+            "berth.io/anonymous-volumes=" + (volume_root() / ns() / hexname).string(), "--label",
+            "berth.io/volumes=" + hexname, "busybox", "true"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(volume_root() / ns() / hexname / "volume.json"));
+  ASSERT_EQ(Bctr({"volume", "rm", hexname}).exit_code, 0);
   EXPECT_FALSE(fs::exists(volume_root() / ns() / "auto"));
 
   // A new volume is filled from the image at its destination, owner and mode kept; nocopy
