@@ -13,6 +13,7 @@
 #include "ctr/progress.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "lib/registry/reference.h"
 
 namespace berth::ctr {
 namespace {
@@ -96,13 +97,14 @@ absl::Status RunLs(Cli& cli, const LsFlags& f) {
   if (IsTemplateFormat(f.format)) {
     std::vector<json> rows;
     for (const auto& img : resp.images()) {
-      // Repository and tag as docker images shows them: the name split at its tag's colon.
+      // Repository and tag as docker images shows them, from a name in reference form (a
+      // digest is not a tag); any other name is all repository.
       const std::string& name = img.name();
-      const size_t colon = name.rfind(':');
-      const bool tagged = colon != std::string::npos && name.find('/', colon) == std::string::npos;
+      absl::StatusOr<registry::Reference> ref = registry::ParseReference(name);
+      const bool reference = ref.ok() && ref->String() == name;
       const int64_t size = ImageSize(conn, img.target());
-      rows.push_back({{"Repository", tagged ? name.substr(0, colon) : name},
-                      {"Tag", tagged ? name.substr(colon + 1) : "<none>"},
+      rows.push_back({{"Repository", reference ? ref->Name() : name},
+                      {"Tag", reference && !ref->tag.empty() ? ref->tag : "<none>"},
                       {"Name", name},
                       {"Digest", img.target().digest()},
                       {"Size", size < 0 ? "-" : HumanSize(size)},

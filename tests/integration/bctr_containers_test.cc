@@ -519,6 +519,13 @@ TEST_F(BctrContainersTest, PsFiltersAndTemplates) {
   // The other listings take templates too: images by Docker's names, the rest by their columns.
   EXPECT_EQ(Bctr({"images", "--format", "{{.Repository}}:{{.Tag}}"}).out,
             "docker.io/library/busybox:latest\n");
+  // A name pinned by digest has no tag; a name that is no reference is all repository.
+  const std::string digest_name = "localhost/pinned@sha256:" + std::string(64, 'a');
+  ASSERT_EQ(C({"images", "tag", "docker.io/library/busybox:latest", digest_name}).exit_code, 0);
+  ASSERT_EQ(C({"images", "tag", "docker.io/library/busybox:latest", "Plain_Name"}).exit_code, 0);
+  EXPECT_THAT(testing::Lines(Bctr({"images", "--format", "{{.Repository}} {{.Tag}}"}).out),
+              ::testing::UnorderedElementsAre("docker.io/library/busybox latest",
+                                              "localhost/pinned <none>", "Plain_Name <none>"));
   EXPECT_EQ(Bctr({"namespaces", "ls", "--format", "{{.Name}}"}).out.find(ns() + "\n") !=
                 std::string::npos,
             true);
