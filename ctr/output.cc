@@ -175,6 +175,15 @@ bool IsTemplateFormat(std::string_view format) {
 
 namespace {
 
+std::string_view SkipSpaces(std::string_view s) {
+  return s.substr(std::min(s.find_first_not_of(' '), s.size()));
+}
+
+std::string_view TrimSpaces(std::string_view s) {
+  s = SkipSpaces(s);
+  return s.substr(0, s.find_last_not_of(' ') + 1);
+}
+
 // One piece of a template: literal text, or a field ("" = the whole row) and whether as JSON.
 struct TemplatePiece {
   std::string text;
@@ -204,14 +213,11 @@ absl::StatusOr<std::vector<TemplatePiece>> ParseTemplate(std::string_view t) {
     const size_t end = t.find("}}", i + 2);
     if (end == std::string_view::npos)
       return InvalidArgument(fmt::format("--format {:?}: {{{{ without }}}}", std::string(t)));
-    std::string_view action = t.substr(i + 2, end - i - 2);
-    while (!action.empty() && action.front() == ' ') action.remove_prefix(1);
-    while (!action.empty() && action.back() == ' ') action.remove_suffix(1);
+    std::string_view action = TrimSpaces(t.substr(i + 2, end - i - 2));
     TemplatePiece p{.text = "", .action = true, .field = "", .json = false};
     if (action.starts_with("json ")) {
       p.json = true;
-      action.remove_prefix(5);
-      while (!action.empty() && action.front() == ' ') action.remove_prefix(1);
+      action = TrimSpaces(action.substr(5));
     }
     const bool name_ok =
         std::all_of(action.begin() + (action.empty() ? 0 : 1), action.end(),
@@ -234,12 +240,10 @@ absl::StatusOr<std::vector<TemplatePiece>> ParseTemplate(std::string_view t) {
 
 absl::Status PrintTemplate(std::string_view format, const std::vector<nlohmann::json>& rows,
                            const std::map<std::string, std::string>& headers) {
-  std::string_view t = format;
-  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+  std::string_view t = SkipSpaces(format);
   const bool table = t.starts_with("table");
   if (table)
-    t.remove_prefix(5);
-  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+    t = SkipSpaces(t.substr(5));
   BERTH_ASSIGN_OR_RETURN(std::vector<TemplatePiece> pieces, ParseTemplate(t));
   for (const TemplatePiece& p : pieces) {
     for (const nlohmann::json& row : rows) {
