@@ -13,12 +13,14 @@
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
+#include "ctr/config.h"
 #include "ctr/containers.h"
 #include "ctr/text.h"
 #include "lib/base/files.h"
 #include "lib/base/labels.h"
 #include "lib/base/status.h"
 #include "lib/base/status_macros.h"
+#include "lib/meta/labels.h"
 
 namespace berth::ctr {
 namespace fs = std::filesystem;
@@ -27,7 +29,6 @@ using json = nlohmann::json;
 namespace {
 
 constexpr char kDataDir[] = "_data";
-constexpr char kRecord[] = "volume.json";
 
 absl::Status MakeDir(const fs::path& p, mode_t mode) {
   if (::mkdir(p.c_str(), mode) != 0 && errno != EEXIST)
@@ -36,15 +37,15 @@ absl::Status MakeDir(const fs::path& p, mode_t mode) {
 }
 
 absl::StatusOr<Volume> ReadVolume(const fs::path& dir, const std::string& name) {
-  absl::StatusOr<std::string> text = ReadWholeFile(dir / kRecord);
+  absl::StatusOr<std::string> text = ReadWholeFile(dir / meta::kVolumeRecordFile);
   if (absl::IsNotFound(text.status()))
     return absl::NotFoundError(fmt::format("volume {:?}: no such volume", name));
   if (!text.ok())
     return Annotate(text.status(), fmt::format("volume {:?}", name));
   json doc = json::parse(*text, nullptr, false);
   if (!doc.is_object())
-    return Internal(
-        fmt::format("volume {:?}: {} is not a JSON object", name, (dir / kRecord).string()));
+    return Internal(fmt::format("volume {:?}: {} is not a JSON object", name,
+                                (dir / meta::kVolumeRecordFile).string()));
   Volume v;
   v.name = name;
   v.mountpoint = dir / kDataDir;
@@ -97,7 +98,7 @@ absl::StatusOr<Volume> VolumeStore::Create(const std::string& requested,
       fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
   json record = {
       {"Name", name}, {"Labels", labels}, {"CreatedAt", created}, {"Anonymous", anonymous}};
-  BERTH_RETURN_IF_ERROR(ReplaceFile(tmp / kRecord, record.dump() + "\n", 0644));
+  BERTH_RETURN_IF_ERROR(ReplaceFile(tmp / meta::kVolumeRecordFile, record.dump() + "\n", 0644));
   if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, Dir(name).c_str(), RENAME_NOREPLACE) != 0) {
     if (errno == EEXIST)
       return AlreadyExistsError("volume", name);
@@ -132,18 +133,12 @@ absl::StatusOr<std::vector<Volume>> VolumeStore::List() const {
 
 absl::Status VolumeStore::Remove(const std::string& name) {
   BERTH_RETURN_IF_ERROR(Get(name).status());
-  // Out of the way first, so that a removal cut short leaves no half volume under its name.
-  const fs::path gone = root_ / fmt::format(".rm-{}-{}", name, NewContainerId().substr(0, 8));
-  if (::rename(Dir(name).c_str(), gone.c_str()) != 0) {
-    if (errno == ENOENT)
-      return absl::NotFoundError(fmt::format("volume {:?}: no such volume", name));
-    return ErrnoError(errno, fmt::format("volume {:?}: rename", name));
-  }
-  std::error_code ec;
-  fs::remove_all(gone, ec);
-  if (ec)
-    return ErrnoError(ec.value(), fmt::format("volume {:?}: remove {}", name, gone.string()));
-  return absl::OkStatus();
+  return meta::RemoveVolumeDirectory(Dir(name));
+}
+
+absl::StatusOr<VolumeStore> ConfiguredVolumeStore(const std::string& ns) {
+  BERTH_ASSIGN_OR_RETURN(ClientConfig config, LoadClientConfig(ClientConfigPath()));
+  return VolumeStore(config.volume_root, ns);
 }
 
 std::vector<std::string> ContainerVolumes(const std::map<std::string, std::string>& labels) {

@@ -57,6 +57,9 @@ class VolumeStore {
   std::filesystem::path root_;  // <root>/<namespace>
 };
 
+// The store under bctr.toml's [volumes] root (ctr/config.h), for namespace `ns`.
+absl::StatusOr<VolumeStore> ConfiguredVolumeStore(const std::string& ns);
+
 // The volumes a container's labels name (kVolumesLabel), in order.
 std::vector<std::string> ContainerVolumes(const std::map<std::string, std::string>& labels);
 

@@ -8,7 +8,6 @@
 #include <memory>
 
 #include "ctr/commands/commands.h"
-#include "ctr/config.h"
 #include "ctr/container_meta.h"
 #include "ctr/volumes.h"
 
@@ -33,9 +32,8 @@ std::vector<std::string> ListObjects(const std::string& address, const std::stri
                                      ObjectKind kind) {
   std::vector<std::string> out;
   if (kind == ObjectKind::kVolume) {
-    absl::StatusOr<ClientConfig> config = LoadClientConfig(ClientConfigPath());
-    absl::StatusOr<std::vector<Volume>> all =
-        config.ok() ? VolumeStore(config->volume_root, ns).List() : config.status();
+    absl::StatusOr<VolumeStore> store = ConfiguredVolumeStore(ns);
+    absl::StatusOr<std::vector<Volume>> all = store.ok() ? store->List() : store.status();
     for (const Volume& v : all.value_or(std::vector<Volume>{})) out.push_back(v.name);
     return out;
   }

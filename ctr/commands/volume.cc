@@ -11,7 +11,6 @@
 #include "nlohmann/json.hpp"
 
 #include "ctr/commands/commands.h"
-#include "ctr/config.h"
 #include "ctr/containers.h"
 #include "ctr/output.h"
 #include "ctr/volumes.h"
@@ -20,11 +19,6 @@
 
 namespace berth::ctr {
 namespace {
-
-absl::StatusOr<VolumeStore> Store(Cli& cli) {
-  BERTH_ASSIGN_OR_RETURN(ClientConfig config, LoadClientConfig(ClientConfigPath()));
-  return VolumeStore(config.volume_root, cli.ns);
-}
 
 // Each volume's users: the names of the containers whose labels name it.
 absl::StatusOr<std::map<std::string, std::vector<std::string>>> VolumeUsers(Connection& conn) {
@@ -43,7 +37,7 @@ struct CreateFlags {
 };
 
 absl::Status RunCreate(Cli& cli, const CreateFlags& f) {
-  BERTH_ASSIGN_OR_RETURN(VolumeStore store, Store(cli));
+  BERTH_ASSIGN_OR_RETURN(VolumeStore store, ConfiguredVolumeStore(cli.ns));
   BERTH_ASSIGN_OR_RETURN(auto labels, ParseLabelArgs(f.labels));
   absl::StatusOr<Volume> v = store.Create(f.name, labels);
   if (absl::IsAlreadyExists(v.status()))
@@ -54,7 +48,7 @@ absl::Status RunCreate(Cli& cli, const CreateFlags& f) {
 }
 
 absl::Status RunLs(Cli& cli, const ListFlags& f) {
-  BERTH_ASSIGN_OR_RETURN(VolumeStore store, Store(cli));
+  BERTH_ASSIGN_OR_RETURN(VolumeStore store, ConfiguredVolumeStore(cli.ns));
   BERTH_ASSIGN_OR_RETURN(std::vector<Volume> all, store.List());
   Listing out(f, {"VOLUME NAME", "DRIVER", "MOUNTPOINT"}, {"Name", "Driver", "Mountpoint"});
   for (const Volume& v : all) out.Add({v.name, "local", v.mountpoint.string()});
@@ -62,7 +56,7 @@ absl::Status RunLs(Cli& cli, const ListFlags& f) {
 }
 
 absl::Status RunInspect(Cli& cli, const std::vector<std::string>& names) {
-  BERTH_ASSIGN_OR_RETURN(VolumeStore store, Store(cli));
+  BERTH_ASSIGN_OR_RETURN(VolumeStore store, ConfiguredVolumeStore(cli.ns));
   nlohmann::json out = nlohmann::json::array();
   for (const std::string& name : names) {
     BERTH_ASSIGN_OR_RETURN(Volume v, store.Get(name));
@@ -85,7 +79,7 @@ struct RmFlags {
 };
 
 absl::Status RunRm(Cli& cli, const RmFlags& f) {
-  BERTH_ASSIGN_OR_RETURN(VolumeStore store, Store(cli));
+  BERTH_ASSIGN_OR_RETURN(VolumeStore store, ConfiguredVolumeStore(cli.ns));
   BERTH_ASSIGN_OR_RETURN(auto users, VolumeUsers(cli.conn()));
   return EachContainer(
       f.names, "volume rm", [&](const std::string& name) -> absl::StatusOr<std::string> {
@@ -116,7 +110,7 @@ absl::Status RunPrune(Cli& cli, const PruneFlags& f) {
 }  // namespace
 
 absl::Status PruneVolumes(Cli& cli, bool all) {
-  BERTH_ASSIGN_OR_RETURN(VolumeStore store, Store(cli));
+  BERTH_ASSIGN_OR_RETURN(VolumeStore store, ConfiguredVolumeStore(cli.ns));
   BERTH_ASSIGN_OR_RETURN(auto users, VolumeUsers(cli.conn()));
   BERTH_ASSIGN_OR_RETURN(std::vector<Volume> volumes, store.List());
   std::vector<std::string> removed;

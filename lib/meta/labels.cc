@@ -1,6 +1,8 @@
 #include "lib/meta/labels.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -76,6 +78,25 @@ void RemoveOwnedFiles(const Labels& container_labels, std::string_view ns, std::
   }
 }
 
+absl::Status RemoveVolumeDirectory(const fs::path& dir) {
+  const std::string name = dir.filename().string();
+  std::string gone = (dir.parent_path() / fmt::format(".rm-{}-XXXXXX", name)).string();
+  if (::mkdtemp(gone.data()) == nullptr)
+    return ErrnoError(errno, fmt::format("volume {:?}: make {}", name, gone));
+  if (::rename(dir.c_str(), gone.c_str()) != 0) {  // onto the new, empty directory
+    const int err = errno;
+    ::rmdir(gone.c_str());
+    if (err == ENOENT)
+      return absl::NotFoundError(fmt::format("volume {:?}: no such volume", name));
+    return ErrnoError(err, fmt::format("volume {:?}: rename", name));
+  }
+  std::error_code ec;
+  fs::remove_all(gone, ec);
+  if (ec)
+    return ErrnoError(ec.value(), fmt::format("volume {:?}: remove {}", name, gone));
+  return absl::OkStatus();
+}
+
 absl::Status RemoveAnonymousVolumes(const Labels& container_labels, std::string_view ns) {
   auto it = container_labels.find(kAnonymousVolumesLabel);
   if (it == container_labels.end())
@@ -89,16 +110,10 @@ absl::Status RemoveAnonymousVolumes(const Labels& container_labels, std::string_
                      });
     std::error_code ec;
     if (!dir.is_absolute() || !hex || dir.parent_path().filename() != ns ||
-        !fs::is_regular_file(fs::symlink_status(dir / "volume.json", ec)))
+        !fs::is_regular_file(fs::symlink_status(dir / kVolumeRecordFile, ec)))
       continue;  // not an anonymous volume's directory, or gone already
-    // Out of its name first, as `bctr volume rm` does, so that a removal cut short leaves no
-    // half volume.
-    const fs::path gone = dir.parent_path() / fmt::format(".rm-{}", name);
-    if (::rename(dir.c_str(), gone.c_str()) != 0 && errno != ENOENT)
-      return ErrnoError(errno, fmt::format("volume {:?}: rename", name));
-    fs::remove_all(gone, ec);
-    if (ec)
-      return ErrnoError(ec.value(), fmt::format("volume {:?}: remove {}", name, gone.string()));
+    if (absl::Status st = RemoveVolumeDirectory(dir); !st.ok() && !absl::IsNotFound(st))
+      return st;
   }
   return absl::OkStatus();
 }

@@ -78,8 +78,16 @@ std::vector<std::filesystem::path> OwnedFiles(const Labels& container_labels, st
 // Removes them (regular files only; a missing one is no error).
 void RemoveOwnedFiles(const Labels& container_labels, std::string_view ns, std::string_view id);
 
+// The file in every volume's directory that holds its record (ctr/volumes.h).
+inline constexpr char kVolumeRecordFile[] = "volume.json";
+
+// Removes a volume's directory `dir`: renamed out of its name first (to a new
+// ".rm-<name>-XXXXXX" beside it), so that a removal cut short leaves no half volume under the
+// name, then deleted with all it holds. NotFound when it is not there; errors name the volume.
+absl::Status RemoveVolumeDirectory(const std::filesystem::path& dir);
+
 // Removes the anonymous volumes kAnonymousVolumesLabel names: each a directory whose name is
-// 64 hex characters, in a directory named `ns`, holding volume.json (ctr/volumes.h); any other
+// 64 hex characters, in a directory named `ns`, holding kVolumeRecordFile; any other
 // path is left alone. The first error names the volume; a missing one is no error.
 absl::Status RemoveAnonymousVolumes(const Labels& container_labels, std::string_view ns);
 
